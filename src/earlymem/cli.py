@@ -1,0 +1,125 @@
+"""The ``earlymem`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from earlymem import __version__
+from earlymem.errors import EXIT_BAD_INPUT, InputError
+from earlymem.kernels import PROFILES, KernelProfile, parse_version, profile_for
+
+__all__ = ["main", "cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="earlymem")
+def cli() -> None:
+    """Simulate and predict how Linux on x86_64 manages physical memory.
+
+    Every output that imitates the kernel uses that kernel era's exact printk
+    format, so it can be diffed against a real log.
+    """
+
+
+def _profile(version_text: str | None, override: str | None, source: str) -> KernelProfile:
+    if override:
+        try:
+            return profile_for(parse_version(override))
+        except InputError as exc:
+            raise exc.located(source="--kernel-version")
+    if not version_text:
+        raise InputError("no 'Linux version' banner to tell the kernel era; pass --kernel-version", source=source)
+    return profile_for(parse_version(version_text))
+
+
+@cli.command("e820")
+@click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), help="A boot log (dmesg, serial console, syslog).")
+@click.option("--machine", "machine_file", type=click.Path(dir_okay=False, path_type=Path), help="A machine description (TOML, docs/machine-toml.md).")
+@click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1), help="Which boot of a multi-boot log (1 = first kernel, 2 = e.g. its kdump kernel).")
+@click.option("--kernel-version", help="Kernel release to use instead of the log's 'Linux version' banner.")
+@click.option("--format", "fmt", type=click.Choice(["dmesg", "json", "table"]), default="dmesg", show_default=True)
+def e820_cmd(dmesg: Path | None, machine_file: Path | None, boot: int, kernel_version: str | None, fmt: str) -> None:
+    """Print the firmware memory map exactly as the kernel printed it.
+
+    When the command line has mem= or memmap=, the user-defined map the kernel
+    derives from it follows, as that kernel would print it.
+    """
+    from earlymem.machine import Machine
+    from earlymem.report import e820_report
+    from earlymem.sources.dmesg import read_boot_logs
+
+    if (dmesg is None) == (machine_file is None):
+        raise click.UsageError("give exactly one of --dmesg FILE or --machine FILE")
+    if dmesg is not None:
+        boots = read_boot_logs(dmesg)
+        if boot > len(boots):
+            raise InputError(f"the log has {len(boots)} boot(s), not {boot}", source=str(dmesg), field="--boot")
+        log = boots[boot - 1]
+        machine = Machine.from_boot_log(log)
+        profile = _profile(log.version, kernel_version, str(dmesg))
+        report = e820_report(machine, profile, already_sanitized=True, who=log.firmware.who)
+    else:
+        machine = Machine.from_toml(machine_file)
+        profile = _profile(str(machine.kernel_version) if machine.kernel_version else None, kernel_version, str(machine_file))
+        report = e820_report(machine, profile, already_sanitized=False)
+    if fmt == "dmesg":
+        click.echo("\n".join(report.dmesg_lines()))
+    elif fmt == "json":
+        data = {"source": machine.source, "kernel_version": kernel_version or (str(machine.kernel_version) if machine.kernel_version else None)}
+        data.update(report.to_json())
+        click.echo(json.dumps(data, indent=2))
+    else:
+        _print_table(report)
+
+
+def _print_table(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from earlymem.units import format_size
+
+    console = Console()
+    maps = [("firmware (" + report.firmware_who + ")", report.firmware)]
+    if report.user is not None and report.user.userdef:
+        maps.append(("user-defined", report.user.table.entries))
+    for title, entries in maps:
+        t = Table(title=f"{title} -- kernel era {report.profile.name}")
+        for col in ("start", "end (incl.)", "size", "type"):
+            t.add_column(col, justify="right" if col != "type" else "left")
+        for e in entries:
+            t.add_row(f"{e.addr:#x}", f"{e.addr + e.size - 1:#x}", format_size(e.size), report.profile.label(e.type).strip())
+        console.print(t)
+
+
+@cli.command("profiles")
+def profiles_cmd() -> None:
+    """List the kernel eras earlymem knows, with what changed in each."""
+    for p in PROFILES:
+        click.echo(f"{p.name:>7}  {p.summary}")
+
+
+def main() -> None:
+    """Entry point: bad input gives one line on stderr and exit status 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except InputError as exc:
+        click.echo(f"earlymem: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.exceptions.Abort:
+        click.echo("earlymem: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # pragma: no cover - a bug, not bad input
+        if os.environ.get("EARLYMEM_DEBUG"):
+            raise
+        click.echo(f"earlymem: internal error: {type(exc).__name__}: {exc} (set EARLYMEM_DEBUG=1 for a traceback)", err=True)
+        sys.exit(70)

@@ -1,0 +1,418 @@
+"""The firmware memory map (e820) and the kernel's edits of it.
+
+Models arch/x86/kernel/e820.c (before 2.6.27: arch/x86_64/kernel/e820.c):
+
+* an :class:`E820Entry` is ``(addr, size, type)`` describing ``[addr, addr+size)``;
+* an :class:`E820Table` is an *unsorted* array with a fixed capacity, edited in
+  place exactly as the kernel edits ``e820_table`` (append, split, shrink,
+  zero), and made sorted and non-overlapping only by :func:`sanitize`;
+* :func:`sanitize` is ``sanitize_e820_map()`` / ``e820__update_table()``: the
+  change-point sweep in which the highest numeric type wins;
+* :func:`apply_mem_params` applies ``mem=`` and every ``memmap=`` form the way
+  the chosen kernel era's ``parse_memopt()`` / ``parse_memmap_one()`` do, and
+  reports whether the kernel would print the ``user-defined physical RAM map``.
+
+Era differences (which ``memmap=`` forms exist, whether ``mem=`` edits the
+table, whether the user map is sanitized) are read from the profile
+(:mod:`earlymem.kernels`), never decided here by version numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from earlymem.errors import InputError
+from earlymem.ranges import Range
+from earlymem.units import U64_MAX, memparse, parse_integer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from earlymem.cmdline import CommandLine
+    from earlymem.kernels import KernelProfile
+
+__all__ = [
+    "E820Type",
+    "E820Entry",
+    "E820Table",
+    "sanitize",
+    "UserMapResult",
+    "apply_mem_params",
+    "type_from_iomem_name",
+]
+
+
+class E820Type(IntEnum):
+    """Entry types known to the kernel (arch/x86/include/asm/e820/types.h).
+
+    Any other u32 value is legal in a table and printed as ``type %u``.
+    """
+
+    RAM = 1
+    RESERVED = 2
+    ACPI = 3
+    NVS = 4
+    UNUSABLE = 5
+    PMEM = 7
+    PRAM = 12
+    #: Kernel-internal (setup_data), printed as usable; added in 2.6.28
+    #: (commit 28bb22379513), removed again by the 2026 e820 cleanup (7.0).
+    RESERVED_KERN = 128
+    #: EFI_MEMORY_SP, since v5.5 (commit 262b45ae3ab4).
+    SOFT_RESERVED = 0xEFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class E820Entry:
+    """One e820 entry: ``size`` bytes of ``type`` at physical ``addr``."""
+
+    addr: int
+    size: int
+    type: int
+
+    @property
+    def end(self) -> int:
+        """One past the last byte (may exceed 2**64 - 1 for a wrapping entry)."""
+        return self.addr + self.size
+
+    @property
+    def range(self) -> Range:
+        return Range(self.addr, self.addr + self.size)
+
+    def __repr__(self) -> str:
+        return f"E820Entry({self.addr:#x}, {self.size:#x}, {self.type})"
+
+
+@dataclass
+class E820Table:
+    """A kernel e820 table: entries in array order, with a fixed capacity.
+
+    :param entries: the entries, in array order (not necessarily sorted).
+    :param capacity: ``ARRAY_SIZE(table->entries)``; appends past it are
+        dropped with the kernel's warning (recorded in ``warnings``).
+    """
+
+    entries: list[E820Entry] = field(default_factory=list)
+    capacity: int = 128
+    warnings: list[str] = field(default_factory=list)
+
+    def copy(self) -> "E820Table":
+        return E820Table(list(self.entries), self.capacity, list(self.warnings))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    # -- primitive edits, as in e820.c -------------------------------------------------
+
+    def add(self, start: int, size: int, type_: int, *, full_message: str | None = None) -> None:
+        """``__e820__range_add()``: append an entry, or warn if the table is full."""
+        if len(self.entries) >= self.capacity:
+            fmt = full_message or "e820: too many entries; ignoring [mem {start:#010x}-{last:#010x}]"
+            self.warnings.append(fmt.format(start=start, last=(start + size - 1) & U64_MAX))
+            return
+        self.entries.append(E820Entry(start, size, type_))
+
+    def update_range(self, start: int, size: int, old_type: int, new_type: int, **kw) -> int:
+        """``__e820__range_update()``: retype the ``old_type`` parts of a range.
+
+        Entries fully inside are retyped; an entry that strictly contains the
+        range is split (two appended entries); a partial overlap appends the
+        overlapped part with ``new_type`` and shrinks the entry.  The table is
+        not sanitized.  :return: bytes updated.
+        """
+        if old_type == new_type:
+            # BUG_ON(old_type == new_type) in the kernel.
+            raise InputError(f"e820 update from type {old_type} to the same type (the kernel would BUG)")
+        if size > U64_MAX - start:
+            size = U64_MAX - start
+        end = start + size
+        updated = 0
+        for i in range(len(self.entries)):
+            e = self.entries[i]
+            if e.type != old_type:
+                continue
+            e_end = e.addr + e.size
+            if e.addr >= start and e_end <= end:
+                self.entries[i] = E820Entry(e.addr, e.size, new_type)
+                updated += e.size
+                continue
+            if e.addr < start and e_end > end:
+                self.add(start, size, new_type, **kw)
+                self.add(end, e_end - end, e.type, **kw)
+                self.entries[i] = E820Entry(e.addr, start - e.addr, e.type)
+                updated += size
+                continue
+            final_start, final_end = max(start, e.addr), min(end, e_end)
+            if final_start >= final_end:
+                continue
+            self.add(final_start, final_end - final_start, new_type, **kw)
+            updated += final_end - final_start
+            new_size = e.size - (final_end - final_start)
+            new_addr = e.addr if e.addr < final_start else final_end
+            self.entries[i] = E820Entry(new_addr, new_size, e.type)
+        return updated
+
+    def remove_range(self, start: int, size: int, old_type: int | None, **kw) -> int:
+        """``e820__range_remove()``: drop a range, of one type or (None) any type.
+
+        Fully covered entries are zeroed in place (size 0, type 0), as the
+        kernel's memset does; sanitize later discards them.  :return: bytes removed.
+        """
+        if size > U64_MAX - start:
+            size = U64_MAX - start
+        end = start + size
+        removed = 0
+        for i in range(len(self.entries)):
+            e = self.entries[i]
+            if old_type is not None and e.type != old_type:
+                continue
+            e_end = e.addr + e.size
+            if e.addr >= start and e_end <= end:
+                removed += e.size
+                self.entries[i] = E820Entry(0, 0, 0)
+                continue
+            if e.addr < start and e_end > end:
+                self.add(end, e_end - end, e.type, **kw)
+                self.entries[i] = E820Entry(e.addr, start - e.addr, e.type)
+                removed += size
+                continue
+            final_start, final_end = max(start, e.addr), min(end, e_end)
+            if final_start >= final_end:
+                continue
+            removed += final_end - final_start
+            new_size = e.size - (final_end - final_start)
+            new_addr = e.addr if e.addr < final_start else final_end
+            self.entries[i] = E820Entry(new_addr, new_size, e.type)
+        return removed
+
+    def end_of_ram_pfn(self, limit_pfn: int, types: Sequence[int] = (E820Type.RAM,)) -> int:
+        """``e820_end_pfn(limit_pfn)``: highest RAM page frame below ``limit_pfn``."""
+        last = 0
+        for e in self.entries:
+            if e.type not in types:
+                continue
+            s, t = e.addr >> 12, (e.addr + e.size) >> 12
+            if s >= limit_pfn:
+                continue
+            if t > limit_pfn:
+                last = limit_pfn
+                break
+            last = max(last, t)
+        return last
+
+
+def sanitize(entries: Sequence[E820Entry], *, no_merge_types: Iterable[int] = (), max_entries: int | None = None) -> list[E820Entry] | None:
+    """Resolve overlaps and sort, as ``sanitize_e820_map()`` / ``e820__update_table()``.
+
+    Change points (entry starts and ends; zero-size entries dropped) are sorted
+    by address, a start before an end at the same address (``cpcompare``).  A
+    sweep keeps the set of open entries; the current type is the highest
+    numeric type open.  A new output entry begins whenever the type changes,
+    or at every change point while the type is a no-merge type (PRAM since
+    v4.1, SOFT_RESERVED since v5.5 -- ``e820_nomerge()``); zero-length
+    output entries are discarded.
+
+    :return: the new entries, or ``None`` where the kernel returns -1 and
+        leaves the table as it was (fewer than two entries, or an entry whose
+        end wraps past 2**64).
+    """
+    if len(entries) < 2:
+        return None
+    if any(e.addr + e.size > U64_MAX for e in entries if e.size):
+        return None
+    no_merge = frozenset(no_merge_types)
+    points: list[tuple[int, int, int]] = []  # (addr, is_end, index)
+    for i, e in enumerate(entries):
+        if e.size:
+            points.append((e.addr, 0, i))
+            points.append((e.addr + e.size, 1, i))
+    points.sort(key=lambda p: (p[0], p[1]))
+    limit = max_entries if max_entries is not None else len(points)
+    out: list[E820Entry] = []
+    open_entries: dict[int, int] = {}
+    last_type = 0
+    last_addr = 0
+    for addr, is_end, i in points:
+        if is_end:
+            del open_entries[i]
+        else:
+            open_entries[i] = entries[i].type
+        current = max(open_entries.values(), default=0)
+        if current != last_type or current in no_merge:
+            if last_type != 0 and addr - last_addr != 0:
+                out.append(E820Entry(last_addr, addr - last_addr, last_type))
+                if len(out) >= limit:
+                    break
+            if current != 0:
+                last_addr = addr
+            last_type = current
+    return out
+
+
+def type_from_iomem_name(name: str) -> int | None:
+    """Map a /proc/iomem or /sys/firmware/memmap type name to an e820 type.
+
+    Names from ``e820_type_to_string()`` of every era; returns None for names
+    that are not e820 entries (e.g. ``Kernel code``, ``PCI Bus 0000:00``).
+    """
+    return _IOMEM_NAMES.get(name.strip())
+
+
+_IOMEM_NAMES = {
+    "System RAM": E820Type.RAM,
+    "Reserved": E820Type.RESERVED,
+    "reserved": E820Type.RESERVED,
+    "ACPI Tables": E820Type.ACPI,
+    "ACPI Non-volatile Storage": E820Type.NVS,
+    "Unusable memory": E820Type.UNUSABLE,
+    "Persistent Memory (legacy)": E820Type.PRAM,
+    "Persistent Memory": E820Type.PMEM,
+    "Soft Reserved": E820Type.SOFT_RESERVED,
+    "Unknown E820 type": E820Type.RESERVED,
+}
+
+
+@dataclass
+class UserMapResult:
+    """What ``mem=``/``memmap=`` did to the table during ``parse_early_param()``.
+
+    :param table: the table after the parameters (sanitized if the era does so).
+    :param userdef: True if the kernel prints ``user-defined physical RAM map:``.
+    :param end_user_pfn: the ``mem=`` page limit of eras that cap instead of
+        editing the table (x86_64 before 2.6.27), else None.
+    :param ignored: parameters the kernel rejects (-EINVAL), with the reason.
+    """
+
+    table: E820Table
+    userdef: bool = False
+    end_user_pfn: int | None = None
+    ignored: list[str] = field(default_factory=list)
+
+
+def apply_mem_params(firmware: E820Table, cmdline: "CommandLine", profile: "KernelProfile") -> UserMapResult:
+    """Apply every ``mem=`` and ``memmap=`` of the command line, in order.
+
+    ``parse_early_param()`` calls each early_param handler once per occurrence,
+    left to right (``mem=`` and ``memmap=`` interleaved as written); then
+    ``e820__finish_early_params()`` (``finish_e820_parsing()`` before v4.12)
+    sanitizes the table if any parameter set ``userdef`` (since 2.6.25) and
+    prints it.  :raises InputError: if the kernel would panic
+    (``Invalid user supplied memory map``).
+    """
+    table = firmware.copy()
+    result = UserMapResult(table)
+    kw = {"full_message": profile.e820_full_message}
+    for name, value in cmdline.params():
+        if name == "mem":
+            _parse_mem(value, table, result, profile, kw)
+        elif name == "memmap":
+            items = value.split(",") if (value is not None and profile.memmap_comma_list) else [value]
+            for item in items:
+                _parse_memmap_one(item, table, result, profile, kw)
+    if result.userdef and profile.sanitize_user_map:
+        new = sanitize(table.entries, no_merge_types=profile.e820_no_merge_types, max_entries=table.capacity)
+        if new is None:
+            if len(table.entries) < 2:
+                raise InputError(
+                    "the kernel panics with 'Invalid user supplied memory map': "
+                    f"fewer than two e820 entries after mem=/memmap= ({len(table.entries)})",
+                    field="memmap",
+                )
+            raise InputError(
+                "the kernel panics with 'Invalid user supplied memory map': an entry wraps past 2^64",
+                field="memmap",
+            )
+        table.entries = new
+    return result
+
+
+def _size(text: str, pos: int, profile: "KernelProfile", param: str):
+    try:
+        return memparse(text, pos, profile.memparse_suffixes)
+    except InputError as exc:
+        raise exc.located(field=f"{param}={text}")
+
+
+def _parse_mem(value: str | None, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> None:
+    if value is None:
+        result.ignored.append("mem (no value)")
+        return
+    if value == "nopentium":
+        # x86_64: "mem=nopentium ignored! (only supported on x86_32)"
+        result.ignored.append("mem=nopentium (only supported on x86_32)")
+        return
+    size = _size(value, 0, profile, "mem").value
+    if profile.mem_caps_end_pfn:
+        # arch/x86_64/kernel/e820.c (<= 2.6.26) parse_memopt: end_user_pfn only.
+        result.end_user_pfn = size >> 12
+        return
+    result.userdef = True
+    if size == 0 and profile.mem_rejects_zero:
+        result.ignored.append(f"mem={value} (size 0)")
+        return
+    table.remove_range(size, U64_MAX - size, E820Type.RAM, **kw)
+
+
+def _parse_memmap_one(item: str | None, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> None:
+    if item is None or item == "":
+        result.ignored.append("memmap (no value)")
+        return
+    if item.startswith("exactmap"):
+        table.entries.clear()
+        result.userdef = True
+        return
+    first = _size(item, 0, profile, "memmap")
+    if first.end == 0:
+        result.ignored.append(f"memmap={item} (not a size)")
+        return
+    mem_size, p = first.value, first.end
+    result.userdef = True
+    op = item[p : p + 1]
+    types = {"@": E820Type.RAM, "#": E820Type.ACPI, "$": E820Type.RESERVED, "!": E820Type.PRAM}
+    if op in types and op in profile.memmap_forms:
+        start = _size(item, p + 1, profile, "memmap")
+        table.add(start.value, mem_size, types[op], **kw)
+        p = start.end
+    elif op == "%" and "%" in profile.memmap_forms:
+        start = _size(item, p + 1, profile, "memmap")
+        p = start.end
+        old_type = new_type = 0
+        if item[p : p + 1] == "-":
+            num = parse_integer(item, p + 1)
+            old_type, p = num.value, num.end
+        if item[p : p + 1] == "+":
+            num = parse_integer(item, p + 1)
+            new_type, p = num.value, num.end
+        if p != len(item):
+            result.ignored.append(f"memmap={item} (trailing characters)")
+            return
+        if old_type and new_type:
+            table.update_range(start.value, mem_size, old_type, new_type, **kw)
+        elif new_type:
+            table.add(start.value, mem_size, new_type, **kw)
+        elif old_type:
+            table.remove_range(start.value, mem_size, old_type, **kw)
+        else:
+            table.remove_range(start.value, mem_size, None, **kw)
+        return
+    elif op and op in "@#$!%":
+        # A form this era does not know: the remainder is trailing garbage,
+        # but the bare size was already read (falls into the 'else' below).
+        result.ignored.append(f"memmap={item} ('{op}' form not known to this kernel)")
+        _bare_size_limit(mem_size, table, result, profile, kw)
+        return
+    else:
+        _bare_size_limit(mem_size, table, result, profile, kw)
+    if p != len(item):
+        result.ignored.append(f"memmap={item} (trailing characters)")
+
+
+def _bare_size_limit(size: int, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> None:
+    """``memmap=S`` with no address: acts like ``mem=S``."""
+    if profile.mem_caps_end_pfn:
+        result.end_user_pfn = size >> 12
+    else:
+        table.remove_range(size, U64_MAX - size, E820Type.RAM, **kw)

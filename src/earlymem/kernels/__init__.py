@@ -1,0 +1,302 @@
+"""Kernel profiles: one per era, holding that era's constants and formats.
+
+Behaviour that differs between kernel releases lives here as data, each field
+with the source of the change, so that the rest of earlymem never compares
+version numbers.  :func:`profile_for` picks the newest profile whose first
+release is not newer than the kernel asked for.
+
+Only the e820 and command-line facts are filled in so far; later layers
+(memblock, crashkernel, zones) add their fields to the same profiles.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from earlymem.e820 import E820Type
+from earlymem.errors import InputError
+
+__all__ = ["KernelVersion", "KernelProfile", "PROFILES", "profile_for", "parse_version"]
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class KernelVersion:
+    """A kernel release as ``(major, minor, patch)`` plus the full string."""
+
+    major: int
+    minor: int
+    patch: int = 0
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text or f"{self.major}.{self.minor}.{self.patch}"
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.major, self.minor, self.patch)
+
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def parse_version(text: str) -> KernelVersion:
+    """Parse ``6.1.0-50-amd64``, ``2.6.23``, ``7.2.13+deb14-amd64`` ...
+
+    :raises InputError: if ``text`` does not start with ``MAJOR.MINOR``.
+    """
+    m = _VERSION_RE.match(text.strip())
+    if not m:
+        raise InputError(f"not a kernel version: {text!r} (expected e.g. 6.1 or 2.6.23)")
+    return KernelVersion(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), text.strip())
+
+
+#: Type labels printed by e820_print_type() in the 2.6 ``(usable)`` style.
+_LEGACY_LABELS = {
+    E820Type.RAM: "(usable)",
+    E820Type.RESERVED: "(reserved)",
+    E820Type.ACPI: "(ACPI data)",
+    E820Type.NVS: "(ACPI NVS)",
+}
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    """What one era of x86_64 kernels does with the e820 map and ``mem=``/``memmap=``.
+
+    :param name: the first release of the era, e.g. ``"3.5"``.
+    :param first: that release as a version.
+    :param e820_style: ``legacy`` (`` %s: %016Lx - %016Lx (usable)``, end
+        exclusive), ``mem`` (``%s: [mem %#018Lx-%#018Lx] usable``, end
+        inclusive) or ``gaps`` (7.x: ``mem`` plus ``[gap ...]`` lines and new
+        labels with a leading space).
+    :param e820_header_prefix: prefix of the ``BIOS-provided physical RAM map:``
+        and ``user-defined physical RAM map:`` headers.
+    :param e820_labels: type -> label printed after the range; others print
+        ``e820_unknown_label`` formatted with the type.
+    :param memparse_suffixes: size suffix letters memparse() knows.
+    :param mem_caps_end_pfn: ``mem=`` only sets ``end_user_pfn`` (no table
+        edit, no user map) instead of removing RAM from the table.
+    :param mem_rejects_zero: ``mem=0``/``mem=junk`` is refused (-EINVAL).
+    :param memmap_forms: the ``memmap=`` operator characters known.
+    :param memmap_comma_list: ``memmap=`` takes a comma-separated list.
+    :param sanitize_user_map: the user map is sanitized before printing.
+    :param e820_no_merge_types: types sanitize never merges (``e820_nomerge``).
+    :param e820_capacity: entries the kernel table holds.
+    :param e820_full_message: warning when an append does not fit.
+    """
+
+    name: str
+    first: KernelVersion
+    summary: str
+    e820_style: str
+    e820_header_prefix: str
+    e820_labels: dict[int, str]
+    e820_unknown_label: str
+    memparse_suffixes: str
+    mem_caps_end_pfn: bool
+    mem_rejects_zero: bool
+    memmap_forms: str
+    memmap_comma_list: bool
+    sanitize_user_map: bool
+    e820_no_merge_types: tuple[int, ...]
+    e820_capacity: int
+    e820_full_message: str
+    sources: tuple[str, ...] = ()
+
+    def label(self, type_: int) -> str:
+        """The text e820_print_type() prints for ``type_`` in this era."""
+        return self.e820_labels.get(type_, self.e820_unknown_label).format(type=int(type_))
+
+
+# MAX_NUMNODES for Debian amd64 kernels: CONFIG_NODES_SHIFT=10 (config-*-amd64).
+_MAX_NUMNODES = 1 << 10
+
+_P_2_6_16 = KernelProfile(
+    name="2.6.16",
+    first=KernelVersion(2, 6, 16),
+    summary="x86_64 e820.c with bootmem: mem= caps end_user_pfn, user map printed unsanitized",
+    e820_style="legacy",
+    e820_header_prefix="",
+    e820_labels=dict(_LEGACY_LABELS),
+    e820_unknown_label="type {type}",
+    memparse_suffixes="KMG",
+    mem_caps_end_pfn=True,
+    mem_rejects_zero=False,
+    memmap_forms="@#$",
+    memmap_comma_list=False,
+    sanitize_user_map=False,
+    e820_no_merge_types=(),
+    e820_capacity=128,
+    e820_full_message="Ooops! Too many entries in the memory map!",
+    sources=(
+        "arch/x86_64/kernel/e820.c (2.6.16-2.6.24): e820_print_map, parse_memopt "
+        "(end_user_pfn), parse_memmap_opt, finish_e820_parsing",
+        "public 2.6.16 x86_64 kdump log (tests/fixtures/public): exactmap user map in "
+        "command-line order, unsanitized",
+    ),
+)
+
+_P_2_6_25 = replace(
+    _P_2_6_16,
+    name="2.6.25",
+    first=KernelVersion(2, 6, 25),
+    summary="finish_e820_parsing sanitizes the user map (panic 'Invalid user supplied memory map')",
+    sanitize_user_map=True,
+    sources=("arch/x86/kernel/e820_64.c (2.6.25): finish_e820_parsing calls sanitize_e820_map",),
+)
+
+_P_2_6_27 = replace(
+    _P_2_6_25,
+    name="2.6.27",
+    first=KernelVersion(2, 6, 27),
+    summary="unified arch/x86/kernel/e820.c: mem= removes RAM above the limit and sets userdef",
+    e820_labels={**_LEGACY_LABELS, E820Type.UNUSABLE: "(unusable)", E820Type.RESERVED_KERN: "(usable)"},
+    mem_caps_end_pfn=False,
+    e820_capacity=128 + 3 * _MAX_NUMNODES,
+    e820_full_message="Ooops! Too many entries in the memory map!",
+    sources=(
+        "arch/x86/kernel/e820.c (2.6.27-2.6.36 copies): parse_memopt -> e820_remove_range(mem_size, "
+        "ULLONG_MAX - mem_size, E820_RAM, 1) with userdef = 1; E820_UNUSABLE '(unusable)'; "
+        "E820_X_MAX = E820MAX + 3 * MAX_NUMNODES",
+    ),
+)
+
+_MEM_LABELS = {
+    E820Type.RAM: "usable",
+    E820Type.RESERVED_KERN: "usable",
+    E820Type.RESERVED: "reserved",
+    E820Type.ACPI: "ACPI data",
+    E820Type.NVS: "ACPI NVS",
+    E820Type.UNUSABLE: "unusable",
+}
+
+_P_3_5 = replace(
+    _P_2_6_27,
+    name="3.5",
+    first=KernelVersion(3, 5, 0),
+    summary="'[mem %#018Lx-%#018Lx]' ranges (end inclusive) and 'e820: ' header prefix",
+    e820_style="mem",
+    e820_header_prefix="e820: ",
+    e820_labels=dict(_MEM_LABELS),
+    e820_unknown_label="type {type}",
+    memparse_suffixes="KMGTPE",
+    memmap_comma_list=True,
+    e820_full_message="e820: too many entries; ignoring [mem {start:#010x}-{last:#010x}]",
+    sources=(
+        "Bjorn Helgaas, 'x86: print e820 physical addresses consistently with other parts of "
+        "kernel' (2012, v3.5 [release unverified]): printk(KERN_INFO \"%s: [mem %#018Lx-%#018Lx] \")",
+        "arch/x86/kernel/e820.c (~v4.0 copy): 'e820: BIOS-provided physical RAM map:', "
+        "'e820: user-defined physical RAM map:', parse_memmap_opt splits on ','",
+        "lib/cmdline.c memparse: T/P/E suffixes [release unverified]",
+    ),
+)
+
+_P_4_1 = replace(
+    _P_3_5,
+    name="4.1",
+    first=KernelVersion(4, 1, 0),
+    summary="PRAM (type 12): memmap=nn!ss, 'persistent (type %u)', never merged by sanitize",
+    e820_labels={**_MEM_LABELS, E820Type.PMEM: "persistent (type {type})", E820Type.PRAM: "persistent (type {type})"},
+    mem_rejects_zero=True,
+    memmap_forms="@#$!",
+    e820_no_merge_types=(E820Type.PRAM,),
+    sources=(
+        "commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (v4.1)",
+        "parse_memopt: 'don't remove all of memory when handling mem={invalid}' [release unverified]",
+    ),
+)
+
+_P_4_16 = replace(
+    _P_4_1,
+    name="4.16",
+    first=KernelVersion(4, 16, 0),
+    summary="memmap=nn%ss-old+new range manipulation operator",
+    memmap_forms="@#$!%",
+    sources=("commit ef61f8a340fd 'x86/boot/e820: Implement a range manipulation operator' (v4.16)",),
+)
+
+_P_4_18 = replace(
+    _P_4_16,
+    name="4.18",
+    first=KernelVersion(4, 18, 0),
+    summary="headers lose the 'e820: ' prefix",
+    e820_header_prefix="",
+    sources=(
+        "[unverified release] real logs show 'e820: BIOS-provided physical RAM map:' on 4.16 and "
+        "'BIOS-provided physical RAM map:' on 4.19",
+    ),
+)
+
+_P_5_5 = replace(
+    _P_4_18,
+    name="5.5",
+    first=KernelVersion(5, 5, 0),
+    summary="EFI soft-reserved memory: 'soft reserved', never merged by sanitize",
+    e820_labels={**_P_4_18.e820_labels, E820Type.SOFT_RESERVED: "soft reserved"},
+    e820_no_merge_types=(E820Type.PRAM, E820Type.SOFT_RESERVED),
+    sources=(
+        "commit 262b45ae3ab4 'x86/efi: EFI soft reservation to E820 enumeration' (v5.5): "
+        "E820_TYPE_SOFT_RESERVED and e820_nomerge()",
+        "strings of Debian 5.10, 6.1 and 6.12 vmlinux: 'usable', 'reserved', 'soft reserved', "
+        "'ACPI data', 'ACPI NVS', 'unusable', 'persistent (type %u)', 'type %u'",
+    ),
+)
+
+_P_7_0 = replace(
+    _P_5_5,
+    name="7.0",
+    first=KernelVersion(7, 0, 0),
+    summary="e820 overhaul: ' System RAM'/' device reserved' labels, '[gap ...]' lines",
+    e820_style="gaps",
+    e820_labels={
+        E820Type.RAM: " System RAM",
+        E820Type.RESERVED: " device reserved",
+        E820Type.SOFT_RESERVED: " soft reserved",
+        E820Type.ACPI: " ACPI data",
+        E820Type.NVS: " ACPI NVS",
+        E820Type.UNUSABLE: " unusable",
+        E820Type.PMEM: " persistent RAM (type {type})",
+        E820Type.PRAM: " persistent RAM (type {type})",
+    },
+    e820_unknown_label=" type {type}",
+    e820_full_message="E820 table full; ignoring [mem {start:#010x}-{last:#010x}]",
+    sources=(
+        "merge 'x86-boot-2026-02-09' (v7.0): commit 4a7a13e04c05 'x86/boot/e820: Improve "
+        "e820_print_type() messages', commit 4d8e5a682be4 'x86/boot/e820: Print gaps in the E820 table'",
+        "strings of the Debian 7.2.13 vmlinux: '%s: [gap %#018Lx-%#018Lx]', '\\x01c System RAM', "
+        "'\\x01c device reserved', 'E820 table full; ignoring [mem %#010llx-%#010llx]'",
+        "E820_TYPE_RESERVED_KERN removed in the same series (no 'reserve setup_data' string in 7.2)",
+    ),
+)
+
+#: All profiles, oldest first.
+PROFILES: tuple[KernelProfile, ...] = (
+    _P_2_6_16,
+    _P_2_6_25,
+    _P_2_6_27,
+    _P_3_5,
+    _P_4_1,
+    _P_4_16,
+    _P_4_18,
+    _P_5_5,
+    _P_7_0,
+)
+
+
+def profile_for(version: KernelVersion | str) -> KernelProfile:
+    """The profile of the era ``version`` belongs to.
+
+    :raises InputError: for versions older than the oldest profile.
+    """
+    v = parse_version(version) if isinstance(version, str) else version
+    chosen = None
+    for p in PROFILES:
+        if p.first.key <= v.key:
+            chosen = p
+    if chosen is None:
+        raise InputError(
+            f"kernel {v} is older than any profile earlymem has (oldest: {PROFILES[0].name})",
+            field="kernel version",
+        )
+    return chosen

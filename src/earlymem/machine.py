@@ -1,0 +1,232 @@
+"""``Machine``: what the firmware, the boot loader and the command line hand the kernel.
+
+Plain data, built from a boot log (only its input facts), from /proc and /sys
+files of a running system, or from a TOML file (schema: docs/machine-toml.md).
+Nothing in a Machine is a decision the kernel made; predictions start here.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from earlymem.cmdline import CommandLine
+from earlymem.e820 import E820Entry, E820Type, type_from_iomem_name
+from earlymem.errors import InputError
+from earlymem.kernels import KernelVersion, parse_version
+from earlymem.ranges import Range
+from earlymem.sources.dmesg import BootLog, label_to_type
+from earlymem.units import U64_MAX, parse_size
+
+__all__ = ["Machine", "NumaAffinity", "TYPE_NAMES"]
+
+
+@dataclass(frozen=True)
+class NumaAffinity:
+    """An ACPI SRAT memory affinity: ``range`` belongs to proximity domain ``pxm`` (node ``node``)."""
+
+    node: int
+    pxm: int
+    range: Range
+    hotplug: bool = False
+    non_volatile: bool = False
+
+
+@dataclass
+class Machine:
+    """The input facts of one boot.
+
+    :param e820: the firmware map as the kernel printed it (BIOS-e820), in order.
+    :param command_line: the kernel command line.
+    :param kernel_version: the kernel release, if known.
+    :param numa: SRAT memory affinity ranges.
+    :param kernel_image: physical ``[start, end)`` of the kernel image, if known.
+    :param initrd: physical range of the initrd (``RAMDISK: [mem ...]``).
+    :param rsdp: physical address of the ACPI RSDP.
+    :param source: where the facts came from.
+    """
+
+    e820: list[E820Entry]
+    command_line: CommandLine = field(default_factory=lambda: CommandLine(""))
+    kernel_version: KernelVersion | None = None
+    numa: list[NumaAffinity] = field(default_factory=list)
+    kernel_image: Range | None = None
+    initrd: Range | None = None
+    rsdp: int | None = None
+    source: str = "<machine>"
+
+    # -- builders -------------------------------------------------------------------
+
+    @classmethod
+    def from_boot_log(cls, log: BootLog) -> "Machine":
+        """Take only the input facts of a boot log (see README, 'input facts').
+
+        :raises InputError: if the log has no BIOS-provided map.
+        """
+        fw = log.firmware
+        if fw is None:
+            raise InputError("no 'BIOS-provided physical RAM map' (BIOS-e820 lines) in this boot", source=log.source, line=log.first_lineno)
+        return cls(
+            e820=fw.entries,
+            command_line=CommandLine(log.command_line or ""),
+            kernel_version=parse_version(log.version) if log.version else None,
+            numa=[NumaAffinity(s.node, s.pxm, s.range, s.hotplug, s.non_volatile) for s in log.srat],
+            initrd=log.ramdisk,
+            rsdp=log.rsdp,
+            source=log.source,
+        )
+
+    @classmethod
+    def from_proc(cls, root: str | Path = "/") -> "Machine":
+        """Read a running system (or a copy of its files under ``root``).
+
+        Uses ``sys/firmware/memmap`` for the firmware map (falling back to the
+        top level of ``proc/iomem``), ``proc/cmdline`` and ``proc/sys/kernel/osrelease``.
+        """
+        from earlymem.sources.iomem import iomem_e820, read_firmware_memmap, read_iomem
+
+        base = Path(root)
+        memmap = base / "sys/firmware/memmap"
+        if memmap.is_dir():
+            e820 = read_firmware_memmap(memmap)
+        else:
+            e820 = iomem_e820(read_iomem(base / "proc/iomem"))
+        cmd = _read_optional(base / "proc/cmdline")
+        rel = _read_optional(base / "proc/sys/kernel/osrelease")
+        return cls(
+            e820=e820,
+            command_line=CommandLine(cmd or ""),
+            kernel_version=parse_version(rel) if rel else None,
+            source=str(base),
+        )
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Machine":
+        """Read a machine description (docs/machine-toml.md).
+
+        :raises InputError: naming the file and the field for any bad value.
+        """
+        name = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", source=name) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"not valid TOML: {exc}", source=name) from None
+        except UnicodeDecodeError:
+            raise InputError("not UTF-8 text", source=name) from None
+        return _machine_from_dict(data, name)
+
+
+def _read_optional(p: Path) -> str | None:
+    try:
+        return p.read_text().strip()
+    except OSError:
+        return None
+
+
+#: Names accepted for e820 types in TOML (and their canonical spelling).
+TYPE_NAMES: dict[str, int] = {
+    "usable": E820Type.RAM,
+    "ram": E820Type.RAM,
+    "reserved": E820Type.RESERVED,
+    "acpi": E820Type.ACPI,
+    "acpi-data": E820Type.ACPI,
+    "nvs": E820Type.NVS,
+    "acpi-nvs": E820Type.NVS,
+    "unusable": E820Type.UNUSABLE,
+    "pmem": E820Type.PMEM,
+    "pram": E820Type.PRAM,
+    "soft-reserved": E820Type.SOFT_RESERVED,
+}
+
+_KNOWN_KEYS = {"kernel_version", "command_line", "rsdp", "e820", "numa", "kernel_image", "initrd"}
+
+
+def _number(value: Any, name: str, fieldname: str) -> int:
+    if isinstance(value, bool):
+        raise InputError(f"expected a number or size, got {value!r}", source=name, field=fieldname)
+    if isinstance(value, int):
+        if not 0 <= value <= U64_MAX:
+            raise InputError(f"{value} is outside 0 .. 2^64-1", source=name, field=fieldname)
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_size(value, what="value")
+        except InputError as exc:
+            raise exc.located(source=name, field=fieldname)
+    raise InputError(f"expected a number or size, got {type(value).__name__}", source=name, field=fieldname)
+
+
+def _range(item: dict, name: str, where: str) -> Range:
+    if "start" not in item:
+        raise InputError("missing 'start'", source=name, field=where)
+    start = _number(item["start"], name, f"{where}.start")
+    given = [k for k in ("size", "end", "last") if k in item]
+    if len(given) != 1:
+        raise InputError("give exactly one of 'size', 'end' (exclusive) or 'last' (inclusive)", source=name, field=where)
+    k = given[0]
+    v = _number(item[k], name, f"{where}.{k}")
+    end = start + v if k == "size" else (v if k == "end" else v + 1)
+    if end <= start:
+        raise InputError(f"empty or negative range (start {start:#x}, {k} {v:#x})", source=name, field=where)
+    if end - 1 > U64_MAX:
+        raise InputError("range extends past 2^64", source=name, field=where)
+    return Range(start, end)
+
+
+def _e820_type(value: Any, name: str, where: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 0xFFFFFFFF:
+            raise InputError(f"type {value} is not a u32 e820 type", source=name, field=where)
+        return value
+    if isinstance(value, str):
+        key = value.strip().lower().replace(" ", "-").replace("_", "-")
+        if key in TYPE_NAMES:
+            return int(TYPE_NAMES[key])
+        t = label_to_type(value) or type_from_iomem_name(value)
+        if t is not None:
+            return int(t)
+    raise InputError(f"unknown e820 type {value!r} (use {', '.join(TYPE_NAMES)} or a number)", source=name, field=where)
+
+
+def _machine_from_dict(data: dict, name: str) -> Machine:
+    unknown = sorted(set(data) - _KNOWN_KEYS)
+    if unknown:
+        raise InputError(f"unknown key {unknown[0]!r}", source=name, field=unknown[0])
+    entries = data.get("e820")
+    if not isinstance(entries, list) or not entries:
+        raise InputError("missing or empty [[e820]] list", source=name, field="e820")
+    e820 = []
+    for i, item in enumerate(entries):
+        where = f"e820[{i}]"
+        if not isinstance(item, dict):
+            raise InputError("expected a table", source=name, field=where)
+        r = _range(item, name, where)
+        if "type" not in item:
+            raise InputError("missing 'type'", source=name, field=where)
+        e820.append(E820Entry(r.start, r.size, _e820_type(item["type"], name, f"{where}.type")))
+    numa = []
+    for i, item in enumerate(data.get("numa", [])):
+        where = f"numa[{i}]"
+        if not isinstance(item, dict) or "node" not in item:
+            raise InputError("expected a table with 'node', 'start' and a size", source=name, field=where)
+        node = _number(item["node"], name, f"{where}.node")
+        pxm = _number(item.get("pxm", node), name, f"{where}.pxm")
+        numa.append(NumaAffinity(node, pxm, _range(item, name, where), bool(item.get("hotplug", False)), bool(item.get("non_volatile", False))))
+    version = data.get("kernel_version")
+    if version is not None and not isinstance(version, str):
+        raise InputError("expected a string such as \"6.1\"", source=name, field="kernel_version")
+    try:
+        kv = parse_version(version) if version else None
+    except InputError as exc:
+        raise exc.located(source=name, field="kernel_version")
+    cmd = data.get("command_line", "")
+    if not isinstance(cmd, str):
+        raise InputError("expected a string", source=name, field="command_line")
+    image = _range(data["kernel_image"], name, "kernel_image") if "kernel_image" in data else None
+    initrd = _range(data["initrd"], name, "initrd") if "initrd" in data else None
+    rsdp = _number(data["rsdp"], name, "rsdp") if "rsdp" in data else None
+    return Machine(e820, CommandLine(cmd), kv, numa, image, initrd, rsdp, name)

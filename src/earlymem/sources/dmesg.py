@@ -1,0 +1,361 @@
+"""Boot logs: the kernel's own lines, read back into facts.
+
+A boot log may come from ``dmesg``, a serial console, ``journalctl -k``,
+``/var/log/messages`` or a mail archive.  Each line is stripped of what is not
+the kernel's message -- terminal escapes and console noise before the first
+timestamp, syslog/journal prefixes, ``dmesg -T`` dates, printk timestamps and
+caller ids -- so that what remains is byte for byte what printk formatted
+(including the leading space of 2.6-era `` BIOS-e820:`` lines).
+
+Only the *input facts* are extracted here (banner, command line, e820 maps,
+SRAT affinity, RAMDISK, RSDP); what the kernel decided from them is for the
+predictor to reproduce.  A log with several boots (a first kernel and its
+kdump kernel) is split at each ``Linux version`` banner.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from earlymem.e820 import E820Entry, E820Type
+from earlymem.errors import InputError
+from earlymem.ranges import Range
+from earlymem.sources.text import read_text_lines
+from earlymem.units import U64_MAX
+
+__all__ = [
+    "E820Line",
+    "E820Block",
+    "SratAffinity",
+    "BootLog",
+    "message_text",
+    "read_boot_logs",
+    "parse_boot_logs",
+    "label_to_type",
+]
+
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|[@-Z\\-_])")
+_TIMESTAMP = re.compile(r"\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? ?")
+_SYSLOG = re.compile(
+    r"^(?:[A-Z][a-z]{2,8}\s+\d{1,2}\s+\d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:?\d\d|Z)?)"
+    r"\s+\S+\s+kernel:\s?"
+)
+_DMESG_T = re.compile(r"^\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\] ?")
+_LEVEL = re.compile(r"^<\d>")
+
+
+def message_text(raw: str) -> str:
+    """The kernel's message in one raw log line, without any prefix.
+
+    >>> message_text("[    0.000000]  BIOS-e820: 0000000000000000 - 000000000009f800 (usable)")
+    ' BIOS-e820: 0000000000000000 - 000000000009f800 (usable)'
+    """
+    line = _ANSI.sub("", raw)
+    m = _SYSLOG.match(line)
+    if m:
+        line = line[m.end() :]
+    m = _DMESG_T.match(line)
+    if m:
+        return line[m.end() :]
+    line = _LEVEL.sub("", line)
+    # Console noise (firmware output, terminal resets) can precede the first
+    # timestamp on a serial line: the message starts after the timestamp.
+    m = _TIMESTAMP.search(line)
+    return line[m.end() :] if m else line
+
+
+@dataclass(frozen=True)
+class E820Line:
+    """One printed e820 line: an entry, or (7.x) a ``[gap ...]`` line.
+
+    :param lineno: 1-based line number in the file.
+    :param text: the message exactly as printed.
+    :param who: ``BIOS-e820``, ``user``, ``extended`` ...
+    :param start: first byte.
+    :param end: one past the last byte.
+    :param type: e820 type (None for a gap line).
+    :param style: ``legacy``, ``mem`` or ``gaps`` (see KernelProfile.e820_style).
+    """
+
+    lineno: int
+    text: str
+    who: str
+    start: int
+    end: int
+    type: int | None
+    style: str
+
+    @property
+    def is_gap(self) -> bool:
+        return self.type is None
+
+    def entry(self) -> E820Entry:
+        assert self.type is not None
+        return E820Entry(self.start, self.end - self.start, self.type)
+
+
+@dataclass
+class E820Block:
+    """An e820 table as printed: its header line and its lines.
+
+    :param kind: ``firmware`` (BIOS-provided), ``user``, ``extended`` or ``modified``.
+    """
+
+    kind: str
+    header: str
+    header_lineno: int
+    lines: list[E820Line] = field(default_factory=list)
+
+    @property
+    def entries(self) -> list[E820Entry]:
+        return [ln.entry() for ln in self.lines if not ln.is_gap]
+
+    @property
+    def style(self) -> str:
+        styles = {ln.style for ln in self.lines}
+        return "gaps" if "gaps" in styles else (styles.pop() if len(styles) == 1 else "mem")
+
+    @property
+    def who(self) -> str:
+        return self.lines[0].who if self.lines else ""
+
+    @property
+    def header_prefix(self) -> str:
+        return "e820: " if self.header.startswith("e820: ") else ""
+
+
+@dataclass(frozen=True)
+class SratAffinity:
+    """``ACPI: SRAT: Node N PXM P [mem ...]``: a memory affinity range."""
+
+    node: int
+    pxm: int
+    range: Range
+    hotplug: bool
+    non_volatile: bool
+    lineno: int
+
+
+@dataclass
+class BootLog:
+    """The input facts of one boot, read from a log.
+
+    :param source: the file name.
+    :param first_lineno: line where this boot's messages begin.
+    """
+
+    source: str
+    first_lineno: int = 1
+    version: str | None = None
+    version_lineno: int | None = None
+    banner: str | None = None
+    command_line: str | None = None
+    command_line_lineno: int | None = None
+    blocks: list[E820Block] = field(default_factory=list)
+    srat: list[SratAffinity] = field(default_factory=list)
+    ramdisk: Range | None = None
+    rsdp: int | None = None
+
+    def block(self, kind: str) -> E820Block | None:
+        """The first printed table of ``kind`` (``firmware``, ``user`` ...)."""
+        return next((b for b in self.blocks if b.kind == kind), None)
+
+    @property
+    def firmware(self) -> E820Block | None:
+        return self.block("firmware")
+
+
+_HEADERS = {
+    "BIOS-provided physical RAM map:": "firmware",
+    "user-defined physical RAM map:": "user",
+    "extended physical RAM map:": "extended",
+    "modified physical RAM map:": "modified",
+}
+_HEADER_RE = re.compile(r"^(?:e820: )?(" + "|".join(re.escape(h) for h in _HEADERS) + r")\s*$")
+
+_WHO = r"(?P<who>[A-Za-z][\w-]*(?: [a-z_]+)*)"
+_LEGACY_RE = re.compile(rf"^ {_WHO}: (?P<a>[0-9a-fA-F]+) - (?P<b>[0-9a-fA-F]+) (?P<label>.*)$")
+_MEM_RE = re.compile(rf"^{_WHO}: \[(?P<kind>mem|gap) (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\](?: (?P<label>.*))?$")
+# Lines that claim to be e820 lines but may be garbled: checked strictly.
+_LOOKS_E820 = re.compile(rf"^ ?{_WHO}: (?:\[(?:mem|gap)\b|[0-9a-fA-F]{{4,}} ?-)")
+
+_SRAT_RE = re.compile(
+    r"^ACPI: SRAT: Node (?P<node>\d+) PXM (?P<pxm>\d+) \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]"
+    r"(?P<flags>.*)$"
+)
+_SRAT_OLD_RE = re.compile(r"^SRAT: Node (?P<node>\d+) PXM (?P<pxm>\d+) (?P<a>[0-9a-fA-F]+)-(?P<b>[0-9a-fA-F]+)(?P<flags>.*)$")
+_RAMDISK_RE = re.compile(r"^RAMDISK: \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]")
+_RAMDISK_OLD_RE = re.compile(r"^RAMDISK: (?P<a>[0-9a-fA-F]{8,16}) - (?P<b>[0-9a-fA-F]{8,16})$")
+_RSDP_RES = (
+    re.compile(r"^ACPI: RSDP 0x(?P<a>[0-9a-fA-F]+) "),
+    re.compile(r"^ACPI: RSDP \(.*\) @ 0x(?P<a>[0-9a-fA-F]+)"),
+    re.compile(r"^ACPI: RSDP (?P<a>[0-9a-fA-F]{8,16}), "),
+)
+_BANNER_RE = re.compile(r"^Linux version (?P<v>\S+)")
+_CMDLINE_RES = (
+    (re.compile(r"^Command line: (?P<c>.*)$"), 0),
+    (re.compile(r"^Bootdata ok \(command line is (?P<c>.*)\)$"), 1),
+    (re.compile(r"^Kernel command line: (?P<c>.*)$"), 2),
+)
+
+# label text (as printed after the range) -> type, every era.
+_FIXED_LABELS = {
+    "(usable)": E820Type.RAM,
+    "(reserved)": E820Type.RESERVED,
+    "(ACPI data)": E820Type.ACPI,
+    "(ACPI NVS)": E820Type.NVS,
+    "(unusable)": E820Type.UNUSABLE,
+    "usable": E820Type.RAM,
+    "reserved": E820Type.RESERVED,
+    "ACPI data": E820Type.ACPI,
+    "ACPI NVS": E820Type.NVS,
+    "unusable": E820Type.UNUSABLE,
+    "soft reserved": E820Type.SOFT_RESERVED,
+    "System RAM": E820Type.RAM,
+    "device reserved": E820Type.RESERVED,
+}
+_NUMBERED_LABEL = re.compile(r"^(?:type|persistent \(type|persistent RAM \(type) (\d+)\)?$")
+
+
+def label_to_type(label: str) -> int | None:
+    """The e820 type a printed label stands for, in any era; None if unknown."""
+    text = label.strip()
+    if text in _FIXED_LABELS:
+        return int(_FIXED_LABELS[text])
+    m = _NUMBERED_LABEL.match(text)
+    if m and (text.startswith("type") == (not text.endswith(")"))):
+        value = int(m.group(1))
+        return value if value <= 0xFFFFFFFF else None
+    return None
+
+
+def _hex(text: str, source: str, lineno: int, what: str) -> int:
+    value = int(text, 16)
+    if value > U64_MAX:
+        raise InputError(f"{what} {text} does not fit in 64 bits", source=source, line=lineno)
+    return value
+
+
+def _parse_e820_line(msg: str, source: str, lineno: int) -> E820Line | None:
+    m = _LEGACY_RE.match(msg)
+    if m:
+        start = _hex(m["a"], source, lineno, "address")
+        end = _hex(m["b"], source, lineno, "address")
+        if end < start:
+            raise InputError(f"e820 entry ends ({end:#x}) before it starts ({start:#x})", source=source, line=lineno)
+        type_ = label_to_type(m["label"])
+        if type_ is None:
+            raise InputError(f"unknown e820 type label {m['label']!r}", source=source, line=lineno)
+        return E820Line(lineno, msg, m["who"], start, end, type_, "legacy")
+    m = _MEM_RE.match(msg)
+    if m:
+        start = _hex(m["a"], source, lineno, "address")
+        last = _hex(m["b"], source, lineno, "address")
+        if last < start:
+            raise InputError(f"e820 range ends ({last:#x}) before it starts ({start:#x})", source=source, line=lineno)
+        if m["kind"] == "gap":
+            if m["label"] is not None:
+                raise InputError("unexpected text after an e820 [gap ...] line", source=source, line=lineno)
+            return E820Line(lineno, msg, m["who"], start, last + 1, None, "gaps")
+        label = m["label"] or ""
+        type_ = label_to_type(label)
+        if type_ is None:
+            raise InputError(f"unknown e820 type label {label!r}", source=source, line=lineno)
+        style = "gaps" if label.startswith(" ") else "mem"
+        return E820Line(lineno, msg, m["who"], start, last + 1, type_, style)
+    if _LOOKS_E820.match(msg):
+        raise InputError(f"garbled e820 line: {msg.strip()[:80]!r}", source=source, line=lineno)
+    return None
+
+
+def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
+    """Split ``lines`` into boots and read each boot's input facts.
+
+    :raises InputError: on garbled e820 lines, impossible ranges, unknown type
+        labels, or a log with no kernel lines at all.
+    """
+    boots: list[BootLog] = []
+    cur: BootLog | None = None
+    block: E820Block | None = None
+    cmd_rank = 99
+    for lineno, raw in enumerate(lines, 1):
+        msg = message_text(raw)
+        if not msg.strip():
+            block = None
+            continue
+        banner = _BANNER_RE.match(msg)
+        if banner or cur is None:
+            if banner or _HEADER_RE.match(msg) or msg.startswith(("Command line:", "Bootdata ok")):
+                if cur is None or (banner and cur.version is not None):
+                    cur = BootLog(source=source, first_lineno=lineno)
+                    boots.append(cur)
+                    cmd_rank = 99
+            if cur is None:
+                continue
+        if banner:
+            cur.version, cur.version_lineno, cur.banner = banner["v"], lineno, msg
+            block = None
+            continue
+        header = _HEADER_RE.match(msg)
+        if header:
+            block = E820Block(_HEADERS[header.group(1)], msg, lineno)
+            cur.blocks.append(block)
+            continue
+        entry = _parse_e820_line(msg, source, lineno)
+        if entry is not None:
+            if block is None:
+                # Eras that print user entries without a header (i386 2.4) or
+                # logs cut mid-table: start an implicit block.
+                kind = "firmware" if entry.who.startswith("BIOS") else ("user" if entry.who == "user" else entry.who)
+                block = E820Block(kind, "", lineno)
+                cur.blocks.append(block)
+            elif block.lines and entry.who != block.lines[-1].who:
+                raise InputError(
+                    f"e820 line from {entry.who!r} inside the {block.lines[-1].who!r} table",
+                    source=source,
+                    line=lineno,
+                )
+            block.lines.append(entry)
+            continue
+        block = None
+        for rx, rank in _CMDLINE_RES:
+            m = rx.match(msg)
+            if m and rank < cmd_rank:
+                cur.command_line, cur.command_line_lineno, cmd_rank = m["c"], lineno, rank
+        m = _SRAT_RE.match(msg) or _SRAT_OLD_RE.match(msg)
+        if m:
+            a, b = int(m["a"], 16), int(m["b"], 16)
+            rng = Range.from_inclusive(a, b) if m.re is _SRAT_RE else Range(a, b)
+            flags = m["flags"]
+            cur.srat.append(SratAffinity(int(m["node"]), int(m["pxm"]), rng, "hotplug" in flags, "non-volatile" in flags, lineno))
+            continue
+        m = _RAMDISK_RE.match(msg)
+        if m:
+            cur.ramdisk = Range.from_inclusive(int(m["a"], 16), int(m["b"], 16))
+            continue
+        m = _RAMDISK_OLD_RE.match(msg)
+        if m:
+            cur.ramdisk = Range(int(m["a"], 16), int(m["b"], 16))
+            continue
+        for rx in _RSDP_RES:
+            m = rx.match(msg)
+            if m and cur.rsdp is None:
+                cur.rsdp = int(m["a"], 16)
+                break
+    for boot in boots:
+        for blk in boot.blocks:
+            if not blk.lines:
+                raise InputError(f"{blk.header!r} is followed by no e820 lines", source=source, line=blk.header_lineno)
+    if not boots:
+        raise InputError(
+            "no kernel boot messages found (expected 'Linux version', 'Command line:' or an e820 map)",
+            source=source,
+        )
+    return boots
+
+
+def read_boot_logs(path: str | Path) -> list[BootLog]:
+    """Read every boot in a log file.  :raises InputError: see :func:`parse_boot_logs`."""
+    return parse_boot_logs(read_text_lines(path), str(path))

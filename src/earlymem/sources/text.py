@@ -1,0 +1,48 @@
+"""Reading text files safely: size limits, binary detection, CRLF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from earlymem.errors import InputError
+
+__all__ = ["read_text_lines", "MAX_INPUT_BYTES", "MAX_LINE_CHARS"]
+
+#: Largest input file accepted (a 4 MiB log buffer is the kernel's largest
+#: common setting; journal exports can be much larger).
+MAX_INPUT_BYTES = 256 << 20
+#: Longest line kept whole; longer lines cannot be kernel messages
+#: (LOG_LINE_MAX is 1024 - 32 bytes) and are rejected.
+MAX_LINE_CHARS = 64 << 10
+
+
+def read_text_lines(path: str | Path) -> list[str]:
+    """Read a text file as lines without line endings (LF, CRLF or CR).
+
+    :raises InputError: if the file is missing, too large, empty, binary or
+        has an absurdly long line.
+    """
+    p = Path(path)
+    name = str(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise InputError(f"file is {size} bytes, more than the {MAX_INPUT_BYTES} accepted", source=name)
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=name) from None
+    if not data.strip():
+        raise InputError("file is empty", source=name)
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise InputError("binary data (NUL byte); expected a text log", source=name, line=line)
+    text = data.decode("utf-8", errors="replace")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for i, line in enumerate(lines, 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise InputError(f"line of {len(line)} characters; not a log line", source=name, line=i)
+    if text.count("\ufffd") > max(16, len(text) // 100):
+        first = next(i for i, line in enumerate(lines, 1) if "\ufffd" in line)
+        raise InputError("binary data (not UTF-8 text); expected a text log", source=name, line=first)
+    return lines

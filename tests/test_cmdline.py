@@ -1,0 +1,35 @@
+"""Command-line splitting as kernel/params.c next_arg() and parse_args() do it."""
+
+from earlymem.cmdline import CommandLine, split_args
+
+
+def test_plain_params_and_repeats_keep_order():
+    c = CommandLine("console=ttyS0 memmap=1M$0x100 nokaslr memmap=2M$0x200")
+    assert list(c.params()) == [("console", "ttyS0"), ("memmap", "1M$0x100"), ("nokaslr", None), ("memmap", "2M$0x200")]
+    assert c.get_all("memmap") == ["1M$0x100", "2M$0x200"]
+    assert c.get("memmap") == "2M$0x200"
+    assert c.has("nokaslr") and c.get("nokaslr") is None
+
+
+def test_quotes_group_spaces_and_are_removed():
+    params, _ = split_args('dyndbg="file foo.c +p" "acpi_osi=Windows 2009" x')
+    assert params == [("dyndbg", "file foo.c +p"), ("acpi_osi", "Windows 2009"), ("x", None)]
+
+
+def test_double_dash_ends_kernel_params():
+    c = CommandLine("mem=3G -- init=/bin/sh memmap=1G$0")
+    assert list(c.params()) == [("mem", "3G")]
+    assert c.init_args == ("init=/bin/sh", "memmap=1G$0")
+
+
+def test_equals_at_position_zero_is_no_value():
+    # next_arg(): 'equals' stays 0 when '=' is the first character.
+    assert split_args("=x")[0] == [("=x", None)]
+
+
+def test_dash_and_underscore_compare_equal():
+    assert CommandLine("log-buf-len=4M").get("log_buf_len") == "4M"
+
+
+def test_extra_white_space():
+    assert split_args("  a=1 \t b  ")[0] == [("a", "1"), ("b", None)]
