@@ -62,11 +62,17 @@ def e820_cmd(dmesg: Path | None, machine_file: Path | None, boot: int, kernel_ve
         log = boots[boot - 1]
         machine = Machine.from_boot_log(log)
         profile = _profile(log.version, kernel_version, str(dmesg))
-        report = e820_report(machine, profile, already_sanitized=True, who=log.firmware.who)
+        try:
+            report = e820_report(machine, profile, already_sanitized=True, who=log.firmware.who)
+        except InputError as exc:  # a command-line parameter: point at the line
+            raise exc.located(source=str(dmesg), line=log.command_line_lineno)
     else:
         machine = Machine.from_toml(machine_file)
         profile = _profile(str(machine.kernel_version) if machine.kernel_version else None, kernel_version, str(machine_file))
-        report = e820_report(machine, profile, already_sanitized=False)
+        try:
+            report = e820_report(machine, profile, already_sanitized=False)
+        except InputError as exc:
+            raise exc.located(source=str(machine_file), field="command_line")
     if fmt == "dmesg":
         click.echo("\n".join(report.dmesg_lines()))
     elif fmt == "json":
@@ -88,7 +94,7 @@ def _print_table(report) -> None:
     if report.user is not None and report.user.userdef:
         maps.append(("user-defined", report.user.table.entries))
     for title, entries in maps:
-        t = Table(title=f"{title} -- kernel era {report.profile.name}")
+        t = Table(title=f"{title} map, as kernels of the {report.profile.name} era print it")
         for col in ("start", "end (incl.)", "size", "type"):
             t.add_column(col, justify="right" if col != "type" else "left")
         for e in entries:

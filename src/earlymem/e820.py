@@ -150,9 +150,7 @@ class E820Table:
                 continue
             self.add(final_start, final_end - final_start, new_type, **kw)
             updated += final_end - final_start
-            new_size = e.size - (final_end - final_start)
-            new_addr = e.addr if e.addr < final_start else final_end
-            self.entries[i] = E820Entry(new_addr, new_size, e.type)
+            self._trim(i, final_start, final_end)
         return updated
 
     def remove_range(self, start: int, size: int, old_type: int | None, **kw) -> int:
@@ -183,10 +181,18 @@ class E820Table:
             if final_start >= final_end:
                 continue
             removed += final_end - final_start
-            new_size = e.size - (final_end - final_start)
-            new_addr = e.addr if e.addr < final_start else final_end
-            self.entries[i] = E820Entry(new_addr, new_size, e.type)
+            self._trim(i, final_start, final_end)
         return removed
+
+    def _trim(self, i: int, cut_start: int, cut_end: int) -> None:
+        """Cut ``[cut_start, cut_end)`` off the head or the tail of entry ``i``.
+
+        The kernel shrinks the size first and moves the start only when the cut
+        is at the head ("left range could be head or tail").
+        """
+        e = self.entries[i]
+        new_addr = e.addr if e.addr < cut_start else cut_end
+        self.entries[i] = E820Entry(new_addr, e.size - (cut_end - cut_start), e.type)
 
     def end_of_ram_pfn(self, limit_pfn: int, types: Sequence[int] = (E820Type.RAM,)) -> int:
         """``e820_end_pfn(limit_pfn)``: highest RAM page frame below ``limit_pfn``."""

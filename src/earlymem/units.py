@@ -122,10 +122,8 @@ def format_size(nbytes: int) -> str:
     '639 KiB'
     """
     for unit, shift in (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if nbytes >= 1 << shift and nbytes % (1 << shift) == 0:
-            return f"{nbytes >> shift} {unit}"
-    if nbytes >= 1 << 20:
-        return f"{nbytes / (1 << 20):.2f} MiB"
-    if nbytes >= 1 << 10:
-        return f"{nbytes / (1 << 10):.2f} KiB"
+        if nbytes >= 1 << shift:
+            if nbytes % (1 << shift) == 0:
+                return f"{nbytes >> shift} {unit}"
+            return f"{nbytes / (1 << shift):.2f} {unit}"
     return f"{nbytes} B"

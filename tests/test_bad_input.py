@@ -1,0 +1,114 @@
+"""Bad input: one line naming the file and the line or field, exit status 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+GOOD_HEAD = "[    0.000000] Linux version 6.1.0-50-amd64 (x) #1 SMP\n[    0.000000] Command line: console=ttyS0\n[    0.000000] BIOS-provided physical RAM map:\n"
+GOOD_E820 = (
+    "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+    "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x000000003fffffff] usable\n"
+)
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "earlymem", *args], capture_output=True, text=True)
+
+
+def check_one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "body, line, what",
+    [
+        ("[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x00000000zz] usable\n", 4, "garbled e820"),
+        ("[    0.000000] BIOS-e820: [mem 0x00000000000a0000-0x000000000009ffff] usable\n", 4, "before it starts"),
+        ("[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x1ffffffffffffffff] usable\n", 4, "64 bits"),
+        ("[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x00000000001fffff] wobbly\n", 4, "unknown e820 type label"),
+        ("[    0.000000]  BIOS-e820: 00000000001000 - 0000000000000 (usable)\n", 4, "before it starts"),
+    ],
+)
+def test_malformed_e820_lines(tmp_path, body, line, what):
+    f = tmp_path / "bad.log"
+    f.write_text(GOOD_HEAD + body + GOOD_E820)
+    check_one_line_error(run("e820", "--dmesg", str(f)), f"bad.log:{line}:", what)
+
+
+def test_empty_file(tmp_path):
+    f = tmp_path / "empty.log"
+    f.write_text("\n\n")
+    check_one_line_error(run("e820", "--dmesg", str(f)), "empty.log", "empty")
+
+
+def test_binary_junk(tmp_path):
+    f = tmp_path / "junk.log"
+    f.write_bytes(b"Linux version\n" + bytes(range(256)) * 40)
+    check_one_line_error(run("e820", "--dmesg", str(f)), "junk.log:2", "binary")
+
+
+def test_missing_file(tmp_path):
+    check_one_line_error(run("e820", "--dmesg", str(tmp_path / "nope.log")), "nope.log", "cannot read")
+
+
+def test_log_without_kernel_lines(tmp_path):
+    f = tmp_path / "prose.log"
+    f.write_text("hello\nworld\n")
+    check_one_line_error(run("e820", "--dmesg", str(f)), "prose.log", "no kernel boot messages")
+
+
+def test_log_without_firmware_map(tmp_path):
+    f = tmp_path / "nomap.log"
+    f.write_text("[    0.000000] Linux version 6.1.0 (x)\n[    0.000000] Command line: quiet\n")
+    check_one_line_error(run("e820", "--dmesg", str(f)), "nomap.log:1", "BIOS-provided")
+
+
+def test_header_without_entries(tmp_path):
+    f = tmp_path / "cut.log"
+    f.write_text(GOOD_HEAD + "[    0.000000] NX (Execute Disable) protection: active\n")
+    check_one_line_error(run("e820", "--dmesg", str(f)), "cut.log:3", "no e820 lines")
+
+
+def test_size_past_2_64_on_the_command_line(tmp_path):
+    f = tmp_path / "huge.log"
+    f.write_text(GOOD_HEAD.replace("console=ttyS0", "memmap=99999999999999999999G$0x1000") + GOOD_E820)
+    check_one_line_error(run("e820", "--dmesg", str(f)), "huge.log", "memmap=", "64 bits")
+
+
+def test_unknown_kernel_version_override(tmp_path):
+    f = tmp_path / "ok.log"
+    f.write_text(GOOD_HEAD + GOOD_E820)
+    check_one_line_error(run("e820", "--dmesg", str(f), "--kernel-version", "banana"), "--kernel-version", "not a kernel version")
+    check_one_line_error(run("e820", "--dmesg", str(f), "--kernel-version", "2.4.20"), "older than any profile")
+
+
+def test_boot_number_past_the_end(tmp_path):
+    f = tmp_path / "ok.log"
+    f.write_text(GOOD_HEAD + GOOD_E820)
+    check_one_line_error(run("e820", "--dmesg", str(f), "--boot", "2"), "ok.log", "1 boot")
+
+
+def test_user_map_the_kernel_panics_on(tmp_path):
+    # memmap=exactmap alone leaves no entries: 'Invalid user supplied memory map'.
+    f = tmp_path / "exact.log"
+    f.write_text(GOOD_HEAD.replace("console=ttyS0", "memmap=exactmap") + GOOD_E820)
+    check_one_line_error(run("e820", "--dmesg", str(f)), "memmap", "Invalid user supplied memory map")
+
+
+def test_good_log_exits_zero(tmp_path):
+    f = tmp_path / "ok.log"
+    f.write_text(GOOD_HEAD + GOOD_E820)
+    proc = run("e820", "--dmesg", str(f))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "BIOS-provided physical RAM map:",
+        "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
+        "BIOS-e820: [mem 0x0000000000100000-0x000000003fffffff] usable",
+    ]

@@ -1,0 +1,78 @@
+"""The boot-log reader: which lines are input facts, in every format seen."""
+
+from earlymem.ranges import Range
+from earlymem.sources.dmesg import label_to_type, message_text, parse_boot_logs
+
+
+def parse(text):
+    return parse_boot_logs(text.splitlines(), "t.log")
+
+
+def test_message_text_keeps_legacy_leading_space():
+    assert message_text("[    0.000000]  BIOS-e820: 0000000000000000 - 000000000009f800 (usable)") == " BIOS-e820: 0000000000000000 - 000000000009f800 (usable)"
+    assert message_text("Aug 31 17:57:30 homesv kernel:  BIOS-e820: 00 - 01 (usable)") == " BIOS-e820: 00 - 01 (usable)"
+
+
+def test_console_noise_before_the_first_timestamp():
+    raw = "Probing EDD (edd=off to disable)... o\x1bc\x1b[?7l\x1b[2J[    0.000000] Linux version 7.2.13+deb14-amd64 (x)"
+    assert message_text(raw) == "Linux version 7.2.13+deb14-amd64 (x)"
+
+
+def test_input_facts_modern():
+    log = parse(
+        "[    0.000000] Linux version 6.1.0-50-amd64 (debian-kernel@lists.debian.org) #1 SMP\n"
+        "[    0.000000] Command line: console=ttyS0 crashkernel=256M\n"
+        "[    0.000000] BIOS-provided physical RAM map:\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x00000000bffdffff] usable\n"
+        "[    0.000000] RAMDISK: [mem 0x7f8bc000-0x7fffefff]\n"
+        "[    0.000000] ACPI: RSDP 0x00000000000F59B0 000014 (v00 BOCHS )\n"
+        "[    0.000000] ACPI: SRAT: Node 0 PXM 0 [mem 0x00000000-0x0009ffff]\n"
+        "[    0.000000] ACPI: SRAT: Node 1 PXM 1 [mem 0x140000000-0x23fffffff] hotplug\n"
+        "[    0.012345] Kernel command line: console=ttyS0 crashkernel=256M extra\n"
+    )[0]
+    assert log.version == "6.1.0-50-amd64"
+    assert log.command_line == "console=ttyS0 crashkernel=256M"  # 'Command line:' wins
+    assert log.ramdisk == Range(0x7F8BC000, 0x7FFFF000)
+    assert log.rsdp == 0xF59B0
+    assert [(s.node, s.pxm, s.range, s.hotplug) for s in log.srat] == [
+        (0, 0, Range(0, 0xA0000), False),
+        (1, 1, Range(0x140000000, 0x240000000), True),
+    ]
+    assert [e.addr for e in log.firmware.entries] == [0, 0x100000]
+
+
+def test_input_facts_2_6_era():
+    log = parse(
+        "Bootdata ok (command line is ro memmap=exactmap memmap=640K@0K)\n"
+        "Linux version 2.6.16-rc2 (root@x) #1 SMP\n"
+        "BIOS-provided physical RAM map:\n"
+        " BIOS-e820: 0000000000000100 - 000000000009d400 (usable)\n"
+        " BIOS-e820: 0000000000100000 - 000000007ff60000 (usable)\n"
+        "ACPI: RSDP (v002 PTLTD                                 ) @ 0x00000000000f6d90\n"
+        "SRAT: Node 1 PXM 1 100000000-180000000\n"
+    )[0]
+    assert log.command_line == "ro memmap=exactmap memmap=640K@0K"
+    assert log.rsdp == 0xF6D90
+    assert log.srat[0].range == Range(0x100000000, 0x180000000)
+    assert log.firmware.style == "legacy"
+
+
+def test_first_kernel_and_kdump_kernel_are_two_boots():
+    one = "[    0.000000] Linux version 6.1.0 (x)\n[    0.000000] BIOS-provided physical RAM map:\n" + (
+        "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x00000000bffdffff] usable\n"
+    )
+    boots = parse(one + "[   20.0] random noise\n" + one)
+    assert len(boots) == 2 and boots[1].first_lineno == 6
+
+
+def test_labels_of_every_era():
+    assert label_to_type("(usable)") == 1
+    assert label_to_type(" System RAM") == 1
+    assert label_to_type(" device reserved") == 2
+    assert label_to_type("persistent (type 12)") == 12
+    assert label_to_type(" persistent RAM (type 7)") == 7
+    assert label_to_type("type 20") == 20
+    assert label_to_type("(wobbly)") is None
+    assert label_to_type("type 99999999999") is None
