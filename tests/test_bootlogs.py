@@ -11,6 +11,7 @@ firmware map is re-printed in the era's format and the user map is derived
 from the command line, then both are compared with what the kernel printed.
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from earlymem.kernels import parse_version, profile_for
 from earlymem.machine import Machine
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import message_text, read_boot_logs
+from earlymem.sources.text import read_text_lines
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOGS = sorted((FIXTURES / "bootlogs").glob("*.log")) + sorted((FIXTURES / "public").glob("*.log"))
@@ -29,11 +31,30 @@ def printed(log, kind):
     return [block.header] + [ln.text for ln in block.lines] if block else []
 
 
+_EDIT = re.compile(r"^(e820: (update|remove) \[mem|e820 update range:|Malformed early option '(mem|memmap)'|mem=nopentium ignored)")
+_WARN_FAMILIES = {"early-param"}
+
+
+def printed_edits(path, log):
+    """e820 edit/warning lines the kernel printed between its BIOS map and its user map."""
+    lines = [message_text(ln) for ln in read_text_lines(path)]
+    start = log.firmware.lines[-1].lineno
+    user = log.block("user")
+    end = user.header_lineno - 1 if user else min([n for n, t in enumerate(lines, 1) if n > start and t.startswith("Kernel command line:")] or [len(lines)])
+    return [t for t in lines[start:end] if _EDIT.match(t)]
+
+
+def debug_visible(path, log):
+    """True if KERN_DEBUG lines reached this log (a dmesg dump, or a console told to show them)."""
+    cmd = log.command_line or ""
+    text = Path(path).read_text(errors="replace")
+    return "ignore_loglevel" in cmd.split() or "debug" in cmd.split() or "loglevel=8" in cmd or "e820: update [mem" in text or "e820: remove [mem" in text
+
+
 def predicted(log):
     profile = profile_for(parse_version(log.version))
     report = e820_report(Machine.from_boot_log(log), profile, already_sanitized=True, who=log.firmware.who)
-    lines = report.dmesg_lines()
-    return [ln for ln in lines if not ln.startswith("Malformed early option")], report
+    return report.lines(), report
 
 
 def test_there_are_fixtures_of_every_kernel():
@@ -45,9 +66,19 @@ def test_there_are_fixtures_of_every_kernel():
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.stem)
 def test_firmware_and_user_map_are_byte_identical(path):
     log = read_boot_logs(path)[0]
-    got, report = predicted(log)
-    expected = printed(log, "firmware") + printed(log, "user")
-    assert got == expected
+    lines, _ = predicted(log)
+    assert [t for f, t in lines if f == "e820"] == printed(log, "firmware")
+    assert [t for f, t in lines if f == "user-map"] == printed(log, "user")
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.stem)
+def test_edit_and_warning_lines_match_in_order(path):
+    """KERN_DEBUG 'e820: update/remove' lines (where the log shows them) and
+    'Malformed early option' warnings, in the order the kernel printed them."""
+    log = read_boot_logs(path)[0]
+    lines, _ = predicted(log)
+    families = {"e820-edit", "early-param"} if debug_visible(path, log) else _WARN_FAMILIES
+    assert [t for f, t in lines if f in families] == printed_edits(path, log)
 
 
 @pytest.mark.parametrize("path", [p for p in LOGS if "memmap" in p.name or "mem" in p.name.split("--")[0]], ids=lambda p: p.stem)
@@ -71,11 +102,10 @@ def _variants(text):
 @pytest.mark.parametrize("name", ["pc-4g-memmap-reserve-pram--6.1.0-50-amd64", "pc-4g-memmap-reserve-pram--7.2.13+deb14-amd64"])
 def test_log_prefixes_and_line_endings_are_tolerated(tmp_path, name):
     text = (FIXTURES / "bootlogs" / f"{name}.log").read_text(errors="replace")
-    reference, _ = predicted(read_boot_logs(FIXTURES / "bootlogs" / f"{name}.log")[0])
+    reference = [t for _, t in predicted(read_boot_logs(FIXTURES / "bootlogs" / f"{name}.log")[0])[0]]
     for label, variant in _variants(text):
         f = tmp_path / f"{label}.log"
         f.write_text(variant)
         log = read_boot_logs(f)[0]
-        got, _ = predicted(log)
+        got = [t for _, t in predicted(log)[0]]
         assert got == reference, label
-        assert got == printed(log, "firmware") + printed(log, "user"), label

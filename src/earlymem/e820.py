@@ -95,9 +95,14 @@ class E820Table:
     entries: list[E820Entry] = field(default_factory=list)
     capacity: int = 128
     warnings: list[str] = field(default_factory=list)
+    #: Edits as the kernel reports them at KERN_DEBUG, in order:
+    #: ``("update", start, end, old_type, new_type)`` or
+    #: ``("remove", start, end, old_type_or_None)`` (end exclusive, after the
+    #: kernel's clamp to ULLONG_MAX).  Rendered per era by render.e820.
+    events: list[tuple] = field(default_factory=list)
 
     def copy(self) -> "E820Table":
-        return E820Table(list(self.entries), self.capacity, list(self.warnings))
+        return E820Table(list(self.entries), self.capacity, list(self.warnings), list(self.events))
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -129,6 +134,7 @@ class E820Table:
         if size > U64_MAX - start:
             size = U64_MAX - start
         end = start + size
+        self.events.append(("update", start, end, old_type, new_type))
         updated = 0
         for i in range(len(self.entries)):
             e = self.entries[i]
@@ -162,6 +168,7 @@ class E820Table:
         if size > U64_MAX - start:
             size = U64_MAX - start
         end = start + size
+        self.events.append(("remove", start, end, old_type))
         removed = 0
         for i in range(len(self.entries)):
             e = self.entries[i]
@@ -313,11 +320,20 @@ def apply_mem_params(firmware: E820Table, cmdline: "CommandLine", profile: "Kern
     kw = {"full_message": profile.e820_full_message}
     for name, value in cmdline.params():
         if name == "mem":
-            _parse_mem(value, table, result, profile, kw)
+            ok = _parse_mem(value, table, result, profile, kw)
         elif name == "memmap":
-            items = value.split(",") if (value is not None and profile.memmap_comma_list) else [value]
-            for item in items:
-                _parse_memmap_one(item, table, result, profile, kw)
+            if profile.memmap_comma_list:
+                # parse_memmap_opt() ignores parse_memmap_one()'s result and returns 0.
+                for item in value.split(",") if value is not None else []:
+                    _parse_memmap_one(item, table, result, profile, kw)
+                ok = True
+            else:
+                ok = _parse_memmap_one(value, table, result, profile, kw)
+        else:
+            continue
+        if not ok:
+            # init/main.c do_early_param(): the handler returned non-zero.
+            table.events.append(("malformed", name))
     if result.userdef and profile.sanitize_user_map:
         new = sanitize(table.entries, no_merge_types=profile.e820_no_merge_types, max_entries=table.capacity)
         if new is None:
@@ -342,38 +358,41 @@ def _size(text: str, pos: int, profile: "KernelProfile", param: str):
         raise exc.located(field=f"{param}={text}")
 
 
-def _parse_mem(value: str | None, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> None:
+def _parse_mem(value: str | None, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> bool:
+    """``parse_memopt()``.  :return: False where the handler returns -EINVAL."""
     if value is None:
         result.ignored.append("mem (no value)")
-        return
-    if value == "nopentium":
-        # x86_64: "mem=nopentium ignored! (only supported on x86_32)"
+        return False
+    if value == "nopentium" and profile.mem_rejects_zero:
+        table.events.append(("warn", "mem=nopentium ignored! (only supported on x86_32)"))
         result.ignored.append("mem=nopentium (only supported on x86_32)")
-        return
+        return False
     size = _size(value, 0, profile, "mem").value
     if profile.mem_caps_end_pfn:
         # arch/x86_64/kernel/e820.c (<= 2.6.26) parse_memopt: end_user_pfn only.
         result.end_user_pfn = size >> 12
-        return
+        return True
     result.userdef = True
     if size == 0 and profile.mem_rejects_zero:
         result.ignored.append(f"mem={value} (size 0)")
-        return
+        return False
     table.remove_range(size, U64_MAX - size, E820Type.RAM, **kw)
+    return True
 
 
-def _parse_memmap_one(item: str | None, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> None:
+def _parse_memmap_one(item: str | None, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> bool:
+    """``parse_memmap_one()``.  :return: False where it returns -EINVAL."""
     if item is None or item == "":
         result.ignored.append("memmap (no value)")
-        return
+        return False
     if item.startswith("exactmap"):
         table.entries.clear()
         result.userdef = True
-        return
+        return True
     first = _size(item, 0, profile, "memmap")
     if first.end == 0:
         result.ignored.append(f"memmap={item} (not a size)")
-        return
+        return False
     mem_size, p = first.value, first.end
     result.userdef = True
     op = item[p : p + 1]
@@ -394,7 +413,7 @@ def _parse_memmap_one(item: str | None, table: E820Table, result: UserMapResult,
             new_type, p = num.value, num.end
         if p != len(item):
             result.ignored.append(f"memmap={item} (trailing characters)")
-            return
+            return False
         if old_type and new_type:
             table.update_range(start.value, mem_size, old_type, new_type, **kw)
         elif new_type:
@@ -403,17 +422,19 @@ def _parse_memmap_one(item: str | None, table: E820Table, result: UserMapResult,
             table.remove_range(start.value, mem_size, old_type, **kw)
         else:
             table.remove_range(start.value, mem_size, None, **kw)
-        return
+        return True
     elif op and op in "@#$!%":
         # A form this era does not know: the remainder is trailing garbage,
         # but the bare size was already read (falls into the 'else' below).
         result.ignored.append(f"memmap={item} ('{op}' form not known to this kernel)")
         _bare_size_limit(mem_size, table, result, profile, kw)
-        return
+        return False
     else:
         _bare_size_limit(mem_size, table, result, profile, kw)
     if p != len(item):
         result.ignored.append(f"memmap={item} (trailing characters)")
+        return False
+    return True
 
 
 def _bare_size_limit(size: int, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> None:

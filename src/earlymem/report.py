@@ -10,13 +10,13 @@ reported by init/main.c ``do_early_param()`` as ``Malformed early option``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from earlymem.e820 import E820Entry, E820Table, UserMapResult, apply_mem_params, sanitize
 from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
-from earlymem.render.e820 import format_table, header
+from earlymem.render.e820 import format_event, format_table, header
 
 __all__ = ["E820Report", "e820_report", "firmware_table"]
 
@@ -51,17 +51,31 @@ class E820Report:
     firmware: list[E820Entry]
     firmware_who: str
     user: UserMapResult | None
-    malformed: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[tuple[str, str]]:
+        """``(family, text)`` for every line, in the kernel's order.
+
+        Families: ``e820`` (the BIOS-provided map), ``e820-edit`` (the
+        KERN_DEBUG update/remove lines printed while mem=/memmap= run; a
+        console at the default loglevel does not show them, ``dmesg`` does),
+        ``early-param`` (KERN_WARNING: ``Malformed early option``, ``mem=nopentium
+        ignored!``), ``user-map``.
+        """
+        out = [("e820", header("firmware", self.profile))]
+        out += [("e820", ln) for ln in format_table(self.firmware_who, self.firmware, self.profile)]
+        if self.user is not None:
+            for event in self.user.table.events:
+                text = format_event(event, self.profile)
+                if text is not None:
+                    out.append(("early-param" if event[0] in ("malformed", "warn") else "e820-edit", text))
+            if self.user.userdef:
+                out.append(("user-map", header("user", self.profile)))
+                out += [("user-map", ln) for ln in format_table("user", self.user.table.entries, self.profile)]
+        return out
 
     def dmesg_lines(self) -> list[str]:
         """The kernel's lines, in order, without timestamps."""
-        lines = [header("firmware", self.profile)]
-        lines += format_table(self.firmware_who, self.firmware, self.profile)
-        lines += [f"Malformed early option '{name}'" for name in self.malformed]
-        if self.user is not None and self.user.userdef:
-            lines.append(header("user", self.profile))
-            lines += format_table("user", self.user.table.entries, self.profile)
-        return lines
+        return [text for _, text in self.lines()]
 
     def to_json(self) -> dict:
         def entries(es: list[E820Entry]) -> list[dict]:
@@ -89,6 +103,7 @@ class E820Report:
             "end_user_pfn": f"{user.end_user_pfn:#x}" if user is not None and user.end_user_pfn is not None else None,
             "ignored_parameters": list(user.ignored) if user is not None else [],
             "warnings": list(user.table.warnings) if user is not None else [],
+            "lines": [{"family": fam, "text": text} for fam, text in self.lines()],
         }
 
 
@@ -98,9 +113,4 @@ def e820_report(machine: Machine, profile: KernelProfile, *, already_sanitized: 
     cmd = machine.command_line
     has_params = any(name in ("mem", "memmap") for name, _ in cmd.params())
     user = apply_mem_params(fw, cmd, profile) if has_params else None
-    malformed = []
-    if user is not None:
-        for item in user.ignored:
-            name = item.split("=", 1)[0].split(" ", 1)[0]
-            malformed.append(name)
-    return E820Report(profile, fw.entries, who, user, malformed)
+    return E820Report(profile, fw.entries, who, user)

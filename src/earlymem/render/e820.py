@@ -18,7 +18,7 @@ from typing import Iterable
 from earlymem.e820 import E820Entry
 from earlymem.kernels import KernelProfile
 
-__all__ = ["format_table", "format_entry", "header"]
+__all__ = ["format_table", "format_entry", "header", "format_event"]
 
 
 def header(kind: str, profile: KernelProfile) -> str:
@@ -54,3 +54,36 @@ def format_table(who: str, entries: Iterable[E820Entry], profile: KernelProfile)
             prev_end = entry.addr + entry.size
         lines.append(format_entry(who, entry, profile))
     return lines
+
+
+def format_event(event: tuple, profile: KernelProfile) -> str | None:
+    """The KERN_DEBUG line an e820 edit prints, or None where the era prints none.
+
+    * v3.5 .. v6.x (e820.c ``__e820__range_update``/``e820__range_remove``):
+      ``e820: update [mem %#010Lx-%#010Lx] `` + old + `` ==> `` + new, and
+      ``e820: remove [mem %#010Lx-%#010Lx] `` + the type only when checked
+      (so an unchecked remove ends in a space).
+    * v7.0: the same without the space after ``]`` and with `` ==>``; the
+      labels bring their own leading space (Debian 7.2.13 captures).
+    * 2.6.27 .. 3.4: ``e820 update range: %016Lx - %016Lx `` + old + `` ==> ``
+      + new; removals print nothing.  Events come from
+      :attr:`earlymem.e820.E820Table.events`.
+    """
+    kind = event[0]
+    if kind == "warn":
+        return event[1]
+    if kind == "malformed":
+        return f"Malformed early option '{event[1]}'"
+    start, end = event[1], event[2]
+    last = end - 1
+    style = profile.e820_style
+    if style == "legacy":
+        if kind != "update":
+            return None
+        return f"e820 update range: {start:016x} - {end:016x} {profile.label(event[3])} ==> {profile.label(event[4])}"
+    old = profile.label(event[3]) if event[3] is not None else ""
+    if style == "gaps":
+        head = f"e820: {kind} [mem {start:#010x}-{last:#010x}]{old}"
+        return f"{head} ==>{profile.label(event[4])}" if kind == "update" else head
+    head = f"e820: {kind} [mem {start:#010x}-{last:#010x}] {old}"
+    return f"{head} ==> {profile.label(event[4])}" if kind == "update" else head

@@ -183,7 +183,7 @@ _MEM_RE = re.compile(rf"^{_WHO}: \[(?P<kind>mem|gap) (?P<a>0x[0-9a-fA-F]+)-(?P<b
 _LOOKS_E820 = re.compile(rf"^ ?{_WHO}: (?:\[(?:mem|gap)\b|[0-9a-fA-F]{{4,}} ?-)")
 
 _SRAT_RE = re.compile(
-    r"^ACPI: SRAT: Node (?P<node>\d+) PXM (?P<pxm>\d+) \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]"
+    r"^(?:ACPI: )?SRAT: Node (?P<node>\d+) PXM (?P<pxm>\d+) \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]"
     r"(?P<flags>.*)$"
 )
 _SRAT_OLD_RE = re.compile(r"^SRAT: Node (?P<node>\d+) PXM (?P<pxm>\d+) (?P<a>[0-9a-fA-F]+)-(?P<b>[0-9a-fA-F]+)(?P<flags>.*)$")
@@ -193,6 +193,7 @@ _RSDP_RES = (
     re.compile(r"^ACPI: RSDP 0x(?P<a>[0-9a-fA-F]+) "),
     re.compile(r"^ACPI: RSDP \(.*\) @ 0x(?P<a>[0-9a-fA-F]+)"),
     re.compile(r"^ACPI: RSDP (?P<a>[0-9a-fA-F]{8,16}), "),
+    re.compile(r"^ACPI: RSDP (?P<a>[0-9a-fA-F]{8,16}) [0-9a-fA-F]+ \("),
 )
 _BANNER_RE = re.compile(r"^Linux version (?P<v>\S+)")
 _CMDLINE_RES = (
