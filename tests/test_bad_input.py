@@ -112,3 +112,45 @@ def test_good_log_exits_zero(tmp_path):
         "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
         "BIOS-e820: [mem 0x0000000000100000-0x000000003fffffff] usable",
     ]
+
+
+def test_append_shows_what_extra_parameters_would_do(tmp_path):
+    f = tmp_path / "ok.log"
+    f.write_text(GOOD_HEAD + GOOD_E820)
+    proc = run("e820", "--dmesg", str(f), "--append", "memmap=1M$0x200000")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-4:] == [
+        "user: [mem 0x0000000000000000-0x000000000009fbff] usable",
+        "user: [mem 0x0000000000100000-0x00000000001fffff] usable",
+        "user: [mem 0x0000000000200000-0x00000000002fffff] reserved",
+        "user: [mem 0x0000000000300000-0x000000003fffffff] usable",
+    ]
+    check_one_line_error(run("e820", "--dmesg", str(f), "--append", "mem=99999999999999999999"), "--append", "64 bits")
+
+
+def test_exactly_one_input(tmp_path):
+    proc = run("e820")
+    assert proc.returncode == 2 and "exactly one of" in proc.stderr
+
+
+def test_proc_root(tmp_path):
+    (tmp_path / "proc/sys/kernel").mkdir(parents=True)
+    (tmp_path / "proc/cmdline").write_text("quiet mem=0x20000000\n")
+    (tmp_path / "proc/sys/kernel/osrelease").write_text("6.1.0-50-amd64\n")
+    for i, (s, e, t) in enumerate([(0, 0x9FBFF, "System RAM"), (0x100000, 0x3FFFFFFF, "System RAM")]):
+        d = tmp_path / f"sys/firmware/memmap/{i}"
+        d.mkdir(parents=True)
+        (d / "start").write_text(f"{s:#x}\n")
+        (d / "end").write_text(f"{e:#x}\n")
+        (d / "type").write_text(t + "\n")
+    proc = run("e820", "--proc", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "user: [mem 0x0000000000100000-0x000000001fffffff] usable"
+
+
+def test_banner_of_an_unmodelled_era_names_the_line(tmp_path):
+    f = tmp_path / "old.log"
+    f.write_text(GOOD_HEAD.replace("6.1.0-50-amd64", "2.4.20") + GOOD_E820)
+    check_one_line_error(run("e820", "--dmesg", str(f)), "old.log:1:", "older than any profile")
+    # ... and an override lets the user choose an era for it.
+    assert run("e820", "--dmesg", str(f), "--kernel-version", "2.6.22").returncode == 0

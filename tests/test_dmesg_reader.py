@@ -76,3 +76,32 @@ def test_labels_of_every_era():
     assert label_to_type("type 20") == 20
     assert label_to_type("(wobbly)") is None
     assert label_to_type("type 99999999999") is None
+
+
+from hypothesis import given, strategies as st
+
+from earlymem.errors import InputError
+
+_pieces = st.sampled_from([
+    "BIOS-e820: ", " BIOS-e820: ", "user: ", "[mem ", "[gap ", "0x", "0000000000100000", "ffffffffffffffff",
+    "1ffffffffffffffff", "-", " - ", "] ", "]", "usable", "(usable)", " System RAM", "type ", "99", "(", ")",
+    "BIOS-provided physical RAM map:", "Linux version 6.1", "Command line: mem=", "memmap=", "$", "@", "\x1b[2J",
+    "[    0.000000] ", "\t", " ", "é", "SRAT: Node 0 PXM 0 [mem 0x0-0x1]", "RAMDISK: [mem 0x1-0x0]",
+    "ACPI: SRAT: Node 1 PXM 1 [mem 0x5", "RAMDISK: [mem 0x9", "-0x2]", "ACPI: RSDP 0x", "F59B0 000014 (v00",
+])
+
+
+@given(st.lists(st.lists(_pieces, max_size=8).map("".join), min_size=1, max_size=12))
+def test_reader_never_crashes_on_near_miss_lines(lines):
+    try:
+        parse_boot_logs(lines, "fuzz.log")
+    except InputError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("fuzz.log")
+
+
+def test_impossible_srat_and_ramdisk_ranges_are_refused():
+    import pytest
+    with pytest.raises(InputError, match="t.log:2: SRAT range ends before it starts"):
+        parse(GOOD := "[    0.000000] Linux version 6.1.0 (x)\n[    0.000000] ACPI: SRAT: Node 0 PXM 0 [mem 0x5000-0x1000]\n")
+    with pytest.raises(InputError, match="t.log:2: RAMDISK range"):
+        parse("[    0.000000] Linux version 6.1.0 (x)\n[    0.000000] RAMDISK: [mem 0x9000-0x2000]\n")

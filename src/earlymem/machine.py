@@ -68,10 +68,14 @@ class Machine:
         fw = log.firmware
         if fw is None:
             raise InputError("no 'BIOS-provided physical RAM map' (BIOS-e820 lines) in this boot", source=log.source, line=log.first_lineno)
+        try:
+            version = parse_version(log.version) if log.version else None
+        except InputError as exc:
+            raise exc.located(source=log.source, line=log.version_lineno)
         return cls(
             e820=fw.entries,
             command_line=CommandLine(log.command_line or ""),
-            kernel_version=parse_version(log.version) if log.version else None,
+            kernel_version=version,
             numa=[NumaAffinity(s.node, s.pxm, s.range, s.hotplug, s.non_volatile) for s in log.srat],
             initrd=log.ramdisk,
             rsdp=log.rsdp,

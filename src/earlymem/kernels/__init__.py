@@ -185,7 +185,7 @@ _P_3_5 = replace(
     e820_full_message="e820: too many entries; ignoring [mem {start:#010x}-{last:#010x}]",
     sources=(
         "Bjorn Helgaas, 'x86: print e820 physical addresses consistently with other parts of "
-        "kernel' (2012, v3.5 [release unverified]): printk(KERN_INFO \"%s: [mem %#018Lx-%#018Lx] \")",
+        "kernel' (2012, v3.5 [release unverified; a public 3.6.0-rc1 log already prints '[mem ...]']): printk(KERN_INFO \"%s: [mem %#018Lx-%#018Lx] \")",
         "arch/x86/kernel/e820.c (~v4.0 copy): 'e820: BIOS-provided physical RAM map:', "
         "'e820: user-defined physical RAM map:', parse_memmap_opt splits on ','",
         "lib/cmdline.c memparse: T/P/E suffixes [release unverified]",
@@ -216,24 +216,25 @@ _P_4_16 = replace(
     sources=("commit ef61f8a340fd 'x86/boot/e820: Implement a range manipulation operator' (v4.16)",),
 )
 
-_P_4_18 = replace(
+_P_4_19 = replace(
     _P_4_16,
-    name="4.18",
-    first=KernelVersion(4, 18, 0),
+    name="4.19",
+    first=KernelVersion(4, 19, 0),
     summary="headers lose the 'e820: ' prefix",
     e820_header_prefix="",
     sources=(
-        "[unverified release] real logs show 'e820: BIOS-provided physical RAM map:' on 4.16 and "
-        "'BIOS-provided physical RAM map:' on 4.19",
+        "[commit unidentified] public logs: 'e820: BIOS-provided physical RAM map:' on 4.16.15 and "
+        "4.17.4, 'e820: last_pfn' still prefixed on 4.18-rc1, 'BIOS-provided physical RAM map:' "
+        "on 4.19.0 (Ubuntu mainline and Debian 4.19.67)",
     ),
 )
 
 _P_5_5 = replace(
-    _P_4_18,
+    _P_4_19,
     name="5.5",
     first=KernelVersion(5, 5, 0),
     summary="EFI soft-reserved memory: 'soft reserved', never merged by sanitize",
-    e820_labels={**_P_4_18.e820_labels, E820Type.SOFT_RESERVED: "soft reserved"},
+    e820_labels={**_P_4_19.e820_labels, E820Type.SOFT_RESERVED: "soft reserved"},
     e820_no_merge_types=(E820Type.PRAM, E820Type.SOFT_RESERVED),
     sources=(
         "commit 262b45ae3ab4 'x86/efi: EFI soft reservation to E820 enumeration' (v5.5): "
@@ -278,7 +279,7 @@ PROFILES: tuple[KernelProfile, ...] = (
     _P_3_5,
     _P_4_1,
     _P_4_16,
-    _P_4_18,
+    _P_4_19,
     _P_5_5,
     _P_7_0,
 )

@@ -240,6 +240,16 @@ def _hex(text: str, source: str, lineno: int, what: str) -> int:
     return value
 
 
+def _range(m: re.Match, inclusive: bool, source: str, lineno: int, what: str) -> Range:
+    """A ``[mem a-b]`` (inclusive) or ``a - b`` (exclusive) range from a match, checked."""
+    a = _hex(m["a"], source, lineno, "address")
+    b = _hex(m["b"], source, lineno, "address")
+    end = b + 1 if inclusive else b
+    if end < a:
+        raise InputError(f"{what} ends before it starts ({m['a']}-{m['b']})", source=source, line=lineno)
+    return Range(a, end)
+
+
 def _parse_e820_line(msg: str, source: str, lineno: int) -> E820Line | None:
     m = _LEGACY_RE.match(msg)
     if m:
@@ -328,18 +338,18 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
                 cur.command_line, cur.command_line_lineno, cmd_rank = m["c"], lineno, rank
         m = _SRAT_RE.match(msg) or _SRAT_OLD_RE.match(msg)
         if m:
-            a, b = int(m["a"], 16), int(m["b"], 16)
-            rng = Range.from_inclusive(a, b) if m.re is _SRAT_RE else Range(a, b)
+            inclusive = m.re is _SRAT_RE
+            rng = _range(m, inclusive, source, lineno, "SRAT range")
             flags = m["flags"]
             cur.srat.append(SratAffinity(int(m["node"]), int(m["pxm"]), rng, "hotplug" in flags, "non-volatile" in flags, lineno))
             continue
         m = _RAMDISK_RE.match(msg)
         if m:
-            cur.ramdisk = Range.from_inclusive(int(m["a"], 16), int(m["b"], 16))
+            cur.ramdisk = _range(m, True, source, lineno, "RAMDISK range")
             continue
         m = _RAMDISK_OLD_RE.match(msg)
         if m:
-            cur.ramdisk = Range(int(m["a"], 16), int(m["b"], 16))
+            cur.ramdisk = _range(m, False, source, lineno, "RAMDISK range")
             continue
         for rx in _RSDP_RES:
             m = rx.match(msg)
