@@ -33,3 +33,19 @@ def test_dash_and_underscore_compare_equal():
 
 def test_extra_white_space():
     assert split_args("  a=1 \t b  ")[0] == [("a", "1"), ("b", None)]
+
+
+def test_typed_access():
+    import pytest
+
+    from earlymem.errors import InputError
+
+    c = CommandLine("mem=4G log_buf_len=0x400000 nokaslr crashkernel=256M,high bad=12x")
+    assert c.size("mem") == 4 << 30
+    assert c.integer("log_buf_len") == 0x400000
+    assert c.flag("nokaslr") and not c.flag("mem")
+    assert c.size("absent") is None
+    with pytest.raises(InputError, match="not a size"):
+        c.size("crashkernel")
+    with pytest.raises(InputError, match="not a number"):
+        c.integer("bad")

@@ -17,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+from earlymem.errors import InputError
+from earlymem.units import memparse, parse_integer
+
 __all__ = ["CommandLine", "split_args"]
 
 _SPACE = " \t\n\v\f\r"
@@ -98,6 +101,37 @@ class CommandLine:
     def has(self, name: str) -> bool:
         """True if ``name`` occurs at all (with or without a value)."""
         return bool(self.get_all(name))
+
+    def size(self, name: str, suffixes: str = "KMGTPE") -> int | None:
+        """The last ``name=`` value read as a whole memparse size (``mem=4G``).
+
+        :return: None if the parameter is absent.
+        :raises InputError: if the value is not exactly one size.
+        """
+        value = self.get(name)
+        if value is None:
+            return None
+        r = memparse(value, 0, suffixes)
+        if r.end == 0 or r.end != len(value):
+            raise InputError(f"{name}={value} is not a size", field=name)
+        return r.value
+
+    def integer(self, name: str) -> int | None:
+        """The last ``name=`` value as an integer (C base detection: ``0x``, ``0``).
+
+        :raises InputError: if the value is not exactly one number.
+        """
+        value = self.get(name)
+        if value is None:
+            return None
+        r = parse_integer(value)
+        if r.end == 0 or r.end != len(value):
+            raise InputError(f"{name}={value} is not a number", field=name)
+        return r.value
+
+    def flag(self, name: str) -> bool:
+        """True if ``name`` is present as a bare word (``nokaslr``)."""
+        return any(_parameq(p, name) and v is None for p, v in self._params)  # type: ignore[attr-defined]
 
     def __str__(self) -> str:
         return self.text
