@@ -55,8 +55,9 @@ class E820Type(IntEnum):
     UNUSABLE = 5
     PMEM = 7
     PRAM = 12
-    #: Kernel-internal (setup_data), printed as usable; added in 2.6.28
-    #: (commit 28bb22379513), removed again by the 2026 e820 cleanup (7.0).
+    #: Kernel-internal (setup_data), printed as usable; added in 2008
+    #: (commit 28bb22379513 'x86: reserve setup_data range', 2008), removed again by
+    #: the 2026 e820 cleanup (7.0: no 'reserve setup_data' string in Debian 7.2.13).
     RESERVED_KERN = 128
     #: EFI_MEMORY_SP, since v5.5 (commit 262b45ae3ab4).
     SOFT_RESERVED = 0xEFFFFFFF
@@ -412,6 +413,9 @@ def _parse_memmap_one(item: str | None, table: E820Table, result: UserMapResult,
             num = parse_integer(item, p + 1)
             new_type, p = num.value, num.end
         if p != len(item):
+            # Checked before the edit, unlike the @#$! forms, which edit first
+            # and return -EINVAL after: captures pc-4g-percent-trailing (6.1,
+            # 7.2) and pc-4g-retype-debug.
             result.ignored.append(f"memmap={item} (trailing characters)")
             return False
         if old_type and new_type:

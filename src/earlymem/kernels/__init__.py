@@ -202,7 +202,7 @@ _P_4_1 = replace(
     memmap_forms="@#$!",
     e820_no_merge_types=(E820Type.PRAM,),
     sources=(
-        "commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (v4.1)",
+        "commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (2015, v4.1 [release unverified])",
         "parse_memopt: 'don't remove all of memory when handling mem={invalid}' [release unverified]",
     ),
 )
@@ -213,7 +213,7 @@ _P_4_16 = replace(
     first=KernelVersion(4, 16, 0),
     summary="memmap=nn%ss-old+new range manipulation operator",
     memmap_forms="@#$!%",
-    sources=("commit ef61f8a340fd 'x86/boot/e820: Implement a range manipulation operator' (v4.16)",),
+    sources=("commit ef61f8a340fd 'x86/boot/e820: Implement a range manipulation operator' (Feb 2018; v4.16 or v4.17 [release unverified])",),
 )
 
 _P_4_19 = replace(
