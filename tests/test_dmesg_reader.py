@@ -105,3 +105,8 @@ def test_impossible_srat_and_ramdisk_ranges_are_refused():
         parse(GOOD := "[    0.000000] Linux version 6.1.0 (x)\n[    0.000000] ACPI: SRAT: Node 0 PXM 0 [mem 0x5000-0x1000]\n")
     with pytest.raises(InputError, match="t.log:2: RAMDISK range"):
         parse("[    0.000000] Linux version 6.1.0 (x)\n[    0.000000] RAMDISK: [mem 0x9000-0x2000]\n")
+
+
+def test_excerpt_without_banner_or_header_is_still_a_boot():
+    log = parse(" BIOS-e820: 0000000000000000 - 000000000009fc00 (usable)\n BIOS-e820: 0000000000100000 - 0000000008000000 (usable)\n")[0]
+    assert log.version is None and log.firmware.kind == "firmware" and len(log.firmware.entries) == 2

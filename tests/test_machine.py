@@ -166,3 +166,10 @@ def test_machine_from_proc_and_sys(tmp_path):
     assert m.kernel_version.key == (6, 12, 117)
     assert m.command_line.get("mem") == "2G"
     assert m.e820 == [E820Entry(0, 0x9FC00, 1), E820Entry(0x9FC00, 0x400, 2), E820Entry(0x100000, 0xBFEE0000, 1)]
+
+
+def test_toml_map_the_kernel_would_not_take(tmp_path):
+    f = tmp_path / "one.toml"
+    f.write_text('kernel_version = "6.1"\n[[e820]]\nstart = 0\nsize = "1G"\ntype = "usable"\n')
+    with pytest.raises(InputError, match="fewer than two e820 entries"):
+        e820_report(Machine.from_toml(f), profile_for("6.1"), already_sanitized=False)

@@ -24,17 +24,26 @@ __all__ = ["E820Report", "e820_report", "firmware_table"]
 def firmware_table(machine: Machine, profile: KernelProfile, *, already_sanitized: bool) -> E820Table:
     """The table the kernel prints as ``BIOS-e820``.
 
-    A map read back from a boot log was printed after sanitizing and is taken
-    as it is; a raw map (TOML, /sys) is sanitized as ``e820__memory_setup()``
-    does.  :raises InputError: for maps the kernel would not take (fewer than two
+    A map read back from a boot log or /sys/firmware/memmap was printed after
+    sanitizing and is taken as it is; a raw map (TOML) is sanitized as
+    ``e820__memory_setup()`` sanitizes ``boot_params.e820_table``, whose
+    capacity is E820_MAX_ENTRIES_ZEROPAGE (128; more entries would arrive as
+    SETUP_E820_EXT setup_data, which earlymem does not model).
+    :raises InputError: for maps the kernel would not take (fewer than two
     entries: it would fake a BIOS-88/e801 map, which earlymem does not model).
     """
     entries = list(machine.e820)
     if not already_sanitized:
+        if len(entries) > 128:
+            raise InputError(
+                f"{len(entries)} e820 entries: the zeropage holds 128 (SETUP_E820_EXT is not modelled)",
+                source=machine.source,
+                field="e820",
+            )
         new = sanitize(entries, no_merge_types=profile.e820_no_merge_types, max_entries=128)
         if new is None or len(new) < 2:
             raise InputError(
-                "fewer than two usable e820 entries: the kernel would fall back to a "
+                "fewer than two e820 entries after sanitizing: the kernel would fall back to a "
                 "BIOS-88/BIOS-e801 map, which earlymem does not model",
                 source=machine.source,
                 field="e820",

@@ -298,14 +298,18 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
             block = None
             continue
         banner = _BANNER_RE.match(msg)
-        if banner or cur is None:
-            if banner or _HEADER_RE.match(msg) or msg.startswith(("Command line:", "Bootdata ok")):
-                if cur is None or (banner and cur.version is not None):
-                    cur = BootLog(source=source, first_lineno=lineno)
-                    boots.append(cur)
-                    cmd_rank = 99
-            if cur is None:
-                continue
+        # A boot starts at its banner; a log cut before the banner starts at
+        # the first line that only a booting kernel prints.
+        starts = banner or (
+            cur is None
+            and (_HEADER_RE.match(msg) or msg.startswith(("Command line:", "Bootdata ok")) or _LOOKS_E820.match(msg))
+        )
+        if starts and (cur is None or (banner and cur.version is not None)):
+            cur = BootLog(source=source, first_lineno=lineno)
+            boots.append(cur)
+            block, cmd_rank = None, 99
+        if cur is None:
+            continue
         if banner:
             cur.version, cur.version_lineno, cur.banner = banner["v"], lineno, msg
             block = None
