@@ -11,7 +11,7 @@ import click
 
 from earlymem import __version__
 from earlymem.errors import EXIT_BAD_INPUT, InputError
-from earlymem.kernels import PROFILES, KernelProfile, parse_version, profile_for
+from earlymem.kernels import PROFILES
 
 __all__ = ["main", "cli"]
 
@@ -24,20 +24,6 @@ def cli() -> None:
     Every output that imitates the kernel uses that kernel era's exact printk
     format, so it can be diffed against a real log.
     """
-
-
-def _profile(version_text: str | None, override: str | None, source: str, line: int | None = None) -> KernelProfile:
-    if override:
-        try:
-            return profile_for(parse_version(override))
-        except InputError as exc:
-            raise exc.located(source="--kernel-version")
-    if not version_text:
-        raise InputError("no kernel version (no 'Linux version' banner); pass --kernel-version", source=source)
-    try:
-        return profile_for(parse_version(version_text))
-    except InputError as exc:
-        raise exc.located(source=source, line=line)
 
 
 @cli.command("e820")
@@ -63,42 +49,21 @@ def e820_cmd(
     the user-defined map the kernel derives follow, as that kernel prints
     them.  With --append, see what extra parameters would do.
     """
-    from earlymem.cmdline import CommandLine
-    from earlymem.machine import Machine
+    from earlymem.inputs import load_input
     from earlymem.report import e820_report
-    from earlymem.sources.dmesg import read_boot_logs
 
-    if sum(x is not None for x in (dmesg, machine_file, proc_root)) != 1:
-        raise click.UsageError("give exactly one of --dmesg FILE, --machine FILE or --proc DIR")
-    who = "BIOS-e820"
-    cmd_line: int | None = None
-    field = None
-    if dmesg is not None:
-        boots = read_boot_logs(dmesg)
-        if boot > len(boots):
-            raise InputError(f"the log has {len(boots)} boot(s), not {boot}", source=str(dmesg), field="--boot")
-        log = boots[boot - 1]
-        machine = Machine.from_boot_log(log)
-        profile = _profile(log.version, kernel_version, str(dmesg), log.version_lineno)
-        who, cmd_line, source = log.firmware.who, log.command_line_lineno, str(dmesg)
-        # A map read back from a log was printed after sanitizing.
-        sanitized = True
-    elif machine_file is not None:
-        machine = Machine.from_toml(machine_file)
-        source, field, sanitized = str(machine_file), "command_line", False
-        profile = _profile(str(machine.kernel_version) if machine.kernel_version else None, kernel_version, source)
-    else:
-        machine = Machine.from_proc(proc_root)
-        # /sys/firmware/memmap is e820_table_firmware: the sanitized BIOS map.
-        source, field, sanitized = str(proc_root), "proc/cmdline", True
-        profile = _profile(str(machine.kernel_version) if machine.kernel_version else None, kernel_version, source)
-    if append:
-        machine.command_line = CommandLine(f"{machine.command_line.text} {append}".strip())
-        cmd_line, field = None, "--append"
     try:
-        report = e820_report(machine, profile, already_sanitized=sanitized, who=who)
+        loaded = load_input(
+            dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot, kernel_version=kernel_version, append=append
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
+    machine = loaded.machine
+    try:
+        report = e820_report(machine, loaded.profile, already_sanitized=loaded.map_is_sanitized, who=loaded.who)
     except InputError as exc:  # a command-line parameter: point at where it came from
-        raise exc.located(source=source if field != "--append" else "--append", line=cmd_line, field=field)
+        source, line, field = loaded.cmdline_source
+        raise exc.located(source=source, line=line, field=field)
     if fmt == "dmesg":
         click.echo("\n".join(report.dmesg_lines()))
     elif fmt == "json":
