@@ -93,6 +93,142 @@ def _print_table(report) -> None:
         console.print(t)
 
 
+@cli.group("oracle")
+def oracle_group() -> None:
+    """Boot real Debian kernels under QEMU and capture what they decided."""
+
+
+def _oracle_run(configs, out: Path, jobs: int, allow_newer: bool) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from earlymem.oracle.run import prepare, run_boots
+
+    console = Console(stderr=True)
+    keys = {k for c in configs for k in c.kernels}
+    prepared = prepare(keys, allow_newer=allow_newer, log=lambda m: console.print(m))
+    total = sum(len(c.kernels) for c in configs)
+    failures = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("booting", total=total)
+
+        def done(result):
+            status = "timed out" if result.timed_out else f"{result.seconds:.1f} s"
+            if result.timed_out:
+                failures.append(result.name)
+            progress.console.print(f"{result.name}: {status} -> {result.directory}")
+            progress.advance(task)
+
+        run_boots(configs, prepared, out, jobs=jobs, on_done=done)
+    if failures:
+        raise InputError(f"{len(failures)} boot(s) timed out: {', '.join(failures)}", field="oracle")
+
+
+@oracle_group.command("boot")
+@click.option("--name", required=True, help="Name of the capture directory (NAME--KERNEL).")
+@click.option("--kernel", "kernels", multiple=True, default=("6.1",), show_default=True, help="Kernel series: 5.10, 6.1, 6.12, 7.2 (repeatable).")
+@click.option("--memory", default="1G", show_default=True, help="Guest RAM, e.g. 4G.")
+@click.option("--machine", type=click.Choice(["pc", "q35"]), default="pc", show_default=True)
+@click.option("--cpus", type=int, default=None, help="vCPUs (default 1, or what --numa needs).")
+@click.option("--numa", "numa", multiple=True, help="A NUMA node as SIZE:CPUS, e.g. 2G:0 (repeatable, in node order).")
+@click.option("--cmdline", default="", help="Extra kernel parameters (memmap=, mem= ...).")
+@click.option("--crashkernel", default=None, help="crashkernel= value, e.g. 256M or 512M,high.")
+@click.option("--kexec", type=click.Choice(["none", "load", "file", "both"]), default="none", show_default=True)
+@click.option("--crash", is_flag=True, help="Crash into the kdump kernel after loading it.")
+@click.option("--timeout", type=int, default=300, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("captures"), show_default=True)
+@click.option("--allow-newer", is_flag=True, help="Use the newest kernel of a series if the pinned one is gone from Debian.")
+def oracle_boot(name, kernels, memory, machine, cpus, numa, cmdline, crashkernel, kexec, crash, timeout, out, allow_newer) -> None:
+    """Boot one configuration (always with nokaslr) and write its capture."""
+    from earlymem.oracle.config import make_config
+
+    data = {"name": name, "memory": memory, "machine": machine, "cmdline": cmdline, "kexec": kexec, "crash": crash, "kernels": list(kernels), "timeout": timeout}
+    if cpus is not None:
+        data["cpus"] = cpus
+    if crashkernel:
+        data["crashkernel"] = crashkernel
+    if numa:
+        nodes = []
+        for spec in numa:
+            size, _, cpu_list = spec.partition(":")
+            nodes.append({"size": size, "cpus": cpu_list or str(len(nodes))})
+        data["numa"] = nodes
+    config = make_config(data, "boot", "<command line>")
+    _oracle_run([config], out, 1, allow_newer)
+
+
+@oracle_group.command("matrix")
+@click.argument("matrix_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("captures"), show_default=True)
+@click.option("--only", multiple=True, help="Only these boot names (repeatable).")
+@click.option("--kernel", "kernels", multiple=True, help="Only these kernel series (repeatable).")
+@click.option("--jobs", type=click.IntRange(1, 8), default=2, show_default=True, help="Boots run at once.")
+@click.option("--allow-newer", is_flag=True, help="Use the newest kernel of a series if the pinned one is gone from Debian.")
+def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
+    """Boot every configuration of a TOML matrix with every kernel it names."""
+    from dataclasses import replace
+
+    from earlymem.oracle.config import read_matrix
+
+    configs = read_matrix(matrix_file)
+    if only:
+        unknown = sorted(set(only) - {c.name for c in configs})
+        if unknown:
+            raise InputError(f"no boot named {unknown[0]!r}", source=str(matrix_file), field="--only")
+        configs = [c for c in configs if c.name in only]
+    if kernels:
+        configs = [replace(c, kernels=tuple(k for k in c.kernels if k in kernels)) for c in configs]
+        configs = [c for c in configs if c.kernels]
+    _oracle_run(configs, out, jobs, allow_newer)
+
+
+@cli.command("verify")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
+@click.option("--kernel-version", help="Kernel release to use instead of the log's banner.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--diff/--no-diff", default=True, show_default=True, help="Show the differing lines of families earlymem predicts.")
+def verify_cmd(paths, kernel_version, fmt, diff) -> None:
+    """Compare earlymem's predictions with real captures or boot logs, family by family.
+
+    Reads only the input facts of the first kernel; every other line is an
+    expected output.  Families earlymem does not predict yet count as 0/N.
+    Exits 1 if a family earlymem predicts differs.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from earlymem.verify import FAMILIES, verify_path
+
+    reports = [verify_path(p, kernel_version=kernel_version) for p in paths]
+    failed = any(f.predicted is not None and not f.ok for r in reports for f in r.families)
+    if fmt == "json":
+        click.echo(json.dumps([r.to_json() for r in reports], indent=2))
+    else:
+        console = Console()
+        for r in reports:
+            t = Table(title=f"{r.source} -- kernel {r.kernel}, profile {r.profile}")
+            t.add_column("family")
+            t.add_column("matched / expected", justify="right")
+            t.add_column("")
+            for f in r.families:
+                if not f.expected and f.predicted is None:
+                    state = "not in this capture"
+                elif f.predicted is None:
+                    state = "not predicted yet"
+                else:
+                    state = "ok" if f.ok else ("DIFFERS" if f.expected or f.predicted else "ok")
+                t.add_row(FAMILIES[f.name], f"{f.matched}/{len(f.expected)}", state)
+            console.print(t)
+            if diff:
+                for f in r.families:
+                    if f.predicted is not None and not f.ok:
+                        console.print(f"[bold]{f.name}[/bold]:", highlight=False)
+                        for line in f.diff():
+                            console.print(line, markup=False, highlight=False)
+    if failed:
+        sys.exit(1)
+
+
 @cli.command("profiles")
 def profiles_cmd() -> None:
     """List the kernel eras earlymem knows, with what changed in each."""

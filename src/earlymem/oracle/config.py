@@ -1,0 +1,216 @@
+"""Boot configurations for the oracle, and matrices of them in TOML.
+
+A matrix file::
+
+    [defaults]                 # optional; applies to every [[boot]]
+    kernels = ["5.10", "6.1", "6.12", "7.2"]
+    timeout = 300
+
+    [[boot]]
+    name = "pc-4g-ck256-load-crash"
+    machine = "pc"             # pc (i440fx) or q35
+    memory = "4G"
+    cpus = 1                   # default: 1, or the CPUs the NUMA nodes name
+    numa = [{ size = "2G", cpus = "0" }, { size = "2G", cpus = "1" }]
+    cmdline = "memmap=512M$0x120000000"
+    crashkernel = "256M"       # appended as crashkernel=...
+    kexec = "load"             # none, load (kexec_load), file (kexec_file_load), both
+    crash = true               # echo c > /proc/sysrq-trigger, then the kdump kernel runs
+
+Every error names the file and the field (``matrix.toml: boot[3].numa: ...``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from earlymem.errors import InputError
+from earlymem.oracle.kernels import KERNELS
+from earlymem.units import format_size, parse_size
+
+__all__ = ["NumaNode", "BootConfig", "read_matrix", "parse_cpus"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$")
+KEXEC_MODES = ("none", "load", "file", "both")
+
+
+@dataclass(frozen=True)
+class NumaNode:
+    """One guest NUMA node: its memory and the CPUs in it."""
+
+    size: int
+    cpus: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BootConfig:
+    """One oracle boot.  ``kernels`` lists the series it is booted with."""
+
+    name: str
+    memory: int
+    machine: str = "pc"
+    cpus: int = 1
+    numa: tuple[NumaNode, ...] = ()
+    cmdline: str = ""
+    crashkernel: str | None = None
+    kexec: str = "none"
+    crash: bool = False
+    kernels: tuple[str, ...] = tuple(KERNELS)
+    timeout: int = 300
+
+    def kernel_cmdline(self) -> str:
+        """The first kernel's command line (always ``nokaslr``: placement must be deterministic)."""
+        parts = ["console=ttyS0", "loglevel=4", "log_buf_len=4M", "panic=5", "nokaslr"]
+        if self.cmdline:
+            parts.append(self.cmdline)
+        if self.crashkernel:
+            parts.append(f"crashkernel={self.crashkernel}")
+        if self.kexec != "none":
+            parts.append(f"oracle.kexec={self.kexec}")
+        if self.crash:
+            parts.append("oracle.crash=1")
+        return " ".join(parts)
+
+    def describe(self) -> str:
+        numa = " + ".join(f"{format_size(n.size)}" for n in self.numa)
+        bits = [self.machine, format_size(self.memory)]
+        if numa:
+            bits.append(f"NUMA {numa}")
+        if self.crashkernel:
+            bits.append(f"crashkernel={self.crashkernel}")
+        if self.kexec != "none":
+            bits.append(f"kexec {self.kexec}")
+        if self.crash:
+            bits.append("crash")
+        return ", ".join(bits)
+
+
+def parse_cpus(value: Any, where: str, source: str) -> tuple[int, ...]:
+    """``"0"``, ``"0-3"``, ``"0,2"`` or a list of integers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        items = [value]
+    elif isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        items = list(value)
+    elif isinstance(value, str) and re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", value):
+        items = []
+        for part in value.split(","):
+            a, _, b = part.partition("-")
+            items.extend(range(int(a), int(b or a) + 1))
+    else:
+        raise InputError(f"expected CPUs like \"0\", \"0-1\" or [0, 1], got {value!r}", source=source, field=where)
+    if not items or min(items) < 0 or len(set(items)) != len(items):
+        raise InputError(f"bad CPU list {value!r}", source=source, field=where)
+    return tuple(items)
+
+
+def _size(value: Any, where: str, source: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_size(value, what=where)
+        except InputError as exc:
+            raise exc.located(source=source, field=where)
+    raise InputError(f"expected a size such as \"4G\", got {value!r}", source=source, field=where)
+
+
+_KEYS = {"name", "machine", "memory", "cpus", "numa", "cmdline", "crashkernel", "kexec", "crash", "kernels", "timeout"}
+
+
+def make_config(data: dict, where: str, source: str, defaults: dict | None = None) -> BootConfig:
+    """Validate one boot description.  :raises InputError: naming the field."""
+    data = {**(defaults or {}), **data}
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise InputError(f"unknown key {unknown[0]!r}", source=source, field=f"{where}.{unknown[0]}")
+    name = data.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InputError("'name' must be letters, digits, '.', '_', '+' or '-' (at most 80)", source=source, field=f"{where}.name")
+    if "memory" not in data:
+        raise InputError("missing 'memory'", source=source, field=f"{where}.memory")
+    memory = _size(data["memory"], f"{where}.memory", source)
+    if memory % (1 << 20) or not (128 << 20) <= memory <= (1 << 40):
+        raise InputError(f"memory {format_size(memory)} must be whole MiB between 128M and 1T", source=source, field=f"{where}.memory")
+    machine = data.get("machine", "pc")
+    if machine not in ("pc", "q35"):
+        raise InputError(f"machine must be pc or q35, not {machine!r}", source=source, field=f"{where}.machine")
+    numa = []
+    for i, node in enumerate(data.get("numa", [])):
+        nwhere = f"{where}.numa[{i}]"
+        if not isinstance(node, dict) or "size" not in node:
+            raise InputError("expected { size = \"2G\", cpus = \"0\" }", source=source, field=nwhere)
+        size = _size(node["size"], f"{nwhere}.size", source)
+        if size % (1 << 20):
+            raise InputError("node sizes must be whole MiB", source=source, field=f"{nwhere}.size")
+        numa.append(NumaNode(size, parse_cpus(node.get("cpus", str(i)), f"{nwhere}.cpus", source)))
+    if numa:
+        total = sum(n.size for n in numa)
+        if total != memory:
+            more = "more" if total > memory else "less"
+            raise InputError(
+                f"the NUMA nodes hold {format_size(total)}, {more} than the {format_size(memory)} of RAM",
+                source=source,
+                field=f"{where}.numa",
+            )
+        all_cpus = [c for n in numa for c in n.cpus]
+        if len(set(all_cpus)) != len(all_cpus):
+            raise InputError("a CPU is in two NUMA nodes", source=source, field=f"{where}.numa")
+    cpus = data.get("cpus", (max(c for n in numa for c in n.cpus) + 1) if numa else 1)
+    if not isinstance(cpus, int) or isinstance(cpus, bool) or not 1 <= cpus <= 64:
+        raise InputError("cpus must be a number from 1 to 64", source=source, field=f"{where}.cpus")
+    if numa and max(c for n in numa for c in n.cpus) >= cpus:
+        raise InputError(f"a NUMA node names a CPU beyond the {cpus} the guest has", source=source, field=f"{where}.numa")
+    cmdline = data.get("cmdline", "")
+    crashkernel = data.get("crashkernel")
+    if not isinstance(cmdline, str) or "\n" in cmdline or '"' in cmdline and cmdline.count('"') % 2:
+        raise InputError("cmdline must be one line with balanced quotes", source=source, field=f"{where}.cmdline")
+    if crashkernel is not None and (not isinstance(crashkernel, str) or not crashkernel or " " in crashkernel):
+        raise InputError("crashkernel must be a value such as \"256M\" (without 'crashkernel=')", source=source, field=f"{where}.crashkernel")
+    kexec = data.get("kexec", "none")
+    if kexec not in KEXEC_MODES:
+        raise InputError(f"kexec must be one of {', '.join(KEXEC_MODES)}", source=source, field=f"{where}.kexec")
+    crash = data.get("crash", False)
+    if not isinstance(crash, bool):
+        raise InputError("crash must be true or false", source=source, field=f"{where}.crash")
+    if crash and kexec == "none":
+        raise InputError("crash = true needs a kexec load to crash into", source=source, field=f"{where}.crash")
+    kernels = data.get("kernels", list(KERNELS))
+    if isinstance(kernels, str):
+        kernels = [kernels]
+    if not isinstance(kernels, list) or not kernels:
+        raise InputError("kernels must be a list such as [\"6.1\", \"7.2\"]", source=source, field=f"{where}.kernels")
+    for k in kernels:
+        if k not in KERNELS:
+            raise InputError(f"unknown kernel {k!r}; the oracle knows {', '.join(KERNELS)}", source=source, field=f"{where}.kernels")
+    timeout = data.get("timeout", 300)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 10 <= timeout <= 3600:
+        raise InputError("timeout must be 10 to 3600 seconds", source=source, field=f"{where}.timeout")
+    return BootConfig(name, memory, machine, cpus, tuple(numa), cmdline, crashkernel, kexec, crash, tuple(kernels), timeout)
+
+
+def read_matrix(path: str | Path) -> list[BootConfig]:
+    """Read a matrix file.  :raises InputError: naming the file and the field."""
+    source = str(path)
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", source=source) from None
+    unknown = sorted(set(data) - {"defaults", "boot"})
+    if unknown:
+        raise InputError(f"unknown table {unknown[0]!r} (expected [defaults] and [[boot]])", source=source, field=unknown[0])
+    defaults = data.get("defaults", {})
+    boots = data.get("boot")
+    if not isinstance(boots, list) or not boots:
+        raise InputError("no [[boot]] entries", source=source, field="boot")
+    configs = [make_config(b, f"boot[{i}]", source, defaults) for i, b in enumerate(boots)]
+    names = [c.name for c in configs]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise InputError(f"two boots are named {dup!r}", source=source, field="boot")
+    return configs

@@ -1,0 +1,108 @@
+#!/bin/busybox sh
+# /init of the earlymem oracle's initramfs (first kernel and kdump kernel).
+# Prints what the kernel decided between markers on the serial console:
+#   @@@@BEGIN <mode>/<name>@@@@ ... @@@@END <mode>/<name>@@@@ @@@@RC <mode>/<name>=<rc>@@@@
+# <mode> is "first", or "kdump" when /proc/vmcore exists.  Knobs on the
+# command line: oracle.kexec=none|load|file|both, oracle.crash=1.
+/bin/busybox --install -s /bin
+mkdir -p /proc /sys /dev /tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+dmesg -n 1
+
+mode=first
+[ -e /proc/vmcore ] && mode=kdump
+
+getarg() {
+    for w in $(cat /proc/cmdline); do
+        case "$w" in "$1="*) echo "${w#*=}"; return;; esac
+    done
+}
+
+section() {
+    name=$1; shift
+    echo "@@@@BEGIN $mode/$name@@@@"
+    "$@" 2>&1
+    rc=$?
+    echo "@@@@END $mode/$name@@@@"
+    echo "@@@@RC $mode/$name=$rc@@@@"
+}
+
+firmware_memmap() {
+    for n in $(ls /sys/firmware/memmap | sort -n); do
+        d=/sys/firmware/memmap/$n
+        echo "$n $(cat $d/start) $(cat $d/end) $(cat $d/type)"
+    done
+}
+
+nodes() {
+    for d in /sys/devices/system/node/node*; do
+        [ -d "$d" ] || continue
+        echo "$(basename $d) cpulist=$(cat $d/cpulist)"
+        grep -E 'MemTotal|MemFree|MemUsed' $d/meminfo
+    done
+}
+
+dump_all() {
+    section uptime cat /proc/uptime
+    section cmdline cat /proc/cmdline
+    section dmesg dmesg
+    section iomem cat /proc/iomem
+    section zoneinfo cat /proc/zoneinfo
+    section buddyinfo cat /proc/buddyinfo
+    section meminfo head -n 25 /proc/meminfo
+    section firmware_memmap firmware_memmap
+    section nodes nodes
+    section kexec_crash_size cat /sys/kernel/kexec_crash_size
+    section kexec_crash_loaded cat /sys/kernel/kexec_crash_loaded
+}
+
+dump_all
+
+if [ "$mode" = kdump ]; then
+    section vmcore_size stat -c %s /proc/vmcore
+    poweroff -f
+fi
+
+# loglevel=4 (the recipe used 7): the kdump kernel's log is dumped in kdump/dmesg anyway,
+# and a quiet console keeps captures small; the level changes no memory decision.
+KAPPEND="console=ttyS0 loglevel=4 irqpoll nr_cpus=1 reset_devices log_buf_len=1M panic=-1 oracle.mode=kdump"
+for w in $(cat /proc/cmdline); do [ "$w" = nokaslr ] && KAPPEND="$KAPPEND nokaslr"; done
+
+kexec_load() {
+    kexec -p /boot/vmlinuz --initrd=/boot/kdump-initrd.img --append="$KAPPEND" --debug
+}
+
+kexec_file() {
+    for f in kexec_file.c kexec-bzimage64.c kexec_core.c crash.c crash_core.c crash_reserve.c machine_kexec_64.c; do
+        echo "file $f +p" > /sys/kernel/debug/dynamic_debug/control 2>/dev/null
+    done
+    before=$(dmesg | wc -l)
+    # kexec_file_load(2) with KEXEC_FILE_DEBUG (kexec_file_load.c): the kernel
+    # places the segments and, asked to, prints where.
+    /bin/kexec-file-load /boot/vmlinuz /boot/kdump-initrd.img "$KAPPEND" > /tmp/kexec_file.out 2>&1
+    rc=$?
+    dmesg | tail -n +$((before + 1)) > /tmp/kexec_file_dmesg
+    cat /tmp/kexec_file.out
+    return $rc
+}
+
+case "$(getarg oracle.kexec)" in
+    load) section kexec_load_debug kexec_load ;;
+    file) section kexec_file_debug kexec_file; section kexec_file_dmesg cat /tmp/kexec_file_dmesg ;;
+    both)
+        section kexec_load_debug kexec_load
+        section kexec_unload kexec -p -u
+        section kexec_file_debug kexec_file
+        section kexec_file_dmesg cat /tmp/kexec_file_dmesg ;;
+esac
+section kexec_crash_loaded_after cat /sys/kernel/kexec_crash_loaded
+
+if [ "$(getarg oracle.crash)" = 1 ] && [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ]; then
+    echo "@@@@CRASH first@@@@"
+    echo 1 > /proc/sys/kernel/sysrq
+    echo c > /proc/sysrq-trigger
+fi
+poweroff -f

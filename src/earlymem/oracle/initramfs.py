@@ -1,0 +1,114 @@
+"""Build the oracle's initramfs images (newc cpio, gzip).
+
+* the kdump image: busybox and ``init.sh``;
+* the main image: the same, plus kexec and the shared libraries it loads (as
+  ``ldd`` lists them), ``/bin/kexec-file-load`` (kexec_file_load.c, built
+  static), the kernel itself as ``/boot/vmlinuz`` (the kdump kernel is the
+  same kernel version) and the kdump image as ``/boot/kdump-initrd.img``.
+
+Images are rebuilt only when an input changes (a hash of the inputs names them).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from earlymem.errors import InputError
+
+__all__ = ["build_initramfs", "init_script"]
+
+
+def init_script() -> str:
+    """The guest's /init (src/earlymem/oracle/init.sh)."""
+    return resources.files("earlymem.oracle").joinpath("init.sh").read_text()
+
+
+def _helper_source() -> str:
+    return resources.files("earlymem.oracle").joinpath("kexec_file_load.c").read_text()
+
+
+def _build_helper(gcc: str, out: Path) -> None:
+    """Compile kexec_file_load.c statically (it runs in the bare initramfs)."""
+    src = out.with_suffix(".c")
+    src.write_text(_helper_source())
+    proc = subprocess.run([gcc, "-static", "-O2", "-s", "-o", str(out), str(src)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise InputError(f"cannot build the kexec_file_load helper (gcc -static): {last}", field="oracle")
+
+
+def _libraries(binary: str) -> list[str]:
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    libs = []
+    for line in out.splitlines():
+        m = re.search(r"(/\S+) \(0x", line)
+        if m:
+            libs.append(m.group(1))
+    return libs
+
+
+def _cpio(root: Path, out: Path) -> None:
+    """Write ``root`` as a gzip-compressed newc cpio archive owned by root."""
+    names = "\n".join(["."] + sorted(str(p.relative_to(root)) for p in root.rglob("*"))) + "\n"
+    raw = out.with_suffix(".cpio")
+    with open(raw, "wb") as sink:
+        proc = subprocess.run(
+            ["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], input=names.encode(), cwd=root, stdout=sink, stderr=subprocess.PIPE
+        )
+    if proc.returncode != 0:
+        raise InputError(f"cpio failed: {proc.stderr.decode(errors='replace').strip()[-200:]}", field="oracle")
+    with open(raw, "rb") as src, gzip.GzipFile(out, "wb", compresslevel=6, mtime=0) as dst:
+        shutil.copyfileobj(src, dst)
+    raw.unlink()
+
+
+def _base_tree(root: Path, busybox: str) -> None:
+    for d in ("bin", "sbin", "proc", "sys", "dev", "tmp", "boot"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(busybox, root / "bin/busybox")
+    init = root / "init"
+    init.write_text(init_script())
+    init.chmod(0o755)
+
+
+def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path) -> Path:
+    """Build (or reuse) the main initramfs for ``vmlinuz``.  :return: its path."""
+    kexec = tools["kexec"]
+    libs = _libraries(kexec)
+    h = hashlib.sha256()
+    for f in [tools["busybox"], kexec, *libs, str(vmlinuz)]:
+        st = os.stat(f)
+        h.update(f"{f}:{st.st_size}:{int(st.st_mtime)}".encode())
+    h.update(init_script().encode())
+    h.update(_helper_source().encode())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    main = out_dir / f"main-{h.hexdigest()[:16]}.img"
+    if main.is_file():
+        return main
+    with tempfile.TemporaryDirectory() as tmp:
+        kroot, mroot = Path(tmp) / "kdump", Path(tmp) / "main"
+        _base_tree(kroot, tools["busybox"])
+        kdump = Path(tmp) / "kdump-initrd.img"
+        _cpio(kroot, kdump)
+        _base_tree(mroot, tools["busybox"])
+        (mroot / "usr/sbin").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(kexec, mroot / "usr/sbin/kexec")
+        _build_helper(tools["gcc"], mroot / "bin/kexec-file-load")
+        for lib in libs:
+            dest = mroot / lib.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(os.path.realpath(lib), dest)
+        shutil.copy2(vmlinuz, mroot / "boot/vmlinuz")
+        shutil.copy2(kdump, mroot / "boot/kdump-initrd.img")
+        tmp_main = main.with_suffix(".partial")
+        _cpio(mroot, tmp_main)
+        tmp_main.rename(main)
+    return main

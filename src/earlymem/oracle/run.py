@@ -1,0 +1,57 @@
+"""Run oracle boots: prepare tools, kernels and initramfs, then boot (in parallel)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable
+
+from earlymem.oracle.config import BootConfig
+from earlymem.oracle.initramfs import build_initramfs
+from earlymem.oracle.kernels import FetchedKernel, cache_dir, fetch_kernel
+from earlymem.oracle.qemu import BootResult, boot
+from earlymem.oracle.tools import ensure_tools
+
+__all__ = ["Prepared", "prepare", "run_boots"]
+
+
+class Prepared:
+    """Host tools, and for each kernel series its bzImage and initramfs."""
+
+    def __init__(self, tools: dict[str, str], kernels: dict[str, tuple[FetchedKernel, Path]]):
+        self.tools = tools
+        self.kernels = kernels
+
+
+def prepare(keys: Iterable[str], *, allow_newer: bool = False, log: Callable[[str], None] = print) -> Prepared:
+    """Install/locate tools, fetch every kernel in ``keys``, build their initramfs."""
+    tools = ensure_tools(log=log)
+    kernels = {}
+    for key in sorted(set(keys), key=lambda k: tuple(int(x) for x in k.split("."))):
+        log(f"kernel {key}: fetching")
+        fetched = fetch_kernel(key, allow_newer=allow_newer, log=log)
+        initrd = build_initramfs(fetched.vmlinuz, tools, cache_dir() / "initramfs")
+        kernels[key] = (fetched, initrd)
+    return Prepared(tools, kernels)
+
+
+def run_boots(
+    configs: list[BootConfig],
+    prepared: Prepared,
+    out_dir: Path,
+    *,
+    jobs: int = 1,
+    on_done: Callable[[BootResult], None] = lambda r: None,
+) -> list[BootResult]:
+    """Boot every (config, kernel) pair; ``on_done`` is called as each finishes."""
+    work = [(c, k) for c in configs for k in c.kernels]
+
+    def one(item):
+        config, key = item
+        fetched, initrd = prepared.kernels[key]
+        result = boot(config, fetched, initrd, prepared.tools["qemu-system-x86_64"], out_dir)
+        on_done(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one, work))

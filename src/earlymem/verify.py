@@ -1,0 +1,188 @@
+"""``earlymem verify``: how much of a real boot earlymem predicts, family by family.
+
+Only the *input facts* of the first kernel (``Linux version``, ``Command
+line:``, ``BIOS-e820``, ``ACPI: SRAT``, ``RAMDISK``, ``ACPI: RSDP``) are read
+from the capture; everything else in it is an expected output.  Each family
+of expected lines is compared with what earlymem predicts; a family earlymem
+cannot predict yet counts as 0 of N, never as skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher, unified_diff
+from pathlib import Path
+
+from earlymem.errors import InputError
+from earlymem.kernels import parse_version, profile_for
+from earlymem.machine import Machine
+from earlymem.report import e820_report
+from earlymem.sources.dmesg import BootLog, message_text, parse_boot_logs
+
+__all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path"]
+
+#: Families in report order, with what each holds.
+FAMILIES = {
+    "e820": "BIOS-provided physical RAM map (first kernel)",
+    "user-map": "user-defined physical RAM map",
+    "crashkernel": "crashkernel reservation lines",
+    "numa": "NUMA: and NODE_DATA lines",
+    "zones": "Zone ranges and Movable zone lines",
+    "node-ranges": "Early memory node ranges",
+    "initmem": "Initmem setup node lines",
+    "iomem-crash": "/proc/iomem Crash kernel lines",
+    "zoneinfo": "/proc/zoneinfo spanned/present/managed per zone",
+    "kexec-segments": "kexec segments (kexec -p --debug, kexec_file)",
+    "kdump-e820": "the kdump kernel's BIOS-e820 map",
+}
+
+
+@dataclass
+class FamilyResult:
+    """Expected and predicted lines of one family, and how many match in order."""
+
+    name: str
+    expected: list[str]
+    predicted: list[str] | None  # None: earlymem does not predict this family yet
+
+    @property
+    def matched(self) -> int:
+        if not self.predicted or not self.expected:
+            return 0
+        sm = SequenceMatcher(a=self.expected, b=self.predicted, autojunk=False)
+        return sum(b.size for b in sm.get_matching_blocks())
+
+    @property
+    def ok(self) -> bool:
+        return self.predicted is not None and self.matched == len(self.expected) == len(self.predicted)
+
+    def diff(self) -> list[str]:
+        return list(unified_diff(self.expected, self.predicted or [], "kernel", "earlymem", lineterm="", n=1))
+
+
+@dataclass
+class VerifyReport:
+    source: str
+    kernel: str | None
+    profile: str
+    families: list[FamilyResult] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "source": self.source,
+            "kernel": self.kernel,
+            "profile": self.profile,
+            "families": [
+                {
+                    "family": f.name,
+                    "matched": f.matched,
+                    "expected": len(f.expected),
+                    "predicted": f.predicted is not None,
+                    "differences": f.diff() if f.predicted is not None and not f.ok else [],
+                }
+                for f in self.families
+            ],
+        }
+
+
+def _block(lines: list[str], start_rx: str, member_rx: str) -> list[str]:
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if re.match(start_rx, line):
+            out.append(line)
+            inside = True
+        elif inside and re.match(member_rx, line):
+            out.append(line)
+        else:
+            inside = False
+    return out
+
+
+def _printed_e820(log: BootLog | None, kind: str) -> list[str]:
+    if log is None:
+        return []
+    block = log.block(kind)
+    return [block.header] + [ln.text for ln in block.lines] if block else []
+
+
+_CRASH_RX = re.compile(r"crashkernel|crash kernel|for crashkernel|Reserving \d+MB of (low )?memory", re.I)
+
+
+def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | None, kdump: BootLog | None) -> dict[str, list[str]]:
+    zoneinfo = []
+    zone = None
+    for line in sections.get("first/zoneinfo", []):
+        m = re.match(r"^Node (\d+), zone\s+(\S+)", line)
+        if m:
+            zone = {"head": f"Node {m.group(1)}, zone {m.group(2)}"}
+            zoneinfo.append(zone)
+            continue
+        m = re.match(r"^\s+(spanned|present|managed)\s+(\d+)", line)
+        if m and zone is not None:
+            zone[m.group(1)] = m.group(2)
+    kexec = [ln for ln in sections.get("first/kexec_load_debug", []) if re.match(r"^(nr_segments|segment\[\d+\]\.)", ln)]
+    kexec += [
+        re.sub(r"buf=0x\S+ ", "", message_text(ln))
+        for ln in sections.get("first/kexec_file_dmesg", [])
+        if re.search(r"kexec_file: Loading segment|kexec-bzImage64: Loaded|kexec: Loaded ELF headers", ln)
+    ]
+    return {
+        "e820": _printed_e820(first, "firmware"),
+        "user-map": _printed_e820(first, "user"),
+        # (not the command line itself, nor init's environment, which 5.10
+        # lists indented: "    crashkernel=256M")
+        "crashkernel": [m for m in msgs if _CRASH_RX.search(m) and not m.startswith(("Command line:", "Kernel command line:", " "))],
+        "numa": [m for m in msgs if re.match(r"^(NUMA: |NODE_DATA\(|\s+NODE_DATA |Faking a node|No NUMA configuration found|NUMA turned off)", m)],
+        "zones": _block(msgs, r"^Zone ranges:", r"^\s+\S+\s+(\[mem|empty)") + _block(msgs, r"^Movable zone start", r"^\s+Node \d+:"),
+        "node-ranges": _block(msgs, r"^Early memory node ranges", r"^\s+node\s+\d+: \[mem"),
+        "initmem": [m for m in msgs if m.startswith("Initmem setup node")],
+        "iomem-crash": [ln for ln in sections.get("first/iomem", []) if "Crash kernel" in ln],
+        "zoneinfo": [f"{z['head']}: spanned={z.get('spanned')} present={z.get('present')} managed={z.get('managed')}" for z in zoneinfo],
+        "kexec-segments": kexec,
+        "kdump-e820": _printed_e820(kdump, "firmware"),
+    }
+
+
+def verify_path(path: str | Path, *, kernel_version: str | None = None) -> VerifyReport:
+    """Verify a capture directory, a serial log with sections, or a plain boot log.
+
+    :raises InputError: for unreadable input or a log without input facts.
+    """
+    from earlymem.oracle.capture import read_capture
+
+    cap = read_capture(path)
+    sections = cap.sections
+    source = str(path)
+    if "first/dmesg" in sections:
+        first_lines = sections["first/dmesg"]
+    else:
+        first_lines = [ln for ln in cap.serial]  # a plain boot log
+    boots = parse_boot_logs(first_lines, source)
+    first = boots[0]
+    kdump = None
+    if "kdump/dmesg" in sections:
+        kdump = parse_boot_logs(sections["kdump/dmesg"], f"{source} (kdump)")[0]
+    elif len(boots) > 1:
+        kdump = boots[1]
+    msgs = [message_text(ln) for ln in first_lines[first.first_lineno - 1 : (boots[1].first_lineno - 1) if len(boots) > 1 else None]]
+    expected = _expected(msgs, sections, first, kdump)
+
+    version = kernel_version or first.version
+    if not version:
+        raise InputError("no 'Linux version' banner; pass --kernel-version", source=source)
+    try:
+        profile = profile_for(parse_version(version))
+    except InputError as exc:
+        raise exc.located(source=source, line=first.version_lineno)
+    predicted: dict[str, list[str] | None] = {name: None for name in FAMILIES}
+    if first.firmware is not None:
+        report = e820_report(Machine.from_boot_log(first), profile, already_sanitized=True, who=first.firmware.who)
+        lines = report.lines()
+        predicted["e820"] = [t for f, t in lines if f == "e820"]
+        predicted["user-map"] = [t for f, t in lines if f == "user-map"]
+    result = VerifyReport(source, first.version, profile.name)
+    for name in FAMILIES:
+        result.families.append(FamilyResult(name, expected[name], predicted[name]))
+    return result

@@ -1,0 +1,98 @@
+"""Oracle configurations: validation with one-line errors, and the qemu command."""
+
+from pathlib import Path
+
+import pytest
+
+from earlymem.errors import InputError
+from earlymem.oracle.config import make_config, read_matrix
+from earlymem.oracle.qemu import qemu_argv
+
+MATRIX = Path(__file__).parent / "fixtures" / "oracle" / "matrix.toml"
+
+
+def test_committed_matrix_is_valid_and_covers_what_the_issue_asks():
+    configs = read_matrix(MATRIX)
+    assert len(configs) >= 25
+    assert {c.machine for c in configs} == {"pc", "q35"}
+    assert min(c.memory for c in configs) == 1 << 30 and max(c.memory for c in configs) == 64 << 30
+    assert {len(c.numa) for c in configs} >= {0, 2, 3, 4}
+    assert {c.kexec for c in configs} >= {"none", "load", "file", "both"}
+    assert sum(c.crash for c in configs) >= 5
+    cks = [c.crashkernel or "" for c in configs] + [c.cmdline for c in configs]
+    for needle in ("@16M", "-4G:", ",high", ",low", "3G", "256Q"):
+        assert any(needle in s for s in cks), needle
+    assert all(set(c.kernels) == {"5.10", "6.1", "6.12", "7.2"} for c in configs)
+
+
+def cfg(**kw):
+    return make_config({"name": "t", "memory": "4G", **kw}, "boot[0]", "m.toml")
+
+
+@pytest.mark.parametrize(
+    "kw, field, text",
+    [
+        ({"numa": [{"size": "3G"}, {"size": "3G", "cpus": "1"}]}, "boot[0].numa", "more than the 4 GiB of RAM"),
+        ({"numa": [{"size": "1G"}]}, "boot[0].numa", "less than"),
+        ({"kernels": ["4.19"]}, "boot[0].kernels", "unknown kernel '4.19'"),
+        ({"crash": True}, "boot[0].crash", "needs a kexec"),
+        ({"kexec": "sideways"}, "boot[0].kexec", "kexec must be one of"),
+        ({"machine": "isapc"}, "boot[0].machine", "pc or q35"),
+        ({"memory": "4Q"}, "boot[0].memory", "not a size"),
+        ({"memory": "100M"}, "boot[0].memory", "between 128M and 1T"),
+        ({"crashkernel": "crashkernel=256M x"}, "boot[0].crashkernel", "without 'crashkernel='"),
+        ({"numa": [{"size": "2G", "cpus": "0"}, {"size": "2G", "cpus": "0"}]}, "boot[0].numa", "two NUMA nodes"),
+        ({"numa": [{"size": "2G", "cpus": "0"}, {"size": "2G", "cpus": "1"}], "cpus": 1}, "boot[0].numa", "beyond"),
+        ({"colour": "blue"}, "boot[0].colour", "unknown key"),
+    ],
+)
+def test_bad_configurations_fail_with_one_line(kw, field, text):
+    with pytest.raises(InputError) as exc:
+        cfg(**kw)
+    msg = str(exc.value)
+    assert msg.startswith(f"m.toml: {field}: ") and text in msg and "\n" not in msg
+
+
+def test_matrix_file_errors(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text('[[boot]]\nname = "a"\nmemory = "1G"\n[[boot]]\nname = "a"\nmemory = "2G"\n')
+    with pytest.raises(InputError, match="two boots are named 'a'"):
+        read_matrix(f)
+    f.write_text("[[boot]\n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        read_matrix(f)
+
+
+def test_command_line_always_has_nokaslr_and_the_knobs():
+    c = cfg(crashkernel="256M", kexec="load", crash=True, cmdline="memmap=1G$4G")
+    assert c.kernel_cmdline().split() == [
+        "console=ttyS0", "loglevel=4", "log_buf_len=4M", "panic=5", "nokaslr",
+        "memmap=1G$4G", "crashkernel=256M", "oracle.kexec=load", "oracle.crash=1",
+    ]
+
+
+def test_qemu_command_for_numa_and_large_guests():
+    numa = cfg(memory="8G", numa=[{"size": "3G", "cpus": "0"}, {"size": "5G", "cpus": "1"}])
+    argv = qemu_argv(numa, "qemu-system-x86_64", Path("vmlinuz"), Path("initrd"))
+    joined = " ".join(argv)
+    assert "-machine pc -m 8192M -smp 2" in joined
+    assert "-object memory-backend-ram,id=m0,size=3072M,reserve=off -numa node,nodeid=0,cpus=0,memdev=m0" in joined
+    assert "-numa node,nodeid=1,cpus=1,memdev=m1" in joined
+    big = qemu_argv(cfg(memory="64G", machine="q35"), "qemu", Path("v"), Path("i"))
+    assert "q35,memory-backend=ram0" in big and "memory-backend-ram,id=ram0,size=65536M,reserve=off" in big
+    small = qemu_argv(cfg(memory="1G"), "qemu", Path("v"), Path("i"))
+    assert not any("memory-backend" in a for a in small)
+    assert small[-2:] == ["-append", cfg(memory="1G").kernel_cmdline()]
+
+
+def test_missing_qemu_that_cannot_be_installed(monkeypatch):
+    import earlymem.oracle.tools as tools
+
+    monkeypatch.setattr(tools.shutil, "which", lambda cmd, path=None: None if cmd == "qemu-system-x86_64" else f"/usr/bin/{cmd}")
+    monkeypatch.setattr(tools, "_busybox_is_static", lambda: True)
+    monkeypatch.setattr(tools.os, "geteuid", lambda: 1000)
+    with pytest.raises(InputError) as exc:
+        tools.ensure_tools(log=lambda m: None)
+    assert "missing qemu-system-x86_64 and cannot install qemu-system-x86" in str(exc.value)
+    with pytest.raises(InputError, match="missing qemu-system-x86_64"):
+        tools.ensure_tools(install=False)
