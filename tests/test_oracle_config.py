@@ -96,3 +96,21 @@ def test_missing_qemu_that_cannot_be_installed(monkeypatch):
     assert "missing qemu-system-x86_64 and cannot install qemu-system-x86" in str(exc.value)
     with pytest.raises(InputError, match="missing qemu-system-x86_64"):
         tools.ensure_tools(install=False)
+
+
+def test_cli_refuses_bad_configurations_before_booting(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "earlymem", "oracle", *args], capture_output=True, text=True)
+
+    p = run("boot", "--name", "x", "--memory", "4G", "--numa", "3G:0", "--numa", "3G:1", "--out", str(tmp_path))
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "more than the 4 GiB of RAM" in p.stderr
+    p = run("boot", "--name", "x", "--kernel", "4.19", "--out", str(tmp_path))
+    assert p.returncode == 2 and "unknown kernel '4.19'" in p.stderr
+    m = tmp_path / "m.toml"
+    m.write_text('[[boot]]\nname = "a"\nmemory = "1G"\nkernels = ["2.6.23"]\n')
+    p = run("matrix", str(m), "--out", str(tmp_path))
+    assert p.returncode == 2 and f"{m}: boot[0].kernels: unknown kernel '2.6.23'" in p.stderr
+    assert not any(tmp_path.glob("*--*")), "nothing was booted"
