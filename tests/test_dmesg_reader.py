@@ -102,7 +102,7 @@ def test_reader_never_crashes_on_near_miss_lines(lines):
 def test_impossible_srat_and_ramdisk_ranges_are_refused():
     import pytest
     with pytest.raises(InputError, match="t.log:2: SRAT range ends before it starts"):
-        parse(GOOD := "[    0.000000] Linux version 6.1.0 (x)\n[    0.000000] ACPI: SRAT: Node 0 PXM 0 [mem 0x5000-0x1000]\n")
+        parse("[    0.000000] Linux version 6.1.0 (x)\n[    0.000000] ACPI: SRAT: Node 0 PXM 0 [mem 0x5000-0x1000]\n")
     with pytest.raises(InputError, match="t.log:2: RAMDISK range"):
         parse("[    0.000000] Linux version 6.1.0 (x)\n[    0.000000] RAMDISK: [mem 0x9000-0x2000]\n")
 

@@ -12,7 +12,7 @@ import pytest
 from earlymem.cmdline import CommandLine
 from earlymem.e820 import E820Type
 from earlymem.machine import Machine
-from earlymem.ranges import Range, RangeSet
+from earlymem.ranges import RangeSet
 from earlymem.report import e820_report
 from earlymem.kernels import profile_for
 from earlymem.sources.capture import split_sections

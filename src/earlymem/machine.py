@@ -7,7 +7,6 @@ Nothing in a Machine is a decision the kernel made; predictions start here.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,16 +111,9 @@ class Machine:
 
         :raises InputError: naming the file and the field for any bad value.
         """
-        name = str(path)
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror or exc}", source=name) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"not valid TOML: {exc}", source=name) from None
-        except UnicodeDecodeError:
-            raise InputError("not UTF-8 text", source=name) from None
-        return _machine_from_dict(data, name)
+        from earlymem.sources.text import read_toml
+
+        return _machine_from_dict(read_toml(path), str(path))
 
 
 def _read_optional(p: Path) -> str | None:

@@ -23,13 +23,13 @@ Every error names the file and the field (``matrix.toml: boot[3].numa: ...``).
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from earlymem.errors import InputError
 from earlymem.oracle.kernels import KERNELS
+from earlymem.sources.text import read_toml
 from earlymem.units import format_size, parse_size
 
 __all__ = ["NumaNode", "BootConfig", "read_matrix", "parse_cpus"]
@@ -195,12 +195,7 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
 def read_matrix(path: str | Path) -> list[BootConfig]:
     """Read a matrix file.  :raises InputError: naming the file and the field."""
     source = str(path)
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", source=source) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", source=source) from None
+    data = read_toml(path)
     unknown = sorted(set(data) - {"defaults", "boot"})
     if unknown:
         raise InputError(f"unknown table {unknown[0]!r} (expected [defaults] and [[boot]])", source=source, field=unknown[0])

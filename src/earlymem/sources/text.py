@@ -6,7 +6,7 @@ from pathlib import Path
 
 from earlymem.errors import InputError
 
-__all__ = ["read_text_lines", "MAX_INPUT_BYTES", "MAX_LINE_CHARS"]
+__all__ = ["read_text_lines", "read_toml", "MAX_INPUT_BYTES", "MAX_LINE_CHARS"]
 
 #: Largest input file accepted (a 4 MiB log buffer is the kernel's largest
 #: common setting; journal exports can be much larger).
@@ -46,3 +46,21 @@ def read_text_lines(path: str | Path) -> list[str]:
         first = next(i for i, line in enumerate(lines, 1) if "\ufffd" in line)
         raise InputError("binary data (not UTF-8 text); expected a text log", source=name, line=first)
     return lines
+
+
+def read_toml(path: str | Path) -> dict:
+    """Read a TOML file.  :raises InputError: naming the file for unreadable or invalid TOML."""
+    import tomllib
+
+    name = str(path)
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_INPUT_BYTES:
+            raise InputError(f"file is larger than the {MAX_INPUT_BYTES} bytes accepted", source=name)
+        return tomllib.loads(p.read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=name) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", source=name) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", source=name) from None
