@@ -1,0 +1,1 @@
+"""Boot-time allocators, one module per kernel era: memblock (2.6.37+)."""
