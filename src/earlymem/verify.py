@@ -57,6 +57,19 @@ class FamilyResult:
     def ok(self) -> bool:
         return self.predicted is not None and self.matched == len(self.expected) == len(self.predicted)
 
+    @property
+    def wrong(self) -> bool:
+        """earlymem predicted a line the kernel did not print (in that order)."""
+        return self.predicted is not None and self.matched < len(self.predicted)
+
+    @property
+    def state(self) -> str:
+        if self.predicted is None:
+            return "not predicted yet" if self.expected else "not in this capture"
+        if self.ok:
+            return "ok"
+        return "DIFFERS" if self.wrong else "partial"
+
     def diff(self) -> list[str]:
         return list(unified_diff(self.expected, self.predicted or [], "kernel", "earlymem", lineterm="", n=1))
 
@@ -79,6 +92,7 @@ class VerifyReport:
                     "matched": f.matched,
                     "expected": len(f.expected),
                     "predicted": f.predicted is not None,
+                    "state": f.state,
                     "differences": f.diff() if f.predicted is not None and not f.ok else [],
                 }
                 for f in self.families
@@ -183,6 +197,16 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         lines = report.lines()
         predicted["e820"] = [t for f, t in lines if f == "e820"]
         predicted["user-map"] = [t for f, t in lines if f == "user-map"]
+        if profile.models_early_nodes:
+            from earlymem.e820 import E820Table
+            from earlymem.nodes import early_nodes
+
+            table = report.user.table if report.user is not None and report.user.userdef else E820Table(report.firmware, profile.e820_capacity)
+            nodes = early_nodes(table, Machine.from_boot_log(first), profile)
+            predicted["numa"] = nodes.numa_lines
+            predicted["zones"] = nodes.zone_lines
+            predicted["node-ranges"] = nodes.node_range_lines
+            predicted["initmem"] = nodes.initmem_lines
     result = VerifyReport(source, first.version, profile.name)
     for name in FAMILIES:
         result.families.append(FamilyResult(name, expected[name], predicted[name]))

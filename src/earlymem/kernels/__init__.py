@@ -103,6 +103,15 @@ class KernelProfile:
     e820_capacity: int
     e820_full_message: str
     sources: tuple[str, ...] = ()
+    #: numa_cleanup_meminfo() clamps node blocks below at 0 (arch/x86/mm/numa.c)
+    #: or at memblock_start_of_DRAM() (mm/numa_memblks.c, v6.12).
+    numa_low_is_dram_start: bool = False
+    #: earlymem predicts this era's NUMA, zone and node-range lines
+    #: (earlymem.nodes; checked against Debian 5.10, 6.1, 6.12 and 7.2).
+    models_early_nodes: bool = False
+    #: zone_names[] in the order free_area_init() prints them (ZONE_MOVABLE is
+    #: skipped there); Device with CONFIG_ZONE_DEVICE, as in Debian's configs.
+    zone_names: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Device")
 
     def label(self, type_: int) -> str:
         """The text e820_print_type() prints for ``type_`` in this era."""
@@ -233,6 +242,7 @@ _P_5_5 = replace(
     _P_4_19,
     name="5.5",
     first=KernelVersion(5, 5, 0),
+    models_early_nodes=True,
     summary="EFI soft-reserved memory: 'soft reserved', never merged by sanitize",
     e820_labels={**_P_4_19.e820_labels, E820Type.SOFT_RESERVED: "soft reserved"},
     e820_no_merge_types=(E820Type.PRAM, E820Type.SOFT_RESERVED),
@@ -244,8 +254,21 @@ _P_5_5 = replace(
     ),
 )
 
-_P_7_0 = replace(
+_P_6_12 = replace(
     _P_5_5,
+    name="6.12",
+    first=KernelVersion(6, 12, 0),
+    summary="NUMA memblks generalized (mm/numa_memblks.c): node blocks clamped to the start of DRAM",
+    numa_low_is_dram_start=True,
+    sources=(
+        "mm/numa_memblks.c numa_cleanup_meminfo(): low = memblock_start_of_DRAM() (v6.12, from "
+        "arch/x86/mm/numa.c where low = 0); QEMU captures: 'NUMA: Node 0 [mem 0x00000000-...' on "
+        "5.10 and 6.1, '[mem 0x00001000-...' on 6.12 and 7.2",
+    ),
+)
+
+_P_7_0 = replace(
+    _P_6_12,
     name="7.0",
     first=KernelVersion(7, 0, 0),
     summary="e820 overhaul: ' System RAM'/' device reserved' labels, '[gap ...]' lines",
@@ -281,6 +304,7 @@ PROFILES: tuple[KernelProfile, ...] = (
     _P_4_16,
     _P_4_19,
     _P_5_5,
+    _P_6_12,
     _P_7_0,
 )
 

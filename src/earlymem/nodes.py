@@ -1,0 +1,212 @@
+"""Nodes and zones as a memblock-era x86_64 kernel lays them out at boot.
+
+From the user-defined e820 table to the lines ``free_area_init()`` prints:
+
+0. ``e820_add_kernel_range()``: if ``[_text, _end)`` is not all RAM (a
+   ``memmap=`` over the kernel), it is made RAM again;
+1. ``trim_bios_range()`` (arch/x86/kernel/setup.c): page 0 RAM -> reserved,
+   RAM in [640 KiB, 1 MiB) removed, table sanitized;
+2. ``max_pfn = e820__end_of_ram_pfn()``;
+3. ``e820__memblock_setup()``: every RAM entry into memblock.memory, then
+   ``memblock_trim_memory(PAGE_SIZE)``;
+4. NUMA (``x86_numa_init()``): SRAT memory affinities become node blocks,
+   ``numa_cleanup_meminfo()`` clamps and merges them (printing ``NUMA: Node
+   ...  -> ...``), they must cover the RAM, and ``memblock_set_node()`` gives
+   memory its nodes; without SRAT, ``dummy_numa_init()`` fakes node 0 over
+   ``[0, max_pfn)``;
+5. ``zone_sizes_init()`` + ``free_area_init()``: zone limits DMA = 16 MiB,
+   DMA32 = 4 GiB, Normal = max_pfn (max_low_pfn == max_pfn on x86_64), then
+   ``Zone ranges:``, ``Movable zone start for each node``, ``Early memory node
+   ranges`` (one line per memblock memory region) and ``Initmem setup node``.
+
+NODE_DATA placement needs the early reservations and allocations and is not
+predicted here yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from earlymem.allocators.memblock import Memblock
+from earlymem.e820 import E820Entry, E820Table, E820Type, sanitize
+from earlymem.kernels import KernelProfile
+from earlymem.machine import Machine
+from earlymem.ranges import Range
+
+__all__ = ["EarlyNodes", "early_nodes", "MAX_DMA_PFN", "MAX_DMA32_PFN"]
+
+PAGE_SHIFT = 12
+#: arch/x86/include/asm/dma.h: 16 MiB and 4 GiB in pages.
+MAX_DMA_PFN = (16 << 20) >> PAGE_SHIFT
+MAX_DMA32_PFN = (4 << 30) >> PAGE_SHIFT
+BIOS_BEGIN, BIOS_END = 0xA0000, 0x100000
+
+
+@dataclass
+class EarlyNodes:
+    """Memory, nodes and zone limits after NUMA init, and the lines the kernel prints."""
+
+    memblock: Memblock
+    max_pfn: int
+    node_ids: list[int]
+    numa_lines: list[str]
+    zone_lines: list[str]
+    node_range_lines: list[str]
+    initmem_lines: list[str]
+
+
+#: Where the kernel image lies when no vmlinuz is given: _text at
+#: CONFIG_PHYSICAL_START (0x1000000 in Debian's amd64 configs) with nokaslr,
+#: and _end - _text from the PT_LOAD segments of the Debian vmlinux of the
+#: series (readelf -l of the images in tests/fixtures/oracle's notes).
+PHYSICAL_START = 0x1000000
+DEBIAN_IMAGE_SIZE = {(5, 10): 0x3600000, (6, 1): 0x3A00000, (6, 12): 0x3200000, (7, 2): 0x3800000}
+
+
+def assumed_kernel_image(machine: Machine) -> Range | None:
+    """The kernel's physical extent: given, or assumed for a Debian kernel with nokaslr.
+
+    :return: None with KASLR on (the decompressor chose a random place).
+    """
+    if machine.kernel_image is not None:
+        return machine.kernel_image
+    if not machine.command_line.flag("nokaslr"):
+        return None
+    key = machine.kernel_version.key[:2] if machine.kernel_version else None
+    size = DEBIAN_IMAGE_SIZE.get(key, max(DEBIAN_IMAGE_SIZE.values()))
+    return Range(PHYSICAL_START, PHYSICAL_START + size)
+
+
+def e820_add_kernel_range(table: E820Table, image: Range | None) -> None:
+    """``e820_add_kernel_range()``: the running kernel must be RAM in e820."""
+    if image is None:
+        return
+    pos = image.start
+    for e in sorted((e for e in table.entries if e.type == E820Type.RAM and e.size), key=lambda e: e.addr):
+        if e.addr <= pos < e.addr + e.size:
+            pos = e.addr + e.size
+    if pos >= image.end:
+        return
+    table.warnings.append(".text .data .bss are not marked as E820_TYPE_RAM!")
+    table.remove_range(image.start, image.size, None)
+    table.add(image.start, image.size, E820Type.RAM)
+
+
+def trim_bios_range(table: E820Table, profile: KernelProfile) -> None:
+    """``trim_bios_range()``: page 0 and the legacy BIOS area are not RAM."""
+    table.update_range(0, 4096, E820Type.RAM, E820Type.RESERVED)
+    table.remove_range(BIOS_BEGIN, BIOS_END - BIOS_BEGIN, E820Type.RAM)
+    new = sanitize(table.entries, no_merge_types=profile.e820_no_merge_types, max_entries=table.capacity)
+    if new is not None:
+        table.entries = new
+
+
+def memblock_from_e820(entries: list[E820Entry]) -> Memblock:
+    """``e820__memblock_setup()``: RAM entries (and RESERVED_KERN) become memory."""
+    mb = Memblock()
+    mb.allow_resize()
+    for e in entries:
+        if e.addr + e.size > (1 << 64) - 1:
+            continue
+        if e.type in (E820Type.RAM, E820Type.RESERVED_KERN):
+            mb.add(e.addr, e.size)
+    mb.trim_memory(4096)
+    return mb
+
+
+@dataclass
+class _Blk:
+    start: int
+    end: int
+    nid: int
+
+
+def _numa_cleanup(blks: list[_Blk], mb: Memblock, max_pfn: int, profile: KernelProfile) -> tuple[list[_Blk], list[str]]:
+    """``numa_cleanup_meminfo()``: drop blocks without memory, clamp, merge same-node neighbours."""
+    lines: list[str] = []
+    low = mb.start_of_dram() if profile.numa_low_is_dram_start else 0
+    high = mb.end_of_dram() if profile.numa_low_is_dram_start else max_pfn << PAGE_SHIFT
+    mem = [(r.base, r.end) for r in mb.memory]
+    kept: list[_Blk] = []
+    for b in blks:
+        if not any(s < b.end and b.start < e for s, e in mem):
+            continue  # moved to numa_reserved_meminfo
+        b = _Blk(max(b.start, low), min(b.end, high), b.nid)
+        if b.start < b.end:
+            kept.append(b)
+    i = 0
+    while i < len(kept):
+        j = i + 1
+        while j < len(kept):
+            bi, bj = kept[i], kept[j]
+            if bi.nid != bj.nid:
+                j += 1
+                continue
+            start, end = min(bi.start, bj.start), max(bi.end, bj.end)
+            if any(bk.nid != bi.nid and start < bk.end and end > bk.start for bk in kept):
+                j += 1
+                continue
+            lines.append(
+                f"NUMA: Node {bi.nid} [mem {bi.start:#010x}-{bi.end - 1:#010x}] + "
+                f"[mem {bj.start:#010x}-{bj.end - 1:#010x}] -> [mem {start:#010x}-{end - 1:#010x}]"
+            )
+            bi.start, bi.end = start, end
+            del kept[j]
+        i += 1
+    return kept, lines
+
+
+def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile) -> EarlyNodes:
+    """Lay out memory, nodes and zones from the (user-defined) e820 table and SRAT."""
+    table = user_table.copy()
+    e820_add_kernel_range(table, assumed_kernel_image(machine))
+    trim_bios_range(table, profile)
+    numa = machine.numa
+    max_pfn = table.end_of_ram_pfn(1 << (46 - PAGE_SHIFT))
+    mb = memblock_from_e820(table.entries)
+    numa_lines: list[str] = []
+    blks: list[_Blk] = []
+    if numa:
+        blks, numa_lines = _numa_cleanup([_Blk(a.range.start, a.range.end, a.node) for a in numa], mb, max_pfn, profile)
+        covered = sum(
+            max(0, min(r.end, b.end) - max(r.base, b.start)) >> PAGE_SHIFT for r in mb.memory for b in blks
+        )
+        total = sum(r.size >> PAGE_SHIFT for r in mb.memory)
+        if total - covered >= 1 << (20 - PAGE_SHIFT):
+            numa_lines.append(f"NUMA: nodes only cover {covered >> 8}MB of your {total >> 8}MB e820 RAM. Not used.")
+            blks = []
+    if not blks:
+        numa_lines += ["No NUMA configuration found", f"Faking a node at [mem {0:#018x}-{(max_pfn << PAGE_SHIFT) - 1:#018x}]"]
+        blks = [_Blk(0, max_pfn << PAGE_SHIFT, 0)]
+    for b in blks:
+        mb.set_node(b.start, b.end - b.start, mb.memory, b.nid)
+
+    # zone_sizes_init(): max_low_pfn == max_pfn on x86_64
+    limits = {"DMA": min(MAX_DMA_PFN, max_pfn), "DMA32": min(MAX_DMA32_PFN, max_pfn), "Normal": max_pfn}
+    zone_lines = ["Zone ranges:"]
+    start = mb.start_of_dram() >> PAGE_SHIFT
+    for name in profile.zone_names:
+        end = max(limits.get(name, 0), start)
+        label = f"  {name:<8} "
+        zone_lines.append(label + ("empty" if start == end else f"[mem {start << PAGE_SHIFT:#018x}-{(end << PAGE_SHIFT) - 1:#018x}]"))
+        start = end
+    zone_lines.append("Movable zone start for each node")
+
+    node_range_lines = ["Early memory node ranges"]
+    spans: dict[int, list[int]] = {}
+    for r in mb.memory:
+        s, e = -(-r.base >> PAGE_SHIFT), r.end >> PAGE_SHIFT
+        if s >= e:
+            continue
+        node_range_lines.append(f"  node {r.nid:3d}: [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
+        span = spans.setdefault(r.nid, [s, e])
+        span[0], span[1] = min(span[0], s), max(span[1], e)
+    node_ids = sorted({b.nid for b in blks})
+    initmem = []
+    for nid in node_ids:
+        if nid in spans:
+            s, e = spans[nid]
+            initmem.append(f"Initmem setup node {nid} [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
+        else:
+            initmem.append(f"Initmem setup node {nid} as memoryless")
+    return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem)
