@@ -78,3 +78,22 @@ def test_numa_lines_match_except_node_data(path):
     """NUMA merge lines and the faked node match; NODE_DATA placement is not predicted yet."""
     f = {f.name: f for f in verify_path(path).families}["numa"]
     assert [ln for ln in f.expected if not ln.startswith("NODE_DATA(")] == f.predicted
+
+
+@pytest.mark.parametrize("name", ["numa3-2g6g4g-ck384-load--6.12", "pc-8g-memmap-hole-ck256-load--5.10", "q35-2g-plain--7.2"])
+def test_predict_prints_kernel_lines_in_kernel_order(name, tmp_path):
+    """Every line `earlymem predict` prints appears in the kernel's own log, in the same order."""
+    from earlymem.oracle.capture import read_capture
+    from earlymem.sources.dmesg import message_text
+
+    cap = read_capture(ORACLE / name)
+    log_file = tmp_path / "first-dmesg.log"
+    log_file.write_text("\n".join(cap.sections["first/dmesg"]) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--dmesg", str(log_file)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "not predicted yet" in proc.stderr and "NODE_DATA" in proc.stderr
+    predicted = proc.stdout.splitlines()
+    kernel = iter(message_text(ln) for ln in cap.sections["first/dmesg"])
+    assert len(predicted) > 15
+    for line in predicted:
+        assert any(k == line for k in kernel), f"not found in order: {line!r}"

@@ -182,6 +182,55 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
     _oracle_run(configs, out, jobs, allow_newer)
 
 
+@cli.command("predict")
+@click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), help="A boot log: only its input facts are used.")
+@click.option("--machine", "machine_file", type=click.Path(dir_okay=False, path_type=Path), help="A machine description (TOML).")
+@click.option("--proc", "proc_root", type=click.Path(file_okay=False, path_type=Path), help="A running system's root.")
+@click.option("--append", "append", help="Extra kernel parameters, as if appended to the command line.")
+@click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--kernel-version", help="Kernel release to use instead of the log's banner.")
+@click.option("--format", "fmt", type=click.Choice(["dmesg", "json"]), default="dmesg", show_default=True)
+def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, fmt) -> None:
+    """Print, in kernel order and format, the early-boot memory lines the kernel would print.
+
+    So far: the e820 maps, the NUMA merge or faked-node lines, Zone ranges,
+    Early memory node ranges and Initmem setup (for the 5.x-7.x eras).  Not
+    yet: NODE_DATA, crashkernel, kexec and zoneinfo, which stderr lists.
+    """
+    from earlymem.e820 import E820Table
+    from earlymem.inputs import load_input
+    from earlymem.nodes import early_nodes
+    from earlymem.report import e820_report
+
+    try:
+        loaded = load_input(dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot, kernel_version=kernel_version, append=append)
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
+    profile = loaded.profile
+    try:
+        report = e820_report(loaded.machine, profile, already_sanitized=loaded.map_is_sanitized, who=loaded.who)
+    except InputError as exc:
+        source, line, field = loaded.cmdline_source
+        raise exc.located(source=source, line=line, field=field)
+    lines = report.lines()
+    missing = ["NODE_DATA", "crashkernel", "kexec", "zoneinfo"]
+    if profile.models_early_nodes:
+        user = report.user
+        table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820_capacity)
+        nodes = early_nodes(table, loaded.machine, profile)
+        lines += [("numa", t) for t in nodes.numa_lines]
+        lines += [("zones", t) for t in nodes.zone_lines]
+        lines += [("node-ranges", t) for t in nodes.node_range_lines]
+        lines += [("initmem", t) for t in nodes.initmem_lines]
+    else:
+        missing[:0] = ["NUMA", "zones", "node ranges", "Initmem"]
+    if fmt == "json":
+        click.echo(json.dumps({"profile": profile.name, "lines": [{"family": f, "text": t} for f, t in lines], "not_predicted": missing}, indent=2))
+    else:
+        click.echo("\n".join(t for _, t in lines))
+        click.echo(f"earlymem: note: not predicted yet for the {profile.name} era: {', '.join(missing)}", err=True)
+
+
 @cli.command("verify")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
 @click.option("--kernel-version", help="Kernel release to use instead of the log's banner.")
