@@ -26,13 +26,40 @@ def cli() -> None:
     """
 
 
+def _input_options(func):
+    """The input options every predicting command takes (see earlymem.inputs)."""
+    options = [
+        click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), help="A boot log (dmesg, serial console, syslog); only its input facts are used."),
+        click.option("--machine", "machine_file", type=click.Path(dir_okay=False, path_type=Path), help="A machine description (TOML, docs/machine-toml.md)."),
+        click.option("--proc", "proc_root", type=click.Path(file_okay=False, path_type=Path), help="A running system's root (/ or a copy with sys/firmware/memmap, proc/cmdline, proc/sys/kernel/osrelease)."),
+        click.option("--append", "append", help="Extra kernel parameters, as if appended to the command line (e.g. 'memmap=64M$0x50000000')."),
+        click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1), help="Which boot of a multi-boot log (1 = first kernel, 2 = e.g. its kdump kernel)."),
+        click.option("--kernel-version", help="Kernel release to use instead of the log's 'Linux version' banner."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version):
+    """Load one input and compute its e820 report; errors located where they came from."""
+    from earlymem.inputs import load_input
+    from earlymem.report import e820_report
+
+    try:
+        loaded = load_input(dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot, kernel_version=kernel_version, append=append)
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
+    try:
+        report = e820_report(loaded.machine, loaded.profile, already_sanitized=loaded.map_is_sanitized, who=loaded.who)
+    except InputError as exc:  # a command-line parameter: point at where it came from
+        source, line, field = loaded.cmdline_source
+        raise exc.located(source=source, line=line, field=field)
+    return loaded, report
+
+
 @cli.command("e820")
-@click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), help="A boot log (dmesg, serial console, syslog).")
-@click.option("--machine", "machine_file", type=click.Path(dir_okay=False, path_type=Path), help="A machine description (TOML, docs/machine-toml.md).")
-@click.option("--proc", "proc_root", type=click.Path(file_okay=False, path_type=Path), help="A running system's root (/ or a copy with sys/firmware/memmap, proc/cmdline, proc/sys/kernel/osrelease).")
-@click.option("--append", "append", help="Extra kernel parameters, as if appended to the command line (e.g. 'memmap=64M$0x50000000').")
-@click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1), help="Which boot of a multi-boot log (1 = first kernel, 2 = e.g. its kdump kernel).")
-@click.option("--kernel-version", help="Kernel release to use instead of the log's 'Linux version' banner.")
+@_input_options
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "json", "table"]), default="dmesg", show_default=True)
 def e820_cmd(
     dmesg: Path | None,
@@ -49,21 +76,8 @@ def e820_cmd(
     the user-defined map the kernel derives follow, as that kernel prints
     them.  With --append, see what extra parameters would do.
     """
-    from earlymem.inputs import load_input
-    from earlymem.report import e820_report
-
-    try:
-        loaded = load_input(
-            dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot, kernel_version=kernel_version, append=append
-        )
-    except ValueError as exc:
-        raise click.UsageError(str(exc))
+    loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version)
     machine = loaded.machine
-    try:
-        report = e820_report(machine, loaded.profile, already_sanitized=loaded.map_is_sanitized, who=loaded.who)
-    except InputError as exc:  # a command-line parameter: point at where it came from
-        source, line, field = loaded.cmdline_source
-        raise exc.located(source=source, line=line, field=field)
     if fmt == "dmesg":
         click.echo("\n".join(report.dmesg_lines()))
     elif fmt == "json":
@@ -183,12 +197,7 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 
 
 @cli.command("predict")
-@click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), help="A boot log: only its input facts are used.")
-@click.option("--machine", "machine_file", type=click.Path(dir_okay=False, path_type=Path), help="A machine description (TOML).")
-@click.option("--proc", "proc_root", type=click.Path(file_okay=False, path_type=Path), help="A running system's root.")
-@click.option("--append", "append", help="Extra kernel parameters, as if appended to the command line.")
-@click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--kernel-version", help="Kernel release to use instead of the log's banner.")
+@_input_options
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "json"]), default="dmesg", show_default=True)
 def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
@@ -197,33 +206,11 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, fm
     Early memory node ranges and Initmem setup (for the 5.x-7.x eras).  Not
     yet: NODE_DATA, crashkernel, kexec and zoneinfo, which stderr lists.
     """
-    from earlymem.e820 import E820Table
-    from earlymem.inputs import load_input
-    from earlymem.nodes import early_nodes
-    from earlymem.report import e820_report
+    from earlymem.predict import predict_lines
 
-    try:
-        loaded = load_input(dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot, kernel_version=kernel_version, append=append)
-    except ValueError as exc:
-        raise click.UsageError(str(exc))
+    loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version)
     profile = loaded.profile
-    try:
-        report = e820_report(loaded.machine, profile, already_sanitized=loaded.map_is_sanitized, who=loaded.who)
-    except InputError as exc:
-        source, line, field = loaded.cmdline_source
-        raise exc.located(source=source, line=line, field=field)
-    lines = report.lines()
-    missing = ["NODE_DATA", "crashkernel", "kexec", "zoneinfo"]
-    if profile.models_early_nodes:
-        user = report.user
-        table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820_capacity)
-        nodes = early_nodes(table, loaded.machine, profile)
-        lines += [("numa", t) for t in nodes.numa_lines]
-        lines += [("zones", t) for t in nodes.zone_lines]
-        lines += [("node-ranges", t) for t in nodes.node_range_lines]
-        lines += [("initmem", t) for t in nodes.initmem_lines]
-    else:
-        missing[:0] = ["NUMA", "zones", "node ranges", "Initmem"]
+    lines, missing = predict_lines(loaded.machine, profile, report)
     if fmt == "json":
         click.echo(json.dumps({"profile": profile.name, "lines": [{"family": f, "text": t} for f, t in lines], "not_predicted": missing}, indent=2))
     else:

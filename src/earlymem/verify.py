@@ -17,6 +17,7 @@ from pathlib import Path
 from earlymem.errors import InputError
 from earlymem.kernels import parse_version, profile_for
 from earlymem.machine import Machine
+from earlymem.predict import predict_lines
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import BootLog, message_text, parse_boot_logs
 
@@ -193,20 +194,13 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         raise exc.located(source=source, line=first.version_lineno)
     predicted: dict[str, list[str] | None] = {name: None for name in FAMILIES}
     if first.firmware is not None:
-        report = e820_report(Machine.from_boot_log(first), profile, already_sanitized=True, who=first.firmware.who)
-        lines = report.lines()
-        predicted["e820"] = [t for f, t in lines if f == "e820"]
-        predicted["user-map"] = [t for f, t in lines if f == "user-map"]
-        if profile.models_early_nodes:
-            from earlymem.e820 import E820Table
-            from earlymem.nodes import early_nodes
-
-            table = report.user.table if report.user is not None and report.user.userdef else E820Table(report.firmware, profile.e820_capacity)
-            nodes = early_nodes(table, Machine.from_boot_log(first), profile)
-            predicted["numa"] = nodes.numa_lines
-            predicted["zones"] = nodes.zone_lines
-            predicted["node-ranges"] = nodes.node_range_lines
-            predicted["initmem"] = nodes.initmem_lines
+        machine = Machine.from_boot_log(first)
+        report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
+        lines, _ = predict_lines(machine, profile, report)
+        for fam in {f for f, _ in lines} & set(FAMILIES):
+            predicted[fam] = [t for f, t in lines if f == fam]
+        if "user-map" not in predicted or predicted["user-map"] is None:
+            predicted["user-map"] = []
     result = VerifyReport(source, first.version, profile.name)
     for name in FAMILIES:
         result.families.append(FamilyResult(name, expected[name], predicted[name]))
