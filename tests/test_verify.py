@@ -97,3 +97,15 @@ def test_predict_prints_kernel_lines_in_kernel_order(name, tmp_path):
     assert len(predicted) > 15
     for line in predicted:
         assert any(k == line for k in kernel), f"not found in order: {line!r}"
+
+
+DETERMINED_CRASH = ["pc-1g-plain", "q35-2g-plain", "pc-4g-ck-malformed", "pc-4g-ck128at16m-collides", "pc-4g-ck128at512m-both-crash", "pc-4g-ck128low-alone", "pc-4g-ck3g-too-large"]
+
+
+@pytest.mark.parametrize("path", CAPTURES + MODERN_LOGS, ids=lambda p: p.name)
+def test_crashkernel_lines_are_never_wrong(path):
+    """Predicted only when the known facts decide it; then exactly the kernel's lines."""
+    f = {f.name: f for f in verify_path(path).families}["crashkernel"]
+    assert f.predicted is None or f.ok, (f.expected, f.predicted)
+    if path.name.split("--")[0] in DETERMINED_CRASH:
+        assert f.predicted is not None and f.ok

@@ -212,9 +212,9 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, fm
     profile = loaded.profile
     lines, missing = predict_lines(loaded.machine, profile, report)
     if fmt == "json":
-        click.echo(json.dumps({"profile": profile.name, "lines": [{"family": f, "text": t} for f, t in lines], "not_predicted": missing}, indent=2))
+        click.echo(json.dumps({"profile": profile.name, "lines": [{"family": f, "text": t} for f, t in lines if f != "crashkernel-determined"], "not_predicted": missing}, indent=2))
     else:
-        click.echo("\n".join(t for _, t in lines))
+        click.echo("\n".join(t for f, t in lines if f != "crashkernel-determined"))
         click.echo(f"earlymem: note: not predicted yet for the {profile.name} era: {', '.join(missing)}", err=True)
 
 

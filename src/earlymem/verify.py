@@ -199,6 +199,8 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         lines, _ = predict_lines(machine, profile, report)
         for fam in {f for f, _ in lines} & set(FAMILIES):
             predicted[fam] = [t for f, t in lines if f == fam]
+        if ("crashkernel-determined", "") in lines:
+            predicted["crashkernel"] = [t for f, t in lines if f == "crashkernel"]
         if "user-map" not in predicted or predicted["user-map"] is None:
             predicted["user-map"] = []
     result = VerifyReport(source, first.version, profile.name)

@@ -109,6 +109,13 @@ class KernelProfile:
     #: earlymem predicts this era's NUMA, zone and node-range lines
     #: (earlymem.nodes; checked against Debian 5.10, 6.1, 6.12 and 7.2).
     models_early_nodes: bool = False
+    #: arch/x86/kernel/crash.c crash_reserve_low_1M(): with any crashkernel=,
+    #: reserve [0, 1M) and print "kexec: Reserving the low 1M of memory for
+    #: crashkernel" (until v5.13 reserved the first 1M unconditionally).
+    crash_low_1m_message: bool = False
+    #: kernel/crash_reserve.c reserve_crashkernel_generic() and its messages
+    #: ("crashkernel reserved: ..."), instead of x86's own reserve_crashkernel().
+    crashkernel_generic: bool = False
     #: zone_names[] in the order free_area_init() prints them (ZONE_MOVABLE is
     #: skipped there); Device with CONFIG_ZONE_DEVICE, as in Debian's configs.
     zone_names: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Device")
@@ -243,6 +250,7 @@ _P_5_5 = replace(
     name="5.5",
     first=KernelVersion(5, 5, 0),
     models_early_nodes=True,
+    crash_low_1m_message=True,
     summary="EFI soft-reserved memory: 'soft reserved', never merged by sanitize",
     e820_labels={**_P_4_19.e820_labels, E820Type.SOFT_RESERVED: "soft reserved"},
     e820_no_merge_types=(E820Type.PRAM, E820Type.SOFT_RESERVED),
@@ -254,16 +262,32 @@ _P_5_5 = replace(
     ),
 )
 
-_P_6_12 = replace(
+_P_5_13 = replace(
     _P_5_5,
+    name="5.13",
+    first=KernelVersion(5, 13, 0),
+    summary="the first 1 MiB is always reserved; no 'Reserving the low 1M ... for crashkernel' line",
+    crash_low_1m_message=False,
+    sources=(
+        "'x86/setup: always reserve the first 1M of RAM' (v5.13 [commit and release unverified]); "
+        "QEMU captures: 'kexec: Reserving the low 1M of memory for crashkernel' on 5.10, not on 6.1",
+    ),
+)
+
+_P_6_12 = replace(
+    _P_5_13,
     name="6.12",
     first=KernelVersion(6, 12, 0),
-    summary="NUMA memblks generalized (mm/numa_memblks.c): node blocks clamped to the start of DRAM",
+    summary="NUMA blocks clamped to the start of DRAM; generic crashkernel reservation",
     numa_low_is_dram_start=True,
+    crashkernel_generic=True,
     sources=(
         "mm/numa_memblks.c numa_cleanup_meminfo(): low = memblock_start_of_DRAM() (v6.12, from "
         "arch/x86/mm/numa.c where low = 0); QEMU captures: 'NUMA: Node 0 [mem 0x00000000-...' on "
         "5.10 and 6.1, '[mem 0x00001000-...' on 6.12 and 7.2",
+        "x86 moved to kernel/crash_reserve.c reserve_crashkernel_generic() (v6.7 [release unverified]); "
+        "captures: 'Reserving ...MB of memory at ...MB for crashkernel' on 6.1, 'crashkernel reserved: "
+        "0x...' on 6.12 and 7.2",
     ),
 )
 
@@ -304,6 +328,7 @@ PROFILES: tuple[KernelProfile, ...] = (
     _P_4_16,
     _P_4_19,
     _P_5_5,
+    _P_5_13,
     _P_6_12,
     _P_7_0,
 )
