@@ -109,3 +109,11 @@ def test_crashkernel_lines_are_never_wrong(path):
     assert f.predicted is None or f.ok, (f.expected, f.predicted)
     if path.name.split("--")[0] in DETERMINED_CRASH:
         assert f.predicted is not None and f.ok
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_iomem_crash_kernel_lines_are_never_wrong(path):
+    f = {f.name: f for f in verify_path(path).families}["iomem-crash"]
+    assert f.predicted is None or f.ok, (f.expected, f.predicted)
+    if path.name.startswith("pc-4g-ck128at512m-both-crash--"):
+        assert f.ok and f.expected == ["  20000000-27ffffff : Crash kernel"]

@@ -214,7 +214,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, fm
     if fmt == "json":
         click.echo(json.dumps({"profile": profile.name, "lines": [{"family": f, "text": t} for f, t in lines if f != "crashkernel-determined"], "not_predicted": missing}, indent=2))
     else:
-        click.echo("\n".join(t for f, t in lines if f != "crashkernel-determined"))
+        click.echo("\n".join(t for f, t in lines if f not in ("crashkernel-determined", "iomem-crash")))
         click.echo(f"earlymem: note: not predicted yet for the {profile.name} era: {', '.join(missing)}", err=True)
 
 

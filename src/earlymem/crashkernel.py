@@ -34,7 +34,7 @@ from earlymem.machine import Machine
 from earlymem.ranges import Range, RangeSet
 from earlymem.units import memparse
 
-__all__ = ["CrashRequest", "parse_crashkernel", "predict_crashkernel"]
+__all__ = ["CrashRequest", "parse_crashkernel", "predict_crashkernel", "iomem_line"]
 
 SUFFIXES = (",high", ",low", ",cma")
 CRASH_ALIGN = 16 << 20
@@ -161,6 +161,9 @@ def _fits(free: RangeSet, lo: int, hi: int, size: int, align: int) -> bool:
 def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) -> list[str] | None:
     """The crashkernel lines the kernel prints, or None when they are not determined yet.
 
+    A successful reservation's /proc/iomem line comes last, marked by
+    :func:`iomem_line`'s format (``predict_lines`` files it under ``iomem-crash``).
+
     :param mb: memblock after e820__memblock_setup (memory; reserved is ignored).
     """
     cmdline = machine.command_line.text
@@ -199,6 +202,7 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) 
         want = Range(base, base + size)
         if base % align == 0 and free.covers(want):
             lines.append(_success(profile, base, size, total))
+            lines.append(iomem_line(base, size))
             return lines
         if base % align or not memory.covers(want) or any(want.overlaps(k) for k in known):
             lines.append("crashkernel reservation failed - memory is in use.")
@@ -215,6 +219,12 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) 
     else:
         lines.append("crashkernel reservation failed - No suitable area found.")
     return lines
+
+
+def iomem_line(base: int, size: int) -> str:
+    """The /proc/iomem entry (kernel/resource.c r_show, width 8, end inclusive),
+    nested one level under its System RAM entry: ``crashk_res`` named "Crash kernel"."""
+    return f"  {base:08x}-{base + size - 1:08x} : Crash kernel"
 
 
 def _success(profile: KernelProfile, base: int, size: int, total: int) -> str:

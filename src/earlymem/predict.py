@@ -45,6 +45,8 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report) 
     else:
         # printed before "Zone ranges:" (reserve_crashkernel runs before paging_init)
         at = next(i for i, (f, _) in enumerate(lines) if f == "zones")
-        lines[at:at] = [("crashkernel", t) for t in crash]
+        iomem = [t for t in crash if t.endswith(" : Crash kernel")]
+        lines[at:at] = [("crashkernel", t) for t in crash if t not in iomem]
+        lines += [("iomem-crash", t) for t in iomem]
         lines.append(("crashkernel-determined", ""))
     return lines, missing

@@ -201,6 +201,8 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
             predicted[fam] = [t for f, t in lines if f == fam]
         if ("crashkernel-determined", "") in lines:
             predicted["crashkernel"] = [t for f, t in lines if f == "crashkernel"]
+            if "first/iomem" in sections:  # a plain boot log has no /proc/iomem
+                predicted["iomem-crash"] = [t for f, t in lines if f == "iomem-crash"]
         if "user-map" not in predicted or predicted["user-map"] is None:
             predicted["user-map"] = []
     result = VerifyReport(source, first.version, profile.name)
