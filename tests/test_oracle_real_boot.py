@@ -37,3 +37,17 @@ def test_smallest_configuration_boots_and_reproduces_its_fixture(tmp_path):
     for a, b in zip(fresh.families, committed.families):
         assert a.expected == b.expected, a.name
     assert {f.name: f.ok for f in fresh.families}["e820"]
+
+
+def test_real_debian_kernel_image_reads_back():
+    """The pinned 6.1 bzImage (fetched above, cached): header, payload and the image
+    extent earlymem assumes when no --kernel is given."""
+    from earlymem.kexec.bzimage import read_bzimage
+    from earlymem.nodes import DEBIAN_IMAGE_SIZE, PHYSICAL_START
+    from earlymem.oracle.kernels import fetch_kernel
+
+    img = read_bzimage(fetch_kernel("6.1").vmlinuz)
+    assert img.kernel_probe_error() is None and img.protocol >= 0x020F
+    assert img.kernel_version.startswith("6.1.0-50-amd64")
+    assert img.image_extent.start == PHYSICAL_START == img.fields["pref_address"]
+    assert img.image_extent.size == DEBIAN_IMAGE_SIZE[(6, 1)]

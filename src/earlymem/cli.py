@@ -35,21 +35,27 @@ def _input_options(func):
         click.option("--append", "append", help="Extra kernel parameters, as if appended to the command line (e.g. 'memmap=64M$0x50000000')."),
         click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1), help="Which boot of a multi-boot log (1 = first kernel, 2 = e.g. its kdump kernel)."),
         click.option("--kernel-version", help="Kernel release to use instead of the log's 'Linux version' banner."),
+        click.option("--kernel", "kernel_image", type=click.Path(dir_okay=False, path_type=Path), help="The vmlinuz (bzImage): where the kernel lies, instead of the assumed Debian default."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version):
+def _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None):
     """Load one input and compute its e820 report; errors located where they came from."""
     from earlymem.inputs import load_input
     from earlymem.report import e820_report
 
     try:
-        loaded = load_input(dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot, kernel_version=kernel_version, append=append)
+        loaded = load_input(
+            dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot,
+            kernel_version=kernel_version, append=append, kernel_image=kernel_image,
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc))
+    if loaded.kaslr_note:
+        click.echo(f"earlymem: note: {loaded.kaslr_note}", err=True)
     try:
         report = e820_report(loaded.machine, loaded.profile, already_sanitized=loaded.map_is_sanitized, who=loaded.who)
     except InputError as exc:  # a command-line parameter: point at where it came from
@@ -68,6 +74,7 @@ def e820_cmd(
     append: str | None,
     boot: int,
     kernel_version: str | None,
+    kernel_image: Path | None,
     fmt: str,
 ) -> None:
     """Print the firmware memory map exactly as the kernel printed it.
@@ -76,7 +83,7 @@ def e820_cmd(
     the user-defined map the kernel derives follow, as that kernel prints
     them.  With --append, see what extra parameters would do.
     """
-    loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version)
+    loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
     machine = loaded.machine
     if fmt == "dmesg":
         click.echo("\n".join(report.dmesg_lines()))
@@ -199,7 +206,7 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 @cli.command("predict")
 @_input_options
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "json"]), default="dmesg", show_default=True)
-def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, fmt) -> None:
+def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 
     So far: the e820 maps, the NUMA merge or faked-node lines, Zone ranges,
@@ -208,7 +215,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, fm
     """
     from earlymem.predict import predict_lines
 
-    loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version)
+    loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
     profile = loaded.profile
     lines, missing = predict_lines(loaded.machine, profile, report)
     if fmt == "json":
@@ -259,6 +266,39 @@ def verify_cmd(paths, kernel_version, fmt, diff) -> None:
                             console.print(line, markup=False, highlight=False)
     if failed:
         sys.exit(1)
+
+
+@cli.command("bzimage")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def bzimage_cmd(path, fmt) -> None:
+    """Read a kernel image: boot-protocol header, payload, and where the kernel lies."""
+    from earlymem.kexec.bzimage import FIELDS, read_bzimage
+
+    img = read_bzimage(path)
+    extent = img.image_extent
+    if fmt == "json":
+        click.echo(json.dumps({
+            "source": img.source, "protocol": img.protocol_text, "kernel_version": img.kernel_version,
+            "fields": img.fields, "compression": img.compression,
+            "load_segments": [{"paddr": hex(p), "memsz": hex(m)} for p, m in img.load_segments],
+            "image": [hex(extent.start), hex(extent.end)] if extent else None,
+            "kexec_file_probe": img.kernel_probe_error() or "ok",
+        }, indent=2))
+        return
+    click.echo(f"{img.source}: bzImage, boot protocol {img.protocol_text}, {img.size} bytes")
+    if img.kernel_version:
+        click.echo(f"kernel version: {img.kernel_version}")
+    for f in FIELDS:
+        if f.name in img.fields:
+            click.echo(f"  {f.name:<22} {img.fields[f.name]:#x}")
+    click.echo(f"payload: {img.compression}")
+    for p, m in img.load_segments:
+        click.echo(f"  PT_LOAD paddr {p:#x} memsz {m:#x}")
+    if extent:
+        click.echo(f"kernel image [_text, _end): {extent.start:#x}-{extent.last:#x} ({extent.size:#x} bytes)")
+    click.echo(f"kexec_file_load probe: {img.kernel_probe_error() or 'ok (a relocatable bzImage64)'}")
+    click.echo(f"initrd_addr_max (as kexec-tools uses it): {img.initrd_addr_max:#x}")
 
 
 @cli.command("profiles")

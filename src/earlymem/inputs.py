@@ -34,6 +34,7 @@ class LoadedInput:
     map_is_sanitized: bool
     who: str
     cmdline_source: tuple[str, int | None, str | None]
+    kaslr_note: str | None = None
 
 
 def _profile(version_text: str | None, override: str | None, source: str, line: int | None = None) -> KernelProfile:
@@ -58,6 +59,7 @@ def load_input(
     boot: int = 1,
     kernel_version: str | None = None,
     append: str | None = None,
+    kernel_image: Path | None = None,
 ) -> LoadedInput:
     """Load exactly one of a boot log, a TOML machine or a /proc root.
 
@@ -92,4 +94,16 @@ def load_input(
     if append:
         machine.command_line = CommandLine(f"{machine.command_line.text} {append}".strip())
         loaded.cmdline_source = ("--append", None, None)
+    if kernel_image is not None:
+        from earlymem.kexec.bzimage import read_bzimage
+
+        image = read_bzimage(kernel_image)
+        # With nokaslr the decompressor runs the kernel at its default address
+        # (the PT_LOAD addresses); with KASLR it picks a random one, unknown here.
+        if machine.command_line.flag("nokaslr"):
+            machine.kernel_image = image.image_extent
+        loaded.kaslr_note = None if machine.command_line.flag("nokaslr") else (
+            "KASLR is on (no nokaslr): the kernel's physical placement varies from boot to boot, "
+            "so predictions that depend on it are not made"
+        )
     return loaded

@@ -1,0 +1,1 @@
+"""kexec and kdump: the bzImage format, and (later) segment placement."""
