@@ -31,6 +31,7 @@ from earlymem.allocators.memblock import Memblock
 from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
+from earlymem.nodes import assumed_kernel_image
 from earlymem.ranges import Range, RangeSet
 from earlymem.units import memparse
 
@@ -183,12 +184,7 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) 
         return lines
     memory = RangeSet(Range(r.base, r.end) for r in mb.memory)
     known = [Range(0, SZ_1M)]
-    try:
-        from earlymem.nodes import assumed_kernel_image
-
-        image = assumed_kernel_image(machine)
-    except Exception:  # pragma: no cover - defensive: no image assumption
-        image = None
+    image = assumed_kernel_image(machine)
     if image is None:
         return None  # KASLR: the kernel could be anywhere
     known.append(image)
