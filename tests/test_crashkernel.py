@@ -60,3 +60,10 @@ def test_generic_code_refuses_sizes_not_below_system_ram():
 def test_range_lists_are_not_modelled_yet():
     with pytest.raises(InputError, match="range lists"):
         parse("crashkernel=1G-4G:192M,4G-:256M")
+
+
+def test_empty_or_zero_base_means_search():
+    # found by the hold-out boots: crashkernel=256M@ is placed like crashkernel=256M
+    r = parse("crashkernel=256M@")
+    assert (r.size, r.base, r.fixed, r.error) == (256 << 20, 0, False, False)
+    assert not parse("crashkernel=256M@0").fixed

@@ -17,6 +17,8 @@ from earlymem.verify import verify_path
 ORACLE = Path(__file__).parent / "fixtures" / "oracle"
 CAPTURES = sorted(p for p in ORACLE.iterdir() if (p / "serial.log").is_file()) if ORACLE.is_dir() else []
 CONFIGS = {c.name: c for c in read_matrix(ORACLE / "matrix.toml")}
+#: Boots of configurations written down before they were run (fixtures/holdout).
+HOLDOUT = sorted(p for p in (Path(__file__).parent / "fixtures" / "holdout").iterdir() if (p / "serial.log").is_file())
 
 
 def test_every_matrix_boot_was_captured_on_every_kernel():
@@ -26,7 +28,7 @@ def test_every_matrix_boot_was_captured_on_every_kernel():
     assert len(CAPTURES) >= 100
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CAPTURES + HOLDOUT, ids=lambda p: p.name)
 def test_e820_family_matches_fully(path):
     report = verify_path(path)
     fam = {f.name: f for f in report.families}
@@ -64,7 +66,7 @@ def test_verify_cli_prints_a_table_and_exits_zero():
 MODERN_LOGS = sorted((Path(__file__).parent / "fixtures" / "bootlogs").glob("*.log"))
 
 
-@pytest.mark.parametrize("path", CAPTURES + MODERN_LOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CAPTURES + MODERN_LOGS + HOLDOUT, ids=lambda p: p.name)
 def test_zone_node_range_and_initmem_lines_match_fully(path):
     """earlymem.nodes: the Zone ranges, Early memory node ranges and Initmem
     setup lines of every Debian 5.10/6.1/6.12/7.2 boot, byte for byte."""
@@ -73,7 +75,7 @@ def test_zone_node_range_and_initmem_lines_match_fully(path):
         assert fam[name].expected and fam[name].ok, name
 
 
-@pytest.mark.parametrize("path", CAPTURES + MODERN_LOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CAPTURES + MODERN_LOGS + HOLDOUT, ids=lambda p: p.name)
 def test_numa_lines_match_except_node_data(path):
     """NUMA merge lines and the faked node match; NODE_DATA placement is not predicted yet."""
     f = {f.name: f for f in verify_path(path).families}["numa"]
@@ -102,7 +104,7 @@ def test_predict_prints_kernel_lines_in_kernel_order(name, tmp_path):
 DETERMINED_CRASH = ["pc-1g-plain", "q35-2g-plain", "pc-4g-ck-malformed", "pc-4g-ck128at16m-collides", "pc-4g-ck128at512m-both-crash", "pc-4g-ck128low-alone", "pc-4g-ck3g-too-large"]
 
 
-@pytest.mark.parametrize("path", CAPTURES + MODERN_LOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CAPTURES + MODERN_LOGS + HOLDOUT, ids=lambda p: p.name)
 def test_crashkernel_lines_are_never_wrong(path):
     """Predicted only when the known facts decide it; then exactly the kernel's lines."""
     f = {f.name: f for f in verify_path(path).families}["crashkernel"]
@@ -111,7 +113,7 @@ def test_crashkernel_lines_are_never_wrong(path):
         assert f.predicted is not None and f.ok
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CAPTURES + HOLDOUT, ids=lambda p: p.name)
 def test_iomem_crash_kernel_lines_are_never_wrong(path):
     f = {f.name: f for f in verify_path(path).families}["iomem-crash"]
     assert f.predicted is None or f.ok, (f.expected, f.predicted)

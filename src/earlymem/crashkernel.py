@@ -94,7 +94,9 @@ def _parse_simple(text: str, req: CrashRequest) -> None:
     req.size = size
     if text[cur : cur + 1] == "@":
         req.base, cur = _mem(text, cur + 1)
-        req.fixed = True
+        # A base of 0 (also "size@" with nothing after it) means "search":
+        # x86 reserve_crashkernel() tests crash_base <= 0, the generic code !crash_base.
+        req.fixed = req.base != 0
     elif cur < len(text) and text[cur] not in " \0":
         req.warnings.append(f"crashkernel: unrecognized char: {text[cur]}")
         req.error = True
@@ -194,6 +196,10 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) 
     size = req.size
     if req.fixed:
         base = req.base
+        if base >= CRASH_ADDR_LOW_MAX and not profile.crashkernel_generic:
+            # x86 reserve_crashkernel() (to v6.6) then also searches low memory
+            # for the default low size: a searched placement.
+            return None
         align = CRASH_ALIGN if profile.crashkernel_generic else SZ_1M
         want = Range(base, base + size)
         if base % align == 0 and free.covers(want):
