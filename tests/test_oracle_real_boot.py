@@ -51,3 +51,20 @@ def test_real_debian_kernel_image_reads_back():
     assert img.kernel_version.startswith("6.1.0-50-amd64")
     assert img.image_extent.start == PHYSICAL_START == img.fields["pref_address"]
     assert img.image_extent.size == DEBIAN_IMAGE_SIZE[(6, 1)]
+
+
+def test_real_debian_kernel_btf_sizes_explain_node_data():
+    """The pinned 6.1 kernel's own BTF gives sizeof(struct pglist_data); 6.1's
+    alloc_node_data() (arch/x86/mm/numa.c) rounds it up to a page, which is
+    exactly the NODE_DATA range the committed capture of this kernel prints."""
+    import re
+
+    from earlymem.kexec.bzimage import read_bzimage
+    from earlymem.oracle.kernels import fetch_kernel
+
+    sizes = read_bzimage(fetch_kernel("6.1").vmlinuz).struct_sizes
+    m = re.search(r"NODE_DATA\(0\) allocated \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]", (FIXTURE / "serial.log").read_text())
+    assert m, "fixture lost its NODE_DATA line"
+    printed = int(m.group(2), 16) + 1 - int(m.group(1), 16)
+    assert (sizes["pglist_data"] + 0xFFF) & ~0xFFF == printed
+    assert sizes["prb_desc"] == 0x18 and sizes["printk_info"] == 0x58

@@ -284,6 +284,7 @@ def bzimage_cmd(path, fmt) -> None:
             "load_segments": [{"paddr": hex(p), "memsz": hex(m)} for p, m in img.load_segments],
             "image": [hex(extent.start), hex(extent.end)] if extent else None,
             "kexec_file_probe": img.kernel_probe_error() or "ok",
+            "btf_struct_sizes": {k: img.struct_sizes[k] for k in ("pglist_data", "printk_info", "prb_desc") if k in img.struct_sizes},
         }, indent=2))
         return
     click.echo(f"{img.source}: bzImage, boot protocol {img.protocol_text}, {img.size} bytes")
@@ -297,6 +298,9 @@ def bzimage_cmd(path, fmt) -> None:
         click.echo(f"  PT_LOAD paddr {p:#x} memsz {m:#x}")
     if extent:
         click.echo(f"kernel image [_text, _end): {extent.start:#x}-{extent.last:#x} ({extent.size:#x} bytes)")
+    for name in ("pglist_data", "printk_info", "prb_desc"):
+        if name in img.struct_sizes:
+            click.echo(f"  BTF sizeof(struct {name}) = {img.struct_sizes[name]:#x}")
     click.echo(f"kexec_file_load probe: {img.kernel_probe_error() or 'ok (a relocatable bzImage64)'}")
     click.echo(f"initrd_addr_max (as kexec-tools uses it): {img.initrd_addr_max:#x}")
 

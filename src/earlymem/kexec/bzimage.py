@@ -112,6 +112,8 @@ class BzImage:
     setup_size: int
     compression: str | None = None
     load_segments: list[tuple[int, int]] = field(default_factory=list)
+    #: Struct sizes from the vmlinux's .BTF (empty if it has none).
+    struct_sizes: dict[str, int] = field(default_factory=dict)
 
     @property
     def protocol_text(self) -> str:
@@ -196,7 +198,11 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
             raise InputError(f"payload [{start:#x}, +{plen:#x}) lies outside the file ({len(data):#x} bytes)", source=source, field="payload_offset")
         payload = data[start : start + plen]
         image.compression, vmlinux = _decompress(payload, source, limit)
-        image.load_segments = _load_segments(vmlinux, source)
+        image.load_segments, btf = _load_segments(vmlinux, source)
+        if btf is not None:
+            from earlymem.kexec.btf import struct_sizes
+
+            image.struct_sizes = struct_sizes(btf, source)
     return image
 
 
@@ -264,8 +270,8 @@ def _lz4_legacy(payload: bytes, limit: int, source: str) -> bytes:
     return bytes(out)
 
 
-def _load_segments(vmlinux: bytes, source: str) -> list[tuple[int, int]]:
-    """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools)."""
+def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None]:
+    """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), and its .BTF bytes."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -274,8 +280,10 @@ def _load_segments(vmlinux: bytes, source: str) -> list[tuple[int, int]]:
     try:
         elf = ELFFile(io.BytesIO(vmlinux))
         segs = [(s["p_paddr"], s["p_memsz"]) for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+        btf_section = elf.get_section_by_name(".BTF") if elf.num_sections() else None
+        btf = btf_section.data() if btf_section is not None else None
     except (ELFError, struct.error, ValueError) as exc:
         raise InputError(f"the vmlinux ELF is malformed: {exc}", source=source, field="payload") from None
     if not segs:
         raise InputError("the vmlinux ELF has no PT_LOAD segment", source=source, field="payload")
-    return segs
+    return segs, btf
