@@ -3,7 +3,6 @@
 import pytest
 
 from earlymem.crashkernel import parse_crashkernel
-from earlymem.errors import InputError
 from earlymem.kernels import profile_for
 
 RAM = 4095 << 20
@@ -57,9 +56,40 @@ def test_generic_code_refuses_sizes_not_below_system_ram():
     assert not parse("crashkernel=4G", P61).error
 
 
-def test_range_lists_are_not_modelled_yet():
-    with pytest.raises(InputError, match="range lists"):
-        parse("crashkernel=1G-4G:192M,4G-:256M")
+P510 = profile_for("5.10")
+
+
+def test_range_list_rounding_is_per_era():
+    # captures pc-4g-ckrange: 4095 MB of RAM gets 192M on 5.10 (no rounding)
+    # and 256M on 6.1 (rounded up to 4096 MB, so "4G-" matches)
+    assert parse("crashkernel=1G-4G:192M,4G-:256M", P510).size == 192 << 20
+    assert parse("crashkernel=1G-4G:192M,4G-:256M", P61).size == 256 << 20
+
+
+def test_range_list_with_offset_and_open_end():
+    r = parse("crashkernel=512M-2G:64M,2G-:128M@16M")
+    assert (r.size, r.base, r.fixed) == (128 << 20, 16 << 20, True)
+
+
+def test_range_list_without_a_match_is_zero_bytes():
+    r = parse("crashkernel=8G-16G:512M")
+    assert r.size == 0 and not r.error and r.warnings == ["crashkernel size resulted in zero bytes"]
+
+
+@pytest.mark.parametrize(
+    "cmd, warning",
+    [
+        ("crashkernel=1G:128M", "crashkernel: '-' expected"),
+        ("crashkernel=4G-1G:128M", "crashkernel: end <= start"),
+        ("crashkernel=1G-x:128M", "crashkernel: Memory value expected"),
+        ("crashkernel=1G-8G:x", "Memory value expected"),
+        ("crashkernel=1G-8G:8G", "crashkernel: invalid size"),
+        ("crashkernel=1G-8G:128M@x", "Memory value expected after '@'"),
+    ],
+)
+def test_range_list_warnings(cmd, warning):
+    r = parse(cmd)
+    assert r.error and r.warnings == [warning]
 
 
 def test_empty_or_zero_base_means_search():

@@ -7,20 +7,14 @@ the extended ``range:size`` syntax is used when a ``:`` comes before the first
 space, else the simple ``size[@base]`` syntax.  Warnings are the kernel's
 verbatim texts.
 
-Where the reservation lands is decided by a top-down memblock search after
-every earlier boot allocation (page tables, ACPI, NODE_DATA, ...).  earlymem
-predicts the outcome only when the known facts decide it:
-
-* no ``crashkernel=`` (or only suffixed ones the era ignores): nothing;
-* a parse error: the warning;
-* a fixed base ``size@base``: it succeeds iff ``[base, base+size)`` is RAM,
-  aligned (1 MiB for x86's own code, CRASH_ALIGN = 16 MiB for the generic
-  code) and clear of the known reservations (the first 1 MiB, the kernel image,
-  the initrd);
-* a size that fits in no free range of either search window, even ignoring
-  allocations earlymem does not model: the failure.
-
-Anything else (a searched placement) is "not predicted yet".
+Where the reservation lands is decided by a memblock search after every
+earlier boot allocation; :mod:`earlymem.setup_arch` replays those (page
+tables, printk ring buffer, initrd, NODE_DATA), and the search here follows
+arch/x86/kernel/setup.c ``reserve_crashkernel()`` (to v6.6: low window
+[16 MiB, 4 GiB) first unless ``,high``, then up to 64 TiB; a fixed base needs
+exactly ``[base, base+size)`` free at 1 MiB alignment; above 4 GiB a low part
+is reserved too) or kernel/crash_reserve.c ``reserve_crashkernel_generic()``
+(v6.7+: CRASH_ALIGN for fixed bases too, fallbacks between the windows).
 """
 
 from __future__ import annotations
@@ -28,11 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
-from earlymem.nodes import assumed_kernel_image
-from earlymem.ranges import Range, RangeSet
 from earlymem.units import memparse
 
 __all__ = ["CrashRequest", "parse_crashkernel", "predict_crashkernel", "iomem_line"]
@@ -42,6 +33,9 @@ CRASH_ALIGN = 16 << 20
 CRASH_ADDR_LOW_MAX = 4 << 30
 CRASH_ADDR_HIGH_MAX = 64 << 40
 SZ_1M = 1 << 20
+#: arch/x86/include/asm/crash_reserve.h (and setup.c before v6.7):
+#: max(swiotlb_size_or_default() + 8 MiB, 256 MiB) with the 64 MiB default swiotlb.
+DEFAULT_CRASH_KERNEL_LOW_SIZE = 256 << 20
 
 
 @dataclass
@@ -102,6 +96,65 @@ def _parse_simple(text: str, req: CrashRequest) -> None:
         req.error = True
 
 
+def _parse_ranges(text: str, system_ram: int, req: CrashRequest, profile: KernelProfile) -> None:
+    """``parse_crashkernel_mem()``: ``start-[end]:size[,...][@offset]``.
+
+    The first range holding System RAM (``start <= ram < end``) gives the
+    size; eras with ``crashkernel_range_rounds_128m`` first round System RAM
+    up to 128 MiB (firmware keeps some RAM, so 4 GiB machines report 4095 MB).
+    """
+    if profile.crashkernel_range_rounds_128m:
+        system_ram = -(-system_ram // (128 << 20)) * (128 << 20)
+
+    def fail(message: str) -> None:
+        req.warnings.append(message)
+        req.error = True
+
+    cur = 0
+    while True:
+        start, tmp = _mem(text, cur)
+        if tmp == cur:
+            return fail("crashkernel: Memory value expected")
+        cur = tmp
+        if text[cur : cur + 1] != "-":
+            return fail("crashkernel: '-' expected")
+        cur += 1
+        end = (1 << 64) - 1
+        if text[cur : cur + 1] != ":":
+            end, tmp = _mem(text, cur)
+            if tmp == cur:
+                return fail("crashkernel: Memory value expected")
+            cur = tmp
+            if end <= start:
+                return fail("crashkernel: end <= start")
+        if text[cur : cur + 1] != ":":
+            return fail("crashkernel: ':' expected")
+        cur += 1
+        size, tmp = _mem(text, cur)
+        if tmp == cur:
+            return fail("Memory value expected")
+        cur = tmp
+        if size >= system_ram:
+            return fail("crashkernel: invalid size")
+        if start <= system_ram < end:
+            req.size = size
+            break
+        more = text[cur : cur + 1] == ","
+        cur += 1
+        if not more:
+            break
+    if req.size > 0:
+        while cur < len(text) and text[cur] not in " @":
+            cur += 1
+        if text[cur : cur + 1] == "@":
+            req.base, tmp = _mem(text, cur + 1)
+            if tmp == cur + 1:
+                return fail("Memory value expected after '@'")
+            req.fixed = req.base != 0
+    else:
+        req.warnings.append("crashkernel size resulted in zero bytes")
+
+
 def _parse_suffix(text: str, suffix: str) -> tuple[int | None, str | None]:
     size, cur = _mem(text, 0)
     if cur == 0:
@@ -145,91 +198,119 @@ def parse_crashkernel(cmdline: str, system_ram: int, profile: KernelProfile) -> 
         return req
     token = text.split(" ", 1)[0]
     if ":" in token:
-        raise InputError("crashkernel= range lists are not modelled yet", field="crashkernel")
+        _parse_ranges(text, system_ram, req, profile)
+        return req
     _parse_simple(text, req)
     if profile.crashkernel_generic and not req.error and req.size >= system_ram:
         req.error = True  # parse_crashkernel(): size >= system_ram -> -EINVAL, silently
     return req
 
 
-def _fits(free: RangeSet, lo: int, hi: int, size: int, align: int) -> bool:
-    """Whether a top-down search of [lo, hi) could place ``size`` (optimistically)."""
-    for r in free.overlapping(Range(lo, max(lo, hi))):
-        start = -(-r.start // align) * align
-        if start + size <= r.end:
-            return True
-    return False
+def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock | None) -> list[str] | None:
+    """The crashkernel lines the kernel prints, or None when they are not determined.
 
+    /proc/iomem lines come last, marked by :func:`iomem_line`'s format
+    (``predict_lines`` files them under ``iomem-crash``).
 
-def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) -> list[str] | None:
-    """The crashkernel lines the kernel prints, or None when they are not determined yet.
-
-    A successful reservation's /proc/iomem line comes last, marked by
-    :func:`iomem_line`'s format (``predict_lines`` files it under ``iomem-crash``).
-
-    :param mb: memblock after e820__memblock_setup (memory; reserved is ignored).
+    :param mb: memblock as ``reserve_crashkernel()`` finds it (after
+        :func:`earlymem.setup_arch.setup_allocations`); None when the kernel's
+        place is unknown (KASLR), which leaves every placement undetermined.
     """
     cmdline = machine.command_line.text
     lines: list[str] = []
-    has_any = "crashkernel=" in cmdline
-    if profile.crash_low_1m_message and has_any:
+    if profile.crash_low_1m_message and "crashkernel=" in cmdline:
         lines.append("kexec: Reserving the low 1M of memory for crashkernel")
-    total = mb.phys_mem_size()
-    try:
-        req = parse_crashkernel(cmdline, total, profile)
-    except InputError:
+    if mb is None:
         return None
+    total = mb.phys_mem_size()
+    req = parse_crashkernel(cmdline, total, profile)
     if req is None:
         return lines
     lines += req.warnings
     if req.error or not req.size:
         return lines
-    memory = RangeSet(Range(r.base, r.end) for r in mb.memory)
-    known = [Range(0, SZ_1M)]
-    image = assumed_kernel_image(machine)
-    if image is None:
-        return None  # KASLR: the kernel could be anywhere
-    known.append(image)
-    if machine.initrd is not None:
-        known.append(Range(machine.initrd.start, -(-machine.initrd.end // 4096) * 4096))
-    free = memory.subtract(known)
-    size = req.size
-    if req.fixed:
-        base = req.base
-        if base >= CRASH_ADDR_LOW_MAX and not profile.crashkernel_generic:
-            # x86 reserve_crashkernel() (to v6.6) then also searches low memory
-            # for the default low size: a searched placement.
-            return None
-        align = CRASH_ALIGN if profile.crashkernel_generic else SZ_1M
-        want = Range(base, base + size)
-        if base % align == 0 and free.covers(want):
-            lines.append(_success(profile, base, size, total))
-            lines.append(iomem_line(base, size))
-            return lines
-        if base % align or not memory.covers(want) or any(want.overlaps(k) for k in known):
-            lines.append("crashkernel reservation failed - memory is in use.")
-            return lines
-        return None
-    # A searched placement: only a certain failure is predicted.
-    if req.high:
-        return None
-    low_lo = 0 if profile.crashkernel_generic else CRASH_ALIGN
-    if _fits(free, low_lo, CRASH_ADDR_LOW_MAX, size, CRASH_ALIGN) or _fits(free, CRASH_ADDR_LOW_MAX if profile.crashkernel_generic else CRASH_ALIGN, CRASH_ADDR_HIGH_MAX, size, CRASH_ALIGN):
-        return None
     if profile.crashkernel_generic:
-        lines.append(f"cannot allocate crashkernel (size:{size:#x})")
+        placed = _reserve_generic(req, mb)
     else:
-        lines.append("crashkernel reservation failed - No suitable area found.")
+        placed = _reserve_x86(req, mb, total)
+    lines += placed
     return lines
+
+
+def _reserve_x86(req: CrashRequest, mb: Memblock, total: int) -> list[str]:
+    """arch/x86/kernel/setup.c reserve_crashkernel() (to v6.6)."""
+    size = req.size
+    if not req.fixed:
+        base = 0
+        if not req.high:
+            base = mb.phys_alloc_range(size, CRASH_ALIGN, CRASH_ALIGN, CRASH_ADDR_LOW_MAX)
+        if not base:
+            base = mb.phys_alloc_range(size, CRASH_ALIGN, CRASH_ALIGN, CRASH_ADDR_HIGH_MAX)
+        if not base:
+            return ["crashkernel reservation failed - No suitable area found."]
+    else:
+        base = req.base
+        if mb.phys_alloc_range(size, SZ_1M, base, base + size) != base:
+            return ["crashkernel reservation failed - memory is in use."]
+    lines: list[str] = []
+    iomem: list[str] = []
+    if base >= CRASH_ADDR_LOW_MAX:
+        # reserve_crashkernel_low(): crashkernel=Y,low, else the default
+        # max(swiotlb + 8 MiB, 256 MiB); crashkernel=0,low asks for none.
+        low = req.low_size if req.low_size is not None else DEFAULT_CRASH_KERNEL_LOW_SIZE
+        if low:
+            low_base = mb.phys_alloc_range(low, CRASH_ALIGN, 0, CRASH_ADDR_LOW_MAX)
+            if not low_base:
+                mb.phys_free(base, size)
+                return [f"Cannot reserve {low >> 20}MB crashkernel low memory, please try smaller size."]
+            limit = min(total, CRASH_ADDR_LOW_MAX)
+            lines.append(f"Reserving {low >> 20}MB of low memory at {low_base >> 20}MB for crashkernel (low RAM limit: {limit >> 20}MB)")
+            iomem.append(iomem_line(low_base, low))
+    lines.append(f"Reserving {size >> 20}MB of memory at {base >> 20}MB for crashkernel (System RAM: {total >> 20}MB)")
+    iomem.append(iomem_line(base, size))
+    return lines + sorted(iomem, key=lambda t: int(t.split("-", 1)[0], 16))  # /proc/iomem is in address order
+
+
+def _reserve_generic(req: CrashRequest, mb: Memblock) -> list[str]:
+    """kernel/crash_reserve.c reserve_crashkernel_generic() (x86 from v6.7)."""
+    size = req.size
+    low_size = 0
+    if req.fixed:
+        search_base, search_end = req.base, req.base + size
+    elif req.high:
+        search_base, search_end = CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX
+        low_size = req.low_size if req.low_size is not None else DEFAULT_CRASH_KERNEL_LOW_SIZE
+    else:
+        search_base, search_end = 0, CRASH_ADDR_LOW_MAX
+    while True:
+        base = mb.phys_alloc_range(size, CRASH_ALIGN, search_base, search_end)
+        if base:
+            break
+        if req.fixed:
+            return ["crashkernel reservation failed - memory is in use."]
+        if not req.high and search_end == CRASH_ADDR_LOW_MAX:
+            search_base, search_end = CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX
+            low_size = DEFAULT_CRASH_KERNEL_LOW_SIZE
+            continue
+        if req.high and search_end == CRASH_ADDR_HIGH_MAX:
+            search_base, search_end = 0, CRASH_ADDR_LOW_MAX
+            continue
+        return [f"cannot allocate crashkernel (size:{size:#x})"]
+    lines: list[str] = []
+    iomem: list[str] = []
+    if base >= CRASH_ADDR_LOW_MAX and low_size:
+        low_base = mb.phys_alloc_range(low_size, CRASH_ALIGN, 0, CRASH_ADDR_LOW_MAX)
+        if not low_base:
+            mb.phys_free(base, size)
+            return [f"cannot allocate crashkernel low memory (size:{low_size:#x})."]
+        lines.append(f"crashkernel low memory reserved: {low_base:#010x} - {low_base + low_size:#010x} ({low_size >> 20} MB)")
+        iomem.append(iomem_line(low_base, low_size))
+    lines.append(f"crashkernel reserved: {base:#018x} - {base + size:#018x} ({size >> 20} MB)")
+    iomem.append(iomem_line(base, size))
+    return lines + sorted(iomem, key=lambda t: int(t.split("-", 1)[0], 16))  # /proc/iomem is in address order
 
 
 def iomem_line(base: int, size: int) -> str:
     """The /proc/iomem entry (kernel/resource.c r_show, width 8, end inclusive),
     nested one level under its System RAM entry: ``crashk_res`` named "Crash kernel"."""
     return f"  {base:08x}-{base + size - 1:08x} : Crash kernel"
-
-
-def _success(profile: KernelProfile, base: int, size: int, total: int) -> str:
-    if profile.crashkernel_generic:
-        return f"crashkernel reserved: {base:#018x} - {base + size:#018x} ({size >> 20} MB)"
-    return f"Reserving {size >> 20}MB of memory at {base >> 20}MB for crashkernel (System RAM: {total >> 20}MB)"

@@ -98,6 +98,7 @@ def load_input(
         from earlymem.kexec.bzimage import read_bzimage
 
         image = read_bzimage(kernel_image)
+        machine.struct_sizes = dict(image.struct_sizes)
         # With nokaslr the decompressor runs the kernel at its default address
         # (the PT_LOAD addresses); with KASLR it picks a random one, unknown here.
         if machine.command_line.flag("nokaslr"):

@@ -55,6 +55,8 @@ class Machine:
     initrd: Range | None = None
     rsdp: int | None = None
     source: str = "<machine>"
+    #: sizeof() of the structs early allocations depend on, from the kernel's BTF.
+    struct_sizes: dict[str, int] = field(default_factory=dict)
 
     # -- builders -------------------------------------------------------------------
 

@@ -116,6 +116,15 @@ class KernelProfile:
     #: kernel/crash_reserve.c reserve_crashkernel_generic() and its messages
     #: ("crashkernel reserved: ..."), instead of x86's own reserve_crashkernel().
     crashkernel_generic: bool = False
+    #: parse_crashkernel_mem() rounds System RAM up to 128 MiB before matching
+    #: a range list (kernel/crash_core.c).
+    crashkernel_range_rounds_128m: bool = False
+    #: INIT_PGT_BUF_SIZE in pages (arch/x86/mm/init.c): the brk buffer the
+    #: first direct-mapping page tables come from before memblock is used.
+    init_pgt_buf_pages: int = 12
+    #: alloc_node_data() rounds sizeof(pg_data_t) up to a page
+    #: (arch/x86/mm/numa.c); mm/numa.c (v6.12) allocates it unrounded.
+    node_data_page_rounded: bool = True
     #: zone_names[] in the order free_area_init() prints them (ZONE_MOVABLE is
     #: skipped there); Device with CONFIG_ZONE_DEVICE, as in Debian's configs.
     zone_names: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Device")
@@ -268,7 +277,14 @@ _P_5_13 = replace(
     first=KernelVersion(5, 13, 0),
     summary="the first 1 MiB is always reserved; no 'Reserving the low 1M ... for crashkernel' line",
     crash_low_1m_message=False,
+    crashkernel_range_rounds_128m=True,
+    init_pgt_buf_pages=16,
     sources=(
+        "[release unverified: after 5.10, by 6.1] parse_crashkernel_mem() rounds System RAM to 128 MiB: "
+        "crashkernel=1G-4G:192M,4G-:256M gives 192M on Debian 5.10 and 256M on 6.1 for 4095 MB of RAM",
+        "[release unverified: after 5.10, by 6.1] INIT_PGT_BUF_SIZE grew from 12 to 16 pages "
+        "(INIT_PGD_PAGE_TABLES for 5-level builds): the page-table pages memblock hands out at "
+        "the top of RAM drop by 4 from 5.10 to 6.1 on the same 16, 32, 40 and 64 GiB machines",
         "'x86/setup: always reserve the first 1M of RAM' (v5.13 [commit and release unverified]); "
         "QEMU captures: 'kexec: Reserving the low 1M of memory for crashkernel' on 5.10, not on 6.1",
     ),
@@ -281,11 +297,14 @@ _P_6_12 = replace(
     summary="NUMA blocks clamped to the start of DRAM; generic crashkernel reservation",
     numa_low_is_dram_start=True,
     crashkernel_generic=True,
+    node_data_page_rounded=False,
     sources=(
         "mm/numa_memblks.c numa_cleanup_meminfo(): low = memblock_start_of_DRAM() (v6.12, from "
         "arch/x86/mm/numa.c where low = 0); QEMU captures: 'NUMA: Node 0 [mem 0x00000000-...' on "
         "5.10 and 6.1, '[mem 0x00001000-...' on 6.12 and 7.2",
         "x86 moved to kernel/crash_reserve.c reserve_crashkernel_generic() (v6.7 [release unverified]); "
+        "mm/numa.c alloc_node_data() (v6.12 [commit unverified]): nd_size = sizeof(pg_data_t), not "
+        "page-rounded; captures: NODE_DATA 0x2b000 bytes on 6.1, 0x2a980 on 6.12",
         "captures: 'Reserving ...MB of memory at ...MB for crashkernel' on 6.1, 'crashkernel reserved: "
         "0x...' on 6.12 and 7.2",
     ),

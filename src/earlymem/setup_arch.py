@@ -1,0 +1,285 @@
+"""The memblock allocations of x86_64 ``setup_arch()`` up to the crashkernel reservation.
+
+In the order the kernel makes them (arch/x86/kernel/setup.c, 5.10 to 7.x):
+
+1. early reservations: the first 1 MiB (``reserve_real_mode()`` and the BIOS
+   area; 5.13+ reserve it whole), the kernel image ``[_text, _end)``
+   (``memblock_x86_reserve_range()``/``early_reserve_memory()``) and the initrd
+   (``early_reserve_initrd()``);
+2. ``init_mem_mapping()`` (arch/x86/mm/init.c): the direct mapping, built top
+   down by ``memory_map_top_down()``.  Page-table pages come from the brk
+   buffer (``INIT_PGT_BUF_SIZE``) while the range being mapped does not cover
+   it (``can_use_brk_pgt``), else from memblock, top down inside the part
+   already mapped (``alloc_low_pages()``).  Then
+   ``memblock_set_current_limit(get_max_mapped())``;
+3. ``setup_log_buf(1)`` (kernel/printk/printk.c): with ``log_buf_len=``, the
+   text buffer, the descriptor ring and the info array (``new_log_buf_len >>
+   PRB_AVGBITS`` records of ``struct prb_desc`` and ``struct printk_info``),
+   three ``memblock_alloc()`` calls;
+4. ``reserve_initrd()``: an initrd outside the direct mapping (a ``mem=``
+   below it) is moved to ``memblock_phys_alloc_range(PAGE_ALIGN(size),
+   PAGE_SIZE, 0, max_pfn_mapped)``;
+5. ``initmem_init()`` -> ``numa_register_memblks()`` -> ``alloc_node_data()``
+   for each node with memory: ``memblock_phys_alloc_try_nid(nd_size,
+   SMP_CACHE_BYTES, nid)``, printing ``NODE_DATA(n) allocated [mem ...]``.
+
+Struct sizes are per build: read from the ``--kernel`` image's BTF, else the
+pinned Debian kernels' (see :data:`DEBIAN_STRUCT_SIZES`).
+
+Assumed and stated: the CPU has no 1 GiB pages (QEMU's default ``qemu64``
+model; with ``pdpe1gb`` the PMD pages are not needed), 4-level paging, no
+``movable_node`` (bottom-up mapping), no ACPI table upgrade, no CMA area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
+from earlymem.errors import InputError
+from earlymem.kernels import KernelProfile
+from earlymem.machine import Machine
+from earlymem.nodes import EarlyNodes, assumed_kernel_image
+from earlymem.ranges import Range
+from earlymem.units import memparse
+
+__all__ = ["SetupAllocations", "setup_allocations", "DEBIAN_STRUCT_SIZES", "log_buf_len"]
+
+PAGE = 4096
+PMD_SIZE = 2 << 20
+PUD_SIZE = 1 << 30
+PGDIR_SIZE = 512 << 30
+ISA_END_ADDRESS = 0x100000
+SMP_CACHE_BYTES = 64
+#: kernel/printk/printk_ringbuffer.h: one descriptor per 2^5 bytes of text.
+PRB_AVGBITS = 5
+#: kernel/printk/printk.c: LOG_ALIGN = __alignof__(unsigned long).
+LOG_ALIGN = 8
+#: CONFIG_LOG_BUF_SHIFT=17 in Debian's amd64 configs (config-6.1.0-50-amd64): a
+#: log_buf_len= not above 128 KiB keeps the static buffer.
+DEBIAN_LOG_BUF_SHIFT = 17
+#: kernel/printk/printk.c log_buf_len_update(): LOG_BUF_LEN_MAX.
+LOG_BUF_LEN_MAX = 1 << 31
+
+#: sizeof() in the pinned Debian kernels, from each vmlinux's .BTF
+#: (``earlymem bzimage`` prints them; tests/test_oracle_real_boot.py checks 6.1).
+DEBIAN_STRUCT_SIZES: dict[tuple[int, int], dict[str, int]] = {
+    (5, 10): {"pglist_data": 0x29FC0, "prb_desc": 0x18, "printk_info": 0x58},
+    (6, 1): {"pglist_data": 0x2A880, "prb_desc": 0x18, "printk_info": 0x58},
+    (6, 12): {"pglist_data": 0x2A980, "prb_desc": 0x18, "printk_info": 0x58},
+    (7, 2): {"pglist_data": 0x2B080, "prb_desc": 0x18, "printk_info": 0x70},
+}
+
+
+@dataclass
+class SetupAllocations:
+    """memblock after NODE_DATA, what was allocated, and the lines printed."""
+
+    memblock: Memblock
+    node_data_lines: list[str]
+    #: ``(what, base, size)`` in allocation order.
+    allocations: list[tuple[str, int, int]] = field(default_factory=list)
+    #: assumptions made (printed by ``predict`` on stderr).
+    notes: list[str] = field(default_factory=list)
+    max_mapped: int = 0
+
+
+def log_buf_len(machine: Machine) -> int:
+    """``new_log_buf_len`` after every ``log_buf_len=`` (0: the static buffer stays).
+
+    log_buf_len_update() rounds each value up to a power of two and keeps it
+    when it exceeds the static buffer; an unparsable value counts as 0.
+    """
+    default = 1 << DEBIAN_LOG_BUF_SHIFT
+    new = 0
+    for value in machine.command_line.get_all("log_buf_len"):
+        if not value:
+            continue
+        size = memparse(value, 0).value
+        if size > LOG_BUF_LEN_MAX:
+            size = LOG_BUF_LEN_MAX
+        if size:
+            size = 1 << (size - 1).bit_length()
+        if size > default:
+            new = size
+    return new
+
+
+def _struct_sizes(machine: Machine, notes: list[str]) -> dict[str, int]:
+    if machine.struct_sizes and all(k in machine.struct_sizes for k in ("pglist_data", "prb_desc", "printk_info")):
+        return machine.struct_sizes
+    key = machine.kernel_version.key[:2] if machine.kernel_version else (6, 1)
+    if key not in DEBIAN_STRUCT_SIZES:
+        below = [k for k in DEBIAN_STRUCT_SIZES if k <= key]
+        key = max(below) if below else min(DEBIAN_STRUCT_SIZES)
+        notes.append(
+            f"struct sizes (pg_data_t, printk records) assumed from Debian {key[0]}.{key[1]}; "
+            "pass --kernel VMLINUZ to read them from the kernel's BTF"
+        )
+    return DEBIAN_STRUCT_SIZES[key]
+
+
+class _PageTables:
+    """kernel_physical_mapping_init() page-table pages, as alloc_low_pages() hands them out."""
+
+    def __init__(self, mb: Memblock, brk: Range, brk_pages: int, allocations: list[tuple[str, int, int]]) -> None:
+        self.mb = mb
+        self.brk_base = brk.start
+        self.brk_top = brk.start + brk_pages * PAGE
+        self.brk_end = brk.start
+        self.can_use_brk = True
+        self.min_mapped = 0
+        self.max_mapped = 0
+        self.present: set[tuple[str, int]] = set()
+        self.allocations = allocations
+
+    def _page(self, level: str, index: int) -> None:
+        key = (level, index)
+        if key in self.present:
+            return
+        self.present.add(key)
+        if self.brk_end + PAGE <= self.brk_top and self.can_use_brk:
+            self.brk_end += PAGE
+            return
+        addr = 0
+        if self.min_mapped < self.max_mapped:
+            addr = self.mb.phys_alloc_range(PAGE, PAGE, self.min_mapped, self.max_mapped)
+        if addr:
+            self.allocations.append((f"page table ({level})", addr, PAGE))
+        elif self.can_use_brk:
+            self.brk_end += PAGE  # extend_brk()
+        else:
+            raise InputError("alloc_low_pages: can not alloc memory (the kernel panics here)", field="e820")
+
+    def map(self, start: int, end: int) -> None:
+        """init_memory_mapping(start, end): split_mem_range() into 4K head, 2M body, 4K tail."""
+        body_s = min(-(-start // PMD_SIZE) * PMD_SIZE, end)
+        body_e = max(end // PMD_SIZE * PMD_SIZE, body_s)
+        for s, e, small in ((start, body_s, True), (body_s, body_e, False), (body_e, end, True)):
+            if s >= e:
+                continue
+            for g in range(s // PGDIR_SIZE, (e - 1) // PGDIR_SIZE + 1):
+                self._page("PUD", g)
+                lo, hi = max(s, g * PGDIR_SIZE), min(e, (g + 1) * PGDIR_SIZE)
+                for u in range(lo // PUD_SIZE, (hi - 1) // PUD_SIZE + 1):
+                    self._page("PMD", u)
+                    if small:
+                        a, b = max(lo, u * PUD_SIZE), min(hi, (u + 1) * PUD_SIZE)
+                        for m in range(a // PMD_SIZE, (b - 1) // PMD_SIZE + 1):
+                            self._page("PTE", m)
+        self.max_mapped = max(self.max_mapped, end)
+
+    def map_range(self, memory: list[tuple[int, int]], r_start: int, r_end: int) -> int:
+        """init_range_memory_mapping(): each memory range clipped to [r_start, r_end)."""
+        mapped = 0
+        for base, end in memory:
+            s = min(max(base, r_start), r_end)
+            e = min(max(end, r_start), r_end)
+            if s >= e:
+                continue
+            self.can_use_brk = max(s, self.brk_end) >= min(e, self.brk_top)
+            self.map(s, e)
+            mapped += e - s
+        return mapped
+
+
+def _init_mem_mapping(mb: Memblock, max_pfn: int, image: Range, profile: KernelProfile, allocations: list) -> int:
+    """init_mem_mapping() top down; returns the end of the direct mapping (get_max_mapped())."""
+    # The page-table brk buffer sits in the image's .brk section, just below _end
+    # (arch/x86/kernel/vmlinux.lds.S); its exact offset is not modelled.
+    pages = profile.init_pgt_buf_pages
+    brk = Range(max(image.start, image.end - pages * PAGE), image.end)
+    pt = _PageTables(mb, brk, pages, allocations)
+    # pfn ranges: memory regions page-rounded, nodes not yet assigned (merged).
+    memory: list[tuple[int, int]] = []
+    for r in mb.memory:
+        s, e = -(-r.base // PAGE) * PAGE, r.end // PAGE * PAGE
+        if s >= e:
+            continue
+        if memory and memory[-1][1] == s:
+            memory[-1] = (memory[-1][0], e)
+        else:
+            memory.append((s, e))
+    end = max_pfn * PAGE
+    pt.map(0, ISA_END_ADDRESS)  # the ISA range is always mapped
+    pt.max_mapped = 0  # memory_map_top_down(): "will get exact value next"
+    addr = mb.phys_alloc_range(PMD_SIZE, PMD_SIZE, ISA_END_ADDRESS, end)
+    if addr:
+        mb.phys_free(addr, PMD_SIZE)
+    real_end = addr + PMD_SIZE
+    step = PMD_SIZE
+    pt.min_mapped = real_end
+    last_start = real_end
+    mapped_total = 0
+    while last_start > ISA_END_ADDRESS:
+        if last_start > step:
+            start = max((last_start - 1) // step * step, ISA_END_ADDRESS)
+        else:
+            start = ISA_END_ADDRESS
+        mapped_total += pt.map_range(memory, start, last_start)
+        last_start = start
+        pt.min_mapped = last_start
+        if mapped_total >= step:
+            step <<= 21 - 12 - 1  # get_new_step_size(): PMD_SHIFT - PAGE_SHIFT - 1
+    if real_end < end:
+        pt.map_range(memory, real_end, end)
+    return max(pt.max_mapped, ISA_END_ADDRESS)
+
+
+def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfile) -> SetupAllocations | None:
+    """Replay setup_arch()'s memblock allocations up to NODE_DATA.
+
+    :return: None when the kernel image's place is unknown (KASLR).
+    """
+    image = assumed_kernel_image(machine)
+    if image is None:
+        return None
+    mb = nodes.memblock
+    notes: list[str] = []
+    out = SetupAllocations(mb, [], notes=notes)
+    sizes = _struct_sizes(machine, notes)
+    # 1. early reservations
+    mb.reserve(0, ISA_END_ADDRESS)
+    mb.reserve(image.start, image.size)
+    initrd = machine.initrd
+    if initrd is not None:
+        mb.reserve(initrd.start, initrd.size)
+    # 2. the direct mapping
+    max_mapped = _init_mem_mapping(mb, nodes.max_pfn, image, profile, out.allocations)
+    mb.set_current_limit(max_mapped)
+    out.max_mapped = max_mapped
+    # 3. the printk ring buffer
+    text = log_buf_len(machine)
+    if text:
+        count = text >> PRB_AVGBITS
+        for what, size in (("log_buf", text), ("printk descs", count * sizes["prb_desc"]), ("printk infos", count * sizes["printk_info"])):
+            addr = mb.alloc(size, LOG_ALIGN)
+            if not addr:
+                notes.append(f"log_buf_len: {text} bytes not available")
+                break
+            out.allocations.append((what, addr, size))
+    # 4. reserve_initrd(): relocate an initrd the direct mapping does not cover
+    if initrd is not None:
+        covered = sum(max(0, min(r.end, initrd.end) - max(r.base, initrd.start)) for r in mb.memory)
+        if covered < initrd.size:
+            new = mb.phys_alloc_range(initrd.size, PAGE, 0, max_mapped)
+            if not new:
+                raise InputError(f"initrd of {initrd.size:#x} bytes cannot be moved below {max_mapped:#x}: the kernel panics", field="RAMDISK")
+            mb.phys_free(initrd.start, initrd.size)
+            out.allocations.append(("initrd (moved)", new, initrd.size))
+    # 5. NODE_DATA
+    psize = sizes["pglist_data"]
+    nd_size = -(-psize // PAGE) * PAGE if profile.node_data_page_rounded else psize
+    for nid in nodes.node_ids:
+        if not any(r.nid == nid and r.size for r in mb.memory):
+            continue
+        addr = mb.alloc_range_nid(nd_size, SMP_CACHE_BYTES, 0, MEMBLOCK_ALLOC_ACCESSIBLE, nid, False)
+        if not addr:
+            out.node_data_lines.append(f"Cannot find {nd_size} bytes in any node (initial node: {nid})")
+            continue
+        out.allocations.append((f"NODE_DATA({nid})", addr, nd_size))
+        out.node_data_lines.append(f"NODE_DATA({nid}) allocated [mem {addr:#010x}-{addr + nd_size - 1:#010x}]")
+        tnid = next((r.nid for r in mb.memory if r.base <= addr < r.end), NUMA_NO_NODE)
+        if tnid != nid:
+            out.node_data_lines.append(f"    NODE_DATA({nid}) on node {tnid}")
+    return out
