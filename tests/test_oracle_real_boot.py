@@ -68,3 +68,16 @@ def test_real_debian_kernel_btf_sizes_explain_node_data():
     printed = int(m.group(2), 16) + 1 - int(m.group(1), 16)
     assert (sizes["pglist_data"] + 0xFFF) & ~0xFFF == printed
     assert sizes["prb_desc"] == 0x18 and sizes["printk_info"] == 0x58
+
+
+def test_real_debian_kernel_resources_are_the_captured_iomem_ones():
+    """Kernel code/rodata/data/bss read from the 6.1 image's section headers are
+    the lines the same kernel showed in /proc/iomem (committed capture)."""
+    from earlymem.kexec.bzimage import read_bzimage
+    from earlymem.oracle.capture import read_capture
+    from earlymem.oracle.kernels import fetch_kernel
+
+    img = read_bzimage(fetch_kernel("6.1").vmlinuz)
+    mine = [f"  {a:08x}-{e - 1:08x} : {n}" for n, a, e in img.kernel_resources]
+    captured = [ln for ln in read_capture(FIXTURE).sections["first/iomem"] if " : Kernel " in ln]
+    assert mine == captured and len(mine) == 4

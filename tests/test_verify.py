@@ -17,8 +17,10 @@ from earlymem.verify import verify_path
 ORACLE = Path(__file__).parent / "fixtures" / "oracle"
 CAPTURES = sorted(p for p in ORACLE.iterdir() if (p / "serial.log").is_file()) if ORACLE.is_dir() else []
 CONFIGS = {c.name: c for c in read_matrix(ORACLE / "matrix.toml")}
-#: Boots of configurations written down before they were run (fixtures/holdout).
-HOLDOUT = sorted(p for p in (Path(__file__).parent / "fixtures" / "holdout").iterdir() if (p / "serial.log").is_file())
+#: Boots of configurations written down before they were run (fixtures/holdout, holdout2).
+HOLDOUT = sorted(
+    p for d in ("holdout", "holdout2") for p in (Path(__file__).parent / "fixtures" / d).iterdir() if (p / "serial.log").is_file()
+)
 
 
 def test_every_matrix_boot_was_captured_on_every_kernel():
@@ -118,3 +120,36 @@ def test_iomem_crash_kernel_lines_match_fully(path):
     assert f.predicted is not None and f.ok, (f.expected, f.predicted)
     if path.name.startswith("pc-4g-ck128at512m-both-crash--"):
         assert f.expected == ["  20000000-27ffffff : Crash kernel"]
+
+
+@pytest.mark.parametrize("path", CAPTURES + HOLDOUT, ids=lambda p: p.name)
+def test_predicted_iomem_is_the_kernels(path):
+    """`predict --format iomem`: System RAM entries and what nests in them
+    (Crash kernel here; Kernel code/... need --kernel) appear in the capture's
+    /proc/iomem exactly and in order; the other e820 entries appear with their
+    start and name (devices may nest them or stretch their end)."""
+    from earlymem.kernels import parse_version, profile_for
+    from earlymem.machine import Machine
+    from earlymem.oracle.capture import read_capture
+    from earlymem.predict import predict_lines
+    from earlymem.report import e820_report
+    from earlymem.sources.dmesg import read_boot_logs
+
+    iomem = read_capture(path).sections.get("first/iomem")
+    assert iomem
+    first = read_boot_logs(path / "serial.log")[0]
+    machine = Machine.from_boot_log(first)
+    profile = profile_for(parse_version(first.version))
+    lines, _ = predict_lines(machine, profile, e820_report(machine, profile, already_sanitized=True, who=first.firmware.who))
+    predicted = [t for f, t in lines if f == "iomem"]
+    assert any(t.endswith(" : System RAM") for t in predicted)
+    exact = []
+    for t in predicted:
+        if t.endswith(" : System RAM") or t.startswith("  "):
+            exact.append(t)
+        else:
+            start, name = t.split("-", 1)[0], t.split(" : ", 1)[1]
+            assert any(ln.strip().startswith(start + "-") and ln.endswith(" : " + name) for ln in iomem), t
+    kernel = iter(iomem)
+    for t in exact:
+        assert any(k == t for k in kernel), f"not found in order: {t!r}"

@@ -205,23 +205,37 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 
 @cli.command("predict")
 @_input_options
-@click.option("--format", "fmt", type=click.Choice(["dmesg", "json"]), default="dmesg", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["dmesg", "iomem", "json"]), default="dmesg", show_default=True, help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; json: both, as data.")
 def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 
-    So far: the e820 maps, the NUMA merge or faked-node lines, Zone ranges,
-    Early memory node ranges and Initmem setup (for the 5.x-7.x eras).  Not
-    yet: NODE_DATA, crashkernel, kexec and zoneinfo, which stderr lists.
+    The e820 maps, NUMA merge or faked-node lines, NODE_DATA, crashkernel
+    reservations and failures, Zone ranges, Early memory node ranges and
+    Initmem setup (for the 5.x-7.x eras); with --format iomem the memory part
+    of /proc/iomem.  stderr names what is not predicted yet and what was assumed.
     """
     from earlymem.predict import predict_lines
 
     loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
     profile = loaded.profile
-    lines, missing = predict_lines(loaded.machine, profile, report)
+    notes: list[str] = []
+    lines, missing = predict_lines(loaded.machine, profile, report, notes)
+    for note in notes:
+        click.echo(f"earlymem: note: {note}", err=True)
+    if fmt == "iomem":
+        iomem = [t for f, t in lines if f == "iomem"]
+        if not iomem:
+            click.echo(f"earlymem: /proc/iomem is not predicted for the {profile.name} era", err=True)
+            sys.exit(1)
+        click.echo("\n".join(iomem))
+        click.echo("earlymem: note: device resources (PCI, IOAPIC, HPET, APIC, ROMs) are not predicted; they may nest or stretch the non-RAM entries", err=True)
+        if not loaded.machine.kernel_resources:
+            click.echo("earlymem: note: Kernel code/rodata/data/bss need --kernel VMLINUZ (with nokaslr)", err=True)
+        return
     if fmt == "json":
         click.echo(json.dumps({"profile": profile.name, "lines": [{"family": f, "text": t} for f, t in lines if f != "crashkernel-determined"], "not_predicted": missing}, indent=2))
     else:
-        click.echo("\n".join(t for f, t in lines if f not in ("crashkernel-determined", "iomem-crash")))
+        click.echo("\n".join(t for f, t in lines if f not in ("crashkernel-determined", "iomem-crash", "iomem")))
         click.echo(f"earlymem: note: not predicted yet for the {profile.name} era: {', '.join(missing)}", err=True)
 
 

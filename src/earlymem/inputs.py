@@ -103,6 +103,7 @@ def load_input(
         # (the PT_LOAD addresses); with KASLR it picks a random one, unknown here.
         if machine.command_line.flag("nokaslr"):
             machine.kernel_image = image.image_extent
+            machine.kernel_resources = list(image.kernel_resources)
         loaded.kaslr_note = None if machine.command_line.flag("nokaslr") else (
             "KASLR is on (no nokaslr): the kernel's physical placement varies from boot to boot, "
             "so predictions that depend on it are not made"

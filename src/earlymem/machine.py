@@ -57,6 +57,8 @@ class Machine:
     source: str = "<machine>"
     #: sizeof() of the structs early allocations depend on, from the kernel's BTF.
     struct_sizes: dict[str, int] = field(default_factory=dict)
+    #: ``(name, start, end)`` of Kernel code/rodata/data/bss, from the kernel image.
+    kernel_resources: list[tuple[str, int, int]] = field(default_factory=list)
 
     # -- builders -------------------------------------------------------------------
 

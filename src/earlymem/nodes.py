@@ -53,6 +53,8 @@ class EarlyNodes:
     zone_lines: list[str]
     node_range_lines: list[str]
     initmem_lines: list[str]
+    #: The kernel's e820_table after e820_add_kernel_range() and trim_bios_range().
+    e820: list[E820Entry] | None = None
 
 
 #: Where the kernel image lies when no vmlinuz is given: _text at
@@ -209,4 +211,4 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
             initmem.append(f"Initmem setup node {nid} [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
         else:
             initmem.append(f"Initmem setup node {nid} as memoryless")
-    return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem)
+    return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem, list(table.entries))

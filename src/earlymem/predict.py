@@ -62,4 +62,14 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         lines[at:at] = [("crashkernel", t) for t in low_1m]
         lines += [("iomem-crash", t) for t in iomem]
         lines.append(("crashkernel-determined", ""))
+    from earlymem.render.iomem import iomem_lines
+
+    children = list(machine.kernel_resources)
+    for t in crash or []:
+        if t.endswith(" : Crash kernel"):
+            a, b = t.split(" : ")[0].split("-")
+            children.append(("Crash kernel", int(a, 16), int(b, 16) + 1))
+    lines += [("iomem", t) for t in iomem_lines(nodes.e820 or [], children)]
+    if not machine.kernel_resources:
+        missing.append("iomem Kernel code/rodata/data/bss (give --kernel with nokaslr)")
     return lines, missing

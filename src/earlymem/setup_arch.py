@@ -131,6 +131,7 @@ class _PageTables:
         self.min_mapped = 0
         self.max_mapped = 0
         self.present: set[tuple[str, int]] = set()
+        self.pending = 0
         self.allocations = allocations
 
     def _page(self, level: str, index: int) -> None:
@@ -140,16 +141,36 @@ class _PageTables:
         self.present.add(key)
         if self.brk_end + PAGE <= self.brk_top and self.can_use_brk:
             self.brk_end += PAGE
-            return
-        addr = 0
-        if self.min_mapped < self.max_mapped:
-            addr = self.mb.phys_alloc_range(PAGE, PAGE, self.min_mapped, self.max_mapped)
-        if addr:
-            self.allocations.append((f"page table ({level})", addr, PAGE))
-        elif self.can_use_brk:
-            self.brk_end += PAGE  # extend_brk()
         else:
-            raise InputError("alloc_low_pages: can not alloc memory (the kernel panics here)", field="e820")
+            self.pending += 1
+
+    def _flush(self) -> None:
+        """The pages alloc_low_pages() had to take from memblock in one init_memory_mapping().
+
+        Each is a one-page top-down memblock_phys_alloc_range() in [min_mapped,
+        max_mapped); n of them fill the highest free ranges from their tops, so
+        they are taken a free range at a time (the same pages, far fewer calls).
+        """
+        n, self.pending = self.pending, 0
+        while n:
+            got = 0
+            if self.min_mapped < self.max_mapped:
+                for s, e, _ in self.mb.free_ranges(reverse=True):
+                    s, e = max(s, self.min_mapped, PAGE), min(e, self.max_mapped)
+                    s = -(-s // PAGE) * PAGE
+                    e = e // PAGE * PAGE
+                    if e > s:
+                        got = min(n, (e - s) // PAGE)
+                        base = e - got * PAGE
+                        self.mb.reserve(base, got * PAGE)
+                        self.allocations.append((f"page tables ({got} pages)", base, got * PAGE))
+                        break
+            if not got:
+                if self.can_use_brk:
+                    self.brk_end += n * PAGE  # extend_brk()
+                    return
+                raise InputError("alloc_low_pages: can not alloc memory (the kernel panics here)", field="e820")
+            n -= got
 
     def map(self, start: int, end: int) -> None:
         """init_memory_mapping(start, end): split_mem_range() into 4K head, 2M body, 4K tail."""
@@ -167,6 +188,7 @@ class _PageTables:
                         a, b = max(lo, u * PUD_SIZE), min(hi, (u + 1) * PUD_SIZE)
                         for m in range(a // PMD_SIZE, (b - 1) // PMD_SIZE + 1):
                             self._page("PTE", m)
+        self._flush()
         self.max_mapped = max(self.max_mapped, end)
 
     def map_range(self, memory: list[tuple[int, int]], r_start: int, r_end: int) -> int:

@@ -114,6 +114,9 @@ class BzImage:
     load_segments: list[tuple[int, int]] = field(default_factory=list)
     #: Struct sizes from the vmlinux's .BTF (empty if it has none).
     struct_sizes: dict[str, int] = field(default_factory=dict)
+    #: ``(name, start, end)`` physical, as /proc/iomem shows the kernel
+    #: (``Kernel code``/``rodata``/``data``/``bss``), from the section headers.
+    kernel_resources: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def protocol_text(self) -> str:
@@ -198,7 +201,7 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
             raise InputError(f"payload [{start:#x}, +{plen:#x}) lies outside the file ({len(data):#x} bytes)", source=source, field="payload_offset")
         payload = data[start : start + plen]
         image.compression, vmlinux = _decompress(payload, source, limit)
-        image.load_segments, btf = _load_segments(vmlinux, source)
+        image.load_segments, btf, image.kernel_resources = _load_segments(vmlinux, source)
         if btf is not None:
             from earlymem.kexec.btf import struct_sizes
 
@@ -270,8 +273,36 @@ def _lz4_legacy(payload: bytes, limit: int, source: str) -> bytes:
     return bytes(out)
 
 
-def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None]:
-    """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), and its .BTF bytes."""
+#: arch/x86/include/asm/page_64_types.h: __START_KERNEL_map (virtual = physical + this).
+START_KERNEL_MAP = 0xFFFFFFFF80000000
+
+
+def _kernel_resources(sections: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """arch/x86/kernel/setup.c code_resource etc.: [_text, _etext), [__start_rodata,
+    __end_rodata), [_sdata, _edata), [__bss_start, __bss_stop).
+
+    The vmlinux in a bzImage has no symbols (objcopy -S), so the bounds come
+    from sections: .text, .data and .bss exactly; rodata from .rodata to the
+    page-aligned end of the read-only sections RO_DATA() places after it
+    (include/asm-generic/vmlinux.lds.h), i.e. those below .data.
+    """
+    by = {n: (a, a + z) for n, a, z in sections}
+    if not all(k in by for k in (".text", ".rodata", ".data", ".bss")):
+        return []
+    ro_start, data_start = by[".rodata"][0], by[".data"][0]
+    ro_end = max(e for _n, a, e in ((n, a, a + z) for n, a, z in sections) if ro_start <= a < data_start)
+    ro_end = -(-ro_end // 4096) * 4096
+    out = []
+    for name, (a, e) in (("Kernel code", by[".text"]), ("Kernel rodata", (ro_start, ro_end)), ("Kernel data", by[".data"]), ("Kernel bss", by[".bss"])):
+        if a < START_KERNEL_MAP or e <= a:
+            return []
+        out.append((name, a - START_KERNEL_MAP, e - START_KERNEL_MAP))
+    return out
+
+
+def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]]]:
+    """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), its .BTF bytes
+    and the kernel's /proc/iomem resources."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -282,8 +313,9 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
         segs = [(s["p_paddr"], s["p_memsz"]) for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
         btf_section = elf.get_section_by_name(".BTF") if elf.num_sections() else None
         btf = btf_section.data() if btf_section is not None else None
+        sections = [(sec.name, sec["sh_addr"], sec["sh_size"]) for sec in elf.iter_sections() if sec["sh_flags"] & 2 and sec["sh_addr"]]
     except (ELFError, struct.error, ValueError) as exc:
         raise InputError(f"the vmlinux ELF is malformed: {exc}", source=source, field="payload") from None
     if not segs:
         raise InputError("the vmlinux ELF has no PT_LOAD segment", source=source, field="payload")
-    return segs, btf
+    return segs, btf, _kernel_resources(sections)
