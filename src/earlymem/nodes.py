@@ -19,8 +19,8 @@ From the user-defined e820 table to the lines ``free_area_init()`` prints:
    ``Zone ranges:``, ``Movable zone start for each node``, ``Early memory node
    ranges`` (one line per memblock memory region) and ``Initmem setup node``.
 
-NODE_DATA placement needs the early reservations and allocations and is not
-predicted here yet.
+NODE_DATA placement needs the early reservations and allocations before it:
+:mod:`earlymem.setup_arch` replays them on this module's memblock.
 """
 
 from __future__ import annotations
