@@ -14,11 +14,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Until the 2011 replay exists, the main job is printing the firmware map of a
-# bundled real boot log (Debian 6.1 under QEMU, memmap= holes) exactly as the
-# kernel printed it, followed by the user-defined map the kernel derived.
+# The main job: the 2011 report (seed-2011) replayed under 2.6.23, where the
+# bootmem bitmap leaks into the crash region, and under 2.6.25, which refuses.
 demo: $(STAMP)
-	$(BIN)/earlymem e820 --dmesg src/earlymem/data/debian-6.1-pc-4g-memmap.log
+	$(BIN)/earlymem replay seed-2011
+	$(BIN)/earlymem replay seed-2011 --kernel-version 2.6.25
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -319,6 +319,40 @@ def bzimage_cmd(path, fmt) -> None:
     click.echo(f"initrd_addr_max (as kexec-tools uses it): {img.initrd_addr_max:#x}")
 
 
+@cli.command("replay")
+@click.argument("scenario", default="seed-2011")
+@click.option("--kernel-version", "version", default="2.6.23", show_default=True, help="The kernel to replay the machine under (2.6.23-2.6.26 so far).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def replay_cmd(scenario, version, fmt) -> None:
+    """Replay a bundled scenario (default: the 2011 report, seed-2011) through a
+    bootmem-era kernel: where the bitmaps and the crash region land, what bootmem
+    hands to the page allocator, and whether any of it lies in the crash region."""
+    from earlymem.replay import replay
+
+    res = replay(scenario, version)
+    b = res.boot
+    if fmt == "json":
+        click.echo(json.dumps({
+            "scenario": scenario,
+            "kernel": version,
+            "bitmaps": {str(n): {"start": hex(r.start), "end": hex(r.end), "bytes": r.size} for n, r in b.bitmaps.items()},
+            "node_data": {str(n): {"start": hex(r.start), "end": hex(r.end)} for n, r in b.pgdats.items()},
+            "crash": None if b.crash is None else {"start": hex(b.crash.start), "end": hex(b.crash.end), "reserved": b.crash_reserved},
+            "leaked": [{"start_pfn": hex(s), "end_pfn": hex(e), "pages": e - s, "why": w} for s, e, w in res.leaked],
+            "leaked_pages": res.leaked_pages,
+            "events": [{"kind": e.kind, "text": e.text, "kernel_line": e.kernel_line, **{k: (hex(v) if isinstance(v, int) and k in ("start", "end") else v) for k, v in e.data.items()}} for e in b.events],
+            "verdict": res.verdict(),
+        }, indent=2))
+        return
+    click.echo(f"# {scenario} under Linux {version}  (lines starting with '|' are the kernel's own printk text)")
+    for e in b.events:
+        click.echo(("| " if e.kernel_line else "  ") + e.text)
+    for s, e, why in res.leaked:
+        click.echo(f"  PFNs {s:#x}-{e - 1:#x} ({e - s} pages) lie in the crash region: {why}")
+    click.echo(f"verdict: {res.verdict()}")
+    click.echo("earlymem: note: not replayed yet: the buddy allocator and page ledger, the running system's allocations, the kexec -p load, eras after 2.6.26", err=True)
+
+
 @cli.command("profiles")
 def profiles_cmd() -> None:
     """List the kernel eras earlymem knows, with what changed in each."""

@@ -1,0 +1,267 @@
+"""x86_64 setup_arch() of the bootmem era (2.6.23), up to bootmem's retirement.
+
+The steps that decide where the bootmem bitmaps and the crash region land
+(arch/x86_64/kernel/setup.c, e820.c, machine_kexec.c, arch/x86_64/mm/numa.c,
+init.c, mm/bootmem.c; read in their ~2.6.20-2.6.24 copies, see
+../shared/spec/kernel-early-memory.md section 2):
+
+1. ``crashkernel=size@base`` (early_param in machine_kexec.c): only with
+   ``@``; no check, no message;
+2. ``discover_ebda()``: EBDA size rounded to pages with its offset, max 64 KiB;
+3. ``find_early_table_space()``: the direct-mapping page tables (one PUD page
+   per 512 GiB, one PMD page per GiB, 2 MiB pages) found with
+   ``find_e820_area(0x8000, end, tables)``;
+4. ``compute_hash_shift()``: the node-map hash, allocated with
+   ``find_e820_area(0x8000, ...)`` when it outgrows the embedded map;
+5. ``setup_node_bootmem()`` per node: pgdat then bitmap, each with
+   ``find_e820_area`` -- first fit in e820 order, skipping only ``bad_addr()``'s
+   fixed list (low 32 KiB, page tables, initrd, kernel, EBDA, node map), **not**
+   the crash region nor earlier pgdats/bitmaps;
+6. the reservations, in setup_arch order, through ``reserve_bootmem_generic()``
+   (the node of the start address only), the crash region last;
+7. ``free_all_bootmem_core()`` per node at mem_init().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from earlymem.allocators.bootmem import BOOTMEM_DEFAULT, BOOTMEM_EXCLUSIVE, BootmemNode, FreedRun
+from earlymem.e820 import E820Entry, E820Type
+from earlymem.errors import InputError
+from earlymem.machine import Machine
+from earlymem.ranges import Range
+
+__all__ = ["BootmemBoot", "Event", "boot_bootmem_era", "find_e820_area"]
+
+PAGE = 4096
+PUD_SIZE = 1 << 30
+PGDIR_SIZE = 512 << 30
+MAX_DMA_ADDRESS = 16 << 20
+#: include/linux/mmzone.h struct memnode: u8 embedded_map[64 - 16] (2.6.2x).
+EMBEDDED_NODEMAP = 64 - 16
+L1_CACHE_BYTES = 64
+#: arch/x86_64/kernel/trampoline.S / smp.h: SMP_TRAMPOLINE_BASE [unverified: 0x6000].
+SMP_TRAMPOLINE_BASE = 0x6000
+#: round_up(sizeof(pg_data_t), PAGE_SIZE) of a 2.6.23 NUMA x86_64 build
+#: [unverified: depends on NR_CPUS; it only moves the bitmap inside the low
+#: 640 KiB search, where a big bitmap never fits anyway].
+PGDAT_SIZE_2_6_23 = 0x2000
+
+
+@dataclass
+class Event:
+    """One step of the timeline: ``kind`` names it, ``text`` is the kernel's line
+    (when it printed one) or earlymem's description."""
+
+    kind: str
+    text: str
+    kernel_line: bool = False
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class BootmemBoot:
+    """What the bootmem-era boot decided."""
+
+    events: list[Event]
+    nodes: list[BootmemNode]
+    bitmaps: dict[int, Range]
+    pgdats: dict[int, Range]
+    crash: Range | None
+    crash_reserved: bool
+    freed: dict[int, list[FreedRun]]
+    reserved: list[tuple[str, Range]]
+
+
+@dataclass
+class _BadAddr:
+    """bad_addr()'s fixed list (arch/x86_64/kernel/e820.c, 2.6.2x)."""
+
+    tables: Range | None = None
+    initrd: Range | None = None
+    kernel: Range | None = None
+    ebda: Range | None = None
+    nodemap: Range | None = None
+
+    def check(self, addr: int, size: int) -> int | None:
+        """The address to move to, or None if [addr, addr+size] hits nothing."""
+        last = addr + size
+        if addr < 0x8000:
+            return 0x8000
+        for r, page_align in ((self.tables, True), (self.initrd, True), (self.kernel, True), (self.ebda, True), (self.nodemap, False)):
+            if r is not None and r.size and last >= r.start and addr < r.end:
+                return -(-r.end // PAGE) * PAGE if page_align else r.end
+        return None
+
+
+def find_e820_area(e820: list[E820Entry], bad: _BadAddr, start: int, end: int, size: int) -> int | None:
+    """``find_e820_area(start, end, size)`` of 2.6.2x: first fit, table order, RAM only."""
+    for e in e820:
+        if e.type != E820Type.RAM:
+            continue
+        e_end = e.addr + e.size
+        addr = max(e.addr, start)
+        if addr > e_end:
+            continue
+        while addr + size <= e_end:
+            moved = bad.check(addr, size)
+            if moved is None:
+                break
+            addr = moved
+        last = -(-addr // PAGE) * PAGE + size
+        if last > e_end or last > end:
+            continue
+        return addr
+    return None
+
+
+def _crashkernel(machine: Machine) -> Range | None:
+    """2.6.23 early_param("crashkernel"): ``size@base`` or nothing."""
+    from earlymem.units import memparse
+
+    value = machine.command_line.get("crashkernel")
+    if not value:
+        return None
+    r = memparse(value, 0)
+    if r.end == 0 or value[r.end : r.end + 1] != "@":
+        return None
+    b = memparse(value, r.end + 1)
+    return Range(b.value, b.value + r.value) if r.value else None
+
+
+def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool = False, pgdat_size: int = PGDAT_SIZE_2_6_23) -> BootmemBoot:
+    """Run the 2.6.23 steps (``exclusive``: 2.6.25's BOOTMEM_EXCLUSIVE crashkernel reserve)."""
+    if machine.kernel_image is None:
+        raise InputError("the bootmem-era replay needs the kernel image's [_text, _end)", field="kernel_image")
+    events: list[Event] = []
+    ram = [e for e in e820 if e.type == E820Type.RAM]
+    end = max(e.addr + e.size for e in ram)
+    end_pfn = end >> 12
+    bad = _BadAddr(kernel=machine.kernel_image, initrd=machine.initrd)
+    crash = _crashkernel(machine)
+    # discover_ebda(): the BIOS data area word at 0x40e; scenarios give its place
+    ebda = next((e for e in e820 if e.type != E820Type.RAM and e.addr < 0xA0000 <= e.addr + e.size), None)
+    if ebda is not None:
+        ebda_size = min(-(-(0x400 + (ebda.addr & 0xFFF)) // PAGE) * PAGE, 64 << 10)
+        bad.ebda = Range(ebda.addr, ebda.addr + ebda_size)
+    # find_early_table_space(end): round_up(puds * 8) + round_up(pmds * 8) bytes with
+    # puds = GiB and pmds = 2 MiB steps of [0, end); kernel_physical_mapping_init()
+    # then uses one PUD page per 512 GiB and one PMD page per GiB (2 MiB pages).
+    gib = -(-end // PUD_SIZE)
+    tables = -(-(gib * 8) // PAGE) * PAGE + -(-(-(-end // (2 << 20)) * 8) // PAGE) * PAGE
+    used = (-(-end // PGDIR_SIZE) + gib) * PAGE
+    t = find_e820_area(e820, bad, 0x8000, end, tables)
+    if t is None:
+        raise InputError("Cannot find space for the kernel page tables (the kernel panics)", field="e820")
+    bad.tables = Range(t, t + used)
+    events.append(Event("page tables", f"direct-mapping page tables at [{t:#x}-{t + used - 1:#x}] ({used >> 12} pages)", data={"start": t, "end": t + used}))
+    # NUMA: SRAT nodes, or one faked node
+    nodes_r: dict[int, Range] = {}
+    for a in machine.numa:
+        r = nodes_r.get(a.node)
+        nodes_r[a.node] = Range(min(r.start, a.range.start), max(r.end, a.range.end)) if r else a.range
+    if not nodes_r:
+        events.append(Event("numa", "No NUMA configuration found", True))
+        events.append(Event("numa", f"Faking a node at {0:016x}-{end:016x}", True))
+        nodes_r = {0: Range(0, end)}
+    # compute_hash_shift(): lowest set bit of the node starts
+    spans = [r for r in nodes_r.values() if r.size]
+    bitfield = 0
+    for r in spans:
+        bitfield |= r.start
+    shift = 63 if len(spans) <= 1 else (bitfield & -bitfield).bit_length() - 1
+    mapsize = (max(r.end for r in spans) >> shift) + 1
+    if mapsize > EMBEDDED_NODEMAP:
+        nsize = -(-mapsize // L1_CACHE_BYTES) * L1_CACHE_BYTES
+        n = find_e820_area(e820, bad, 0x8000, end, nsize)
+        if n is None:
+            raise InputError("NUMA: Unable to allocate Memory to Node hash map", field="numa")
+        bad.nodemap = Range(n, n + nsize)
+        events.append(Event("numa", f"node map of {mapsize} bytes at {n:#x}", data={"start": n, "size": nsize}))
+    events.append(Event("numa", f"NUMA: Using {shift} for the hash shift.", True))
+    # setup_node_bootmem() per node
+    nodes: list[BootmemNode] = []
+    bitmaps: dict[int, Range] = {}
+    pgdats: dict[int, Range] = {}
+    zone_align = 8 << 20
+    for nid in sorted(nodes_r):
+        r = nodes_r[nid]
+        start = -(-r.start // zone_align) * zone_align
+        events.append(Event("bootmem", f"Bootmem setup node {nid} {start:016x}-{r.end:016x}", True))
+        pg = find_e820_area(e820, bad, start, r.end, pgdat_size)
+        if pg is None:
+            raise InputError(f"Cannot find {pgdat_size} bytes in node {nid}", field="numa")
+        events.append(Event("bootmem", f"  NODE_DATA [{pg:016x} - {pg + pgdat_size - 1:016x}]", True))
+        start_pfn, end_pfn_n = start >> 12, r.end >> 12
+        bitmap_bytes = -(-(end_pfn_n - start_pfn) // 8)
+        bitmap_pages = -(-bitmap_bytes // PAGE)
+        bstart = -(-(pg + pgdat_size) // PAGE) * PAGE
+        bm = find_e820_area(e820, bad, bstart, r.end, bitmap_pages << 12)
+        if bm is None:
+            raise InputError(f"Cannot find {bitmap_pages << 12} bytes in node {nid}", field="numa")
+        node = BootmemNode(nid, bm, start_pfn, end_pfn_n)
+        events.append(Event("bootmem", f"  bootmap [{bm:016x} -  {bm + (bitmap_pages << 12) - 1:016x}] pages {bitmap_pages:x}", True,
+                            {"nid": nid, "start": bm, "bytes": node.mapsize, "pages": bitmap_pages}))
+        for e in ram:
+            s, t_end = max(e.addr, start), min(e.addr + e.size, r.end)
+            if s < t_end:
+                node.release_free(s, t_end - s)
+        node.reserve(pg, pgdat_size)
+        node.reserve(bm, bitmap_pages << 12)
+        nodes.append(node)
+        bitmaps[nid] = Range(bm, bm + node.mapsize)
+        pgdats[nid] = Range(pg, pg + pgdat_size)
+
+    def node_of(addr: int) -> BootmemNode:
+        for n in nodes:
+            if n.node_boot_start <= addr < n.node_low_pfn << 12:
+                return n
+        return nodes[0]
+
+    reserved: list[tuple[str, Range]] = []
+
+    def reserve(what: str, r: Range, flags: int = BOOTMEM_DEFAULT) -> tuple[int, int]:
+        if (r.start >> 12) >= end_pfn:
+            return 0, 0  # reserve_bootmem_generic(): beyond end_pfn -> silently ignored
+        err, already = node_of(r.start).reserve(r.start, r.size, flags)
+        if not err:
+            reserved.append((what, r))
+        overlaps = [(w, b) for w, b in [(f"bootmem bitmap of node {n}", bitmaps[n]) for n in bitmaps] + [(f"NODE_DATA({n})", pgdats[n]) for n in pgdats] if b.overlaps(r)]
+        events.append(Event("reserve", f"reserve {what} [{r.start:#x}-{r.end - 1:#x}]"
+                            + (f": {already} page(s) already reserved ({', '.join(w for w, _ in overlaps) or 'earlier reservations'})" if already else ""),
+                            data={"what": what, "start": r.start, "end": r.end, "already": already, "error": err}))
+        return err, already
+
+    # setup_arch's reservations, in order
+    reserve("direct-mapping page tables", bad.tables)
+    reserve("kernel image", machine.kernel_image)
+    reserve("page 0 (BIOS data)", Range(0, PAGE))
+    if bad.ebda is not None:
+        reserve("EBDA", bad.ebda)
+    if bad.nodemap is not None:
+        reserve("NUMA node map", bad.nodemap)
+    reserve("SMP trampoline", Range(SMP_TRAMPOLINE_BASE, SMP_TRAMPOLINE_BASE + 2 * PAGE))
+    if machine.initrd is not None:
+        if machine.initrd.end <= end_pfn << 12:
+            reserve("initrd", Range(machine.initrd.start, -(-machine.initrd.end // PAGE) * PAGE))
+        else:
+            events.append(Event("initrd", f"initrd extends beyond end of memory (0x{machine.initrd.end:08x} > 0x{end_pfn << 12:08x})", True))
+            events.append(Event("initrd", "disabling initrd", True))
+    crash_ok = False
+    if crash is not None:
+        err, already = reserve("crashkernel", crash, BOOTMEM_EXCLUSIVE if exclusive else BOOTMEM_DEFAULT)
+        crash_ok = not err
+        if exclusive:
+            events.append(Event("crashkernel", "crashkernel reservation failed - memory is in use" if err else
+                                f"Reserving {crash.size >> 20}MB of memory at {crash.start >> 20}MB for crashkernel (System RAM: {end >> 20}MB)", True))
+    # mem_init(): numa_free_all_bootmem()
+    freed: dict[int, list[FreedRun]] = {}
+    for node in nodes:
+        runs = node.free_all()
+        freed[node.nid] = runs
+        pages = sum(r.end_pfn - r.start_pfn for r in runs)
+        bm = [r for r in runs if r.what == "bitmap"]
+        events.append(Event("free_all", f"node {node.nid}: {pages} pages handed to the page allocator, the last {sum(r.end_pfn - r.start_pfn for r in bm)} being the bitmap's own",
+                            data={"nid": node.nid, "pages": pages}))
+    return BootmemBoot(events, nodes, bitmaps, pgdats, crash, crash_ok, freed, reserved)

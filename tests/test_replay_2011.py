@@ -1,0 +1,104 @@
+"""The 2011 report replayed (../shared/spec/kernel-early-memory.md section 2.5,
+../shared/DESIGN.md): each number with its source."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from earlymem.allocators.bootmem import BOOTMEM_EXCLUSIVE, EBUSY, BootmemNode
+from earlymem.errors import InputError
+from earlymem.replay import replay
+
+GiB = 1 << 30
+
+
+@pytest.fixture(scope="module")
+def r2623():
+    return replay("seed-2011", "2.6.23")
+
+
+def test_node0_bitmap_lands_at_page_align_end(r2623):
+    # find_e820_area(): [1M, ...) hits the kernel image in bad_addr(), so the
+    # bitmap moves to PAGE_ALIGN(__pa(_end)) = 0xf9b000 (the report's address)
+    assert r2623.boot.bitmaps[0].start == 0xF9B000
+
+
+def test_bitmap_sizes_follow_the_node_spans(r2623):
+    # bootmem_bootmap_pages(): one bit per page of the span, holes included;
+    # node 0 spans 49 GiB (48 GiB RAM + the PCI hole), node 1 48 GiB
+    b0, b1 = r2623.boot.bitmaps[0], r2623.boot.bitmaps[1]
+    assert b0.size == 49 * GiB // 4096 // 8 == 0x188000
+    assert b1.size == 48 * GiB // 4096 // 8
+    assert b0.end == 0x1123000  # ~17.14 MiB: the report's "ends ~17.1 MB"
+
+
+def test_crash_reservation_is_silently_accepted_over_the_bitmap(r2623):
+    # 2.6.23 reserve_bootmem_core(): already-set bits are accepted without a word
+    ev = [e for e in r2623.boot.events if e.data.get("what") == "crashkernel"][0]
+    assert ev.data["error"] == 0 and ev.data["already"] == 0x123
+    assert r2623.boot.crash_reserved
+    assert not any("crashkernel" in e.text for e in r2623.boot.events if e.kernel_line)
+
+
+def test_retirement_frees_the_bitmap_pages_inside_the_crash_region(r2623):
+    # free_all_bootmem_core() frees the bitmap's pages unconditionally:
+    # PFNs 0x1000..0x1122 (1.14 MiB) are in [16M, 144M) and reach the page allocator
+    assert r2623.leaked == [(0x1000, 0x1123, "node 0 bootmem bitmap freed by free_all_bootmem_core()")]
+    assert r2623.leaked_pages == 291
+    assert r2623.verdict().startswith("CORRUPTION")
+
+
+def test_conservation_every_ram_page_is_kept_or_freed_exactly_once(r2623):
+    # pages freed as "free" = RAM pages (page-rounded inward) - every reserved
+    # page (page-rounded outward); then the bitmap pages, once more, at the end
+    from earlymem.e820 import E820Type
+    from earlymem.ranges import Range, RangeSet
+
+    page = 4096
+    ram = RangeSet(Range(-(-e.addr // page), (e.addr + e.size) // page) for e in r2623.machine.e820 if e.type == E820Type.RAM)
+    kept = [r for _, r in r2623.boot.reserved] + list(r2623.boot.pgdats.values()) + list(r2623.boot.bitmaps.values())
+    kept = RangeSet(Range(r.start // page, -(-r.end // page)) for r in kept).intersect(ram)
+    runs = [r for rs in r2623.boot.freed.values() for r in rs]
+    free = RangeSet(Range(r.start_pfn, r.end_pfn) for r in runs if r.what == "free")
+    assert sum(r.end_pfn - r.start_pfn for r in runs if r.what == "free") == free.total  # no page twice
+    assert free == ram.subtract(kept)
+    bitmap = RangeSet(Range(r.start_pfn, r.end_pfn) for r in runs if r.what == "bitmap")
+    assert not bitmap.intersect(free) and bitmap.total == sum(n.map_pages for n in r2623.boot.nodes)
+
+
+def test_2625_exclusive_reservation_fails_visibly():
+    r = replay("seed-2011", "2.6.25")
+    assert not r.boot.crash_reserved and not r.leaked
+    assert any(e.kernel_line and e.text == "crashkernel reservation failed - memory is in use" for e in r.boot.events)
+    assert r.verdict().startswith("SAFE BUT NO KDUMP")
+
+
+def test_unknown_era_and_scenario_are_one_line_errors():
+    with pytest.raises(InputError, match="so far, not 6.1"):
+        replay("seed-2011", "6.1")
+    with pytest.raises(InputError, match="unknown scenario"):
+        replay("no-such-thing")
+
+
+def test_bootmem_node_semantics():
+    n = BootmemNode(0, 0x10000, 0, 1024)  # 4 MiB node
+    assert n.mapsize == 128 and n.map_pages == 1
+    n.release_free(0, 4 << 20)
+    assert n.reserve(0x3000, 0x1800) == (0, 0)  # partial page counts: PFNs 3, 4
+    assert n.test(3) and n.test(4) and not n.test(5)
+    assert n.reserve(0x4000, 0x2000, BOOTMEM_EXCLUSIVE) == (-EBUSY, 1)
+    assert not n.test(5)
+    assert n.alloc(0x2000, 0x1000, 0) == 0  # first fit from the node start
+    n.free_range(0x3000, 0x2000)
+    runs = n.free_all()
+    assert runs[-1].what == "bitmap" and (runs[-1].start_pfn, runs[-1].end_pfn) == (0x10, 0x11)
+    assert runs[0].order == 0 and any(r.order == 6 for r in runs)
+
+
+def test_replay_cli_json():
+    proc = subprocess.run([sys.executable, "-m", "earlymem", "replay", "seed-2011", "--format", "json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["bitmaps"]["0"]["start"] == "0xf9b000" and data["leaked_pages"] == 291
