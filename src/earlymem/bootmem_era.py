@@ -20,6 +20,10 @@ init.c, mm/bootmem.c; read in their ~2.6.20-2.6.24 copies, see
 6. the reservations, in setup_arch order, through ``reserve_bootmem_generic()``
    (the node of the start address only), the crash region last;
 7. ``free_all_bootmem_core()`` per node at mem_init().
+
+The printed ``Bootmem setup node``, ``NODE_DATA [...]`` and ``bootmap [... -  ...]
+pages`` lines follow the ~2.6.20-2.6.22 numa.c copies [unverified for 2.6.23:
+no 2.6.23 log with them has been found yet].
 """
 
 from __future__ import annotations
