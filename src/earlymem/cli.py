@@ -340,6 +340,8 @@ def replay_cmd(scenario, version, fmt) -> None:
             "crash": None if b.crash is None else {"start": hex(b.crash.start), "end": hex(b.crash.end), "reserved": b.crash_reserved},
             "leaked": [{"start_pfn": hex(s), "end_pfn": hex(e), "pages": e - s, "why": w} for s, e, w in res.leaked],
             "leaked_pages": res.leaked_pages,
+            "buddyinfo": [{"node": z.nid, "zone": z.name, "free_blocks_by_order": z.counts} for z in res.buddy],
+            "ledger": {phase: [{"start_pfn": hex(r.start), "end_pfn": hex(r.end), "owner": o} for r, o in owners] for phase, owners in res.ledger.phases.items()},
             "events": [{"kind": e.kind, "text": e.text, "kernel_line": e.kernel_line, **{k: (hex(v) if isinstance(v, int) and k in ("start", "end") else v) for k, v in e.data.items()}} for e in b.events],
             "verdict": res.verdict(),
         }, indent=2))
@@ -347,10 +349,19 @@ def replay_cmd(scenario, version, fmt) -> None:
     click.echo(f"# {scenario} under Linux {version}  (lines starting with '|' are the kernel's own printk text)")
     for e in b.events:
         click.echo(("| " if e.kernel_line else "  ") + e.text)
+    from earlymem.mm.buddy import buddyinfo_line
+    from earlymem.ranges import Range
+
+    click.echo("  /proc/buddyinfo right after bootmem retires (before the running system allocates):")
+    for z in res.buddy:
+        click.echo("| " + buddyinfo_line(z))
     for s, e, why in res.leaked:
         click.echo(f"  PFNs {s:#x}-{e - 1:#x} ({e - s} pages) lie in the crash region: {why}")
+        for phase in ("bootmem", "buddy"):
+            owners = ", ".join(f"{o} {r.start:#x}-{r.end - 1:#x}" for r, o in res.ledger.owners(phase, Range(s, e)))
+            click.echo(f"    ledger, phase {phase}: {owners}")
     click.echo(f"verdict: {res.verdict()}")
-    click.echo("earlymem: note: not replayed yet: the buddy allocator and page ledger, the running system's allocations, the kexec -p load, eras after 2.6.26", err=True)
+    click.echo("earlymem: note: not replayed yet: the running system's allocations, the kexec -p load, eras after 2.6.26", err=True)
 
 
 @cli.command("profiles")

@@ -20,6 +20,8 @@ from earlymem.e820 import sanitize
 from earlymem.errors import InputError
 from earlymem.kernels import parse_version
 from earlymem.machine import Machine
+from earlymem.mm.buddy import BuddyZone
+from earlymem.mm.ledger import Ledger
 from earlymem.ranges import Range
 
 __all__ = ["ReplayResult", "replay", "scenario_path", "SCENARIOS", "REPLAY_ERAS"]
@@ -53,6 +55,8 @@ class ReplayResult:
     boot: BootmemBoot
     #: pages inside the crash region the page allocator received, as ``(start_pfn, end_pfn, why)``.
     leaked: list[tuple[int, int, str]]
+    ledger: Ledger
+    buddy: list[BuddyZone]
 
     @property
     def leaked_pages(self) -> int:
@@ -82,13 +86,54 @@ def replay(name: str, version: str = "2.6.23") -> ReplayResult:
         raise InputError(f"the replay models {known} so far, not {version}", field="--kernel-version")
     entries = sanitize(sorted(machine.e820, key=lambda e: e.addr), max_entries=128) or sorted(machine.e820, key=lambda e: e.addr)
     boot = boot_bootmem_era(machine, entries, exclusive=REPLAY_ERAS[key])
+    ledger = build_ledger(machine, entries, boot)
     leaked: list[tuple[int, int, str]] = []
+    for r in ledger.conflicts("buddy", "Crash kernel", "free"):
+        bm = [n for n, b in boot.bitmaps.items() if Range(b.start >> 12, -(-b.end // 4096)).overlaps(r)]
+        why = f"node {bm[0]} bootmem bitmap freed by free_all_bootmem_core()" if bm else "free in bootmem's bitmap"
+        leaked.append((r.start, r.end, why))
+    return ReplayResult(machine, version, boot, leaked, ledger, buddy_zones(boot, ledger))
+
+
+MAX_DMA_PFN, MAX_DMA32_PFN = 0x1000, 0x100000
+
+
+def build_ledger(machine: Machine, e820: list, boot: BootmemBoot) -> Ledger:
+    """Owners of every page frame in three phases: the firmware map, bootmem's
+    reservations, and after free_all_bootmem_core() (pages in the buddy allocator)."""
+    from earlymem.e820 import E820Type
+
+    end_pfn = max(-(-(e.addr + e.size) // 4096) for e in e820)
+    firmware = [(Range(e.addr >> 12, -(-(e.addr + e.size) // 4096)), f"firmware ({E820Type(e.type).name.lower() if e.type in E820Type._value2member_map_ else e.type})")
+                for e in e820 if e.type != E820Type.RAM]
+    ram = [(Range(-(-e.addr // 4096), (e.addr + e.size) // 4096), "RAM") for e in e820 if e.type == E820Type.RAM]
+    hole = [(Range(0, end_pfn), "hole")]
+
+    def pages(r: Range) -> Range:
+        return Range(r.start >> 12, -(-r.end // 4096))
+
+    reservations = [(pages(r), w) for w, r in boot.reserved if w != "crashkernel"]
+    meta = [(pages(r), f"NODE_DATA({n})") for n, r in boot.pgdats.items()] + [(pages(r), f"bootmem bitmap of node {n}") for n, r in boot.bitmaps.items()]
+    crash = [(pages(r), "crash region") for w, r in boot.reserved if w == "crashkernel"]
+    ledger = Ledger(end_pfn)
+    ledger.add_phase("firmware", firmware + ram + hole)
+    ledger.add_phase("bootmem", firmware + reservations + meta + crash + [(r, "free (bootmem)") for r, _ in ram] + hole)
+    freed = [(Range(f.start_pfn, f.end_pfn), "free (buddy)") for runs in boot.freed.values() for f in runs]
+    ledger.add_phase("buddy", firmware + freed + reservations + [(r, o) for r, o in meta if o.startswith("NODE_DATA")] + crash + hole)
     if boot.crash is not None and boot.crash_reserved:
-        c = Range(boot.crash.start >> 12, -(-boot.crash.end // 4096))
-        for nid, runs in boot.freed.items():
-            for r in runs:
-                s, e = max(r.start_pfn, c.start), min(r.end_pfn, c.end)
-                if s < e:
-                    why = f"node {nid} bootmem bitmap freed by free_all_bootmem_core()" if r.what == "bitmap" else f"free in node {nid}'s bitmap"
-                    leaked.append((s, e, why))
-    return ReplayResult(machine, version, boot, leaked)
+        ledger.claims["Crash kernel"] = pages(boot.crash)
+    ledger.check()
+    return ledger
+
+
+def buddy_zones(boot: BootmemBoot, ledger: Ledger) -> list[BuddyZone]:
+    """Each node's zones (DMA < 16 MiB, DMA32 < 4 GiB, Normal) and their free lists."""
+    free = ledger.pages_of("buddy", "free")
+    zones: list[BuddyZone] = []
+    for node in boot.nodes:
+        span = Range(node.start_pfn, node.node_low_pfn)
+        for name, lo, hi in (("DMA", 0, MAX_DMA_PFN), ("DMA32", MAX_DMA_PFN, MAX_DMA32_PFN), ("Normal", MAX_DMA32_PFN, 1 << 52)):
+            z = span.intersect(Range(lo, hi))
+            if z:
+                zones.append(BuddyZone.build(node.nid, name, z, free))
+    return zones

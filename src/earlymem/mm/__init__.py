@@ -1,0 +1,1 @@
+"""Nodes, zones and the page allocator after boot."""
