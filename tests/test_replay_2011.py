@@ -142,3 +142,12 @@ def test_buddyinfo_line_is_vmstat_format():
     # same layout as a real 6.1 capture's /proc/buddyinfo (tests/fixtures/oracle/pc-1g-plain--6.1)
     z = BuddyZone.build(0, "DMA", Range(0, 0x1000), RangeSet([Range(0xC00, 0x1000)]))
     assert buddyinfo_line(z) == "Node 0, zone      DMA " + "".join(f"{c:6d} " for c in [0] * 10 + [1])
+
+
+def test_2624_announces_the_reservation_and_still_overlaps():
+    # 2.6.24 reserve_crashkernel() (setup_64.c): the line before reserve_bootmem,
+    # System RAM = end_pfn pages with holes (97 GiB = 99328 MB); no conflict check yet
+    r = replay("seed-2011", "2.6.24")
+    lines = [e.text for e in r.boot.events if e.kernel_line]
+    assert "Reserving 128MB of memory at 16MB for crashkernel (System RAM: 99328MB)" in lines
+    assert r.leaked_pages == 291

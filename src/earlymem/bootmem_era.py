@@ -134,8 +134,16 @@ def _crashkernel(machine: Machine) -> Range | None:
     return Range(b.value, b.value + r.value) if r.value else None
 
 
-def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool = False, pgdat_size: int = PGDAT_SIZE_2_6_23) -> BootmemBoot:
-    """Run the 2.6.23 steps (``exclusive``: 2.6.25's BOOTMEM_EXCLUSIVE crashkernel reserve)."""
+def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool = False, announce: bool = False, pgdat_size: int = PGDAT_SIZE_2_6_23) -> BootmemBoot:
+    """Run the 2.6.23 steps.
+
+    :param exclusive: 2.6.25's BOOTMEM_EXCLUSIVE crashkernel reservation, which
+        fails visibly on an overlap and prints the "Reserving" line after success.
+    :param announce: 2.6.24's reserve_crashkernel() (setup_64.c), which prints
+        "Reserving ...MB of memory at ...MB for crashkernel (System RAM: ...MB)"
+        before reserving, without a check (System RAM = (max_low_pfn -
+        min_low_pfn) pages, holes included on x86_64).
+    """
     if machine.kernel_image is None:
         raise InputError("the bootmem-era replay needs the kernel image's [_text, _end)", field="kernel_image")
     events: list[Event] = []
@@ -253,12 +261,17 @@ def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool
             events.append(Event("initrd", f"initrd extends beyond end of memory (0x{machine.initrd.end:08x} > 0x{end_pfn << 12:08x})", True))
             events.append(Event("initrd", "disabling initrd", True))
     crash_ok = False
+    if crash is None and announce and machine.command_line.get("crashkernel"):
+        # 2.6.24/25 reserve_crashkernel(): a base of 0 is refused
+        events.append(Event("crashkernel", "crashkernel reservation failed - you have to specify a base address", True))
     if crash is not None:
+        if announce and not exclusive:
+            events.append(Event("crashkernel", f"Reserving {crash.size >> 20}MB of memory at {crash.start >> 20}MB for crashkernel (System RAM: {end_pfn >> 8}MB)", True))
         err, already = reserve("crashkernel", crash, BOOTMEM_EXCLUSIVE if exclusive else BOOTMEM_DEFAULT)
         crash_ok = not err
         if exclusive:
             events.append(Event("crashkernel", "crashkernel reservation failed - memory is in use" if err else
-                                f"Reserving {crash.size >> 20}MB of memory at {crash.start >> 20}MB for crashkernel (System RAM: {end >> 20}MB)", True))
+                                f"Reserving {crash.size >> 20}MB of memory at {crash.start >> 20}MB for crashkernel (System RAM: {end_pfn >> 8}MB)", True))
     # mem_init(): numa_free_all_bootmem()
     freed: dict[int, list[FreedRun]] = {}
     for node in nodes:

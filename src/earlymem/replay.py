@@ -30,7 +30,7 @@ SCENARIOS = ("seed-2011",)
 #: kernel versions the replay models, and how their crashkernel reservation behaves
 REPLAY_ERAS = {
     (2, 6, 23): False,  # reserve_bootmem(): no conflict detection
-    (2, 6, 24): False,  # same bootmem; generic parse_crashkernel() (not printed here yet)
+    (2, 6, 24): False,  # same bootmem; reserve_crashkernel() announces, still no check
     (2, 6, 25): True,  # BOOTMEM_EXCLUSIVE: "crashkernel reservation failed - memory is in use"
     (2, 6, 26): True,
 }
@@ -85,7 +85,7 @@ def replay(name: str, version: str = "2.6.23") -> ReplayResult:
         known = ", ".join(".".join(map(str, k)) for k in REPLAY_ERAS)
         raise InputError(f"the replay models {known} so far, not {version}", field="--kernel-version")
     entries = sanitize(sorted(machine.e820, key=lambda e: e.addr), max_entries=128) or sorted(machine.e820, key=lambda e: e.addr)
-    boot = boot_bootmem_era(machine, entries, exclusive=REPLAY_ERAS[key])
+    boot = boot_bootmem_era(machine, entries, exclusive=REPLAY_ERAS[key], announce=key >= (2, 6, 24))
     ledger = build_ledger(machine, entries, boot)
     leaked: list[tuple[int, int, str]] = []
     for r in ledger.conflicts("buddy", "Crash kernel", "free"):
