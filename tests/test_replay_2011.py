@@ -151,3 +151,12 @@ def test_2624_announces_the_reservation_and_still_overlaps():
     lines = [e.text for e in r.boot.events if e.kernel_line]
     assert "Reserving 128MB of memory at 16MB for crashkernel (System RAM: 99328MB)" in lines
     assert r.leaked_pages == 291
+
+
+def test_scenario_without_kernel_image_is_a_located_error(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text('kernel_version = "2.6.23"\ncommand_line = "crashkernel=64M@16M"\n[[e820]]\nstart = "1M"\nend = "1G"\ntype = "usable"\n')
+    proc = subprocess.run([sys.executable, "-m", "earlymem", "replay", str(f)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    err = proc.stderr.strip()
+    assert err.count("\n") == 0 and str(f) in err and "kernel_image" in err

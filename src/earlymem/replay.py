@@ -85,7 +85,10 @@ def replay(name: str, version: str = "2.6.23") -> ReplayResult:
         known = ", ".join(".".join(map(str, k)) for k in REPLAY_ERAS)
         raise InputError(f"the replay models {known} so far, not {version}", field="--kernel-version")
     entries = sanitize(sorted(machine.e820, key=lambda e: e.addr), max_entries=128) or sorted(machine.e820, key=lambda e: e.addr)
-    boot = boot_bootmem_era(machine, entries, exclusive=REPLAY_ERAS[key], announce=key >= (2, 6, 24))
+    try:
+        boot = boot_bootmem_era(machine, entries, exclusive=REPLAY_ERAS[key], announce=key >= (2, 6, 24))
+    except InputError as exc:
+        raise exc.located(source=str(path)) from None
     ledger = build_ledger(machine, entries, boot)
     leaked: list[tuple[int, int, str]] = []
     for r in ledger.conflicts("buddy", "Crash kernel", "free"):
