@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from earlymem.allocators.memblock import Memblock
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
+from earlymem.ranges import Range
 from earlymem.units import memparse
 
-__all__ = ["CrashRequest", "parse_crashkernel", "predict_crashkernel", "iomem_line"]
+__all__ = ["CrashRequest", "CrashPrediction", "parse_crashkernel", "predict_crashkernel"]
 
 SUFFIXES = (",high", ",low", ",cma")
 CRASH_ALIGN = 16 << 20
@@ -206,38 +207,50 @@ def parse_crashkernel(cmdline: str, system_ram: int, profile: KernelProfile) -> 
     return req
 
 
-def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock | None) -> list[str] | None:
-    """The crashkernel lines the kernel prints, or None when they are not determined.
+@dataclass
+class CrashPrediction:
+    """What ``reserve_crashkernel()`` prints and reserves.
 
-    /proc/iomem lines come last, marked by :func:`iomem_line`'s format
-    (``predict_lines`` files them under ``iomem-crash``).
+    :param early: lines printed long before the reservation (5.10's
+        ``crash_reserve_low_1M()`` message, from reserve_real_mode()).
+    :param lines: the parse warnings and the reservation or failure lines.
+    :param regions: the reserved "Crash kernel" ranges, in address order (as /proc/iomem lists them).
+    """
+
+    early: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    regions: list[Range] = field(default_factory=list)
+
+
+def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock | None) -> CrashPrediction | None:
+    """The crashkernel lines and regions, or None when they are not determined.
 
     :param mb: memblock as ``reserve_crashkernel()`` finds it (after
         :func:`earlymem.setup_arch.setup_allocations`); None when the kernel's
         place is unknown (KASLR), which leaves every placement undetermined.
     """
-    cmdline = machine.command_line.text
-    lines: list[str] = []
-    if profile.crash_low_1m_message and "crashkernel=" in cmdline:
-        lines.append("kexec: Reserving the low 1M of memory for crashkernel")
     if mb is None:
         return None
+    cmdline = machine.command_line.text
+    out = CrashPrediction()
+    if profile.crash_low_1m_message and "crashkernel=" in cmdline:
+        out.early.append("kexec: Reserving the low 1M of memory for crashkernel")
     total = mb.phys_mem_size()
     req = parse_crashkernel(cmdline, total, profile)
     if req is None:
-        return lines
-    lines += req.warnings
+        return out
+    out.lines += req.warnings
     if req.error or not req.size:
-        return lines
+        return out
     if profile.crashkernel_generic:
-        placed = _reserve_generic(req, mb)
+        _reserve_generic(req, mb, out)
     else:
-        placed = _reserve_x86(req, mb, total)
-    lines += placed
-    return lines
+        _reserve_x86(req, mb, total, out)
+    out.regions.sort(key=lambda r: r.start)
+    return out
 
 
-def _reserve_x86(req: CrashRequest, mb: Memblock, total: int) -> list[str]:
+def _reserve_x86(req: CrashRequest, mb: Memblock, total: int, out: CrashPrediction) -> None:
     """arch/x86/kernel/setup.c reserve_crashkernel() (to v6.6)."""
     size = req.size
     if not req.fixed:
@@ -247,13 +260,13 @@ def _reserve_x86(req: CrashRequest, mb: Memblock, total: int) -> list[str]:
         if not base:
             base = mb.phys_alloc_range(size, CRASH_ALIGN, CRASH_ALIGN, CRASH_ADDR_HIGH_MAX)
         if not base:
-            return ["crashkernel reservation failed - No suitable area found."]
+            out.lines.append("crashkernel reservation failed - No suitable area found.")
+            return
     else:
         base = req.base
         if mb.phys_alloc_range(size, SZ_1M, base, base + size) != base:
-            return ["crashkernel reservation failed - memory is in use."]
-    lines: list[str] = []
-    iomem: list[str] = []
+            out.lines.append("crashkernel reservation failed - memory is in use.")
+            return
     if base >= CRASH_ADDR_LOW_MAX:
         # reserve_crashkernel_low(): crashkernel=Y,low, else the default
         # max(swiotlb + 8 MiB, 256 MiB); crashkernel=0,low asks for none.
@@ -262,16 +275,16 @@ def _reserve_x86(req: CrashRequest, mb: Memblock, total: int) -> list[str]:
             low_base = mb.phys_alloc_range(low, CRASH_ALIGN, 0, CRASH_ADDR_LOW_MAX)
             if not low_base:
                 mb.phys_free(base, size)
-                return [f"Cannot reserve {low >> 20}MB crashkernel low memory, please try smaller size."]
+                out.lines.append(f"Cannot reserve {low >> 20}MB crashkernel low memory, please try smaller size.")
+                return
             limit = min(total, CRASH_ADDR_LOW_MAX)
-            lines.append(f"Reserving {low >> 20}MB of low memory at {low_base >> 20}MB for crashkernel (low RAM limit: {limit >> 20}MB)")
-            iomem.append(iomem_line(low_base, low))
-    lines.append(f"Reserving {size >> 20}MB of memory at {base >> 20}MB for crashkernel (System RAM: {total >> 20}MB)")
-    iomem.append(iomem_line(base, size))
-    return lines + sorted(iomem, key=lambda t: int(t.split("-", 1)[0], 16))  # /proc/iomem is in address order
+            out.lines.append(f"Reserving {low >> 20}MB of low memory at {low_base >> 20}MB for crashkernel (low RAM limit: {limit >> 20}MB)")
+            out.regions.append(Range(low_base, low_base + low))
+    out.lines.append(f"Reserving {size >> 20}MB of memory at {base >> 20}MB for crashkernel (System RAM: {total >> 20}MB)")
+    out.regions.append(Range(base, base + size))
 
 
-def _reserve_generic(req: CrashRequest, mb: Memblock) -> list[str]:
+def _reserve_generic(req: CrashRequest, mb: Memblock, out: CrashPrediction) -> None:
     """kernel/crash_reserve.c reserve_crashkernel_generic() (x86 from v6.7)."""
     size = req.size
     low_size = 0
@@ -287,7 +300,8 @@ def _reserve_generic(req: CrashRequest, mb: Memblock) -> list[str]:
         if base:
             break
         if req.fixed:
-            return ["crashkernel reservation failed - memory is in use."]
+            out.lines.append("crashkernel reservation failed - memory is in use.")
+            return
         if not req.high and search_end == CRASH_ADDR_LOW_MAX:
             search_base, search_end = CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX
             low_size = DEFAULT_CRASH_KERNEL_LOW_SIZE
@@ -295,22 +309,15 @@ def _reserve_generic(req: CrashRequest, mb: Memblock) -> list[str]:
         if req.high and search_end == CRASH_ADDR_HIGH_MAX:
             search_base, search_end = 0, CRASH_ADDR_LOW_MAX
             continue
-        return [f"cannot allocate crashkernel (size:{size:#x})"]
-    lines: list[str] = []
-    iomem: list[str] = []
+        out.lines.append(f"cannot allocate crashkernel (size:{size:#x})")
+        return
     if base >= CRASH_ADDR_LOW_MAX and low_size:
         low_base = mb.phys_alloc_range(low_size, CRASH_ALIGN, 0, CRASH_ADDR_LOW_MAX)
         if not low_base:
             mb.phys_free(base, size)
-            return [f"cannot allocate crashkernel low memory (size:{low_size:#x})."]
-        lines.append(f"crashkernel low memory reserved: {low_base:#010x} - {low_base + low_size:#010x} ({low_size >> 20} MB)")
-        iomem.append(iomem_line(low_base, low_size))
-    lines.append(f"crashkernel reserved: {base:#018x} - {base + size:#018x} ({size >> 20} MB)")
-    iomem.append(iomem_line(base, size))
-    return lines + sorted(iomem, key=lambda t: int(t.split("-", 1)[0], 16))  # /proc/iomem is in address order
-
-
-def iomem_line(base: int, size: int) -> str:
-    """The /proc/iomem entry (kernel/resource.c r_show, width 8, end inclusive),
-    nested one level under its System RAM entry: ``crashk_res`` named "Crash kernel"."""
-    return f"  {base:08x}-{base + size - 1:08x} : Crash kernel"
+            out.lines.append(f"cannot allocate crashkernel low memory (size:{low_size:#x}).")
+            return
+        out.lines.append(f"crashkernel low memory reserved: {low_base:#010x} - {low_base + low_size:#010x} ({low_size >> 20} MB)")
+        out.regions.append(Range(low_base, low_base + low_size))
+    out.lines.append(f"crashkernel reserved: {base:#018x} - {base + size:#018x} ({size >> 20} MB)")
+    out.regions.append(Range(base, base + size))

@@ -35,6 +35,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     nodes = early_nodes(table, machine, profile)
     from earlymem.setup_arch import setup_allocations
 
+    early_at = len(lines)  # where NUMA init starts printing
     lines += [("numa", t) for t in nodes.numa_lines]
     setup = setup_allocations(nodes, machine, profile)
     if setup is None:
@@ -43,32 +44,25 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         lines += [("numa", t) for t in setup.node_data_lines]
         if notes is not None:
             notes.extend(setup.notes)
-    lines += [("zones", t) for t in nodes.zone_lines]
-    lines += [("node-ranges", t) for t in nodes.node_range_lines]
-    lines += [("initmem", t) for t in nodes.initmem_lines]
     from earlymem.crashkernel import predict_crashkernel
+    from earlymem.render.iomem import child_line, iomem_lines
 
     crash = predict_crashkernel(machine, profile, setup.memblock if setup else None)
     if crash is None:
         missing.insert(1, "crashkernel (the kernel's place is unknown with KASLR)")
     else:
-        # printed before "Zone ranges:" (reserve_crashkernel runs before paging_init);
-        # 5.10's low-1M line comes from reserve_real_mode(), before NUMA init
-        low_1m = [t for t in crash if t.startswith("kexec: Reserving the low 1M")]
-        iomem = [t for t in crash if t.endswith(" : Crash kernel")]
-        at = next(i for i, (f, _) in enumerate(lines) if f == "zones")
-        lines[at:at] = [("crashkernel", t) for t in crash if t not in iomem and t not in low_1m]
-        at = next(i for i, (f, _) in enumerate(lines) if f in ("numa", "zones"))
-        lines[at:at] = [("crashkernel", t) for t in low_1m]
-        lines += [("iomem-crash", t) for t in iomem]
-        lines.append(("crashkernel-determined", ""))
-    from earlymem.render.iomem import iomem_lines
-
+        # 5.10's low-1M line comes from reserve_real_mode(), before NUMA init;
+        # reserve_crashkernel() runs after NODE_DATA and before paging_init()
+        lines[early_at:early_at] = [("crashkernel", t) for t in crash.early]
+        lines += [("crashkernel", t) for t in crash.lines]
+    lines += [("zones", t) for t in nodes.zone_lines]
+    lines += [("node-ranges", t) for t in nodes.node_range_lines]
+    lines += [("initmem", t) for t in nodes.initmem_lines]
     children = list(machine.kernel_resources)
-    for t in crash or []:
-        if t.endswith(" : Crash kernel"):
-            a, b = t.split(" : ")[0].split("-")
-            children.append(("Crash kernel", int(a, 16), int(b, 16) + 1))
+    if crash is not None:
+        lines += [("iomem-crash", child_line("Crash kernel", r.start, r.end)) for r in crash.regions]
+        lines.append(("crashkernel-determined", ""))
+        children += [("Crash kernel", r.start, r.end) for r in crash.regions]
     lines += [("iomem", t) for t in iomem_lines(nodes.e820 or [], children)]
     if not machine.kernel_resources:
         missing.append("iomem Kernel code/rodata/data/bss (give --kernel with nokaslr)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from earlymem.e820 import E820Entry, E820Type
 
-__all__ = ["iomem_lines", "IOMEM_NAMES"]
+__all__ = ["iomem_lines", "child_line", "IOMEM_NAMES"]
 
 #: e820_type_to_string(), v5.x-7.x.
 IOMEM_NAMES = {
@@ -32,6 +32,11 @@ IOMEM_NAMES = {
 }
 
 
+def child_line(name: str, start: int, end: int) -> str:
+    """A resource one level under a top-level one (``r_show()``: two spaces, width 8, end inclusive)."""
+    return f"  {start:08x}-{end - 1:08x} : {name}"
+
+
 def iomem_lines(e820: list[E820Entry], children: list[tuple[str, int, int]]) -> list[str]:
     """Top-level e820 resources, each System RAM one with the ``children``
     (``(name, start, end)`` half-open) that lie inside it, in address order."""
@@ -43,5 +48,5 @@ def iomem_lines(e820: list[E820Entry], children: list[tuple[str, int, int]]) -> 
             continue
         for name, a, b in sorted(children, key=lambda c: c[1]):
             if e.addr <= a and b <= end:
-                out.append(f"  {a:08x}-{b - 1:08x} : {name}")
+                out.append(child_line(name, a, b))
     return out
