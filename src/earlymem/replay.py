@@ -92,13 +92,18 @@ def replay(name: str, version: str = "2.6.23") -> ReplayResult:
     ledger = build_ledger(machine, entries, boot)
     leaked: list[tuple[int, int, str]] = []
     for r in ledger.conflicts("buddy", "Crash kernel", "free"):
-        bm = [n for n, b in boot.bitmaps.items() if Range(b.start >> 12, -(-b.end // 4096)).overlaps(r)]
+        bm = [n for n, b in boot.bitmaps.items() if _pages(b).overlaps(r)]
         why = f"node {bm[0]} bootmem bitmap freed by free_all_bootmem_core()" if bm else "free in bootmem's bitmap"
         leaked.append((r.start, r.end, why))
     return ReplayResult(machine, version, boot, leaked, ledger, buddy_zones(boot, ledger))
 
 
 MAX_DMA_PFN, MAX_DMA32_PFN = 0x1000, 0x100000
+
+
+def _pages(r: Range) -> Range:
+    """The page frames a byte range touches."""
+    return Range(r.start >> 12, -(-r.end // 4096))
 
 
 def build_ledger(machine: Machine, e820: list, boot: BootmemBoot) -> Ledger:
@@ -112,19 +117,16 @@ def build_ledger(machine: Machine, e820: list, boot: BootmemBoot) -> Ledger:
     ram = [(Range(-(-e.addr // 4096), (e.addr + e.size) // 4096), "RAM") for e in e820 if e.type == E820Type.RAM]
     hole = [(Range(0, end_pfn), "hole")]
 
-    def pages(r: Range) -> Range:
-        return Range(r.start >> 12, -(-r.end // 4096))
-
-    reservations = [(pages(r), w) for w, r in boot.reserved if w != "crashkernel"]
-    meta = [(pages(r), f"NODE_DATA({n})") for n, r in boot.pgdats.items()] + [(pages(r), f"bootmem bitmap of node {n}") for n, r in boot.bitmaps.items()]
-    crash = [(pages(r), "crash region") for w, r in boot.reserved if w == "crashkernel"]
+    reservations = [(_pages(r), w) for w, r in boot.reserved if w != "crashkernel"]
+    meta = [(_pages(r), f"NODE_DATA({n})") for n, r in boot.pgdats.items()] + [(_pages(r), f"bootmem bitmap of node {n}") for n, r in boot.bitmaps.items()]
+    crash = [(_pages(r), "crash region") for w, r in boot.reserved if w == "crashkernel"]
     ledger = Ledger(end_pfn)
     ledger.add_phase("firmware", firmware + ram + hole)
     ledger.add_phase("bootmem", firmware + reservations + meta + crash + [(r, "free (bootmem)") for r, _ in ram] + hole)
     freed = [(Range(f.start_pfn, f.end_pfn), "free (buddy)") for runs in boot.freed.values() for f in runs]
     ledger.add_phase("buddy", firmware + freed + reservations + [(r, o) for r, o in meta if o.startswith("NODE_DATA")] + crash + hole)
     if boot.crash is not None and boot.crash_reserved:
-        ledger.claims["Crash kernel"] = pages(boot.crash)
+        ledger.claims["Crash kernel"] = _pages(boot.crash)
     ledger.check()
     return ledger
 

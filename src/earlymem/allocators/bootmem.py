@@ -123,18 +123,22 @@ class BootmemNode:
 
     def reserved_in(self, s_pfn: int, e_pfn: int) -> int:
         """How many pages of [s_pfn, e_pfn) have their bit set."""
-        return sum(1 for p in range(max(s_pfn, self.start_pfn), min(e_pfn, self.node_low_pfn)) if self.test(p))
+        s = max(s_pfn, self.start_pfn) - self.start_pfn
+        e = min(e_pfn, self.node_low_pfn) - self.start_pfn
+        if s >= e:
+            return 0
+        chunk = int.from_bytes(self.bits[s >> 3 : (e + 7) >> 3], "little") >> (s & 7)
+        return (chunk & ((1 << (e - s)) - 1)).bit_count()
 
     # -- the API -----------------------------------------------------------------------
 
     def free_range(self, addr: int, size: int) -> None:
         """``free_bootmem_core()``: only whole pages become free."""
-        s = _pfn_up(addr) - self.start_pfn
+        s = max(_pfn_up(addr) - self.start_pfn, 0)
         e = min((addr + size) >> PAGE_SHIFT, self.node_low_pfn) - self.start_pfn
-        for i in range(max(s, 0), e):
-            if not (self.bits[i >> 3] >> (i & 7)) & 1:
-                raise BootmemError(f"node {self.nid}: freeing free page {i + self.start_pfn:#x}")
-        self._fill(max(s, 0), e, False)
+        if s < e and self.reserved_in(s + self.start_pfn, e + self.start_pfn) != e - s:
+            raise BootmemError(f"node {self.nid}: freeing a free page in [{(s + self.start_pfn):#x}, {(e + self.start_pfn):#x})")
+        self._fill(s, e, False)
 
     def release_free(self, addr: int, size: int) -> None:
         """``free_bootmem_with_active_regions()`` for one active range (no double-free check:
@@ -180,12 +184,12 @@ class BootmemNode:
         for first in ([start, 0] if start else [0]):
             i = -(-first // align_pages) * align_pages
             while i + areasize <= eidx:
-                j = i
-                while j < i + areasize and not self._test_idx(j):
-                    j += 1
-                if j == i + areasize:
+                if not self.reserved_in(i + self.start_pfn, i + areasize + self.start_pfn):
                     self._fill(i, i + areasize, True)
                     return (i + self.start_pfn) << PAGE_SHIFT
+                j = i
+                while not self._test_idx(j):
+                    j += 1
                 i = -(-(j + 1) // align_pages) * align_pages
         return None
 
