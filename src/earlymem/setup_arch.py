@@ -81,7 +81,6 @@ class SetupAllocations:
     allocations: list[tuple[str, int, int]] = field(default_factory=list)
     #: assumptions made (printed by ``predict`` on stderr).
     notes: list[str] = field(default_factory=list)
-    max_mapped: int = 0
 
 
 def log_buf_len(machine: Machine) -> int:
@@ -124,7 +123,6 @@ class _PageTables:
 
     def __init__(self, mb: Memblock, brk: Range, brk_pages: int, allocations: list[tuple[str, int, int]]) -> None:
         self.mb = mb
-        self.brk_base = brk.start
         self.brk_top = brk.start + brk_pages * PAGE
         self.brk_end = brk.start
         self.can_use_brk = True
@@ -269,7 +267,6 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     # 2. the direct mapping
     max_mapped = _init_mem_mapping(mb, nodes.max_pfn, image, profile, out.allocations)
     mb.set_current_limit(max_mapped)
-    out.max_mapped = max_mapped
     # 3. the printk ring buffer
     text = log_buf_len(machine)
     if text:
