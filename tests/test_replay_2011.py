@@ -59,6 +59,7 @@ def test_conservation_every_ram_page_is_kept_or_freed_exactly_once(r2623):
     page = 4096
     ram = RangeSet(Range(-(-e.addr // page), (e.addr + e.size) // page) for e in r2623.machine.e820 if e.type == E820Type.RAM)
     kept = [r for _, r in r2623.boot.reserved] + list(r2623.boot.pgdats.values()) + list(r2623.boot.bitmaps.values())
+    kept += list(r2623.boot.mem_maps.values())  # paging_init(): alloc_node_mem_map()
     kept = RangeSet(Range(r.start // page, -(-r.end // page)) for r in kept).intersect(ram)
     runs = [r for rs in r2623.boot.freed.values() for r in rs]
     free = RangeSet(Range(r.start_pfn, r.end_pfn) for r in runs if r.what == "free")

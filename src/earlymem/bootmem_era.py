@@ -19,7 +19,8 @@ init.c, mm/bootmem.c; read in their ~2.6.20-2.6.24 copies, see
    the crash region nor earlier pgdats/bitmaps;
 6. the reservations, in setup_arch order, through ``reserve_bootmem_generic()``
    (the node of the start address only), the crash region last;
-7. ``free_all_bootmem_core()`` per node at mem_init().
+7. ``paging_init()``: each node's mem_map from bootmem (goal 16 MiB);
+8. ``free_all_bootmem_core()`` per node at mem_init().
 
 The printed ``Bootmem setup node``, ``NODE_DATA [...]`` and ``bootmap [... -  ...]
 pages`` lines follow the ~2.6.20-2.6.22 numa.c copies [unverified for 2.6.23:
@@ -45,6 +46,8 @@ MAX_DMA_ADDRESS = 16 << 20
 #: include/linux/mmzone.h struct memnode: u8 embedded_map[64 - 16] (2.6.2x).
 EMBEDDED_NODEMAP = 64 - 16
 L1_CACHE_BYTES = 64
+#: include/linux/mmzone.h: MAX_ORDER 11 -> MAX_ORDER_NR_PAGES = 1024.
+MAX_ORDER_NR_PAGES = 1 << 10
 #: arch/x86_64/kernel/trampoline.S / smp.h: SMP_TRAMPOLINE_BASE [unverified: 0x6000].
 SMP_TRAMPOLINE_BASE = 0x6000
 #: round_up(sizeof(pg_data_t), PAGE_SIZE) of a 2.6.23 NUMA x86_64 build
@@ -76,6 +79,10 @@ class BootmemBoot:
     crash_reserved: bool
     freed: dict[int, list[FreedRun]]
     reserved: list[tuple[str, Range]]
+    #: paging_init()'s mem_map per node (alloc_node_mem_map()).
+    mem_maps: dict[int, Range] = field(default_factory=dict)
+    #: pages reserve_bootmem_generic() counted against ZONE_DMA (set_dma_reserve()).
+    dma_reserve: int = 0
 
 
 @dataclass
@@ -134,7 +141,29 @@ def _crashkernel(machine: Machine) -> Range | None:
     return Range(b.value, b.value + r.value) if r.value else None
 
 
-def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool = False, announce: bool = False, pgdat_size: int = PGDAT_SIZE_2_6_23) -> BootmemBoot:
+def _crashkernel_generic(machine: Machine, system_ram: int, events: list[Event]) -> tuple[Range | None, bool]:
+    """2.6.24's generic parse_crashkernel() (kernel/kexec.c): ``size@base`` and the
+    ``range:size[,range:size...][@base]`` list against System RAM.
+
+    :return: the region asked for, and whether a size came without a base
+        (x86_64 then refuses: "you have to specify a base address").
+    """
+    from earlymem.crashkernel import parse_crashkernel
+    from earlymem.kernels import profile_for
+
+    req = parse_crashkernel(machine.command_line.text, system_ram, profile_for("2.6.25"))
+    if req is None:
+        return None, False
+    events.extend(Event("crashkernel", w, True) for w in req.warnings)
+    if req.error or not req.size:
+        return None, False
+    if not req.base:
+        return None, True
+    return Range(req.base, req.base + req.size), False
+
+
+def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool = False, announce: bool = False,
+                     pgdat_size: int = PGDAT_SIZE_2_6_23, struct_page: int = 56, failed_text: str = "crashkernel reservation failed - memory is in use") -> BootmemBoot:
     """Run the 2.6.23 steps.
 
     :param exclusive: 2.6.25's BOOTMEM_EXCLUSIVE crashkernel reservation, which
@@ -151,7 +180,12 @@ def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool
     end = max(e.addr + e.size for e in ram)
     end_pfn = end >> 12
     bad = _BadAddr(kernel=machine.kernel_image, initrd=machine.initrd)
-    crash = _crashkernel(machine)
+    no_base = False
+    parse_warnings: list[Event] = []  # printed by reserve_crashkernel(), after the other reservations
+    if announce:
+        crash, no_base = _crashkernel_generic(machine, end_pfn << 12, parse_warnings)
+    else:
+        crash = _crashkernel(machine)
     # discover_ebda(): the BIOS data area word at 0x40e; scenarios give its place
     ebda = next((e for e in e820 if e.type != E820Type.RAM and e.addr < 0xA0000 <= e.addr + e.size), None)
     if ebda is not None:
@@ -232,13 +266,17 @@ def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool
         return nodes[0]
 
     reserved: list[tuple[str, Range]] = []
+    dma_reserve = 0
 
     def reserve(what: str, r: Range, flags: int = BOOTMEM_DEFAULT) -> tuple[int, int]:
+        nonlocal dma_reserve
         if (r.start >> 12) >= end_pfn:
             return 0, 0  # reserve_bootmem_generic(): beyond end_pfn -> silently ignored
         err, already = node_of(r.start).reserve(r.start, r.size, flags)
         if not err:
             reserved.append((what, r))
+            if r.end <= MAX_DMA_ADDRESS:
+                dma_reserve += r.size // PAGE  # reserve_bootmem_generic(): set_dma_reserve()
         overlaps = [(w, b) for w, b in [(f"bootmem bitmap of node {n}", bitmaps[n]) for n in bitmaps] + [(f"NODE_DATA({n})", pgdats[n]) for n in pgdats] if b.overlaps(r)]
         events.append(Event("reserve", f"reserve {what} [{r.start:#x}-{r.end - 1:#x}]"
                             + (f": {already} page(s) already reserved ({', '.join(w for w, _ in overlaps) or 'earlier reservations'})" if already else ""),
@@ -261,7 +299,8 @@ def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool
             events.append(Event("initrd", f"initrd extends beyond end of memory (0x{machine.initrd.end:08x} > 0x{end_pfn << 12:08x})", True))
             events.append(Event("initrd", "disabling initrd", True))
     crash_ok = False
-    if crash is None and announce and machine.command_line.get("crashkernel"):
+    events.extend(parse_warnings)
+    if no_base:
         # 2.6.24/25 reserve_crashkernel(): a base of 0 is refused
         events.append(Event("crashkernel", "crashkernel reservation failed - you have to specify a base address", True))
     if crash is not None:
@@ -270,8 +309,24 @@ def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool
         err, already = reserve("crashkernel", crash, BOOTMEM_EXCLUSIVE if exclusive else BOOTMEM_DEFAULT)
         crash_ok = not err
         if exclusive:
-            events.append(Event("crashkernel", "crashkernel reservation failed - memory is in use" if err else
+            events.append(Event("crashkernel", failed_text if err else
                                 f"Reserving {crash.size >> 20}MB of memory at {crash.start >> 20}MB for crashkernel (System RAM: {end_pfn >> 8}MB)", True))
+    # paging_init() -> free_area_init_nodes() -> alloc_node_mem_map() per node
+    # (mm/page_alloc.c, FLAT_NODE_MEM_MAP: x86_64 NUMA was DISCONTIGMEM by default
+    # [assumption: ARCH_DISCONTIGMEM_DEFAULT]): the span rounded out to
+    # MAX_ORDER_NR_PAGES, sizeof(struct page) each, from alloc_bootmem_node()
+    # with goal __pa(MAX_DMA_ADDRESS) = 16 MiB -- first fit in the node's bitmap.
+    mem_maps: dict[int, Range] = {}
+    for node in nodes:
+        first = node.start_pfn & ~(MAX_ORDER_NR_PAGES - 1)
+        last = -(-node.node_low_pfn // MAX_ORDER_NR_PAGES) * MAX_ORDER_NR_PAGES
+        size = (last - first) * struct_page
+        at = node.alloc(size, L1_CACHE_BYTES, MAX_DMA_ADDRESS)
+        if at is None:
+            raise InputError(f"Out of memory: node {node.nid} cannot hold its {size}-byte mem_map", field="numa")
+        mem_maps[node.nid] = Range(at, at + size)
+        events.append(Event("mem_map", f"node {node.nid}: mem_map ({last - first} struct pages, {size >> 20} MiB) at [{at:#x}-{at + size - 1:#x}]",
+                            data={"nid": node.nid, "start": at, "end": at + size}))
     # mem_init(): numa_free_all_bootmem()
     freed: dict[int, list[FreedRun]] = {}
     for node in nodes:
@@ -281,4 +336,4 @@ def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool
         bm = [r for r in runs if r.what == "bitmap"]
         events.append(Event("free_all", f"node {node.nid}: {pages} pages handed to the page allocator, the last {sum(r.end_pfn - r.start_pfn for r in bm)} being the bitmap's own",
                             data={"nid": node.nid, "pages": pages}))
-    return BootmemBoot(events, nodes, bitmaps, pgdats, crash, crash_ok, freed, reserved)
+    return BootmemBoot(events, nodes, bitmaps, pgdats, crash, crash_ok, freed, reserved, mem_maps, dma_reserve)

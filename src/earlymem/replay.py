@@ -119,12 +119,13 @@ def build_ledger(machine: Machine, e820: list, boot: BootmemBoot) -> Ledger:
 
     reservations = [(_pages(r), w) for w, r in boot.reserved if w != "crashkernel"]
     meta = [(_pages(r), f"NODE_DATA({n})") for n, r in boot.pgdats.items()] + [(_pages(r), f"bootmem bitmap of node {n}") for n, r in boot.bitmaps.items()]
+    meta += [(_pages(r), f"mem_map of node {n}") for n, r in boot.mem_maps.items()]
     crash = [(_pages(r), "crash region") for w, r in boot.reserved if w == "crashkernel"]
     ledger = Ledger(end_pfn)
     ledger.add_phase("firmware", firmware + ram + hole)
     ledger.add_phase("bootmem", firmware + reservations + meta + crash + [(r, "free (bootmem)") for r, _ in ram] + hole)
     freed = [(Range(f.start_pfn, f.end_pfn), "free (buddy)") for runs in boot.freed.values() for f in runs]
-    ledger.add_phase("buddy", firmware + freed + reservations + [(r, o) for r, o in meta if o.startswith("NODE_DATA")] + crash + hole)
+    ledger.add_phase("buddy", firmware + freed + reservations + [(r, o) for r, o in meta if not o.startswith("bootmem bitmap")] + crash + hole)
     if boot.crash is not None and boot.crash_reserved:
         ledger.claims["Crash kernel"] = _pages(boot.crash)
     ledger.check()

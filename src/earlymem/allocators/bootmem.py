@@ -24,6 +24,7 @@ What matters for the 2011 report and is kept exact:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["BootmemNode", "FreedRun", "BootmemError", "BOOTMEM_DEFAULT", "BOOTMEM_EXCLUSIVE", "EBUSY"]
@@ -52,6 +53,10 @@ class FreedRun:
     end_pfn: int
     order: int
     what: str
+
+
+_ANY_SET = re.compile(rb"[^\x00]")
+_ANY_CLEAR = re.compile(rb"[^\xff]")
 
 
 def _pfn_up(x: int) -> int:
@@ -130,6 +135,23 @@ class BootmemNode:
         chunk = int.from_bytes(self.bits[s >> 3 : (e + 7) >> 3], "little") >> (s & 7)
         return (chunk & ((1 << (e - s)) - 1)).bit_count()
 
+    def _next(self, i: int, reserved: bool) -> int:
+        """The first index >= ``i`` whose bit is set (``reserved``) or clear; ``pages`` if none
+        (find_next_bit() / find_next_zero_bit() over the map)."""
+        if i >= self.pages:
+            return self.pages
+        byte = self.bits[i >> 3] >> (i & 7)
+        if reserved and byte:
+            return min(i + ((byte & -byte).bit_length() - 1), self.pages)
+        if not reserved and byte != (0xFF >> (i & 7)):
+            inv = ~byte & (0xFF >> (i & 7))
+            return min(i + ((inv & -inv).bit_length() - 1), self.pages)
+        m = (_ANY_SET if reserved else _ANY_CLEAR).search(self.bits, (i >> 3) + 1)
+        if m is None:
+            return self.pages
+        b = self.bits[m.start()] if reserved else ~self.bits[m.start()] & 0xFF
+        return min((m.start() << 3) + (b & -b).bit_length() - 1, self.pages)
+
     # -- the API -----------------------------------------------------------------------
 
     def free_range(self, addr: int, size: int) -> None:
@@ -182,15 +204,24 @@ class BootmemNode:
         if goal and self.node_boot_start <= goal < (self.node_low_pfn << PAGE_SHIFT):
             start = (goal >> PAGE_SHIFT) - self.start_pfn
         for first in ([start, 0] if start else [0]):
-            i = -(-first // align_pages) * align_pages
-            while i + areasize <= eidx:
-                if not self.reserved_in(i + self.start_pfn, i + areasize + self.start_pfn):
+            i = first
+            while i < eidx:
+                # i = ALIGN(find_next_zero_bit(map, eidx, i), incr)
+                i = -(-self._next(i, False) // align_pages) * align_pages
+                if i >= eidx:
+                    break
+                if self._test_idx(i):
+                    i += align_pages
+                    continue
+                # the area's pages must all be clear; the scan fails at the
+                # first set bit or at eidx
+                j = min(self._next(i + 1, True), eidx)
+                if j >= i + areasize:
                     self._fill(i, i + areasize, True)
                     return (i + self.start_pfn) << PAGE_SHIFT
-                j = i
-                while not self._test_idx(j):
-                    j += 1
-                i = -(-(j + 1) // align_pages) * align_pages
+                # fail_block: i = ALIGN(j, incr), then the loop's i += incr --
+                # with incr > 1 an aligned start just after j is skipped, as in the kernel
+                i = -(-j // align_pages) * align_pages + align_pages
         return None
 
     def _test_idx(self, i: int) -> bool:
@@ -213,25 +244,30 @@ class BootmemNode:
         idx = self.pages
         nbs = self.node_boot_start
         gofast = nbs == 0 or ((nbs & -nbs).bit_length() - PAGE_SHIFT) > BITS_PER_LONG.bit_length()
-        words = self.bits + b"\xff" * (-len(self.bits) % 8)
-        i = 0
-        while i < idx:
-            word = int.from_bytes(words[i >> 3 : (i >> 3) + 8], "little")
+        words = bytes(self.bits + b"\xff" * (-len(self.bits) % 8))
+        nwords = -(-idx // BITS_PER_LONG)
+        w = 0
+        while w < nwords:
+            # whole words of free pages up to the next byte with a reserved bit:
+            # order-6 frees on the fast path, single pages otherwise
+            m = _ANY_SET.search(words, w << 3)
+            stop = min(nwords, (m.start() >> 3) if m else nwords)
+            if stop > w:
+                s, e = pfn + (w << 6), pfn + (stop << 6)
+                add(s, e, 6 if gofast else 0, "free")
+                w = stop
+                continue
+            word = int.from_bytes(words[w << 3 : (w << 3) + 8], "little")
             v = ~word & ((1 << 64) - 1)
-            if gofast and v == (1 << 64) - 1:
-                add(pfn, pfn + BITS_PER_LONG, 6, "free")
-                i += BITS_PER_LONG
-            elif v:
-                base = pfn
-                m = 0
-                while m < BITS_PER_LONG and i < idx:
-                    if v >> m & 1:
-                        add(base + m, base + m + 1, 0, "free")
-                    m += 1
-                    i += 1
-            else:
-                i += BITS_PER_LONG
-            pfn += BITS_PER_LONG
+            if v == 0:
+                m = _ANY_CLEAR.search(words, (w + 1) << 3)
+                w = min(nwords, (m.start() >> 3) if m else nwords)
+                continue
+            base = pfn + (w << 6)
+            for m_ in range(min(BITS_PER_LONG, idx - (w << 6))):
+                if v >> m_ & 1:
+                    add(base + m_, base + m_ + 1, 0, "free")
+            w += 1
         # "Now free the allocator bitmap itself, it's not needed anymore"
         first = self.map_phys >> PAGE_SHIFT
         add(first, first + self.map_pages, 0, "bitmap")
