@@ -321,47 +321,118 @@ def bzimage_cmd(path, fmt) -> None:
 
 @cli.command("replay")
 @click.argument("scenario", default="seed-2011")
-@click.option("--kernel-version", "version", default="2.6.23", show_default=True, help="The kernel to replay the machine under (2.6.23-2.6.26 so far).")
+@click.option("--kernel-version", "version", default="2.6.23", show_default=True,
+              help="The kernel to replay the machine under: 2.6.23-2.6.33 (bootmem), 2.6.37 (memblock), 5.10 and later (earlymem's predictor); "
+                   "several, comma-separated, compare eras in brief.")
+@click.option("--brief", is_flag=True, help="Only the era, the kernel's crashkernel lines, what kexec -p overwrote, and the verdict.")
+@click.option("--kdump-kernel", "kdump_kernel", type=click.Path(dir_okay=False), default=None,
+              help="A real bzImage to load with kexec -p instead of the scenario's [kdump] header values.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def replay_cmd(scenario, version, fmt) -> None:
-    """Replay a bundled scenario (default: the 2011 report, seed-2011) through a
-    bootmem-era kernel: where the bitmaps and the crash region land, what bootmem
-    hands to the page allocator, and whether any of it lies in the crash region."""
+def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
+    """Replay a scenario (default: the 2011 report, seed-2011) from the firmware map
+    to a loaded kdump kernel: the early allocator's placements, the hand-off to
+    the page allocator, the running system's allocations, and where kexec -p
+    writes -- with every page the load overwrote that the running kernel owned."""
     from earlymem.replay import replay
 
-    res = replay(scenario, version)
-    b = res.boot
+    versions = [v.strip() for v in version.split(",") if v.strip()]
+    if not versions:
+        raise InputError("no kernel version given", field="--kernel-version")
+    results = [replay(scenario, v, kdump_image=kdump_kernel) for v in versions]
     if fmt == "json":
-        click.echo(json.dumps({
-            "scenario": scenario,
-            "kernel": version,
-            "bitmaps": {str(n): {"start": hex(r.start), "end": hex(r.end), "bytes": r.size} for n, r in b.bitmaps.items()},
-            "node_data": {str(n): {"start": hex(r.start), "end": hex(r.end)} for n, r in b.pgdats.items()},
-            "crash": None if b.crash is None else {"start": hex(b.crash.start), "end": hex(b.crash.end), "reserved": b.crash_reserved},
-            "leaked": [{"start_pfn": hex(s), "end_pfn": hex(e), "pages": e - s, "why": w} for s, e, w in res.leaked],
-            "leaked_pages": res.leaked_pages,
-            "buddyinfo": [{"node": z.nid, "zone": z.name, "free_blocks_by_order": z.counts} for z in res.buddy],
-            "ledger": {phase: [{"start_pfn": hex(r.start), "end_pfn": hex(r.end), "owner": o} for r, o in owners] for phase, owners in res.ledger.phases.items()},
-            "events": [{"kind": e.kind, "text": e.text, "kernel_line": e.kernel_line, **{k: (hex(v) if isinstance(v, int) and k in ("start", "end") else v) for k, v in e.data.items()}} for e in b.events],
-            "verdict": res.verdict(),
-        }, indent=2))
+        out = [_replay_json(scenario, r) for r in results]
+        click.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2))
         return
-    click.echo(f"# {scenario} under Linux {version}  (lines starting with '|' are the kernel's own printk text)")
-    for e in b.events:
-        click.echo(("| " if e.kernel_line else "  ") + e.text)
+    if brief or len(results) > 1:
+        for res in results:
+            click.echo(f"== {scenario} under Linux {res.version}: {res.era.source}")
+            for e in res.events:
+                if e.kind == "crashkernel" and e.kernel_line:
+                    click.echo("| " + e.text)
+            for o in res.overwritten:
+                click.echo(f"   kexec -p {o.segment} overwrote PFNs {o.pfns.start:#x}-{o.pfns.end - 1:#x} held by {o.owner}")
+            click.echo(f"   verdict: {res.verdict()}")
+        return
+    res = results[0]
     from earlymem.mm.buddy import buddyinfo_line
     from earlymem.ranges import Range
 
-    click.echo("  /proc/buddyinfo right after bootmem retires (before the running system allocates):")
+    early = "bootmem" if res.era.early == "bootmem" else "memblock"
+    click.echo(f"# {scenario} under Linux {version}  (lines starting with '|' are the kernel's own printk text)")
+    click.echo(f"  era: {res.era.source}")
+    for e in res.events:
+        click.echo(("| " if e.kernel_line else "  ") + e.text)
+    click.echo(f"  /proc/buddyinfo when {early} hands over (before the running system allocates):")
     for z in res.buddy:
         click.echo("| " + buddyinfo_line(z))
     for s, e, why in res.leaked:
         click.echo(f"  PFNs {s:#x}-{e - 1:#x} ({e - s} pages) lie in the crash region: {why}")
-        for phase in ("bootmem", "buddy"):
+        for phase in (early, "buddy", "running"):
             owners = ", ".join(f"{o} {r.start:#x}-{r.end - 1:#x}" for r, o in res.ledger.owners(phase, Range(s, e)))
             click.echo(f"    ledger, phase {phase}: {owners}")
+    a = res.allocator
+    want = "every page the watermarks allow" if res.scenario.allocate is None else f"{res.scenario.allocate} pages"
+    click.echo(f"  running system: {want}, order-0, from node {res.scenario.alloc_node}; zonelist order {a.zonelist_order() if a.order is None else a.order}, min_free_kbytes {a.min_free_kbytes}")
+    for z, got in res.running:
+        first = ", ".join(f"{r.start:#x}-{r.end - 1:#x}" for r in z.first_out)
+        click.echo(f"    node {z.nid} {z.name:<6} {got.total:>9} pages (pages_low {z.pages_low}, lowmem_reserve {z.lowmem_reserve[2]}); handed out first: {first}")
+    click.echo("  /proc/buddyinfo after the running system's allocations:")
+    for z in res.buddy_after:
+        click.echo("| " + buddyinfo_line(z))
+    if res.segments:
+        click.echo("  kexec -p (kexec-tools 2.0.2, i386 bzImage loader), segments in load order:")
+        for i, seg in enumerate(res.segments):
+            click.echo(f"    {i}: {seg.name:<40} mem {seg.mem:#010x}-{seg.end - 1:#010x} memsz {seg.memsz:#x} bufsz {seg.bufsz:#x}")
+        click.echo(f"  capture kernel command line: {res.kdump_cmdline}")
+        for o in res.overwritten:
+            click.echo(f"  OVERWRITTEN: {o.segment} wrote PFNs {o.pfns.start:#x}-{o.pfns.end - 1:#x} ({o.pfns.size} pages) held by {o.owner}")
+        for o in res.written_free:
+            if res.ledger.claims.get("Crash kernel") and any(s <= o.pfns.start < e for s, e, _ in res.leaked):
+                click.echo(f"  written while free: {o.segment} PFNs {o.pfns.start:#x}-{o.pfns.end - 1:#x} ({o.pfns.size} pages): the page allocator can still hand them out")
+    elif res.kexec_error:
+        click.echo(f"  kexec -p: {res.kexec_error}")
+    for n in res.notes:
+        click.echo(f"earlymem: note: {n}", err=True)
     click.echo(f"verdict: {res.verdict()}")
-    click.echo("earlymem: note: not replayed yet: the running system's allocations, the kexec -p load, eras after 2.6.26", err=True)
+
+
+def _replay_json(scenario: str, res) -> dict:
+    def rng(r) -> dict:
+        return {"start": r.start, "end": r.end}
+
+    b = res.boot
+    return {
+        "scenario": scenario,
+        "kernel": res.version,
+        "era": {"early_allocator": res.era.early, "source": res.era.source},
+        "bitmaps": {str(n): {**rng(r), "bytes": r.size} for n, r in b.bitmaps.items()} if b else {},
+        "node_data": {str(n): rng(r) for n, r in b.pgdats.items()} if b else {},
+        "mem_map": {str(n): rng(r) for n, r in b.mem_maps.items()} if b else {},
+        "crash": None if res.crash is None else {**rng(res.crash), "reserved": res.crash_reserved},
+        "leaked": [{"start_pfn": s, "end_pfn": e, "pages": e - s, "why": w} for s, e, w in res.leaked],
+        "leaked_pages": res.leaked_pages,
+        "buddyinfo": [{"node": z.nid, "zone": z.name, "free_blocks_by_order": z.counts} for z in res.buddy],
+        "running": {
+            "zonelist_order": res.allocator.zonelist_order() if res.allocator.order is None else res.allocator.order,
+            "min_free_kbytes": res.allocator.min_free_kbytes,
+            "zones": [{"node": z.nid, "zone": z.name, "present_pages": z.present_pages, "pages_min": z.pages_min, "pages_low": z.pages_low,
+                       "pages_high": z.pages_high, "lowmem_reserve": z.lowmem_reserve} for z in res.allocator.zones],
+            "allocated": [{"node": z.nid, "zone": z.name, "pages": got.total, "ranges": [[r.start, r.end] for r in got][:64]} for z, got in res.running],
+        },
+        "buddyinfo_after": [{"node": z.nid, "zone": z.name, "free_blocks_by_order": z.counts} for z in res.buddy_after],
+        "kexec": {
+            "error": res.kexec_error,
+            "segments": [{"name": s.name, "mem": s.mem, "memsz": s.memsz, "bufsz": s.bufsz} for s in res.segments],
+            "cmdline": res.kdump_cmdline,
+            "overwritten": [{"segment": o.segment, "start_pfn": o.pfns.start, "end_pfn": o.pfns.end, "owner": o.owner} for o in res.overwritten],
+            "overwritten_pages": res.overwritten_pages,
+            "written_free": [{"segment": o.segment, "start_pfn": o.pfns.start, "end_pfn": o.pfns.end} for o in res.written_free],
+        },
+        "ledger": {phase: [{"start_pfn": r.start, "end_pfn": r.end, "owner": o} for r, o in owners] for phase, owners in res.ledger.phases.items()},
+        "events": [{"kind": e.kind, "text": e.text, "kernel_line": e.kernel_line, **e.data} for e in res.events],
+        "notes": res.notes,
+        "verdict": res.verdict(),
+    }
 
 
 @cli.command("profiles")
