@@ -274,3 +274,23 @@ def test_bootmem_alloc_and_free_all_match_a_page_by_page_model():
         assert freed == [p for p in range(2100) if not bits[p]]
 
     check()
+
+
+def test_replay_eras_live_in_the_kernel_profiles():
+    from earlymem.kernels import profile_for
+    from earlymem.replay import era_of
+
+    rows = {v: (p.replay, p.crashkernel_announces, p.crashkernel_bootmem_exclusive)
+            for v in ("2.6.23", "2.6.24", "2.6.26", "2.6.33", "2.6.37", "6.1") for p in [profile_for(v)]}
+    assert rows == {
+        "2.6.23": ("bootmem", False, False),
+        "2.6.24": ("bootmem", True, False),
+        "2.6.26": ("bootmem", True, True),
+        "2.6.33": ("bootmem", True, True),
+        "2.6.37": ("memblock-2.6.37", True, False),
+        "6.1": ("predictor", True, False),
+    }
+    assert era_of("2.6.37").failed_text.endswith("in use.") and not era_of("2.6.30").failed_text.endswith(".")
+    for v in ("2.6.22", "2.6.35", "3.10", "4.9"):
+        with pytest.raises(Exception, match=f"not {v}"):
+            era_of(v)

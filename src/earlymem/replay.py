@@ -64,6 +64,8 @@ STRUCT_PAGE_MODERN = 64
 
 @dataclass(frozen=True)
 class Era:
+    """How the replay runs one kernel version (read from its era's profile)."""
+
     name: str
     early: str  # "bootmem" | "memblock-2.6.37" | "predictor"
     announce: bool = False
@@ -73,25 +75,28 @@ class Era:
 
 
 def era_of(version: str) -> Era:
-    """The replay era of a kernel version; a one-line error names what is modelled."""
-    key = parse_version(version).key[:3]
-    if key == (2, 6, 23):
-        return Era("2.6.23", "bootmem", source="arch/x86_64/kernel/setup.c, machine_kexec.c: crashkernel=size@base, reserve_bootmem_generic() without a check")
-    if key == (2, 6, 24):
-        return Era("2.6.24", "bootmem", announce=True, source="arch/x86/kernel/setup_64.c reserve_crashkernel(): announces, then reserve_bootmem() without a check")
-    if (2, 6, 25) <= key <= (2, 6, 26):
-        return Era(version, "bootmem", announce=True, exclusive=True, source="arch/x86/kernel/setup_64.c: reserve_bootmem_generic(..., BOOTMEM_EXCLUSIVE)")
-    if (2, 6, 27) <= key <= (2, 6, 33):
-        return Era(version, "bootmem", announce=True, exclusive=True,
-                   source="arch/x86/kernel/setup.c (unified, early_res): reserve_crashkernel() after initmem_init(), BOOTMEM_EXCLUSIVE")
-    if key == (2, 6, 37):
-        return Era("2.6.37", "memblock-2.6.37", source="arch/x86/kernel/setup.c 2.6.37: memblock_find_in_range(base, base + size, size, 1M) must return base")
-    from earlymem.kernels import profile_for
+    """The replay era of a kernel version (KernelProfile.replay and its crashkernel
+    fields); a one-line error says which versions are modelled."""
+    from earlymem.kernels import PROFILES, profile_for
 
     prof = profile_for(version)
-    if prof.models_early_nodes:
-        return Era(version, "predictor", source=f"earlymem's {prof.name} profile (setup_arch.py, crashkernel.py)")
-    raise InputError(f"the replay models 2.6.23-2.6.33, 2.6.37 and the predictor's eras (5.10 and later), not {version}", field="--kernel-version")
+    if prof.replay is None:
+        spans, i = [], 0
+        while i < len(PROFILES):
+            if PROFILES[i].replay is None:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(PROFILES) and PROFILES[j + 1].replay is not None:
+                j += 1
+            spans.append(f"{PROFILES[i].name} until {PROFILES[j + 1].name}" if j + 1 < len(PROFILES) else f"{PROFILES[i].name} on")
+            i = j + 1
+        raise InputError(f"the replay models kernels from {', '.join(spans)}; not {version} (era {prof.name}: {prof.summary})",
+                         source="<command line>", field="--kernel-version")
+    if prof.replay == "predictor" and not prof.models_early_nodes:
+        raise InputError(f"not {version}: the predictor does not model its era", source="<command line>", field="--kernel-version")
+    return Era(version, prof.replay, prof.crashkernel_announces, prof.crashkernel_bootmem_exclusive,
+               prof.crashkernel_in_use_text, prof.replay_source or f"earlymem's {prof.name} profile")
 
 
 @dataclass

@@ -128,6 +128,21 @@ class KernelProfile:
     #: zone_names[] in the order free_area_init() prints them (ZONE_MOVABLE is
     #: skipped there); Device with CONFIG_ZONE_DEVICE, as in Debian's configs.
     zone_names: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Device")
+    #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.bootmem_era),
+    #: "memblock-2.6.37" (earlymem.early_memblock), "predictor" (the
+    #: models_early_nodes eras), or None (not modelled: refused).
+    replay: str | None = None
+    #: reserve_crashkernel() with the generic parse_crashkernel() (kernel/kexec.c,
+    #: 2.6.24): range lists, and "Reserving %ldMB of memory at %ldMB for
+    #: crashkernel (System RAM: %ldMB)"; before, only size@base, silently.
+    crashkernel_announces: bool = False
+    #: the crash region goes through reserve_bootmem(..., BOOTMEM_EXCLUSIVE),
+    #: which refuses pages already reserved (2.6.25).
+    crashkernel_bootmem_exclusive: bool = False
+    #: the line printed when a fixed base is taken.
+    crashkernel_in_use_text: str = "crashkernel reservation failed - memory is in use"
+    #: where the replay's rules for this era were read.
+    replay_source: str = ""
 
     def label(self, type_: int) -> str:
         """The text e820_print_type() prints for ``type_`` in this era."""
@@ -162,12 +177,32 @@ _P_2_6_16 = KernelProfile(
     ),
 )
 
-_P_2_6_25 = replace(
+_P_2_6_23 = replace(
     _P_2_6_16,
+    name="2.6.23",
+    first=KernelVersion(2, 6, 23),
+    summary="replay: bootmem, crashkernel=size@base reserved without a conflict check (the 2011 bug)",
+    replay="bootmem",
+    replay_source="arch/x86_64/kernel/setup.c, machine_kexec.c: crashkernel=size@base, reserve_bootmem_generic() without a check",
+)
+
+_P_2_6_24 = replace(
+    _P_2_6_23,
+    name="2.6.24",
+    first=KernelVersion(2, 6, 24),
+    summary="replay: generic parse_crashkernel() (range lists) and the 'Reserving ...MB ... for crashkernel' line",
+    crashkernel_announces=True,
+    replay_source="arch/x86/kernel/setup_64.c reserve_crashkernel(): announces, then reserve_bootmem() without a check",
+)
+
+_P_2_6_25 = replace(
+    _P_2_6_24,
     name="2.6.25",
     first=KernelVersion(2, 6, 25),
-    summary="finish_e820_parsing sanitizes the user map (panic 'Invalid user supplied memory map')",
+    summary="finish_e820_parsing sanitizes the user map; crashkernel via BOOTMEM_EXCLUSIVE fails visibly",
     sanitize_user_map=True,
+    crashkernel_bootmem_exclusive=True,
+    replay_source="arch/x86/kernel/setup_64.c: reserve_bootmem_generic(..., BOOTMEM_EXCLUSIVE)",
     sources=("arch/x86/kernel/e820_64.c (2.6.25): finish_e820_parsing calls sanitize_e820_map",),
 )
 
@@ -184,7 +219,49 @@ _P_2_6_27 = replace(
         "arch/x86/kernel/e820.c (2.6.27-2.6.36 copies): parse_memopt -> e820_remove_range(mem_size, "
         "ULLONG_MAX - mem_size, E820_RAM, 1) with userdef = 1; E820_UNUSABLE '(unusable)'; "
         "E820_X_MAX = E820MAX + 3 * MAX_NUMNODES",
+        "arch/x86/kernel/setup.c (a ~2.6.27-2.6.29 copy): reserve_crashkernel() after initmem_init(), "
+        "reserve_bootmem_generic(..., BOOTMEM_EXCLUSIVE)",
     ),
+    replay_source="arch/x86/kernel/setup.c (unified, early_res): reserve_crashkernel() after initmem_init(), BOOTMEM_EXCLUSIVE",
+)
+
+_P_2_6_34 = replace(
+    _P_2_6_27,
+    name="2.6.34",
+    first=KernelVersion(2, 6, 34),
+    summary="replay: not modelled -- crashkernel via find_e820_area()/reserve_early() before bootmem [release unverified]",
+    replay=None,
+    sources=_P_2_6_27.sources[:1] + (
+        "the 2.6.37 memblock pull (Oct 2010) shows the 2.6.36 reserve_crashkernel(): find_e820_area() and "
+        "reserve_early(..., \"CRASH KERNEL\") [the first release with it is not pinned; 2.6.34 assumed]",
+    ),
+    replay_source="",
+)
+
+_P_2_6_37 = replace(
+    _P_2_6_34,
+    name="2.6.37",
+    first=KernelVersion(2, 6, 37),
+    summary="replay: memblock replaces early_res and x86 bootmem (top-down); crashkernel via memblock_find_in_range",
+    replay="memblock-2.6.37",
+    crashkernel_announces=True,
+    crashkernel_bootmem_exclusive=False,
+    crashkernel_in_use_text="crashkernel reservation failed - memory is in use.",
+    sources=_P_2_6_27.sources[:1] + (
+        "'[GIT PULL] memblock for 2.6.37' (H. Peter Anvin, 2010-10-22): 'x86: Use memblock to replace early_res', "
+        "'x86: Remove old bootmem code', top-down default; its setup.c hunk gives reserve_crashkernel()",
+        "arch/x86/mm/numa_64.c (2.6.37): 'Initmem setup node', early_node_mem() 'put it on high as possible'",
+    ),
+    replay_source="arch/x86/kernel/setup.c 2.6.37: memblock_find_in_range(base, base + size, size, 1M) must return base",
+)
+
+_P_2_6_38 = replace(
+    _P_2_6_37,
+    name="2.6.38",
+    first=KernelVersion(2, 6, 38),
+    summary="replay: not modelled -- NUMA init rewritten (arch/x86/mm/numa.c) [placement unread]",
+    replay=None,
+    replay_source="",
 )
 
 _MEM_LABELS = {
@@ -197,7 +274,7 @@ _MEM_LABELS = {
 }
 
 _P_3_5 = replace(
-    _P_2_6_27,
+    _P_2_6_38,
     name="3.5",
     first=KernelVersion(3, 5, 0),
     summary="'[mem %#018Lx-%#018Lx]' ranges (end inclusive) and 'e820: ' header prefix",
@@ -260,6 +337,8 @@ _P_5_5 = replace(
     first=KernelVersion(5, 5, 0),
     models_early_nodes=True,
     crash_low_1m_message=True,
+    replay="predictor",
+    replay_source="earlymem's predictor (setup_arch.py, crashkernel.py)",
     summary="EFI soft-reserved memory: 'soft reserved', never merged by sanitize",
     e820_labels={**_P_4_19.e820_labels, E820Type.SOFT_RESERVED: "soft reserved"},
     e820_no_merge_types=(E820Type.PRAM, E820Type.SOFT_RESERVED),
@@ -340,8 +419,13 @@ _P_7_0 = replace(
 #: All profiles, oldest first.
 PROFILES: tuple[KernelProfile, ...] = (
     _P_2_6_16,
+    _P_2_6_23,
+    _P_2_6_24,
     _P_2_6_25,
     _P_2_6_27,
+    _P_2_6_34,
+    _P_2_6_37,
+    _P_2_6_38,
     _P_3_5,
     _P_4_1,
     _P_4_16,
