@@ -22,9 +22,11 @@ init.c, mm/bootmem.c; read in their ~2.6.20-2.6.24 copies, see
 7. ``paging_init()``: each node's mem_map from bootmem (goal 16 MiB);
 8. ``free_all_bootmem_core()`` per node at mem_init().
 
-The printed ``Bootmem setup node``, ``NODE_DATA [...]`` and ``bootmap [... -  ...]
-pages`` lines follow the ~2.6.20-2.6.22 numa.c copies [unverified for 2.6.23:
-no 2.6.23 log with them has been found yet].
+The printed ``NUMA: Using %d for the hash shift.``, ``Bootmem setup node``,
+``NODE_DATA [...]`` and ``bootmap [... -  ...] pages`` lines are the same in the
+~2.6.20-2.6.22 numa.c copies and in a ~2.6.29 arch/x86/mm/numa_64.c copy, so
+2.6.23, in between, is taken to print them alike [no 2.6.23 log with them has
+been found].
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from earlymem.bootmem_era import BootmemBoot, Event, boot_bootmem_era
+from earlymem.bootmem_era import PGDAT_SIZE_2_6_23, BootmemBoot, Event, boot_bootmem_era
 from earlymem.e820 import E820Entry, E820Type, sanitize
 from earlymem.errors import InputError
 from earlymem.kernels import parse_version
@@ -72,6 +72,7 @@ class Era:
     exclusive: bool = False
     failed_text: str = "crashkernel reservation failed - memory is in use"
     source: str = ""
+    profile: str = ""
 
 
 def era_of(version: str) -> Era:
@@ -96,7 +97,7 @@ def era_of(version: str) -> Era:
     if prof.replay == "predictor" and not prof.models_early_nodes:
         raise InputError(f"not {version}: the predictor does not model its era", source="<command line>", field="--kernel-version")
     return Era(version, prof.replay, prof.crashkernel_announces, prof.crashkernel_bootmem_exclusive,
-               prof.crashkernel_in_use_text, prof.replay_source or f"earlymem's {prof.name} profile")
+               prof.crashkernel_in_use_text, prof.replay_source or f"earlymem's {prof.name} profile", prof.name)
 
 
 @dataclass
@@ -366,8 +367,12 @@ def _replay_bootmem(sc: Scenario, era: Era, version: str, e820: list[E820Entry],
     owners += [(_pages(r), f"mem_map of node {n}") for n, r in boot.mem_maps.items()]
     runs = [(f.start_pfn, f.end_pfn) for n in sorted(boot.freed) for f in boot.freed[n]]
     why = {f"node {n} bootmem bitmap freed by free_all_bootmem_core()": _pages(r) for n, r in boot.bitmaps.items()}
+    notes = [f"{version}: pg_data_t assumed {PGDAT_SIZE_2_6_23:#x} bytes (page-rounded), SMP trampoline at 0x6000; MP-table and ACPI wakeup reservations not replayed"]
+    if era.profile == "2.6.27":
+        notes.append(f"{version}: placed with 2.6.23's find_e820_area()/bad_addr() rules -- early_res holds the same ranges "
+                     "(kernel, initrd, EBDA, page tables, trampoline, BIOS page) for this kind of machine [assumption]")
     return _finish(sc, era, version, e820, nodes, boot.events, "bootmem", owners, boot.crash, boot.crash_reserved, runs,
-                   STRUCT_PAGE_2_6_23, boot.dma_reserve, boot, why)
+                   STRUCT_PAGE_2_6_23, boot.dma_reserve, boot, why, notes)
 
 
 def _free_runs(mb, e820_ram: list[Range]) -> list[tuple[int, int]]:
