@@ -281,7 +281,8 @@ def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool
                 dma_reserve += r.size // PAGE  # reserve_bootmem_generic(): set_dma_reserve()
         overlaps = [(w, b) for w, b in [(f"bootmem bitmap of node {n}", bitmaps[n]) for n in bitmaps] + [(f"NODE_DATA({n})", pgdats[n]) for n in pgdats] if b.overlaps(r)]
         events.append(Event("reserve", f"reserve {what} [{r.start:#x}-{r.end - 1:#x}]"
-                            + (f": {already} page(s) already reserved ({', '.join(w for w, _ in overlaps) or 'earlier reservations'})" if already else ""),
+                            + (f": {already} page(s) already reserved ({', '.join(w for w, _ in overlaps) or 'earlier reservations'})"
+                               + (" -- refused (-EBUSY)" if err else " -- accepted without a word") if already else ""),
                             data={"what": what, "start": r.start, "end": r.end, "already": already, "error": err}))
         return err, already
 

@@ -469,6 +469,9 @@ def _kexec(res: ReplayResult, e820: list[E820Entry]) -> None:
         res.kexec_error = exc.message
         return
     res.segments, res.kdump_cmdline, res.kexec_debug = segs, cmdline, debug
+    if res.era.early != "bootmem":
+        res.notes.append("kexec -p is kexec-tools 2.0.2 (the 2010-2011 tool) in every era; later kexec-tools place "
+                         "segments differently (the bzImage64 loader from 2.0.4, kexec_file_load)")
     for seg in sorted(segs, key=lambda s: s.mem):
         for r, owner in res.ledger.owners("running", _pages(Range(seg.mem, seg.end))):
             if owner.startswith("free"):
