@@ -81,3 +81,17 @@ def test_real_debian_kernel_resources_are_the_captured_iomem_ones():
     mine = [f"  {a:08x}-{e - 1:08x} : {n}" for n, a, e in img.kernel_resources]
     captured = [ln for ln in read_capture(FIXTURE).sections["first/iomem"] if " : Kernel " in ln]
     assert mine == captured and len(mine) == 4
+
+
+def test_kexec_facts_tables_are_the_real_image():
+    # the header facts kexec -p predictions use for the oracle's captures, and
+    # the image/reserve spans, against the real 6.1 vmlinuz
+    from earlymem.kdump import DEBIAN_BZIMAGE, DEBIAN_IMAGE_SPAN, DEBIAN_RESERVE_SPAN
+    from earlymem.kexec.bzimage import read_bzimage
+    from earlymem.kexec.tools_2_0_25 import KernelHeader
+    from earlymem.oracle.kernels import fetch_kernel
+
+    img = read_bzimage(fetch_kernel("6.1").vmlinuz)
+    assert KernelHeader.from_bzimage(img) == DEBIAN_BZIMAGE[(6, 1)]
+    assert img.image_extent.size == DEBIAN_IMAGE_SPAN[(6, 1)]
+    assert img.reserve_end - img.image_extent.start == DEBIAN_RESERVE_SPAN[(6, 1)]

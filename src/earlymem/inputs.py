@@ -15,6 +15,7 @@ from earlymem.cmdline import CommandLine
 from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile, parse_version, profile_for
 from earlymem.machine import Machine
+from earlymem.ranges import Range
 
 __all__ = ["LoadedInput", "load_input"]
 
@@ -103,6 +104,8 @@ def load_input(
         # (the PT_LOAD addresses); with KASLR it picks a random one, unknown here.
         if machine.command_line.flag("nokaslr"):
             machine.kernel_image = image.image_extent
+            if image.image_extent is not None and image.reserve_end:
+                machine.kernel_reserve = Range(image.image_extent.start, image.reserve_end)
             machine.kernel_resources = list(image.kernel_resources)
         loaded.kaslr_note = None if machine.command_line.flag("nokaslr") else (
             "KASLR is on (no nokaslr): the kernel's physical placement varies from boot to boot, "

@@ -59,6 +59,10 @@ class Machine:
     struct_sizes: dict[str, int] = field(default_factory=dict)
     #: ``(name, start, end)`` of Kernel code/rodata/data/bss, from the kernel image.
     kernel_resources: list[tuple[str, int, int]] = field(default_factory=list)
+    #: what early_reserve_memory() reserves of the image: ``[_text,
+    #: __end_of_kernel_reserve)``; None: the whole kernel_image (or the
+    #: Debian assumption).
+    kernel_reserve: Range | None = None
 
     # -- builders -------------------------------------------------------------------
 

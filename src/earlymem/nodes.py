@@ -63,6 +63,10 @@ class EarlyNodes:
 #: series (readelf -l of the images in tests/fixtures/oracle's notes).
 PHYSICAL_START = 0x1000000
 DEBIAN_IMAGE_SIZE = {(5, 10): 0x3600000, (6, 1): 0x3A00000, (6, 12): 0x3200000, (7, 2): 0x3800000}
+#: __end_of_kernel_reserve - _text of the same images (PAGE_ALIGN of the end of
+#: .brk; .init.scratch above it is not reserved): what early_reserve_memory()
+#: puts in memblock.
+DEBIAN_RESERVE_SPAN = {(5, 10): 0x302C000, (6, 1): 0x3430000, (6, 12): 0x2C30000, (7, 2): 0x3230000}
 
 
 def assumed_kernel_image(machine: Machine) -> Range | None:
@@ -77,6 +81,18 @@ def assumed_kernel_image(machine: Machine) -> Range | None:
     key = machine.kernel_version.key[:2] if machine.kernel_version else None
     size = DEBIAN_IMAGE_SIZE.get(key, max(DEBIAN_IMAGE_SIZE.values()))
     return Range(PHYSICAL_START, PHYSICAL_START + size)
+
+
+def assumed_kernel_reserve(machine: Machine) -> Range | None:
+    """``[_text, __end_of_kernel_reserve)``: what early_reserve_memory() reserves."""
+    if machine.kernel_reserve is not None:
+        return machine.kernel_reserve
+    image = assumed_kernel_image(machine)
+    if image is None or machine.kernel_image is not None:
+        return image  # given by the user: taken as the reserved extent
+    key = machine.kernel_version.key[:2] if machine.kernel_version else None
+    span = DEBIAN_RESERVE_SPAN.get(key, max(DEBIAN_RESERVE_SPAN.values()))
+    return Range(image.start, image.start + span)
 
 
 def e820_add_kernel_range(table: E820Table, image: Range | None) -> None:
@@ -177,6 +193,7 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
         if total - covered >= 1 << (20 - PAGE_SHIFT):
             numa_lines.append(f"NUMA: nodes only cover {covered >> 8}MB of your {total >> 8}MB e820 RAM. Not used.")
             blks = []
+    from_srat = bool(blks)
     if not blks:
         numa_lines += ["No NUMA configuration found", f"Faking a node at [mem {0:#018x}-{(max_pfn << PAGE_SHIFT) - 1:#018x}]"]
         blks = [_Blk(0, max_pfn << PAGE_SHIFT, 0)]
@@ -210,5 +227,15 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
             s, e = spans[nid]
             initmem.append(f"Initmem setup node {nid} [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
         else:
+            initmem.append(f"Initmem setup node {nid} as memoryless")
+    # Nodes SRAT named (numa_nodes_parsed -> node_possible_map) that kept no
+    # memory -- a kdump kernel's other nodes, or nodes above mem= -- are set
+    # up as memoryless: free_area_init() walks every possible node.
+    # (Before, 5.10 set up only the nodes of possible CPUs, from
+    # init_cpu_to_node(), printing "[mem 0-0]" -- with a kdump kernel's
+    # nr_cpus=1 that is the node of the CPU that crashed: not an input, so
+    # nothing is predicted for it.)
+    if from_srat and profile.memoryless_initmem_as_memoryless:
+        for nid in sorted({a.node for a in numa} - set(node_ids)):
             initmem.append(f"Initmem setup node {nid} as memoryless")
     return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem, list(table.entries))

@@ -39,7 +39,7 @@ from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE
 from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
-from earlymem.nodes import EarlyNodes, assumed_kernel_image
+from earlymem.nodes import EarlyNodes, assumed_kernel_image, assumed_kernel_reserve
 from earlymem.ranges import Range
 from earlymem.units import memparse
 
@@ -258,9 +258,10 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     notes: list[str] = []
     out = SetupAllocations(mb, [], notes=notes)
     sizes = _struct_sizes(machine, notes)
-    # 1. early reservations
+    # 1. early reservations (early_reserve_memory(): [_text, __end_of_kernel_reserve))
     mb.reserve(0, ISA_END_ADDRESS)
-    mb.reserve(image.start, image.size)
+    reserved_image = assumed_kernel_reserve(machine) or image
+    mb.reserve(reserved_image.start, reserved_image.size)
     initrd = machine.initrd
     if initrd is not None:
         mb.reserve(initrd.start, initrd.size)

@@ -36,6 +36,7 @@ FAMILIES = {
     "zoneinfo": "/proc/zoneinfo spanned/present/managed per zone",
     "kexec-segments": "kexec segments (kexec -p --debug, kexec_file)",
     "kdump-e820": "the kdump kernel's BIOS-e820 map",
+    "kdump-nodes": "the kdump kernel's NUMA, NODE_DATA, zone, node-range and Initmem lines",
 }
 
 
@@ -158,7 +159,70 @@ def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | 
         "zoneinfo": [f"{z['head']}: spanned={z.get('spanned')} present={z.get('present')} managed={z.get('managed')}" for z in zoneinfo],
         "kexec-segments": kexec,
         "kdump-e820": _printed_e820(kdump, "firmware"),
+        "kdump-nodes": [],  # filled from the kdump boot by verify_path()
     }
+
+
+def _node_lines(msgs: list[str]) -> list[str]:
+    """The NUMA, zone, node-range and Initmem families of one boot, in that order."""
+    e = _expected(msgs, {}, None, None)
+    return e["numa"] + e["zones"] + e["node-ranges"] + e["initmem"]
+
+
+def _kexec_inputs(cap, machine: Machine) -> dict | None:
+    """What the oracle's ``kexec -p`` was given, from the harness that made the capture:
+    the kdump kernel (the pinned Debian image of the same series, its header
+    facts in earmem.kdump.DEBIAN_BZIMAGE), /boot/kdump-initrd.img's size (the
+    note's ``kdump initrd`` line; older captures only have kexec-tools' own
+    echo of the file size), the --append string of src/earlymem/oracle/init.sh
+    and the guest's CPU count (``-smp``)."""
+    from importlib import resources
+
+    from earlymem.kdump import DEBIAN_BZIMAGE, DEBIAN_IMAGE_SPAN, DEBIAN_RESERVE_SPAN
+
+    key = machine.kernel_version.key[:2] if machine.kernel_version else None
+    if key not in DEBIAN_BZIMAGE:
+        return None
+    size = None
+    m = re.search(r"kdump initrd: (\d+) bytes", cap.note)
+    if m:
+        size = int(m.group(1))
+    else:
+        for ln in cap.sections.get("first/kexec_load_debug", []) + cap.sections.get("first/kexec_file_dmesg", []):
+            m = re.search(r"Loaded initrd at 0x[0-9a-f]+ (?:size|bufsz=)\s*(0x[0-9a-f]+)", ln)
+            if m:
+                size = int(m.group(1), 16)
+                break
+    init = resources.files("earlymem.oracle").joinpath("init.sh").read_text()
+    m = re.search(r'^KAPPEND="([^"]*)"', init, re.M)
+    append = (m.group(1) if m else "") + (" nokaslr" if machine.command_line.flag("nokaslr") else "")
+    m = re.search(r"-smp (\d+)", cap.note)
+    return {"header": DEBIAN_BZIMAGE[key], "image_span": DEBIAN_IMAGE_SPAN[key], "reserve_span": DEBIAN_RESERVE_SPAN[key],
+            "initrd_size": size, "append": append,
+            "cpus": int(m.group(1)) if m else 1}
+
+
+def _predict_kexec(cap, machine: Machine, profile, report, lines, predicted: dict) -> None:
+    """The kexec_load prediction (kexec-tools 2.0.25) and the kdump kernel it boots."""
+    from earlymem.kdump import predict_crash_load
+
+    inputs = _kexec_inputs(cap, machine)
+    if inputs is None:
+        return
+    try:
+        kp = predict_crash_load(machine, profile, report, lines, **inputs)
+    except InputError:
+        predicted["kexec-segments"] = []  # kexec -p fails (no crash region ...): no segment table
+        predicted["kdump-e820"] = []
+        predicted["kdump-nodes"] = []
+        return
+    predicted["kexec-segments"] = kp.load.segment_lines()
+    if "kdump/dmesg" in cap.sections:
+        predicted["kdump-e820"] = [t for f, t in kp.kdump_lines if f == "e820"]
+        predicted["kdump-nodes"] = [t for fam in ("numa", "zones", "node-ranges", "initmem") for f, t in kp.kdump_lines if f == fam]
+    else:
+        predicted["kdump-e820"] = []
+        predicted["kdump-nodes"] = []
 
 
 def verify_path(path: str | Path, *, kernel_version: str | None = None) -> VerifyReport:
@@ -184,6 +248,9 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         kdump = boots[1]
     msgs = [message_text(ln) for ln in first_lines[first.first_lineno - 1 : (boots[1].first_lineno - 1) if len(boots) > 1 else None]]
     expected = _expected(msgs, sections, first, kdump)
+    if kdump is not None:
+        kd_lines = sections.get("kdump/dmesg") or first_lines[boots[1].first_lineno - 1 :]
+        expected["kdump-nodes"] = _node_lines([message_text(ln) for ln in kd_lines])
 
     version = kernel_version or first.version
     if not version:
@@ -205,6 +272,8 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
                 predicted["iomem-crash"] = [t for f, t in lines if f == "iomem-crash"]
         if "user-map" not in predicted or predicted["user-map"] is None:
             predicted["user-map"] = []
+        if "first/kexec_load_debug" in sections and "first/kexec_file_dmesg" not in sections:
+            _predict_kexec(cap, machine, profile, report, lines, predicted)
     result = VerifyReport(source, first.version, profile.name)
     for name in FAMILIES:
         result.families.append(FamilyResult(name, expected[name], predicted[name]))

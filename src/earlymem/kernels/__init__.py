@@ -128,6 +128,11 @@ class KernelProfile:
     #: zone_names[] in the order free_area_init() prints them (ZONE_MOVABLE is
     #: skipped there); Device with CONFIG_ZONE_DEVICE, as in Debian's configs.
     zone_names: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Device")
+    #: every possible node without memory prints "Initmem setup node %d as
+    #: memoryless" (mm/page_alloc.c free_area_init() walks all possible
+    #: nodes); before, 5.10's init_cpu_to_node() set up only possible CPUs'
+    #: nodes, printing an empty [mem 0-0] range (not predicted: see nodes.py).
+    memoryless_initmem_as_memoryless: bool = False
     #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.bootmem_era),
     #: "memblock-2.6.37" (earlymem.early_memblock), "predictor" (the
     #: models_early_nodes eras), or None (not modelled: refused).
@@ -357,6 +362,7 @@ _P_5_13 = replace(
     summary="the first 1 MiB is always reserved; no 'Reserving the low 1M ... for crashkernel' line",
     crash_low_1m_message=False,
     crashkernel_range_rounds_128m=True,
+    memoryless_initmem_as_memoryless=True,
     init_pgt_buf_pages=16,
     sources=(
         "[release unverified: after 5.10, by 6.1] parse_crashkernel_mem() rounds System RAM to 128 MiB: "
@@ -364,6 +370,8 @@ _P_5_13 = replace(
         "[release unverified: after 5.10, by 6.1] INIT_PGT_BUF_SIZE grew from 12 to 16 pages "
         "(INIT_PGD_PAGE_TABLES for 5-level builds): the page-table pages memblock hands out at "
         "the top of RAM drop by 4 from 5.10 to 6.1 on the same 16, 32, 40 and 64 GiB machines",
+        "[release unverified: after 5.10, by 6.1] memoryless nodes: 'Initmem setup node %d as memoryless' "
+        "(kdump kernels on 6.1, 6.12, 7.2) instead of 5.10's 'Initmem setup node %d [mem 0-0]'",
         "'x86/setup: always reserve the first 1M of RAM' (v5.13 [commit and release unverified]); "
         "QEMU captures: 'kexec: Reserving the low 1M of memory for crashkernel' on 5.10, not on 6.1",
     ),

@@ -117,6 +117,8 @@ class BzImage:
     #: ``(name, start, end)`` physical, as /proc/iomem shows the kernel
     #: (``Kernel code``/``rodata``/``data``/``bss``), from the section headers.
     kernel_resources: list[tuple[str, int, int]] = field(default_factory=list)
+    #: physical ``__end_of_kernel_reserve`` (see _load_segments), if known.
+    reserve_end: int | None = None
 
     @property
     def protocol_text(self) -> str:
@@ -201,7 +203,7 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
             raise InputError(f"payload [{start:#x}, +{plen:#x}) lies outside the file ({len(data):#x} bytes)", source=source, field="payload_offset")
         payload = data[start : start + plen]
         image.compression, vmlinux = _decompress(payload, source, limit)
-        image.load_segments, btf, image.kernel_resources = _load_segments(vmlinux, source)
+        image.load_segments, btf, image.kernel_resources, image.reserve_end = _load_segments(vmlinux, source)
         if btf is not None:
             from earlymem.kexec.btf import struct_sizes
 
@@ -300,9 +302,12 @@ def _kernel_resources(sections: list[tuple[str, int, int]]) -> list[tuple[str, i
     return out
 
 
-def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]]]:
-    """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), its .BTF bytes
-    and the kernel's /proc/iomem resources."""
+def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]], int | None]:
+    """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), its .BTF bytes,
+    the kernel's /proc/iomem resources and the physical end of what
+    early_reserve_memory() reserves: ``__end_of_kernel_reserve`` =
+    PAGE_ALIGN(end of .brk) (arch/x86/kernel/vmlinux.lds.S; ``.init.scratch``
+    lies above it, up to ``_end``)."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -318,4 +323,7 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
         raise InputError(f"the vmlinux ELF is malformed: {exc}", source=source, field="payload") from None
     if not segs:
         raise InputError("the vmlinux ELF has no PT_LOAD segment", source=source, field="payload")
-    return segs, btf, _kernel_resources(sections)
+    by = {n: a + z for n, a, z in sections}
+    top = by.get(".brk", by.get(".bss"))
+    reserve_end = -(-(top - START_KERNEL_MAP) // 4096) * 4096 if top is not None and top > START_KERNEL_MAP else None
+    return segs, btf, _kernel_resources(sections), reserve_end

@@ -41,12 +41,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from earlymem.errors import InputError
+from earlymem.kexec.holes import PAGE, ULONG_MAX, HoleFinder, KexecLoadError, Segment
 
-__all__ = ["KdumpKernel", "Segment", "crash_load", "PURGATORY_MEMSZ"]
+__all__ = ["KdumpKernel", "KexecLoadError", "Segment", "crash_load", "PURGATORY_MEMSZ"]
 
-PAGE = 4096
-ULONG_MAX = (1 << 64) - 1
 BACKUP_SRC_SIZE = 0xA0000  # crashdump-x86_64.h: BACKUP_SRC_END 0x9ffff
 ELF_CORE_HEADER_ALIGN = 1024
 PURGATORY_CMDLINE_SIZE = 64  # x86-linux-setup.h
@@ -59,10 +57,6 @@ COMMAND_LINE_SIZE = 2048
 #: ``elf_rel_build_load()``'s sizing (a 2010 compiler may differ by a page).
 PURGATORY_MEMSZ = 0x9000
 PURGATORY_BUFSZ = 0x70E0
-
-
-class KexecLoadError(InputError):
-    """kexec-tools would die with this message."""
 
 
 @dataclass
@@ -79,74 +73,6 @@ class KdumpKernel:
     @property
     def kern16_size(self) -> int:
         return ((self.setup_sects or 4) + 1) * 512
-
-
-@dataclass
-class Segment:
-    name: str
-    mem: int
-    memsz: int
-    bufsz: int
-
-    @property
-    def end(self) -> int:
-        return self.mem + self.memsz
-
-
-class _Info:
-    def __init__(self, ram: list[tuple[int, int]], mem_min: int, mem_max: int) -> None:
-        self.ram = sorted(ram)  # inclusive ends, RAM only
-        self.mem_min, self.mem_max = mem_min, mem_max
-        self.segments: list[Segment] = []
-
-    def locate_hole(self, size: int, align: int, hmin: int, hmax: int, end: int) -> int | None:
-        align = max(align, PAGE)
-        segs = sorted(self.segments, key=lambda s: s.mem)
-        free: list[tuple[int, int]] = []
-        j = 0
-        for ms, me in self.ram:
-            while j < len(segs) and segs[j].mem <= me:
-                if ms < segs[j].mem:
-                    free.append((ms, segs[j].mem - 1))
-                ms = segs[j].mem + segs[j].memsz
-                j += 1
-            if ms < me:
-                free.append((ms, me))
-        base = None
-        for s, e in free:
-            s = max(s, self.mem_min, hmin)
-            s = -(-s // align) * align
-            e = min(e, self.mem_max, hmax)
-            if s >= e or s >= self.mem_max or e <= self.mem_min:
-                continue
-            if e - s >= size:
-                if end > 0:
-                    return s
-                base = (e - size) & ~(align - 1)
-        return base
-
-    def valid(self, s: int, e: int) -> bool:
-        if s > e or e > self.mem_max or s < self.mem_min:
-            return False
-        for i, (ms, me) in enumerate(self.ram):
-            if i + 1 < len(self.ram) and me == self.ram[i + 1][0]:
-                me = self.ram[i + 1][1]
-            if ms <= s and me >= e:
-                return True
-        return False
-
-    def add_buffer(self, name: str, bufsz: int, memsz: int, align: int, hmin: int, hmax: int, end: int) -> Segment:
-        memsz = -(-memsz // PAGE) * PAGE
-        base = self.locate_hole(memsz, align, hmin, hmax, end)
-        if base is None:
-            raise KexecLoadError(f"Could not find a free area of memory of {memsz:x} bytes... locate_hole failed ({name})", field=name)
-        if base + memsz > hmax + 1:
-            raise KexecLoadError(f"Could not find a free area of memory below: {hmax:x}... locate_hole failed ({name})", field=name)
-        if not self.valid(base, base + memsz - 1):
-            raise KexecLoadError(f"Invalid memory segment {base:#x} - {base + memsz - 1:#x} ({name})", field=name)
-        seg = Segment(name, base, memsz, min(bufsz, memsz))
-        self.segments.append(seg)
-        return seg
 
 
 def _ultoa_k(v: int) -> str:
@@ -169,7 +95,7 @@ def crash_load(ram: list[tuple[int, int]], acpi: list[tuple[int, int]], crash: t
     if kernel.protocol >= 0x0206 and len(append) + 1 > COMMAND_LINE_SIZE:
         raise KexecLoadError("Kernel command line too long for kernel!", field="kdump.append")
     ram = [(max(s, 0x100) if s < 0x100 else s, e) for s, e in ram]
-    info = _Info(ram, crash[0], crash[1])
+    info = HoleFinder(ram, crash[0], crash[1], modern=False)
     debug: list[str] = []
     # load_crashdump_segments(): memmap list = first 640K + the crash region
     memmap = [[0, BACKUP_SRC_SIZE - 1], [crash[0], crash[1]]]

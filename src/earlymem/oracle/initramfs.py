@@ -79,6 +79,11 @@ def _base_tree(root: Path, busybox: str) -> None:
     init.chmod(0o755)
 
 
+def kdump_bytes_file(main: Path) -> Path:
+    """Where the size of ``main``'s /boot/kdump-initrd.img is kept."""
+    return main.with_suffix(".kdump-initrd-bytes")
+
+
 def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path) -> Path:
     """Build (or reuse) the main initramfs for ``vmlinuz``.  :return: its path."""
     kexec = tools["kexec"]
@@ -98,6 +103,9 @@ def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path) -> Path
         _base_tree(kroot, tools["busybox"])
         kdump = Path(tmp) / "kdump-initrd.img"
         _cpio(kroot, kdump)
+        # the capture kernel's initrd size is an input of every kexec
+        # prediction: the note of each capture records it
+        kdump_bytes_file(main).write_text(f"{kdump.stat().st_size}\n")
         _base_tree(mroot, tools["busybox"])
         (mroot / "usr/sbin").mkdir(parents=True, exist_ok=True)
         shutil.copy2(kexec, mroot / "usr/sbin/kexec")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from earlymem import __version__
 from earlymem.oracle.config import BootConfig
+from earlymem.oracle.initramfs import kdump_bytes_file
 from earlymem.oracle.kernels import FetchedKernel
 
 __all__ = ["qemu_argv", "BootResult", "boot", "capture_name"]
@@ -98,6 +99,7 @@ def boot(config: BootConfig, kernel: FetchedKernel, initrd: Path, qemu: str, out
         f"- command: `{shlex.join(shown)}`",
         "- initrd: earlymem's oracle initramfs (busybox-static, src/earlymem/oracle/init.sh, host kexec-tools,"
         " the same kernel as kdump kernel)",
+        *([f"- kdump initrd: {kd.read_text().strip()} bytes (/boot/kdump-initrd.img)"] if (kd := kdump_bytes_file(Path(initrd))).is_file() else []),
         f"- captured: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by earlymem {__version__},"
         f" {seconds:.1f} s, " + ("timed out" if timed_out else f"qemu exit status {status}"),
         "",

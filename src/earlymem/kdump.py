@@ -1,0 +1,110 @@
+"""From a predicted first kernel to a loaded capture kernel and its boot.
+
+1. The first kernel's prediction gives what kexec-tools reads: the firmware
+   map (/sys/firmware/memmap) and /proc/iomem (System RAM, Reserved, Crash
+   kernel ...).
+2. :mod:`earlymem.kexec.tools_2_0_25` places the ``kexec -p`` segments and
+   writes the capture kernel's e820 map and command line.
+3. The capture kernel is a new :class:`~earlymem.machine.Machine`: that e820
+   map (what it prints as ``BIOS-e820``), that command line, the same SRAT
+   (the kdump kernel parses it again), the same RSDP, its image where the
+   kernel segment was loaded (it runs where it was put: relocatable, and
+   ``nokaslr`` is passed on) and its initrd where the initrd segment went.
+   The same predictor then predicts its boot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+from earlymem.cmdline import CommandLine
+from earlymem.e820 import E820Entry, E820Type
+from earlymem.errors import InputError
+from earlymem.kernels import KernelProfile
+from earlymem.kexec.tools_2_0_25 import (RANGE_ACPI, RANGE_ACPI_NVS, RANGE_PMEM, RANGE_PRAM, RANGE_RAM, RANGE_RESERVED,
+                                         CrashLoad, KernelHeader, crash_load_bzimage64)
+from earlymem.machine import Machine
+from earlymem.nodes import DEBIAN_IMAGE_SIZE, DEBIAN_RESERVE_SPAN
+from earlymem.ranges import Range
+from earlymem.report import E820Report
+
+__all__ = ["KexecPrediction", "predict_crash_load", "DEBIAN_BZIMAGE", "DEBIAN_IMAGE_SPAN", "DEBIAN_RESERVE_SPAN"]
+
+#: The setup headers of the pinned Debian kernels (the oracle's), read with
+#: ``earlymem bzimage`` from their vmlinuz files: file length, setup_sects,
+#: protocol, loadflags, xloadflags, relocatable, kernel_alignment, init_size,
+#: cmdline_size.  tests/test_oracle_real_boot.py compares the 6.1 entry with
+#: the real image when it is downloaded.
+DEBIAN_BZIMAGE: dict[tuple[int, int], KernelHeader] = {
+    (5, 10): KernelHeader(7071904, 30, 0x020F, 1, 0x3F, True, 0x200000, 62365696, 2047),
+    (6, 1): KernelHeader(8221184, 39, 0x020F, 1, 0x7F, True, 0x200000, 66678784, 2047),
+    (6, 12): KernelHeader(12169728, 39, 0x020F, 1, 0x7F, True, 0x200000, 58650624, 2047),
+    (7, 2): KernelHeader(14546880, 39, 0x020F, 1, 0x7F, True, 0x200000, 63234048, 2047),
+}
+#: _end - _text and __end_of_kernel_reserve - _text of the same images (earlymem.nodes).
+DEBIAN_IMAGE_SPAN = DEBIAN_IMAGE_SIZE
+
+_MEMMAP_TYPE = {E820Type.RAM: RANGE_RAM, E820Type.ACPI: RANGE_ACPI, E820Type.NVS: RANGE_ACPI_NVS,
+                E820Type.PMEM: RANGE_PMEM, E820Type.PRAM: RANGE_PRAM}
+_IOMEM_RX = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) : (.*)$")
+
+
+@dataclass
+class KexecPrediction:
+    load: CrashLoad
+    kdump: Machine
+    #: the capture kernel's predicted lines, ``(family, text)`` as predict_lines() gives them
+    kdump_lines: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def iomem_tuples(lines: list[str]) -> list[tuple[int, int, str]]:
+    """/proc/iomem lines as kexec-tools' ``sscanf("%llx-%llx : %n")`` reads them."""
+    out = []
+    for ln in lines:
+        m = _IOMEM_RX.match(ln)
+        if m:
+            out.append((int(m.group(1), 16), int(m.group(2), 16), m.group(3)))
+    return out
+
+
+def predict_crash_load(machine: Machine, profile: KernelProfile, report: E820Report, first_lines: list[tuple[str, str]], *,
+                       header: KernelHeader, image_span: int, initrd_size: int | None, append: str, cpus: int = 1,
+                       rng_ready: bool = False, reserve_span: int | None = None) -> KexecPrediction:
+    """``kexec -p`` on the predicted first kernel, then the capture kernel's boot.
+
+    :param first_lines: predict_lines() of the first kernel (its ``iomem`` family is read).
+    :param image_span: the capture kernel's ``_end - _text``; ``reserve_span`` its
+        ``__end_of_kernel_reserve - _text`` (None: the whole image).
+    :raises InputError: (KexecLoadError) with kexec-tools' own message when the load fails.
+    """
+    from earlymem.predict import predict_lines
+    from earlymem.report import e820_report
+
+    memmap = [(e.addr, e.addr + e.size - 1, _MEMMAP_TYPE.get(E820Type(e.type) if e.type in E820Type._value2member_map_ else e.type, RANGE_RESERVED))
+              for e in report.firmware if e.size]
+    iomem = iomem_tuples([t for f, t in first_lines if f == "iomem"])
+    load = crash_load_bzimage64(memmap, iomem, header, initrd_size, append, cpus=cpus, rsdp=machine.rsdp, rng_ready=rng_ready)
+    kern = next(s for s in load.segments if s.name == "kernel")
+    rd = next((s for s in load.segments if s.name == "initrd"), None)
+    e820 = [E820Entry(s, e - s + 1, t) for s, e, t in load.e820]
+    kdump = dataclasses.replace(
+        machine,
+        e820=e820,
+        command_line=CommandLine(load.cmdline),
+        kernel_image=Range(kern.mem, kern.mem + image_span),
+        kernel_reserve=Range(kern.mem, kern.mem + (reserve_span or image_span)),
+        initrd=Range(rd.mem, rd.mem + initrd_size) if rd is not None and initrd_size else None,
+        kernel_resources=[],
+        source=f"{machine.source} (kdump kernel)",
+    )
+    kreport = e820_report(kdump, profile, already_sanitized=True)
+    notes: list[str] = []
+    try:
+        klines, _ = predict_lines(kdump, profile, kreport, notes)
+    except InputError as exc:
+        notes.append(f"the capture kernel's boot is not predicted: {exc.message}")
+        klines = kreport.lines()
+    return KexecPrediction(load, kdump, klines, notes)

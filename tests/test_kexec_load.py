@@ -1,0 +1,164 @@
+"""kexec -p (kexec_load, kexec-tools 2.0.25) and the capture kernel it boots.
+
+Checked against every committed capture whose first kernel ran ``kexec -p
+--debug`` (tests/fixtures/*/): the segment table, the E820 map kexec-tools
+hands over, the capture kernel's BIOS-e820 map and its NUMA/zone/node lines.
+Unit tests pin the rules read in the v2.0.25 tag.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from earlymem.kexec.holes import HoleFinder, KexecLoadError
+from earlymem.kexec.tools_2_0_25 import RANGE_ACPI, RANGE_RAM, RANGE_RESERVED, KernelHeader, crash_load_bzimage64
+from earlymem.verify import verify_path
+
+FIX = Path(__file__).parent / "fixtures"
+LOADS = sorted(p.parent for p in FIX.glob("*/*/serial.log") if "@@@@BEGIN first/kexec_load_debug@@@@" in p.read_text(errors="replace"))
+H61 = KernelHeader(8221184, 39, 0x020F, 1, 0x7F, True, 0x200000, 66678784, 2047)
+M = 1 << 20
+# a 4 GiB QEMU guest: firmware map, and /proc/iomem with a 256M crash region
+MEMMAP = [(0, 0x9FBFF, RANGE_RAM), (0x9FC00, 0x9FFFF, RANGE_RESERVED), (0xF0000, 0xFFFFF, RANGE_RESERVED),
+          (0x100000, 0xBFFDFFFF, RANGE_RAM), (0xBFFE0000, 0xBFFFFFFF, RANGE_RESERVED), (0xFFFC0000, 0xFFFFFFFF, RANGE_RESERVED),
+          (0x100000000, 0x13FFFFFFF, RANGE_RAM)]
+IOMEM = [(0, 0xFFF, "Reserved"), (0x1000, 0x9FBFF, "System RAM"), (0x9FC00, 0x9FFFF, "Reserved"), (0xF0000, 0xFFFFF, "Reserved"),
+         (0xF0000, 0xFFFFF, "System ROM"), (0x100000, 0xBFFDFFFF, "System RAM"), (0x1000000, 0x1E01D31, "Kernel code"),
+         (0xAF000000, 0xBEFFFFFF, "Crash kernel"), (0xBFFE0000, 0xBFFFFFFF, "Reserved"), (0xFFFC0000, 0xFFFFFFFF, "Reserved"),
+         (0x100000000, 0x13FFFFFFF, "System RAM")]
+
+
+def test_there_are_load_captures_on_every_kernel():
+    kernels = {p.name.rsplit("--", 1)[-1] for p in LOADS}
+    assert kernels == {"5.10", "6.1", "6.12", "7.2"} and len(LOADS) >= 40
+
+
+@pytest.mark.parametrize("cap", LOADS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_segment_table_and_capture_kernel_match(cap):
+    rep = verify_path(cap)
+    fam = {f.name: f for f in rep.families}
+    both = "@@@@BEGIN first/kexec_file_dmesg@@@@" in (cap / "serial.log").read_text(errors="replace")
+    if not both:
+        # the whole kexec family: nr_segments and every segment's bufsz/mem/memsz
+        assert fam["kexec-segments"].ok, "\n".join(fam["kexec-segments"].diff())
+        assert fam["kdump-e820"].ok, "\n".join(fam["kdump-e820"].diff())
+        if fam["kdump-nodes"].expected and not cap.name.endswith("--5.10"):
+            assert fam["kdump-nodes"].ok, "\n".join(fam["kdump-nodes"].diff())
+        elif fam["kdump-nodes"].expected:
+            assert not fam["kdump-nodes"].wrong, "\n".join(fam["kdump-nodes"].diff())
+
+
+@pytest.mark.parametrize("cap", LOADS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_e820_map_handed_over_is_kexec_tools(cap):
+    # the "E820 memmap:" lines kexec-tools --debug prints are the capture
+    # kernel's boot_params e820 -- compared line by line
+    from earlymem.kdump import predict_crash_load
+    from earlymem.kernels import profile_for
+    from earlymem.machine import Machine
+    from earlymem.oracle.capture import read_capture
+    from earlymem.predict import predict_lines
+    from earlymem.report import e820_report
+    from earlymem.sources.dmesg import parse_boot_logs
+    from earlymem.verify import _kexec_inputs
+
+    c = read_capture(cap)
+    dbg = c.sections["first/kexec_load_debug"]
+    if "E820 memmap:" not in dbg:
+        pytest.skip("kexec -p failed in this capture (no crash region)")
+    first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
+    m = Machine.from_boot_log(first)
+    prof = profile_for(first.version)
+    rep = e820_report(m, prof, already_sanitized=True, who=first.firmware.who)
+    lines, _ = predict_lines(m, prof, rep)
+    kp = predict_crash_load(m, prof, rep, lines, **_kexec_inputs(c, m))
+    want = [ln for ln in dbg[dbg.index("E820 memmap:") + 1:] if re.match(r"^[0-9a-f]{16}-[0-9a-f]{16} \(\d+\)$", ln)]
+    got = kp.load.debug[kp.load.debug.index("E820 memmap:") + 1:]
+    assert got[: len(want)] == want
+    assert [ln for ln in dbg if ln.startswith(("Loaded ", "Created ", "kernel init_size"))] == \
+        [ln for ln in kp.load.debug if ln.startswith(("Loaded ", "Created ", "kernel init_size"))]
+
+
+def test_load_places_top_down_in_the_crash_region():
+    load = crash_load_bzimage64(MEMMAP, IOMEM, H61, 0xFC4BD, "console=ttyS0", cpus=2, rsdp=0xF59B0)
+    by = {s.name: s for s in load.segments}
+    # backup of [0x1000, 0x9fbff] (get_backup_area), 1 KiB-rounded, last fit at the top
+    assert (by["backup"].mem, by["backup"].bufsz, by["backup"].memsz) == (0xBEF61000, 0x9EC00, 0x9F000)
+    # ELF header: 64 + 56 * (2 CPUs + vmcoreinfo + kernel text + 10 ranges) -> 1 KiB; memsz 16 KiB
+    assert (by["elf core header"].mem, by["elf core header"].bufsz, by["elf core header"].memsz) == (0xBEF5D000, 0x400, 0x4000)
+    assert by["purgatory"].mem == 0xBEF54000
+    # kernel: init_size at kernel_alignment below the boot parameters; the
+    # initrd goes into the alignment gap above it (highest fit)
+    assert by["kernel"].mem == 0xBAE00000 and by["kernel"].memsz == 0x3F97000
+    assert by["initrd"].mem == 0xBEE51000
+    assert load.cmdline == "console=ttyS0 acpi_rsdp=0xf59b0 elfcorehdr=3128692K"
+    assert load.entry == 0xBEF54760
+    # the crash region minus backup and ELF header; the 1 KiB tail past the backup stays RAM
+    assert (0xAF000000, 0xBEF5CFFF, 1) in load.e820 and (0xBEFFFC00, 0xBEFFFFFF, 1) in load.e820
+    assert (0, 0xFFF, 2) in load.e820 and (0x1000, 0x9FBFF, 1) in load.e820
+
+
+def test_rng_seed_and_e820_ext_are_setup_data_at_the_bottom():
+    load = crash_load_bzimage64(MEMMAP, IOMEM, H61, None, "x", rng_ready=True)
+    rng = [s for s in load.segments if s.name == "setup_data (RNG_SEED)"]
+    assert rng and rng[0].mem == 0xAF000000 and rng[0].memsz == 0x1000
+    # 130 reserved holes -> more than E820MAX (128) entries: SETUP_E820_EXT
+    iomem = IOMEM + [(0x140000000 + i * 0x2000, 0x140000FFF + i * 0x2000, "Reserved") for i in range(130)]
+    big = crash_load_bzimage64(MEMMAP, iomem, H61, None, "x")
+    assert any(s.name == "setup_data (E820_EXT)" for s in big.segments)
+    assert "extra E820 memmap are passed via setup_data" in big.debug
+
+
+def test_load_failures_use_kexec_tools_words():
+    with pytest.raises(KexecLoadError, match="Memory for crashkernel is not reserved"):
+        crash_load_bzimage64(MEMMAP, [r for r in IOMEM if r[2] != "Crash kernel"], H61, None, "x")
+    small = [r if r[2] != "Crash kernel" else (0xAF000000, 0xAF7FFFFF, "Crash kernel") for r in IOMEM]
+    with pytest.raises(KexecLoadError, match="locate_hole failed"):
+        crash_load_bzimage64(MEMMAP, small, H61, None, "x")  # 8 MiB cannot hold init_size
+    with pytest.raises(KexecLoadError, match="too long"):
+        crash_load_bzimage64(MEMMAP, IOMEM, H61, None, "x" * 2047)
+    old = KernelHeader(8221184, 39, 0x020B, 1, 0x7F, True, 0x200000, 66678784, 2047)
+    with pytest.raises(KexecLoadError, match="bzImage64"):
+        crash_load_bzimage64(MEMMAP, IOMEM, old, None, "x")
+
+
+def test_hole_arithmetic_of_both_generations():
+    # 2.0.3+: fits if end - start >= size - 1; highest fit ALIGN_DOWN(end - size + 1)
+    new = HoleFinder([(0x100000, 0x1FFFFF)])
+    assert new.locate_hole(0x100000, 0x1000, 0, (1 << 64) - 1, -1) == 0x100000
+    # 2.0.2: fits only if end - start >= size, and the highest fit is one page lower
+    old = HoleFinder([(0x100000, 0x2FFFFF)], modern=False)
+    assert old.locate_hole(0x100000, 0x1000, 0, (1 << 64) - 1, -1) == 0x1FF000
+    assert HoleFinder([(0x100000, 0x1FFFFF)], modern=False).locate_hole(0x100000, 0x1000, 0, (1 << 64) - 1, -1) is None
+
+
+def test_acpi_tables_go_to_the_capture_kernel_map():
+    iomem = IOMEM[:8] + [(0xBFFE0000, 0xBFFEFFFF, "ACPI Tables")] + IOMEM[9:]
+    load = crash_load_bzimage64(MEMMAP, iomem, H61, None, "x")
+    assert (0xBFFE0000, 0xBFFEFFFF, 3) in load.e820  # RANGE_ACPI -> E820_ACPI
+    assert RANGE_ACPI == 2
+
+
+def test_purgatory_facts_of_the_installed_kexec():
+    from earlymem.kexec.purgatory import purgatory_facts
+    from earlymem.kexec.tools_2_0_25 import KEXEC_TOOLS_2_0_25 as T
+
+    kexec = Path("/usr/sbin/kexec")
+    ver = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "kexec-tools"], capture_output=True, text=True).stdout if kexec.exists() else ""
+    if ver != "1:2.0.25-3+deb12u3":
+        pytest.skip(f"needs Debian's kexec-tools 1:2.0.25-3+deb12u3 (have {ver or 'none'})")
+    f = purgatory_facts(kexec.read_bytes(), str(kexec))
+    assert (f.bufsz, f.memsz, f.align, f.entry) == (T.purgatory_bufsz, T.purgatory_memsz, T.purgatory_align, T.purgatory_entry)
+
+
+def test_purgatory_facts_refuse_a_binary_without_one(tmp_path):
+    from earlymem.errors import InputError
+    from earlymem.kexec.purgatory import purgatory_facts
+
+    with pytest.raises(InputError, match="no embedded"):
+        purgatory_facts(b"\x7fELF\x02\x01\x01" + b"\0" * 100, "x")
+    proc = subprocess.run([sys.executable, "tools/purgatory_facts.py", str(tmp_path / "missing")], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[1])
+    assert proc.returncode != 0
