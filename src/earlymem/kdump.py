@@ -23,6 +23,7 @@ from earlymem.cmdline import CommandLine
 from earlymem.e820 import E820Entry, E820Type
 from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
+from earlymem.kexec.file_load import FileLoad, KernelPurgatory, file_load_bzimage64
 from earlymem.kexec.tools_2_0_25 import (RANGE_ACPI, RANGE_ACPI_NVS, RANGE_PMEM, RANGE_PRAM, RANGE_RAM, RANGE_RESERVED,
                                          CrashLoad, KernelHeader, crash_load_bzimage64)
 from earlymem.machine import Machine
@@ -30,7 +31,7 @@ from earlymem.nodes import DEBIAN_IMAGE_SIZE, DEBIAN_RESERVE_SPAN
 from earlymem.ranges import Range
 from earlymem.report import E820Report
 
-__all__ = ["KexecPrediction", "predict_crash_load", "DEBIAN_BZIMAGE", "DEBIAN_IMAGE_SPAN", "DEBIAN_RESERVE_SPAN"]
+__all__ = ["KexecPrediction", "predict_crash_load", "DEBIAN_BZIMAGE", "DEBIAN_IMAGE_SPAN", "DEBIAN_RESERVE_SPAN", "DEBIAN_KERNEL_PURGATORY"]
 
 #: The setup headers of the pinned Debian kernels (the oracle's), read with
 #: ``earlymem bzimage`` from their vmlinuz files: file length, setup_sects,
@@ -43,6 +44,15 @@ DEBIAN_BZIMAGE: dict[tuple[int, int], KernelHeader] = {
     (6, 12): KernelHeader(12169728, 39, 0x020F, 1, 0x7F, True, 0x200000, 58650624, 2047),
     (7, 2): KernelHeader(14546880, 39, 0x020F, 1, 0x7F, True, 0x200000, 63234048, 2047),
 }
+#: The purgatory each image embeds (kexec_purgatory), sized as the kernel's
+#: kexec_purgatory_setup_kbuf() does: tools/purgatory_facts.py on the
+#: decompressed vmlinux (bufsz padded to the bss alignment, memsz, alignment).
+DEBIAN_KERNEL_PURGATORY: dict[tuple[int, int], KernelPurgatory] = {
+    (5, 10): KernelPurgatory(0x5000, 0x6000, 0x1000),
+    (6, 1): KernelPurgatory(0x4000, 0x5000, 0x1000),
+    (6, 12): KernelPurgatory(0x4000, 0x5000, 0x1000),
+    (7, 2): KernelPurgatory(0x4000, 0x5000, 0x1000),
+}
 #: _end - _text and __end_of_kernel_reserve - _text of the same images (earlymem.nodes).
 DEBIAN_IMAGE_SPAN = DEBIAN_IMAGE_SIZE
 
@@ -53,7 +63,7 @@ _IOMEM_RX = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) : (.*)$")
 
 @dataclass
 class KexecPrediction:
-    load: CrashLoad
+    load: CrashLoad | FileLoad
     kdump: Machine
     #: the capture kernel's predicted lines, ``(family, text)`` as predict_lines() gives them
     kdump_lines: list[tuple[str, str]] = field(default_factory=list)
@@ -72,21 +82,35 @@ def iomem_tuples(lines: list[str]) -> list[tuple[int, int, str]]:
 
 def predict_crash_load(machine: Machine, profile: KernelProfile, report: E820Report, first_lines: list[tuple[str, str]], *,
                        header: KernelHeader, image_span: int, initrd_size: int | None, append: str, cpus: int = 1,
-                       rng_ready: bool = False, reserve_span: int | None = None) -> KexecPrediction:
-    """``kexec -p`` on the predicted first kernel, then the capture kernel's boot.
+                       rng_ready: bool = False, reserve_span: int | None = None, file_load: bool = False,
+                       purgatory: KernelPurgatory | None = None) -> KexecPrediction:
+    """``kexec -p`` (or ``kexec -s -p`` with ``file_load``: the kernel's placement, which
+    needs the running kernel's ``purgatory``) on the predicted first kernel, then the
+    capture kernel's boot.
 
     :param first_lines: predict_lines() of the first kernel (its ``iomem`` family is read).
     :param image_span: the capture kernel's ``_end - _text``; ``reserve_span`` its
         ``__end_of_kernel_reserve - _text`` (None: the whole image).
     :raises InputError: (KexecLoadError) with kexec-tools' own message when the load fails.
     """
-    from earlymem.predict import predict_lines
-    from earlymem.report import e820_report
-
     memmap = [(e.addr, e.addr + e.size - 1, _MEMMAP_TYPE.get(E820Type(e.type) if e.type in E820Type._value2member_map_ else e.type, RANGE_RESERVED))
               for e in report.firmware if e.size]
     iomem = iomem_tuples([t for f, t in first_lines if f == "iomem"])
-    load = crash_load_bzimage64(memmap, iomem, header, initrd_size, append, cpus=cpus, rsdp=machine.rsdp, rng_ready=rng_ready)
+    if file_load:
+        if profile.kexec_file is None or purgatory is None:
+            raise InputError(f"kexec_file_load is not modelled for the {profile.name} era", field="--file-load")
+        load = file_load_bzimage64(iomem, header, purgatory, initrd_size, append, profile.kexec_file, cpus=cpus)
+    else:
+        load = crash_load_bzimage64(memmap, iomem, header, initrd_size, append, cpus=cpus, rsdp=machine.rsdp, rng_ready=rng_ready)
+    return _kdump_boot(machine, profile, load, image_span, reserve_span, initrd_size)
+
+
+def _kdump_boot(machine: Machine, profile: KernelProfile, load, image_span: int, reserve_span: int | None,
+                initrd_size: int | None) -> KexecPrediction:
+    """The capture kernel the load boots, predicted like any machine."""
+    from earlymem.predict import predict_lines
+    from earlymem.report import e820_report
+
     kern = next(s for s in load.segments if s.name == "kernel")
     rd = next((s for s in load.segments if s.name == "initrd"), None)
     e820 = [E820Entry(s, e - s + 1, t) for s, e, t in load.e820]
@@ -100,7 +124,9 @@ def predict_crash_load(machine: Machine, profile: KernelProfile, report: E820Rep
         kernel_resources=[],
         source=f"{machine.source} (kdump kernel)",
     )
-    kreport = e820_report(kdump, profile, already_sanitized=True)
+    # the capture kernel sanitizes what it is handed (e820__memory_setup()), so the
+    # kernel's unsorted crash_setup_memmap_entries() list prints sorted
+    kreport = e820_report(kdump, profile, already_sanitized=False)
     notes: list[str] = []
     try:
         klines, _ = predict_lines(kdump, profile, kreport, notes)

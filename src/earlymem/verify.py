@@ -143,7 +143,7 @@ def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | 
     kexec += [
         re.sub(r"buf=0x\S+ ", "", message_text(ln))
         for ln in sections.get("first/kexec_file_dmesg", [])
-        if re.search(r"kexec_file: Loading segment|kexec-bzImage64: Loaded|kexec: Loaded ELF headers", ln)
+        if re.search(r"kexec_file: (Loading segment|nr_segments|segment\[)|kexec-bzImage64: Loaded|kexec: Loaded ELF headers", ln)
     ]
     return {
         "e820": _printed_e820(first, "firmware"),
@@ -203,23 +203,32 @@ def _kexec_inputs(cap, machine: Machine) -> dict | None:
 
 
 def _predict_kexec(cap, machine: Machine, profile, report, lines, predicted: dict) -> None:
-    """The kexec_load prediction (kexec-tools 2.0.25) and the kdump kernel it boots."""
-    from earlymem.kdump import predict_crash_load
+    """The oracle's loads, in its order -- ``kexec -p`` (kexec-tools 2.0.25), then
+    (``oracle.kexec=both``) ``kexec -s -p`` (the kernel's kexec_file_load) --
+    and the capture kernel the last one boots."""
+    from earlymem.kdump import DEBIAN_KERNEL_PURGATORY, predict_crash_load
 
     inputs = _kexec_inputs(cap, machine)
     if inputs is None:
         return
-    try:
-        kp = predict_crash_load(machine, profile, report, lines, **inputs)
-    except InputError:
-        predicted["kexec-segments"] = []  # kexec -p fails (no crash region ...): no segment table
-        predicted["kdump-e820"] = []
-        predicted["kdump-nodes"] = []
-        return
-    predicted["kexec-segments"] = kp.load.segment_lines()
-    if "kdump/dmesg" in cap.sections:
-        predicted["kdump-e820"] = [t for f, t in kp.kdump_lines if f == "e820"]
-        predicted["kdump-nodes"] = [t for fam in ("numa", "zones", "node-ranges", "initmem") for f, t in kp.kdump_lines if f == fam]
+    key = machine.kernel_version.key[:2] if machine.kernel_version else None
+    methods = [m for m, sec in ((False, "first/kexec_load_debug"), (True, "first/kexec_file_dmesg")) if sec in cap.sections]
+    segment_lines: list[str] = []
+    last = None
+    for file_load in methods:
+        try:
+            kp = predict_crash_load(machine, profile, report, lines, **inputs, file_load=file_load,
+                                    purgatory=DEBIAN_KERNEL_PURGATORY.get(key))
+        except InputError:
+            last = None  # the load fails (no crash region ...): nothing printed
+            continue
+        segment_lines += kp.load.segment_lines() if not file_load else [ln for ln in kp.load.debug if not ln.startswith(
+            "kexec-bzImage64: Final command line")]
+        last = kp
+    predicted["kexec-segments"] = segment_lines
+    if "kdump/dmesg" in cap.sections and last is not None:
+        predicted["kdump-e820"] = [t for f, t in last.kdump_lines if f == "e820"]
+        predicted["kdump-nodes"] = [t for fam in ("numa", "zones", "node-ranges", "initmem") for f, t in last.kdump_lines if f == fam]
     else:
         predicted["kdump-e820"] = []
         predicted["kdump-nodes"] = []
@@ -272,7 +281,7 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
                 predicted["iomem-crash"] = [t for f, t in lines if f == "iomem-crash"]
         if "user-map" not in predicted or predicted["user-map"] is None:
             predicted["user-map"] = []
-        if "first/kexec_load_debug" in sections and "first/kexec_file_dmesg" not in sections:
+        if "first/kexec_load_debug" in sections or "first/kexec_file_dmesg" in sections:
             _predict_kexec(cap, machine, profile, report, lines, predicted)
     result = VerifyReport(source, first.version, profile.name)
     for name in FAMILIES:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from earlymem.e820 import E820Type
 from earlymem.errors import InputError
+from earlymem.kexec.file_load import KexecFileEra
 
 __all__ = ["KernelVersion", "KernelProfile", "PROFILES", "profile_for", "parse_version"]
 
@@ -128,6 +129,8 @@ class KernelProfile:
     #: zone_names[] in the order free_area_init() prints them (ZONE_MOVABLE is
     #: skipped there); Device with CONFIG_ZONE_DEVICE, as in Debian's configs.
     zone_names: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Device")
+    #: kexec_file_load's crash placement rules (earlymem.kexec.file_load.KexecFileEra).
+    kexec_file: object = None
     #: every possible node without memory prints "Initmem setup node %d as
     #: memoryless" (mm/page_alloc.c free_area_init() walks all possible
     #: nodes); before, 5.10's init_cpu_to_node() set up only possible CPUs'
@@ -343,6 +346,8 @@ _P_5_5 = replace(
     models_early_nodes=True,
     crash_low_1m_message=True,
     replay="predictor",
+    kexec_file=KexecFileEra(top_down_exact=False, rng_seed_setup_data=False, crash_hotplug_phdrs=None,
+                            params_memsz_aligned=False, segment_lines="loading"),
     replay_source="earlymem's predictor (setup_arch.py, crashkernel.py)",
     summary="EFI soft-reserved memory: 'soft reserved', never merged by sanitize",
     e820_labels={**_P_4_19.e820_labels, E820Type.SOFT_RESERVED: "soft reserved"},
@@ -363,6 +368,9 @@ _P_5_13 = replace(
     crash_low_1m_message=False,
     crashkernel_range_rounds_128m=True,
     memoryless_initmem_as_memoryless=True,
+    # [release unverified: after 5.10, by 6.1] the SETUP_RNG_SEED slot in kexec_file's boot params (6.0)
+    kexec_file=KexecFileEra(top_down_exact=False, rng_seed_setup_data=True, crash_hotplug_phdrs=None,
+                            params_memsz_aligned=False, segment_lines="loading"),
     init_pgt_buf_pages=16,
     sources=(
         "[release unverified: after 5.10, by 6.1] parse_crashkernel_mem() rounds System RAM to 128 MiB: "
@@ -385,6 +393,12 @@ _P_6_12 = replace(
     numa_low_is_dram_start=True,
     crashkernel_generic=True,
     node_data_page_rounded=False,
+    # [releases unverified: after 6.1, by 6.12] locate_mem_hole_top_down() "+ 1" fix
+    # (Yuntao Wang, Dec 2023); CONFIG_CRASH_HOTPLUG (6.6) with Debian's
+    # NR_CPUS_DEFAULT 8192 and CRASH_MAX_MEMORY_RANGES 8192 (config-6.12, config of
+    # 7.2); kexec_dprintk() segment table; boot_param line with the aligned memsz
+    kexec_file=KexecFileEra(top_down_exact=True, rng_seed_setup_data=True, crash_hotplug_phdrs=2 + 8192 + 8192,
+                            params_memsz_aligned=True, segment_lines="table"),
     sources=(
         "mm/numa_memblks.c numa_cleanup_meminfo(): low = memblock_start_of_DRAM() (v6.12, from "
         "arch/x86/mm/numa.c where low = 0); QEMU captures: 'NUMA: Node 0 [mem 0x00000000-...' on "
