@@ -7,6 +7,7 @@ Unit tests pin the rules read in the v2.0.25 tag.
 """
 
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -191,3 +192,48 @@ def test_file_load_rules_per_era():
     # the capture kernel's RAM: the crash region minus the header (its unaligned size on 6.12)
     assert (0xAF001000, 0xBEFFFFFF, 1) in old.e820 and (0xAF0E00B0, 0xBEFFFFFF, 1) in new.e820
     assert (0x1000, 0x9FBFF, 1) in old.e820 and (0, 0xFFF, 2) in old.e820
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "earlymem", *map(str, args)], capture_output=True, text=True)
+
+
+def _synthetic_kernel(tmp_path):
+    from tests.test_bzimage import bzimage
+
+    data = bytearray(bzimage())  # protocol 2.15, relocatable bzImage64 header, gzip vmlinux
+    struct.pack_into("<I", data, 0x230, 0x200000)  # kernel_alignment
+    data[0x234] = 1
+    struct.pack_into("<I", data, 0x238, 2047)  # cmdline_size
+    p = tmp_path / "vmlinuz"
+    p.write_bytes(bytes(data))
+    return p
+
+
+def test_cli_kexec_prints_the_debug_table_and_the_capture_kernel(tmp_path):
+    log = FIX / "oracle" / "pc-4g-ck256-load-crash--6.1" / "serial.log"
+    k = _synthetic_kernel(tmp_path)
+    rd = tmp_path / "initrd.img"
+    rd.write_bytes(b"\0" * 5000)
+    proc = _cli("kexec", "--dmesg", log, "--kernel", k, "--initrd", rd, "--append", "console=ttyS0 nokaslr")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert "nr_segments = 6" in out and any(ln.startswith("Loaded initrd at 0x") and ln.endswith("size 0x1388") for ln in out)
+    proc = _cli("kexec", "--dmesg", log, "--kernel", k, "--format", "kdump", "--append", "console=ttyS0 nokaslr")
+    assert proc.returncode == 0 and "BIOS-e820: [mem 0x00000000af000000-0x00000000bef5cfff] usable" in proc.stdout
+
+
+def test_cli_kexec_failures(tmp_path):
+    k = _synthetic_kernel(tmp_path)
+    no_crash = FIX / "oracle" / "pc-1g-plain--6.1" / "serial.log"
+    proc = _cli("kexec", "--dmesg", no_crash, "--kernel", k)
+    assert proc.returncode == 1 and "Memory for crashkernel is not reserved" in proc.stderr and "Traceback" not in proc.stderr
+    log = FIX / "oracle" / "pc-4g-ck256-load-crash--6.1" / "serial.log"
+    proc = _cli("kexec", "--dmesg", log, "--kernel", k, "--initrd", tmp_path / "missing.img")
+    assert proc.returncode == 2 and "missing.img" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = _cli("kexec", "--dmesg", log, "--kernel", k, "--file-load")  # the synthetic vmlinux embeds no purgatory
+    assert proc.returncode == 2 and "purgatory" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"MZ" + b"\0" * 100)
+    proc = _cli("kexec", "--dmesg", log, "--kernel", bad)
+    assert proc.returncode == 2 and str(bad) in proc.stderr and "Traceback" not in proc.stderr

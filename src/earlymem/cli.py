@@ -319,6 +319,77 @@ def bzimage_cmd(path, fmt) -> None:
     click.echo(f"initrd_addr_max (as kexec-tools uses it): {img.initrd_addr_max:#x}")
 
 
+@cli.command("kexec")
+@click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), help="The first kernel's boot log (its input facts).")
+@click.option("--machine", "machine_file", type=click.Path(dir_okay=False, path_type=Path), help="The first kernel's machine (TOML).")
+@click.option("--proc", "proc_root", type=click.Path(file_okay=False, path_type=Path), help="A running system's root.")
+@click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1), help="Which boot of a multi-boot log.")
+@click.option("--kernel-version", help="The first kernel's release, instead of the log's banner.")
+@click.option("--kernel", "kernel", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The capture kernel's vmlinuz (bzImage64).")
+@click.option("--initrd", "initrd", type=click.Path(dir_okay=False, path_type=Path), help="The capture kernel's initrd (only its size matters).")
+@click.option("--append", "append", default="", help="kexec's --append: the capture kernel's command line.")
+@click.option("--file-load", is_flag=True, help="kexec -s: the kernel places the segments (kexec_file_load) instead of kexec-tools.")
+@click.option("--running-kernel", type=click.Path(dir_okay=False, path_type=Path), help="The first kernel's vmlinuz, for --file-load's purgatory (default: --kernel, the usual same build).")
+@click.option("--cpus", type=click.IntRange(min=1), default=1, show_default=True, help="The first kernel's possible CPUs (one PT_NOTE each).")
+@click.option("--rng-ready", is_flag=True, help="kexec-tools' getrandom(GRND_NONBLOCK) succeeds (hardware with RDRAND), adding an RNG-seed setup_data segment.")
+@click.option("--format", "fmt", type=click.Choice(["debug", "kdump", "json"]), default="debug", show_default=True,
+              help="debug: what kexec -p --debug (or the kernel, for --file-load) prints; kdump: the capture kernel's predicted boot lines; json: both, as data.")
+def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, initrd, append, file_load, running_kernel, cpus, rng_ready, fmt) -> None:
+    """Predict `kexec -p` (kexec-tools 2.0.25) or `kexec -s -p` into the first
+    kernel's crash region, and the capture kernel's boot."""
+    from earlymem.kdump import predict_crash_load
+    from earlymem.kexec.bzimage import read_bzimage
+    from earlymem.kexec.file_load import KernelPurgatory
+    from earlymem.kexec.holes import KexecLoadError
+    from earlymem.kexec.tools_2_0_25 import KernelHeader
+    from earlymem.predict import predict_lines
+
+    loaded, report = _load_and_report(dmesg, machine_file, proc_root, None, boot, kernel_version)
+    machine, profile = loaded.machine, loaded.profile
+    img = read_bzimage(kernel)
+    if img.image_extent is None:
+        raise InputError("the capture kernel's vmlinux could not be read (protocol before 2.08?)", source=str(kernel), field="payload")
+    purgatory = None
+    if file_load:
+        p = read_bzimage(running_kernel).purgatory if running_kernel else img.purgatory
+        if p is None:
+            raise InputError("no kexec_file purgatory in the running kernel's image (CONFIG_KEXEC_FILE off?)",
+                             source=str(running_kernel or kernel), field="purgatory")
+        purgatory = KernelPurgatory(p.padded, p.memsz, p.align)
+    initrd_size = None
+    if initrd is not None:
+        try:
+            initrd_size = initrd.stat().st_size
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", source=str(initrd)) from None
+    notes: list[str] = []
+    lines, _ = predict_lines(machine, profile, report, notes)
+    try:
+        kp = predict_crash_load(machine, profile, report, lines, header=KernelHeader.from_bzimage(img), image_span=img.image_extent.size,
+                                reserve_span=(img.reserve_end - img.image_extent.start) if img.reserve_end else None,
+                                initrd_size=initrd_size, append=append, cpus=cpus, rng_ready=rng_ready, file_load=file_load, purgatory=purgatory)
+    except KexecLoadError as exc:
+        click.echo(f"earlymem: the load fails: {exc.message}", err=True)
+        sys.exit(1)
+    for note in notes + kp.notes:
+        click.echo(f"earlymem: note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "method": "kexec_file_load" if file_load else "kexec_load (kexec-tools 2.0.25)",
+            "segments": [{"name": s.name, "mem": s.mem, "memsz": s.memsz, "bufsz": s.bufsz} for s in kp.load.segments],
+            "e820": [{"start": a, "end": b, "type": t} for a, b, t in kp.load.e820],
+            "cmdline": kp.load.cmdline,
+            "debug": kp.load.debug,
+            "kdump": [{"family": f, "text": t} for f, t in kp.kdump_lines if f not in ("crashkernel-determined",)],
+        }, indent=2))
+    elif fmt == "kdump":
+        click.echo("\n".join(t for f, t in kp.kdump_lines if f not in ("crashkernel-determined", "iomem-crash", "iomem")))
+    else:
+        click.echo("\n".join(kp.load.debug))
+        if not file_load:
+            click.echo("earlymem: note: segment[i].buf (kexec-tools' own buffers) and the ELF/relocation chatter are not printed", err=True)
+
+
 @cli.command("replay")
 @click.argument("scenario", default="seed-2011")
 @click.option("--kernel-version", "version", default="2.6.23", show_default=True,

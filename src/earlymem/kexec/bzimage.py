@@ -119,6 +119,8 @@ class BzImage:
     kernel_resources: list[tuple[str, int, int]] = field(default_factory=list)
     #: physical ``__end_of_kernel_reserve`` (see _load_segments), if known.
     reserve_end: int | None = None
+    #: the kexec_file purgatory the vmlinux embeds, if any (earlymem.kexec.purgatory)
+    purgatory: object = None
 
     @property
     def protocol_text(self) -> str:
@@ -204,6 +206,12 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
         payload = data[start : start + plen]
         image.compression, vmlinux = _decompress(payload, source, limit)
         image.load_segments, btf, image.kernel_resources, image.reserve_end = _load_segments(vmlinux, source)
+        from earlymem.kexec.purgatory import purgatory_facts
+
+        try:
+            image.purgatory = purgatory_facts(vmlinux, source)
+        except InputError:
+            image.purgatory = None  # a kernel without CONFIG_KEXEC_FILE
         if btf is not None:
             from earlymem.kexec.btf import struct_sizes
 

@@ -18,8 +18,8 @@ from earlymem.errors import InputError
 
 __all__ = ["PurgatoryFacts", "purgatory_facts"]
 
-#: a kexec binary is a few hundred KiB; refuse anything absurd
-MAX_BINARY = 64 << 20
+#: a kexec binary is a few hundred KiB, a vmlinux tens of MiB; refuse anything absurd
+MAX_BINARY = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class PurgatoryFacts:
     memsz: int
     align: int
     entry: int
+    #: bufsz padded to the bss alignment: what the kernel's
+    #: kexec_purgatory_setup_kbuf() calls bufsz
+    padded: int = 0
 
 
 def purgatory_facts(data: bytes, source: str) -> PurgatoryFacts:
@@ -63,4 +66,4 @@ def purgatory_facts(data: bytes, source: str) -> PurgatoryFacts:
             bufsz = -(-bufsz // align) * align + size
     buf_align = max(buf_align, bss_align)
     pad = (bss_align - bufsz % bss_align) % bss_align
-    return PurgatoryFacts(at, bufsz, bufsz + pad + bsssz, buf_align, entry)
+    return PurgatoryFacts(at, bufsz, bufsz + pad + bsssz, buf_align, entry, bufsz + pad)
