@@ -154,7 +154,8 @@ def _oracle_run(configs, out: Path, jobs: int, allow_newer: bool) -> None:
 @click.option("--numa", "numa", multiple=True, help="A NUMA node as SIZE:CPUS, e.g. 2G:0 (repeatable, in node order).")
 @click.option("--cmdline", default="", help="Extra kernel parameters (memmap=, mem= ...).")
 @click.option("--crashkernel", default=None, help="crashkernel= value, e.g. 256M or 512M,high.")
-@click.option("--kexec", type=click.Choice(["none", "load", "file", "both"]), default="none", show_default=True)
+@click.option("--kexec", type=click.Choice(["none", "load", "file", "both", "normal"]), default="none", show_default=True,
+              help="load: kexec -p; file: kexec -s -p; both: load, unload, file; normal: kexec -l.")
 @click.option("--crash", is_flag=True, help="Crash into the kdump kernel after loading it.")
 @click.option("--timeout", type=int, default=300, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("captures"), show_default=True)
@@ -329,12 +330,13 @@ def bzimage_cmd(path, fmt) -> None:
 @click.option("--initrd", "initrd", type=click.Path(dir_okay=False, path_type=Path), help="The capture kernel's initrd (only its size matters).")
 @click.option("--append", "append", default="", help="kexec's --append: the capture kernel's command line.")
 @click.option("--file-load", is_flag=True, help="kexec -s: the kernel places the segments (kexec_file_load) instead of kexec-tools.")
+@click.option("--normal", is_flag=True, help="kexec -l (kexec-tools): a normal load anywhere in RAM, no crash region, no capture kernel.")
 @click.option("--running-kernel", type=click.Path(dir_okay=False, path_type=Path), help="The first kernel's vmlinuz, for --file-load's purgatory (default: --kernel, the usual same build).")
 @click.option("--cpus", type=click.IntRange(min=1), default=1, show_default=True, help="The first kernel's possible CPUs (one PT_NOTE each).")
 @click.option("--rng-ready", is_flag=True, help="kexec-tools' getrandom(GRND_NONBLOCK) succeeds (hardware with RDRAND), adding an RNG-seed setup_data segment.")
 @click.option("--format", "fmt", type=click.Choice(["debug", "kdump", "json"]), default="debug", show_default=True,
               help="debug: what kexec -p --debug (or the kernel, for --file-load) prints; kdump: the capture kernel's predicted boot lines; json: both, as data.")
-def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, initrd, append, file_load, running_kernel, cpus, rng_ready, fmt) -> None:
+def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, initrd, append, file_load, normal, running_kernel, cpus, rng_ready, fmt) -> None:
     """Predict `kexec -p` (kexec-tools 2.0.25) or `kexec -s -p` into the first
     kernel's crash region, and the capture kernel's boot."""
     from earlymem.kdump import predict_crash_load
@@ -362,6 +364,22 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
             initrd_size = initrd.stat().st_size
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", source=str(initrd)) from None
+    if normal:
+        if file_load:
+            raise click.UsageError("--normal is kexec-tools' kexec -l; --file-load models only crash loads")
+        from earlymem.kdump import predict_normal_load
+
+        try:
+            load = predict_normal_load(report, KernelHeader.from_bzimage(img), initrd_size, append, rng_ready=rng_ready)
+        except KexecLoadError as exc:
+            click.echo(f"earlymem: the load fails: {exc.message}", err=True)
+            sys.exit(1)
+        if fmt == "json":
+            click.echo(json.dumps({"method": "kexec -l (kexec-tools 2.0.25)", "segments": [{"name": s.name, "mem": s.mem, "memsz": s.memsz, "bufsz": s.bufsz} for s in load.segments],
+                                   "e820": [{"start": a, "end": b, "type": t} for a, b, t in load.e820], "cmdline": load.cmdline, "debug": load.debug}, indent=2))
+        else:
+            click.echo("\n".join(load.debug))
+        return
     notes: list[str] = []
     lines, _ = predict_lines(machine, profile, report, notes)
     try:

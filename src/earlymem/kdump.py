@@ -25,13 +25,13 @@ from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.kexec.file_load import FileLoad, KernelPurgatory, file_load_bzimage64
 from earlymem.kexec.tools_2_0_25 import (RANGE_ACPI, RANGE_ACPI_NVS, RANGE_PMEM, RANGE_PRAM, RANGE_RAM, RANGE_RESERVED,
-                                         CrashLoad, KernelHeader, crash_load_bzimage64)
+                                         CrashLoad, KernelHeader, crash_load_bzimage64, normal_load_bzimage64)
 from earlymem.machine import Machine
 from earlymem.nodes import DEBIAN_IMAGE_SIZE, DEBIAN_RESERVE_SPAN
 from earlymem.ranges import Range
 from earlymem.report import E820Report
 
-__all__ = ["KexecPrediction", "predict_crash_load", "DEBIAN_BZIMAGE", "DEBIAN_IMAGE_SPAN", "DEBIAN_RESERVE_SPAN", "DEBIAN_KERNEL_PURGATORY"]
+__all__ = ["KexecPrediction", "predict_crash_load", "DEBIAN_BZIMAGE", "DEBIAN_IMAGE_SPAN", "DEBIAN_RESERVE_SPAN", "DEBIAN_KERNEL_PURGATORY", "predict_normal_load"]
 
 #: The setup headers of the pinned Debian kernels (the oracle's), read with
 #: ``earlymem bzimage`` from their vmlinuz files: file length, setup_sects,
@@ -70,6 +70,13 @@ class KexecPrediction:
     notes: list[str] = field(default_factory=list)
 
 
+def firmware_memmap(report: E820Report) -> list[tuple[int, int, int]]:
+    """/sys/firmware/memmap (the sanitized BIOS map) as kexec-tools reads it:
+    ``(start, end inclusive, RANGE_* type)``."""
+    return [(e.addr, e.addr + e.size - 1, _MEMMAP_TYPE.get(E820Type(e.type) if e.type in E820Type._value2member_map_ else e.type, RANGE_RESERVED))
+            for e in report.firmware if e.size]
+
+
 def iomem_tuples(lines: list[str]) -> list[tuple[int, int, str]]:
     """/proc/iomem lines as kexec-tools' ``sscanf("%llx-%llx : %n")`` reads them."""
     out = []
@@ -93,8 +100,7 @@ def predict_crash_load(machine: Machine, profile: KernelProfile, report: E820Rep
         ``__end_of_kernel_reserve - _text`` (None: the whole image).
     :raises InputError: (KexecLoadError) with kexec-tools' own message when the load fails.
     """
-    memmap = [(e.addr, e.addr + e.size - 1, _MEMMAP_TYPE.get(E820Type(e.type) if e.type in E820Type._value2member_map_ else e.type, RANGE_RESERVED))
-              for e in report.firmware if e.size]
+    memmap = firmware_memmap(report)
     iomem = iomem_tuples([t for f, t in first_lines if f == "iomem"])
     if file_load:
         if profile.kexec_file is None or purgatory is None:
@@ -103,6 +109,13 @@ def predict_crash_load(machine: Machine, profile: KernelProfile, report: E820Rep
     else:
         load = crash_load_bzimage64(memmap, iomem, header, initrd_size, append, cpus=cpus, rsdp=machine.rsdp, rng_ready=rng_ready)
     return _kdump_boot(machine, profile, load, image_span, reserve_span, initrd_size)
+
+
+def predict_normal_load(report: E820Report, header: KernelHeader, initrd_size: int | None, append: str, *,
+                        rng_ready: bool = False) -> CrashLoad:
+    """``kexec -l`` (kexec-tools 2.0.25): placed in all of /sys/firmware/memmap's RAM."""
+    memmap = firmware_memmap(report)
+    return normal_load_bzimage64(memmap, header, initrd_size, append, rng_ready=rng_ready)
 
 
 def _kdump_boot(machine: Machine, profile: KernelProfile, load, image_span: int, reserve_span: int | None,

@@ -139,7 +139,8 @@ def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | 
         if m and zone is not None:
             zone[m.group(1)] = m.group(2)
     # segment[i].buf is a userspace address (ASLR): not a placement, left out.
-    kexec = [ln for ln in sections.get("first/kexec_load_debug", []) if re.match(r"^(nr_segments|segment\[\d+\]\.(bufsz|mem|memsz)\b)", ln)]
+    kexec = [ln for sec in ("first/kexec_load_debug", "first/kexec_normal_debug") for ln in sections.get(sec, [])
+             if re.match(r"^(nr_segments|segment\[\d+\]\.(bufsz|mem|memsz)\b)", ln)]
     kexec += [
         re.sub(r"buf=0x\S+ ", "", message_text(ln))
         for ln in sections.get("first/kexec_file_dmesg", [])
@@ -215,6 +216,13 @@ def _predict_kexec(cap, machine: Machine, profile, report, lines, predicted: dic
     methods = [m for m, sec in ((False, "first/kexec_load_debug"), (True, "first/kexec_file_dmesg")) if sec in cap.sections]
     segment_lines: list[str] = []
     last = None
+    if "first/kexec_normal_debug" in cap.sections:
+        from earlymem.kdump import predict_normal_load
+
+        try:
+            segment_lines += predict_normal_load(report, inputs["header"], inputs["initrd_size"], inputs["append"]).segment_lines()
+        except InputError:
+            pass
     for file_load in methods:
         try:
             kp = predict_crash_load(machine, profile, report, lines, **inputs, file_load=file_load,
@@ -281,7 +289,7 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
                 predicted["iomem-crash"] = [t for f, t in lines if f == "iomem-crash"]
         if "user-map" not in predicted or predicted["user-map"] is None:
             predicted["user-map"] = []
-        if "first/kexec_load_debug" in sections or "first/kexec_file_dmesg" in sections:
+        if any(sec in sections for sec in ("first/kexec_load_debug", "first/kexec_file_dmesg", "first/kexec_normal_debug")):
             _predict_kexec(cap, machine, profile, report, lines, predicted)
     result = VerifyReport(source, first.version, profile.name)
     for name in FAMILIES:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from earlymem.kexec.holes import PAGE, ULONG_MAX, HoleFinder, KexecLoadError, Segment
 
-__all__ = ["KexecTools", "KEXEC_TOOLS_2_0_25", "KernelHeader", "CrashLoad", "crash_load_bzimage64",
+__all__ = ["KexecTools", "KEXEC_TOOLS_2_0_25", "KernelHeader", "CrashLoad", "crash_load_bzimage64", "normal_load_bzimage64",
            "RANGE_RAM", "RANGE_RESERVED", "RANGE_ACPI", "RANGE_ACPI_NVS", "RANGE_PMEM", "RANGE_PRAM"]
 
 # kexec/kexec.h memory_range types
@@ -52,7 +52,8 @@ INITRD_BASE = 0x1000000
 COMMAND_LINE_SIZE = 2048
 E820MAX = 128
 CRASH_RESERVED_MEM_NR = 8
-KEXEC_ON_CRASH_X86_64 = 0x3E0001  # KEXEC_ON_CRASH | KEXEC_ARCH_X86_64 (62 << 16)
+KEXEC_ARCH_X86_64 = 0x3E0000  # 62 << 16
+KEXEC_ON_CRASH_X86_64 = 0x3E0001  # KEXEC_ON_CRASH | KEXEC_ARCH_X86_64
 #: /proc/iomem names kexec-tools keeps for the crash memory ranges (strstr for System RAM)
 _IOMEM_TYPES = {"ACPI Tables": RANGE_ACPI, "ACPI Non-volatile Storage": RANGE_ACPI_NVS, "Persistent Memory (legacy)": RANGE_PRAM,
                 "Persistent Memory": RANGE_PMEM, "reserved": RANGE_RESERVED, "Reserved": RANGE_RESERVED}
@@ -189,20 +190,9 @@ def crash_load_bzimage64(memmap: list[tuple[int, int, int]], iomem: list[tuple[i
     :param rng_ready: getrandom(GRND_NONBLOCK) succeeds (crng initialised),
         so a SETUP_RNG_SEED setup_data is added.
     """
-    # bzImage64_probe()
-    if kernel.file_len < 1024 or kernel.protocol < 0x020C or not kernel.loadflags & 1 or kernel.xloadflags & 3 != 3:
-        raise KexecLoadError("Cannot determine the file type of the kernel (not a relocatable bzImage64)", field="kernel")
-    if kernel.file_len < kernel.kern16_size:
-        raise KexecLoadError("BzImage truncated?", field="kernel")
-    if len(append) + 1 > kernel.cmdline_size:
-        raise KexecLoadError("Kernel command line too long for kernel!", field="--append")
+    _probe(kernel, append)
     debug: list[str] = [f"kernel_size: {kernel.file_len:#x}"]
-    # get_memory_ranges()
-    ranges = [list(r) for r in sorted(memmap)]
-    for r in ranges:
-        if r[2] == RANGE_RAM and r[0] < REALMODE_IVT_END:
-            r[0] = REALMODE_IVT_END
-            break
+    ranges = _memory_ranges(memmap)
     crash_res = [(s, e) for s, e, name in iomem if name == "Crash kernel"][:CRASH_RESERVED_MEM_NR]
     if not crash_res:
         raise KexecLoadError("Memory for crashkernel is not reserved", field="Crash kernel")
@@ -259,6 +249,19 @@ def crash_load_bzimage64(memmap: list[tuple[int, int, int]], iomem: list[tuple[i
     for s, e, t in crash_ranges:
         if t in (RANGE_ACPI, RANGE_ACPI_NVS, RANGE_RESERVED, RANGE_PMEM, RANGE_PRAM):
             _add_memmap(capmap, s, e - s + 1, t)
+    e820 = [(s, e, E820_OF_RANGE.get(t, 2)) for s, e, t in capmap]
+    purg = _bzimage64_parts(info, kernel, cmdline, initrd_size, e820, rng_ready, tools, debug)
+    entry = purg.mem + tools.purgatory_entry
+    load = CrashLoad(info.segments, e820, cmdline, entry, debug, [tuple(r) for r in crash_ranges])  # type: ignore[misc]
+    load.debug += [f"kexec_load: entry = {entry:#x} flags = {KEXEC_ON_CRASH_X86_64:#x}"] + load.segment_lines()
+    return load
+
+
+def _bzimage64_parts(info: HoleFinder, kernel: KernelHeader, cmdline: str, initrd_size: int | None, e820: list[tuple[int, int, int]],
+                     rng_ready: bool, tools: KexecTools, debug: list[str]) -> Segment:
+    """do_bzImage64_load() after the crash segments: purgatory, boot parameters and
+    command line, kernel, initrd (all last fit), then setup_linux_system_parameters()'s
+    e820 and setup_data.  :return: the purgatory segment."""
     # do_bzImage64_load()
     purg = info.add_buffer("purgatory", tools.purgatory_bufsz, tools.purgatory_memsz, tools.purgatory_align, 0x3000, ULONG_MAX, -1)
     debug.append(f"Loaded purgatory at addr {purg.mem:#x}")
@@ -274,7 +277,6 @@ def crash_load_bzimage64(memmap: list[tuple[int, int, int]], iomem: list[tuple[i
         rd = info.add_buffer("initrd", initrd_size, initrd_size, PAGE, INITRD_BASE, ULONG_MAX, -1)
         debug.append(f"Loaded initrd at {rd.mem:#x} size {initrd_size:#x}")
     # setup_linux_system_parameters(): setup_e820(), setup_rng_seed()
-    e820 = [(s, e, E820_OF_RANGE.get(t, 2)) for s, e, t in capmap]
     debug.append("E820 memmap:")
     debug += [f"{s:016x}-{e:016x} ({t})" for s, e, t in e820[:E820MAX]]
     if len(e820) > E820MAX:
@@ -283,7 +285,43 @@ def crash_load_bzimage64(memmap: list[tuple[int, int, int]], iomem: list[tuple[i
         info.add_buffer("setup_data (E820_EXT)", n, n, PAGE, 0x100000, ULONG_MAX, 1)
     if rng_ready:
         info.add_buffer("setup_data (RNG_SEED)", 48, 48, PAGE, 0x100000, ULONG_MAX, 1)
+    return purg
+
+
+def normal_load_bzimage64(memmap: list[tuple[int, int, int]], kernel: KernelHeader, initrd_size: int | None, append: str, *,
+                          rng_ready: bool = False, tools: KexecTools = KEXEC_TOOLS_2_0_25) -> CrashLoad:
+    """``kexec -l``: no crash segments, all RAM of /sys/firmware/memmap is fair game
+    (the kernel stages the segments and copies them at ``kexec -e``), and the new
+    kernel's e820 is that whole map."""
+    _probe(kernel, append)
+    debug: list[str] = [f"kernel_size: {kernel.file_len:#x}"]
+    ranges = _memory_ranges(memmap)
+    debug.append("MEMORY RANGES")
+    debug += [f"{s:016x}-{e:016x} ({t})" for s, e, t in ranges]
+    info = HoleFinder([(s, e) for s, e, t in ranges if t == RANGE_RAM])
+    e820 = [(s, e, E820_OF_RANGE.get(t, 2)) for s, e, t in ranges]
+    purg = _bzimage64_parts(info, kernel, append, initrd_size, e820, rng_ready, tools, debug)
     entry = purg.mem + tools.purgatory_entry
-    load = CrashLoad(info.segments, e820, cmdline, entry, debug, [tuple(r) for r in crash_ranges])  # type: ignore[misc]
-    load.debug += [f"kexec_load: entry = {entry:#x} flags = {KEXEC_ON_CRASH_X86_64:#x}"] + load.segment_lines()
+    load = CrashLoad(info.segments, e820, append, entry, debug)
+    load.debug += [f"kexec_load: entry = {entry:#x} flags = {KEXEC_ARCH_X86_64:#x}"] + load.segment_lines()
     return load
+
+
+def _probe(kernel: KernelHeader, append: str) -> None:
+    """bzImage64_probe() and do_bzImage64_load()'s first checks."""
+    if kernel.file_len < 1024 or kernel.protocol < 0x020C or not kernel.loadflags & 1 or kernel.xloadflags & 3 != 3:
+        raise KexecLoadError("Cannot determine the file type of the kernel (not a relocatable bzImage64)", field="kernel")
+    if kernel.file_len < kernel.kern16_size:
+        raise KexecLoadError("BzImage truncated?", field="kernel")
+    if len(append) + 1 > kernel.cmdline_size:
+        raise KexecLoadError("Kernel command line too long for kernel!", field="--append")
+
+
+def _memory_ranges(memmap: list[tuple[int, int, int]]) -> list[list[int]]:
+    """get_memory_ranges(): the first RAM range starting below 0x400 starts at 0x400."""
+    ranges = [list(r) for r in sorted(memmap)]
+    for r in ranges:
+        if r[2] == RANGE_RAM and r[0] < REALMODE_IVT_END:
+            r[0] = REALMODE_IVT_END
+            break
+    return ranges

@@ -14,7 +14,7 @@ A matrix file::
     numa = [{ size = "2G", cpus = "0" }, { size = "2G", cpus = "1" }]
     cmdline = "memmap=512M$0x120000000"
     crashkernel = "256M"       # appended as crashkernel=...
-    kexec = "load"             # none, load (kexec_load), file (kexec_file_load), both
+    kexec = "load"             # none, load (kexec -p), file (kexec -s -p), both, normal (kexec -l)
     crash = true               # echo c > /proc/sysrq-trigger, then the kdump kernel runs
 
 Every error names the file and the field (``matrix.toml: boot[3].numa: ...``).
@@ -35,7 +35,7 @@ from earlymem.units import format_size, parse_size
 __all__ = ["NumaNode", "BootConfig", "read_matrix", "parse_cpus"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$")
-KEXEC_MODES = ("none", "load", "file", "both")
+KEXEC_MODES = ("none", "load", "file", "both", "normal")
 
 
 @dataclass(frozen=True)
@@ -176,8 +176,8 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
     crash = data.get("crash", False)
     if not isinstance(crash, bool):
         raise InputError("crash must be true or false", source=source, field=f"{where}.crash")
-    if crash and kexec == "none":
-        raise InputError("crash = true needs a kexec load to crash into", source=source, field=f"{where}.crash")
+    if crash and kexec in ("none", "normal"):
+        raise InputError("crash = true needs a kexec -p load to crash into", source=source, field=f"{where}.crash")
     kernels = data.get("kernels", list(KERNELS))
     if isinstance(kernels, str):
         kernels = [kernels]

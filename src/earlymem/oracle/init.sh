@@ -75,6 +75,10 @@ kexec_load() {
     kexec -p /boot/vmlinuz --initrd=/boot/kdump-initrd.img --append="$KAPPEND" --debug
 }
 
+kexec_normal() {
+    kexec -l /boot/vmlinuz --initrd=/boot/kdump-initrd.img --append="$KAPPEND" --debug
+}
+
 kexec_file() {
     for f in kexec_file.c kexec-bzimage64.c kexec_core.c crash.c crash_core.c crash_reserve.c machine_kexec_64.c; do
         echo "file $f +p" > /sys/kernel/debug/dynamic_debug/control 2>/dev/null
@@ -91,6 +95,7 @@ kexec_file() {
 
 case "$(getarg oracle.kexec)" in
     load) section kexec_load_debug kexec_load ;;
+    normal) section kexec_normal_debug kexec_normal ;;
     file) section kexec_file_debug kexec_file; section kexec_file_dmesg cat /tmp/kexec_file_dmesg ;;
     both)
         section kexec_load_debug kexec_load
