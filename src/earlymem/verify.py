@@ -152,7 +152,7 @@ def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | 
         # (not the command line itself, nor init's environment, which 5.10
         # lists indented: "    crashkernel=256M")
         "crashkernel": [m for m in msgs if _CRASH_RX.search(m) and not m.startswith(("Command line:", "Kernel command line:", " "))],
-        "numa": [m for m in msgs if re.match(r"^(NUMA: |NODE_DATA\(|\s+NODE_DATA |Faking a node|No NUMA configuration found|NUMA turned off)", m)],
+        "numa": [m for m in msgs if re.match(r"^(NUMA: |NODE_DATA\(|\s+NODE_DATA|Faking a node|No NUMA configuration found|NUMA turned off)", m)],
         "zones": _block(msgs, r"^Zone ranges:", r"^\s+\S+\s+(\[mem|empty)") + _block(msgs, r"^Movable zone start", r"^\s+Node \d+:"),
         "node-ranges": _block(msgs, r"^Early memory node ranges", r"^\s+node\s+\d+: \[mem"),
         "initmem": [m for m in msgs if m.startswith("Initmem setup node")],
