@@ -42,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from earlymem.kexec.holes import PAGE, ULONG_MAX, HoleFinder, KexecLoadError, Segment
+from earlymem.kexec.tools_2_0_25 import delete_memmap  # the same in 2.0.2 (its entries had no type)
 
 __all__ = ["KdumpKernel", "KexecLoadError", "Segment", "crash_load", "PURGATORY_MEMSZ"]
 
@@ -98,19 +99,19 @@ def crash_load(ram: list[tuple[int, int]], acpi: list[tuple[int, int]], crash: t
     info = HoleFinder(ram, crash[0], crash[1], modern=False)
     debug: list[str] = []
     # load_crashdump_segments(): memmap list = first 640K + the crash region
-    memmap = [[0, BACKUP_SRC_SIZE - 1], [crash[0], crash[1]]]
+    memmap = [[0, BACKUP_SRC_SIZE - 1, 0], [crash[0], crash[1], 0]]
     backup = info.add_buffer("backup", BACKUP_SRC_SIZE, BACKUP_SRC_SIZE, 1024, 0, ULONG_MAX, 1)
-    _delete(memmap, backup.mem, BACKUP_SRC_SIZE)
+    delete_memmap(memmap, backup.mem, BACKUP_SRC_SIZE)
     # crash_create_elf64_headers(): ELF header + PT_NOTE per CPU + kernel text + one
     # PT_LOAD per crash memory range (the first 640K, every RAM/ACPI range),
     # rounded to ELF_CORE_HEADER_ALIGN
     nr_ranges = 1 + len(ram) + len(acpi) + 1  # +1: the crash region splits its RAM range
     bufsz = -(-(64 + 56 * (cpus + 1 + nr_ranges)) // ELF_CORE_HEADER_ALIGN) * ELF_CORE_HEADER_ALIGN
     elf = info.add_buffer("elf core header", bufsz, max(bufsz, 16 << 10), 1024, 0, ULONG_MAX, -1)
-    _delete(memmap, elf.mem, max(bufsz, 16 << 10))
+    delete_memmap(memmap, elf.mem, max(bufsz, 16 << 10))
     cmdline = append
     cmdline += " memmap=exactmap"
-    for s, e in memmap:
+    for s, e, _t in memmap:
         startk, endk = s // 1024, (e + 1) // 1024
         if endk - startk >= 100:
             cmdline += f" memmap={_ultoa_k(endk - startk)}@{_ultoa_k(startk)}"
@@ -139,21 +140,3 @@ def crash_load(ram: list[tuple[int, int]], acpi: list[tuple[int, int]], crash: t
         rd = info.add_buffer("initrd", initrd_size, initrd_size, PAGE, INITRD_BASE, imax, -1)
         debug.append(f"Loaded initrd at {rd.mem:#x} size {initrd_size:#x}")
     return info.segments, cmdline, debug
-
-
-def _delete(memmap: list[list[int]], addr: int, size: int) -> None:
-    """crashdump-x86_64.c ``delete_memmap()``: cut [addr, addr+size) out of its entry."""
-    last = addr + size - 1
-    for i, (s, e) in enumerate(memmap):
-        if s <= addr and e >= last:
-            if s == addr and e == last:
-                del memmap[i]
-            elif s != addr and e != last:
-                memmap[i] = [s, addr - 1]
-                memmap.insert(i + 1, [addr + size, e])
-            elif s != addr:
-                memmap[i] = [s, addr - 1]
-            else:
-                memmap[i] = [addr + size, e]
-            return
-    raise KexecLoadError(f"delete_memmap: {addr:#x}+{size:#x} is not in the crash kernel's memory map", field="kdump")

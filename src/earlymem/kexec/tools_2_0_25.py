@@ -160,7 +160,7 @@ def _add_memmap(memmap: list[list[int]], addr: int, size: int, rtype: int) -> No
     memmap.insert(at, [addr, last, rtype])
 
 
-def _delete_memmap(memmap: list[list[int]], addr: int, size: int) -> None:
+def delete_memmap(memmap: list[list[int]], addr: int, size: int) -> None:
     last = addr + size - 1
     for i, (ms, me, t) in enumerate(memmap):
         if ms <= addr and me >= last:
@@ -231,14 +231,14 @@ def crash_load_bzimage64(memmap: list[tuple[int, int, int]], iomem: list[tuple[i
     sz = -(-backup_src[1] // 1024) * 1024
     backup = info.add_buffer("backup", sz, sz, 1024, 0, ULONG_MAX, -1)
     debug.append(f"Created backup segment at {backup.mem:#x}")
-    _delete_memmap(capmap, backup.mem, sz)
+    delete_memmap(capmap, backup.mem, sz)
     # crash_create_elf64_headers(): ELF header, a PT_NOTE per CPU and for vmcoreinfo,
     # the kernel text PT_LOAD, one program header per crash memory range
     bufsz = -(-(64 + 56 * (cpus + 1 + len(crash_ranges) + 1)) // ELF_CORE_HEADER_ALIGN) * ELF_CORE_HEADER_ALIGN
     memsz = max(bufsz, 16 << 10)
     elf = info.add_buffer("elf core header", bufsz, memsz, 1024, 0, ULONG_MAX, -1)
     debug.append(f"Created elf header segment at {elf.mem:#x}")
-    _delete_memmap(capmap, elf.mem, memsz)
+    delete_memmap(capmap, elf.mem, memsz)
     cmdline = append
     if rsdp:
         cmdline += f" acpi_rsdp={rsdp:#x}"
