@@ -22,11 +22,6 @@ FIX = Path(__file__).parent / "fixtures"
 LOADS = sorted(p.parent for p in FIX.glob("*/*/serial.log") if "@@@@BEGIN first/kexec_load_debug@@@@" in p.read_text(errors="replace"))
 FILES = sorted(p.parent for p in FIX.glob("*/*/serial.log") if "@@@@BEGIN first/kexec_file_dmesg@@@@" in p.read_text(errors="replace"))
 NORMALS = sorted(p.parent for p in FIX.glob("*/*/serial.log") if "@@@@BEGIN first/kexec_normal_debug@@@@" in p.read_text(errors="replace"))
-#: 5.10 capture kernels whose node 0 kept only the low 640 KiB: 5.10 puts
-#: NODE_DATA(0) below 640 KiB (its low reservations are the trampoline, the
-#: first 64 KiB and the BIOS area, not the whole first MiB earlymem assumes for
-#: 5.10), so earlymem predicts it on node 1 instead.  Known, not hidden.
-KNOWN_5_10_LOW_NODE0 = {"numa2-2g4g-ck256-both-crash--5.10", "numa3-2g2g4g-ck512-load-crash--5.10"}
 H61 = KernelHeader(8221184, 39, 0x020F, 1, 0x7F, True, 0x200000, 66678784, 2047)
 M = 1 << 20
 # a 4 GiB QEMU guest: firmware map, and /proc/iomem with a 256M crash region
@@ -61,9 +56,6 @@ def test_segment_table_and_capture_kernel_match(cap):
     rep = verify_path(cap)
     fam = {f.name: f for f in rep.families}
     assert fam["kexec-segments"].ok, "\n".join(fam["kexec-segments"].diff())
-    if cap.name in KNOWN_5_10_LOW_NODE0:
-        assert fam["kdump-nodes"].wrong  # still mispredicted: when this fails, drop it from the set
-        pytest.xfail("5.10's low-memory reservations are approximated as the whole first MiB")
     assert fam["kdump-e820"].ok, "\n".join(fam["kdump-e820"].diff())
     if fam["kdump-nodes"].expected and not cap.name.endswith("--5.10"):
         assert fam["kdump-nodes"].ok, "\n".join(fam["kdump-nodes"].diff())
@@ -250,3 +242,26 @@ def test_cli_kexec_failures(tmp_path):
     bad.write_bytes(b"MZ" + b"\0" * 100)
     proc = _cli("kexec", "--dmesg", log, "--kernel", bad)
     assert proc.returncode == 2 and str(bad) in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_5_10_low_reservations_put_node_data_below_640k():
+    # holdout3: the capture kernel's node 0 keeps only [4K, 636K); 5.10 reserves
+    # the first 64 KiB, the trampoline (0x6000, read from the vmlinux) top-down
+    # below the BIOS area [0x9f000, 1M), so NODE_DATA(0) goes just below it
+    rep = verify_path(FIX / "holdout3" / "numa2-2g4g-ck256-both-crash--5.10")
+    fam = {f.name: f for f in rep.families}
+    assert "NODE_DATA(0) allocated [mem 0x0006f000-0x00098fff]" in fam["kdump-nodes"].predicted
+    assert fam["kdump-nodes"].ok
+
+
+def test_realmode_blob_size_is_found_in_a_vmlinux():
+    import struct as st
+
+    from earlymem.kexec.realmode import realmode_size
+
+    blob = bytearray(0x5244)
+    st.pack_into("<10I", blob, 0, 0x1000, 0x1F26, 0x1000, 0x4000, 0x1050, 0x3000, 0x11F0, 0x2010, 0x1ED0, 8)
+    relocs = st.pack("<I2I", 2, 0x10, 0x20) + st.pack("<I3I", 3, 0x100, 0x200, 0x5000)
+    data = bytes(0x1000) + bytes(blob) + relocs + bytes(0x3000)
+    assert realmode_size(data, 0xFFFFFFFF82000000) == 0x6000
+    assert realmode_size(bytes(0x4000), 0xFFFFFFFF82000000) is None

@@ -118,6 +118,40 @@ def _struct_sizes(machine: Machine, notes: list[str]) -> dict[str, int]:
     return DEBIAN_STRUCT_SIZES[key]
 
 
+#: PAGE_ALIGN(real_mode_blob_end - real_mode_blob) of the pinned Debian 5.10
+#: image, found in its vmlinux by earlymem.kexec.realmode (header + relocs):
+#: 0x5244 bytes -> 0x6000.  (5.13 and later reserve the whole first MiB.)
+DEBIAN_REALMODE_SIZE = {(5, 10): 0x6000}
+#: CONFIG_X86_RESERVE_LOW (KiB) of Debian's configs: trim_low_memory_range().
+RESERVE_LOW = 64 << 10
+
+
+def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, notes: list[str]) -> None:
+    """Below 1 MiB.  From 5.13 reserve_real_mode() reserves all of it.  Before
+    (the profile's crash_low_1m_message era), arch/x86/realmode/init.c
+    reserve_real_mode() takes the trampoline top-down below 1 MiB and
+    crash_reserve_low_1M() reserves the rest only with crashkernel=;
+    reserve_bios_regions() reserves [round_down(EBDA or BIOS lowmem), 1 MiB)
+    and trim_low_memory_range() the first CONFIG_X86_RESERVE_LOW KiB."""
+    if not profile.crash_low_1m_message or machine.command_line.get("crashkernel") is not None:
+        mb.reserve(0, ISA_END_ADDRESS)
+        return
+    # BIOS lowmem (the word at 0x413) = the end of the first RAM entry, as SeaBIOS reports it
+    lowmem = next((r.end for r in sorted(mb.memory, key=lambda r: r.base) if r.base < ISA_END_ADDRESS), 0xA0000)
+    bios_start = min(max(lowmem, 0x10000), 0xA0000) // PAGE * PAGE
+    mb.reserve(bios_start, ISA_END_ADDRESS - bios_start)
+    key = machine.kernel_version.key[:2] if machine.kernel_version else None
+    size = machine.struct_sizes.get("real_mode_blob") or DEBIAN_REALMODE_SIZE.get(key)
+    if size is None:
+        notes.append("the real-mode trampoline's size is unknown: the whole first MiB is taken as reserved")
+        mb.reserve(0, ISA_END_ADDRESS)
+        return
+    at = mb.find_in_range(0, ISA_END_ADDRESS, size, PAGE)
+    if at:
+        mb.reserve(at, size)
+    mb.reserve(0, RESERVE_LOW)
+
+
 class _PageTables:
     """kernel_physical_mapping_init() page-table pages, as alloc_low_pages() hands them out."""
 
@@ -259,7 +293,7 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     out = SetupAllocations(mb, [], notes=notes)
     sizes = _struct_sizes(machine, notes)
     # 1. early reservations (early_reserve_memory(): [_text, __end_of_kernel_reserve))
-    mb.reserve(0, ISA_END_ADDRESS)
+    _reserve_low_memory(mb, machine, profile, notes)
     reserved_image = assumed_kernel_reserve(machine) or image
     mb.reserve(reserved_image.start, reserved_image.size)
     initrd = machine.initrd

@@ -205,7 +205,7 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
             raise InputError(f"payload [{start:#x}, +{plen:#x}) lies outside the file ({len(data):#x} bytes)", source=source, field="payload_offset")
         payload = data[start : start + plen]
         image.compression, vmlinux = _decompress(payload, source, limit)
-        image.load_segments, btf, image.kernel_resources, image.reserve_end = _load_segments(vmlinux, source)
+        image.load_segments, btf, image.kernel_resources, image.reserve_end, rm = _load_segments(vmlinux, source)
         from earlymem.kexec.purgatory import purgatory_facts
 
         try:
@@ -216,6 +216,8 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
             from earlymem.kexec.btf import struct_sizes
 
             image.struct_sizes = struct_sizes(btf, source)
+        if rm:
+            image.struct_sizes["real_mode_blob"] = rm
     return image
 
 
@@ -310,12 +312,13 @@ def _kernel_resources(sections: list[tuple[str, int, int]]) -> list[tuple[str, i
     return out
 
 
-def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]], int | None]:
+def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]], int | None, int | None]:
     """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), its .BTF bytes,
     the kernel's /proc/iomem resources and the physical end of what
     early_reserve_memory() reserves: ``__end_of_kernel_reserve`` =
     PAGE_ALIGN(end of .brk) (arch/x86/kernel/vmlinux.lds.S; ``.init.scratch``
-    lies above it, up to ``_end``)."""
+    lies above it, up to ``_end``) and the real-mode trampoline's reserved size
+    (earlymem.kexec.realmode), if found."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -327,6 +330,10 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
         btf_section = elf.get_section_by_name(".BTF") if elf.num_sections() else None
         btf = btf_section.data() if btf_section is not None else None
         sections = [(sec.name, sec["sh_addr"], sec["sh_size"]) for sec in elf.iter_sections() if sec["sh_flags"] & 2 and sec["sh_addr"]]
+        init_data = elf.get_section_by_name(".init.data") if elf.num_sections() else None
+        from earlymem.kexec.realmode import realmode_size
+
+        rm = realmode_size(init_data.data(), init_data["sh_addr"]) if init_data is not None and init_data["sh_size"] < (64 << 20) else None
     except (ELFError, struct.error, ValueError) as exc:
         raise InputError(f"the vmlinux ELF is malformed: {exc}", source=source, field="payload") from None
     if not segs:
@@ -334,4 +341,4 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
     by = {n: a + z for n, a, z in sections}
     top = by.get(".brk", by.get(".bss"))
     reserve_end = -(-(top - START_KERNEL_MAP) // 4096) * 4096 if top is not None and top > START_KERNEL_MAP else None
-    return segs, btf, _kernel_resources(sections), reserve_end
+    return segs, btf, _kernel_resources(sections), reserve_end, rm
