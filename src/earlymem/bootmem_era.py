@@ -129,7 +129,7 @@ def find_e820_area(e820: list[E820Entry], bad: _BadAddr, start: int, end: int, s
     return None
 
 
-def _crashkernel(machine: Machine) -> Range | None:
+def crashkernel_size_at_base(machine: Machine) -> Range | None:
     """2.6.23 early_param("crashkernel"): ``size@base`` or nothing."""
     from earlymem.units import memparse
 
@@ -143,25 +143,20 @@ def _crashkernel(machine: Machine) -> Range | None:
     return Range(b.value, b.value + r.value) if r.value else None
 
 
-def _crashkernel_generic(machine: Machine, system_ram: int, events: list[Event]) -> tuple[Range | None, bool]:
-    """2.6.24's generic parse_crashkernel() (kernel/kexec.c): ``size@base`` and the
-    ``range:size[,range:size...][@base]`` list against System RAM.
-
-    :return: the region asked for, and whether a size came without a base
-        (x86_64 then refuses: "you have to specify a base address").
-    """
+def crashkernel_request(machine: Machine, system_ram: int, events: list[Event]) -> tuple[int, int]:
+    """``(size, base)`` from the generic parse_crashkernel() of 2.6.24 on (kernel/kexec.c):
+    ``size@base`` and the ``range:size[,range:size...][@base]`` list against
+    System RAM; its warnings go to ``events``.  ``(0, 0)``: nothing usable."""
     from earlymem.crashkernel import parse_crashkernel
     from earlymem.kernels import profile_for
 
     req = parse_crashkernel(machine.command_line.text, system_ram, profile_for("2.6.25"))
     if req is None:
-        return None, False
+        return 0, 0
     events.extend(Event("crashkernel", w, True) for w in req.warnings)
     if req.error or not req.size:
-        return None, False
-    if not req.base:
-        return None, True
-    return Range(req.base, req.base + req.size), False
+        return 0, 0
+    return req.size, req.base
 
 
 def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool = False, announce: bool = False,
@@ -185,9 +180,11 @@ def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool
     no_base = False
     parse_warnings: list[Event] = []  # printed by reserve_crashkernel(), after the other reservations
     if announce:
-        crash, no_base = _crashkernel_generic(machine, end_pfn << 12, parse_warnings)
+        size, base = crashkernel_request(machine, end_pfn << 12, parse_warnings)
+        crash = Range(base, base + size) if size and base else None
+        no_base = bool(size) and not base  # x86_64: "you have to specify a base address"
     else:
-        crash = _crashkernel(machine)
+        crash = crashkernel_size_at_base(machine)
     # discover_ebda(): the BIOS data area word at 0x40e; scenarios give its place
     ebda = next((e for e in e820 if e.type != E820Type.RAM and e.addr < 0xA0000 <= e.addr + e.size), None)
     if ebda is not None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.bootmem_era import Event, _crashkernel
+from earlymem.bootmem_era import Event, crashkernel_request
 from earlymem.e820 import E820Entry, E820Type
 from earlymem.errors import InputError
 from earlymem.machine import Machine
@@ -101,19 +101,17 @@ def boot_2_6_37(machine: Machine, e820: list[E820Entry], nodes: dict[int, Range]
             raise InputError(f"Cannot find {PGDAT_SIZE_2_6_37} bytes in node {nid}", field="numa")
         reserve(f"NODE_DATA({nid})", Range(at, at + PGDAT_SIZE_2_6_37))
         events.append(Event("numa", f"  NODE_DATA [{at:016x} - {at + PGDAT_SIZE_2_6_37 - 1:016x}]", True))
-    crash = _crashkernel(machine)
     ok = False
     total = end_pfn << 12
-    if crash is None and machine.command_line.get("crashkernel"):
-        from earlymem.units import memparse
-
-        size = memparse(machine.command_line.get("crashkernel") or "", 0).value
-        if size:
-            base = mb.find_in_range(16 << 20, DEFAULT_BZIMAGE_ADDR_MAX, size, 16 << 20)
-            if not base:
-                events.append(Event("crashkernel", "crashkernel reservation failed - No suitable area found.", True))
-            else:
-                crash = Range(base, base + size)
+    size, base = crashkernel_request(machine, total, events)
+    crash = Range(base, base + size) if size and base else None
+    if size and not base:
+        # 0 means: find the address automatically, below DEFAULT_BZIMAGE_ADDR_MAX
+        at = mb.find_in_range(16 << 20, DEFAULT_BZIMAGE_ADDR_MAX, size, 16 << 20)
+        if not at:
+            events.append(Event("crashkernel", "crashkernel reservation failed - No suitable area found.", True))
+        else:
+            crash = Range(at, at + size)
     if crash is not None:
         found = mb.find_in_range(crash.start, crash.end, crash.size, 1 << 20)
         if found != crash.start:

@@ -425,9 +425,9 @@ def _replay_predictor(sc: Scenario, era: Era, version: str, e820: list[E820Entry
         if crash_pred.regions:
             crash, ok = crash_pred.regions[-1], True
         else:
-            from earlymem.bootmem_era import _crashkernel
+            from earlymem.bootmem_era import crashkernel_size_at_base
 
-            crash = _crashkernel(machine)
+            crash = crashkernel_size_at_base(machine)
     from earlymem.nodes import assumed_kernel_image
 
     image = assumed_kernel_image(machine)
