@@ -320,6 +320,17 @@ def bzimage_cmd(path, fmt) -> None:
     click.echo(f"initrd_addr_max (as kexec-tools uses it): {img.initrd_addr_max:#x}")
 
 
+def _segments_json(segments) -> list[dict]:
+    """kexec segments as JSON numbers, in load order."""
+    return [{"name": s.name, "mem": s.mem, "memsz": s.memsz, "bufsz": s.bufsz} for s in segments]
+
+
+def _load_fails(exc) -> None:
+    """A load the real tool refuses: its words on stderr, exit status 1 (not bad input)."""
+    click.echo(f"earlymem: the load fails: {exc.message}", err=True)
+    sys.exit(1)
+
+
 @cli.command("kexec")
 @click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), help="The first kernel's boot log (its input facts).")
 @click.option("--machine", "machine_file", type=click.Path(dir_okay=False, path_type=Path), help="The first kernel's machine (TOML).")
@@ -372,10 +383,9 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
         try:
             load = predict_normal_load(report, KernelHeader.from_bzimage(img), initrd_size, append, rng_ready=rng_ready)
         except KexecLoadError as exc:
-            click.echo(f"earlymem: the load fails: {exc.message}", err=True)
-            sys.exit(1)
+            _load_fails(exc)
         if fmt == "json":
-            click.echo(json.dumps({"method": "kexec -l (kexec-tools 2.0.25)", "segments": [{"name": s.name, "mem": s.mem, "memsz": s.memsz, "bufsz": s.bufsz} for s in load.segments],
+            click.echo(json.dumps({"method": "kexec -l (kexec-tools 2.0.25)", "segments": _segments_json(load.segments),
                                    "e820": [{"start": a, "end": b, "type": t} for a, b, t in load.e820], "cmdline": load.cmdline, "debug": load.debug}, indent=2))
         else:
             click.echo("\n".join(load.debug))
@@ -387,14 +397,13 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
                                 reserve_span=(img.reserve_end - img.image_extent.start) if img.reserve_end else None,
                                 initrd_size=initrd_size, append=append, cpus=cpus, rng_ready=rng_ready, file_load=file_load, purgatory=purgatory)
     except KexecLoadError as exc:
-        click.echo(f"earlymem: the load fails: {exc.message}", err=True)
-        sys.exit(1)
+        _load_fails(exc)
     for note in notes + kp.notes:
         click.echo(f"earlymem: note: {note}", err=True)
     if fmt == "json":
         click.echo(json.dumps({
             "method": "kexec_file_load" if file_load else "kexec_load (kexec-tools 2.0.25)",
-            "segments": [{"name": s.name, "mem": s.mem, "memsz": s.memsz, "bufsz": s.bufsz} for s in kp.load.segments],
+            "segments": _segments_json(kp.load.segments),
             "e820": [{"start": a, "end": b, "type": t} for a, b, t in kp.load.e820],
             "cmdline": kp.load.cmdline,
             "debug": kp.load.debug,
@@ -511,7 +520,7 @@ def _replay_json(scenario: str, res) -> dict:
         "buddyinfo_after": [{"node": z.nid, "zone": z.name, "free_blocks_by_order": z.counts} for z in res.buddy_after],
         "kexec": {
             "error": res.kexec_error,
-            "segments": [{"name": s.name, "mem": s.mem, "memsz": s.memsz, "bufsz": s.bufsz} for s in res.segments],
+            "segments": _segments_json(res.segments),
             "cmdline": res.kdump_cmdline,
             "overwritten": [{"segment": o.segment, "start_pfn": o.pfns.start, "end_pfn": o.pfns.end, "owner": o.owner} for o in res.overwritten],
             "overwritten_pages": res.overwritten_pages,

@@ -100,14 +100,13 @@ def predict_crash_load(machine: Machine, profile: KernelProfile, report: E820Rep
         ``__end_of_kernel_reserve - _text`` (None: the whole image).
     :raises InputError: (KexecLoadError) with kexec-tools' own message when the load fails.
     """
-    memmap = firmware_memmap(report)
     iomem = iomem_tuples([t for f, t in first_lines if f == "iomem"])
     if file_load:
         if profile.kexec_file is None or purgatory is None:
             raise InputError(f"kexec_file_load is not modelled for the {profile.name} era", field="--file-load")
         load = file_load_bzimage64(iomem, header, purgatory, initrd_size, append, profile.kexec_file, cpus=cpus)
     else:
-        load = crash_load_bzimage64(memmap, iomem, header, initrd_size, append, cpus=cpus, rsdp=machine.rsdp, rng_ready=rng_ready)
+        load = crash_load_bzimage64(firmware_memmap(report), iomem, header, initrd_size, append, cpus=cpus, rsdp=machine.rsdp, rng_ready=rng_ready)
     return _kdump_boot(machine, profile, load, image_span, reserve_span, initrd_size)
 
 

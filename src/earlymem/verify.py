@@ -9,6 +9,7 @@ cannot predict yet counts as 0 of N, never as skipped.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher, unified_diff
@@ -170,6 +171,16 @@ def _node_lines(msgs: list[str]) -> list[str]:
     return e["numa"] + e["zones"] + e["node-ranges"] + e["initmem"]
 
 
+@functools.cache
+def _oracle_kappend() -> str:
+    """The capture kernel's --append of src/earlymem/oracle/init.sh (read once)."""
+    from importlib import resources
+
+    init = resources.files("earlymem.oracle").joinpath("init.sh").read_text()
+    m = re.search(r'^KAPPEND="([^"]*)"', init, re.M)
+    return m.group(1) if m else ""
+
+
 def _kexec_inputs(cap, machine: Machine) -> dict | None:
     """What the oracle's ``kexec -p`` was given, from the harness that made the capture:
     the kdump kernel (the pinned Debian image of the same series, its header
@@ -177,8 +188,6 @@ def _kexec_inputs(cap, machine: Machine) -> dict | None:
     note's ``kdump initrd`` line; older captures only have kexec-tools' own
     echo of the file size), the --append string of src/earlymem/oracle/init.sh
     and the guest's CPU count (``-smp``)."""
-    from importlib import resources
-
     from earlymem.kdump import DEBIAN_BZIMAGE, DEBIAN_IMAGE_SPAN, DEBIAN_RESERVE_SPAN
 
     key = machine.kernel_version.key[:2] if machine.kernel_version else None
@@ -194,9 +203,7 @@ def _kexec_inputs(cap, machine: Machine) -> dict | None:
             if m:
                 size = int(m.group(1), 16)
                 break
-    init = resources.files("earlymem.oracle").joinpath("init.sh").read_text()
-    m = re.search(r'^KAPPEND="([^"]*)"', init, re.M)
-    append = (m.group(1) if m else "") + (" nokaslr" if machine.command_line.flag("nokaslr") else "")
+    append = _oracle_kappend() + (" nokaslr" if machine.command_line.flag("nokaslr") else "")
     m = re.search(r"-smp (\d+)", cap.note)
     return {"header": DEBIAN_BZIMAGE[key], "image_span": DEBIAN_IMAGE_SPAN[key], "reserve_span": DEBIAN_RESERVE_SPAN[key],
             "initrd_size": size, "append": append,
