@@ -31,7 +31,7 @@ from earlymem.nodes import DEBIAN_IMAGE_SIZE, DEBIAN_RESERVE_SPAN
 from earlymem.ranges import Range
 from earlymem.report import E820Report
 
-__all__ = ["KexecPrediction", "predict_crash_load", "DEBIAN_BZIMAGE", "DEBIAN_IMAGE_SPAN", "DEBIAN_RESERVE_SPAN", "DEBIAN_KERNEL_PURGATORY", "predict_normal_load"]
+__all__ = ["KexecPrediction", "predict_crash_load", "DEBIAN_BZIMAGE", "DEBIAN_IMAGE_SPAN", "DEBIAN_RESERVE_SPAN", "DEBIAN_KERNEL_PURGATORY", "predict_normal_load", "place_crash_load", "kdump_boot"]
 
 #: The setup headers of the pinned Debian kernels (the oracle's), read with
 #: ``earlymem bzimage`` from their vmlinuz files: file length, setup_sects,
@@ -87,27 +87,32 @@ def iomem_tuples(lines: list[str]) -> list[tuple[int, int, str]]:
     return out
 
 
-def predict_crash_load(machine: Machine, profile: KernelProfile, report: E820Report, first_lines: list[tuple[str, str]], *,
-                       header: KernelHeader, image_span: int, initrd_size: int | None, append: str, cpus: int = 1,
-                       rng_ready: bool = False, reserve_span: int | None = None, file_load: bool = False,
-                       purgatory: KernelPurgatory | None = None) -> KexecPrediction:
+def place_crash_load(machine: Machine, profile: KernelProfile, report: E820Report, first_lines: list[tuple[str, str]], *,
+                     header: KernelHeader, initrd_size: int | None, append: str, cpus: int = 1, rng_ready: bool = False,
+                     file_load: bool = False, purgatory: KernelPurgatory | None = None) -> CrashLoad | FileLoad:
     """``kexec -p`` (or ``kexec -s -p`` with ``file_load``: the kernel's placement, which
-    needs the running kernel's ``purgatory``) on the predicted first kernel, then the
-    capture kernel's boot.
+    needs the running kernel's ``purgatory``) on the predicted first kernel.
 
     :param first_lines: predict_lines() of the first kernel (its ``iomem`` family is read).
-    :param image_span: the capture kernel's ``_end - _text``; ``reserve_span`` its
-        ``__end_of_kernel_reserve - _text`` (None: the whole image).
-    :raises InputError: (KexecLoadError) with kexec-tools' own message when the load fails.
+    :raises InputError: (KexecLoadError) with the tool's own message when the load fails.
     """
     iomem = iomem_tuples([t for f, t in first_lines if f == "iomem"])
     if file_load:
         if profile.kexec_file is None or purgatory is None:
             raise InputError(f"kexec_file_load is not modelled for the {profile.name} era", field="--file-load")
-        load = file_load_bzimage64(iomem, header, purgatory, initrd_size, append, profile.kexec_file, cpus=cpus)
-    else:
-        load = crash_load_bzimage64(firmware_memmap(report), iomem, header, initrd_size, append, cpus=cpus, rsdp=machine.rsdp, rng_ready=rng_ready)
-    return _kdump_boot(machine, profile, load, image_span, reserve_span, initrd_size)
+        return file_load_bzimage64(iomem, header, purgatory, initrd_size, append, profile.kexec_file, cpus=cpus)
+    return crash_load_bzimage64(firmware_memmap(report), iomem, header, initrd_size, append, cpus=cpus, rsdp=machine.rsdp, rng_ready=rng_ready)
+
+
+def predict_crash_load(machine: Machine, profile: KernelProfile, report: E820Report, first_lines: list[tuple[str, str]], *,
+                       image_span: int, reserve_span: int | None = None, **load_args) -> KexecPrediction:
+    """:func:`place_crash_load`, then the capture kernel's boot (:func:`kdump_boot`).
+
+    :param image_span: the capture kernel's ``_end - _text``; ``reserve_span`` its
+        ``__end_of_kernel_reserve - _text`` (None: the whole image).
+    """
+    load = place_crash_load(machine, profile, report, first_lines, **load_args)
+    return kdump_boot(machine, profile, load, image_span, reserve_span, load_args.get("initrd_size"))
 
 
 def predict_normal_load(report: E820Report, header: KernelHeader, initrd_size: int | None, append: str, *,
@@ -117,7 +122,7 @@ def predict_normal_load(report: E820Report, header: KernelHeader, initrd_size: i
     return normal_load_bzimage64(memmap, header, initrd_size, append, rng_ready=rng_ready)
 
 
-def _kdump_boot(machine: Machine, profile: KernelProfile, load, image_span: int, reserve_span: int | None,
+def kdump_boot(machine: Machine, profile: KernelProfile, load, image_span: int, reserve_span: int | None,
                 initrd_size: int | None) -> KexecPrediction:
     """The capture kernel the load boots, predicted like any machine."""
     from earlymem.predict import predict_lines

@@ -214,39 +214,36 @@ def _predict_kexec(cap, machine: Machine, profile, report, lines, predicted: dic
     """The oracle's loads, in its order -- ``kexec -p`` (kexec-tools 2.0.25), then
     (``oracle.kexec=both``) ``kexec -s -p`` (the kernel's kexec_file_load) --
     and the capture kernel the last one boots."""
-    from earlymem.kdump import DEBIAN_KERNEL_PURGATORY, predict_crash_load
+    from earlymem.kdump import DEBIAN_KERNEL_PURGATORY, kdump_boot, place_crash_load, predict_normal_load
 
     inputs = _kexec_inputs(cap, machine)
     if inputs is None:
         return
     key = machine.kernel_version.key[:2] if machine.kernel_version else None
-    methods = [m for m, sec in ((False, "first/kexec_load_debug"), (True, "first/kexec_file_dmesg")) if sec in cap.sections]
+    image_span, reserve_span = inputs.pop("image_span"), inputs.pop("reserve_span")
     segment_lines: list[str] = []
-    last = None
     if "first/kexec_normal_debug" in cap.sections:
-        from earlymem.kdump import predict_normal_load
-
         try:
             segment_lines += predict_normal_load(report, inputs["header"], inputs["initrd_size"], inputs["append"]).segment_lines()
         except InputError:
             pass
-    for file_load in methods:
+    last = None
+    for file_load, sec in ((False, "first/kexec_load_debug"), (True, "first/kexec_file_dmesg")):
+        if sec not in cap.sections:
+            continue
         try:
-            kp = predict_crash_load(machine, profile, report, lines, **inputs, file_load=file_load,
-                                    purgatory=DEBIAN_KERNEL_PURGATORY.get(key))
+            last = place_crash_load(machine, profile, report, lines, **inputs, file_load=file_load, purgatory=DEBIAN_KERNEL_PURGATORY.get(key))
         except InputError:
             last = None  # the load fails (no crash region ...): nothing printed
             continue
-        segment_lines += kp.load.segment_lines() if not file_load else [ln for ln in kp.load.debug if not ln.startswith(
-            "kexec-bzImage64: Final command line")]
-        last = kp
+        segment_lines += last.segment_lines()
     predicted["kexec-segments"] = segment_lines
+    predicted["kdump-e820"], predicted["kdump-nodes"] = [], []
     if "kdump/dmesg" in cap.sections and last is not None:
-        predicted["kdump-e820"] = [t for f, t in last.kdump_lines if f == "e820"]
-        predicted["kdump-nodes"] = [t for fam in ("numa", "zones", "node-ranges", "initmem") for f, t in last.kdump_lines if f == fam]
-    else:
-        predicted["kdump-e820"] = []
-        predicted["kdump-nodes"] = []
+        # only the last load boots a capture kernel
+        kp = kdump_boot(machine, profile, last, image_span, reserve_span, inputs["initrd_size"])
+        predicted["kdump-e820"] = [t for f, t in kp.kdump_lines if f == "e820"]
+        predicted["kdump-nodes"] = [t for fam in ("numa", "zones", "node-ranges", "initmem") for f, t in kp.kdump_lines if f == fam]
 
 
 def verify_path(path: str | Path, *, kernel_version: str | None = None) -> VerifyReport:

@@ -72,6 +72,10 @@ class FileLoad:
     cmdline: str
     debug: list[str] = field(default_factory=list)
 
+    def segment_lines(self) -> list[str]:
+        """The kernel's placement lines (Loaded ..., the segment list), without the command line."""
+        return [ln for ln in self.debug if not ln.startswith("kexec-bzImage64: Final command line")]
+
 
 def _hole(segs: list[Segment], region: tuple[int, int], memsz: int, align: int, buf_min: int, top_down: bool, exact: bool) -> int | None:
     start, end = region
