@@ -440,8 +440,12 @@ def _replay_predictor(sc: Scenario, era: Era, version: str, e820: list[E820Entry
     if crash_pred is not None:
         owners += [(_pages(r), "crashkernel (low)") for r in crash_pred.regions[:-1]]
     mb = setup.memblock
-    owners += [(Range(r.base >> 12, -(-r.end // PAGE)), "memblock reserved") for r in mb.reserved if r.size]
-    owners = [(r, o) for r, o in owners if not (ok and crash is not None and o == "memblock reserved" and _pages(crash) == r)]
+    # every other reservation, minus the crash region (_finish() gives it its own
+    # owner; memblock may have merged it with a neighbouring reservation)
+    other = RangeSet(Range(r.base >> 12, -(-r.end // PAGE)) for r in mb.reserved if r.size)
+    if ok and crash is not None:
+        other = other.subtract([_pages(crash)])
+    owners += [(r, "memblock reserved") for r in other]
     ram = _ram_pages(en.e820 or e820)
     runs = _free_runs(mb, ram)
     notes = list(setup.notes) + [f"{version}: the image is Debian's at 16 MiB with nokaslr; allocations after NODE_DATA and the crash region (vmemmap, per-CPU, page tables above 4 GiB) are not replayed"]
