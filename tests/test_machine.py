@@ -4,7 +4,7 @@ import pytest
 
 from earlymem.e820 import E820Entry
 from earlymem.errors import InputError
-from earlymem.machine import Machine
+from earlymem.machine import CpuAffinity, Machine
 from earlymem.ranges import Range
 from earlymem.report import e820_report
 from earlymem.kernels import profile_for
@@ -88,6 +88,10 @@ def test_toml_machine_is_sanitized_like_the_firmware_map(tmp_path):
         (("rsdp = \"0xf59b0\"", "rsdp = -1"), "rsdp"),
         (("rsdp = \"0xf59b0\"", "colour = 1"), "colour"),
         (("size = \"1G\"", "size = \"99999999999999999999G\""), "e820[4].size"),
+        (("rsdp = \"0xf59b0\"", "rsdp = \"0xf59b0\"\nboot_apic = 7\n[[cpus]]\napic = 0\nnode = 0\n[[cpus]]\napic = 1\nnode = 1\n"), "boot_apic"),
+        (("rsdp = \"0xf59b0\"", "rsdp = \"0xf59b0\"\n[[cpus]]\napic = 0\n"), "cpus[0]"),
+        (("rsdp = \"0xf59b0\"", "rsdp = \"0xf59b0\"\n[[cpus]]\napic = \"0x100000000\"\nnode = 0\n"), "cpus[0].apic"),
+        (("rsdp = \"0xf59b0\"", "rsdp = \"0xf59b0\"\nacpi_tables = [\"HPETX\"]"), "acpi_tables"),
     ],
 )
 def test_toml_errors_name_the_field(tmp_path, patch, field):
@@ -96,6 +100,17 @@ def test_toml_errors_name_the_field(tmp_path, patch, field):
     with pytest.raises(InputError) as exc:
         Machine.from_toml(f)
     assert str(exc.value).startswith(f"{f}: {field}: ")
+
+
+def test_toml_cpus_boot_cpu_and_acpi_tables(tmp_path):
+    f = tmp_path / "m.toml"
+    extra = 'boot_apic = 1\nacpi_tables = ["APIC", "SRAT"]\n[[cpus]]\napic = 0\nnode = 0\n[[cpus]]\napic = 1\nnode = 1\npxm = 5\n'
+    f.write_text(TOML.replace('rsdp = "0xf59b0"', 'rsdp = "0xf59b0"\n' + extra, 1))
+    m = Machine.from_toml(f)
+    assert m.boot_apic == 1 and m.acpi_tables == ("APIC", "SRAT") and m.cpus[1] == CpuAffinity(1, 1, 5)
+    f.write_text(TOML)
+    m = Machine.from_toml(f)
+    assert m.cpus == [] and m.boot_apic is None and m.acpi_tables is None
 
 
 def test_toml_syntax_error(tmp_path):

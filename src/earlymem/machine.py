@@ -19,7 +19,7 @@ from earlymem.ranges import Range
 from earlymem.sources.dmesg import BootLog, label_to_type
 from earlymem.units import U64_MAX, parse_size
 
-__all__ = ["Machine", "NumaAffinity", "TYPE_NAMES"]
+__all__ = ["Machine", "NumaAffinity", "CpuAffinity", "TYPE_NAMES"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,15 @@ class NumaAffinity:
     non_volatile: bool = False
 
 
+@dataclass(frozen=True)
+class CpuAffinity:
+    """An ACPI SRAT processor affinity: the CPU with (x2)APIC id ``apic`` is in node ``node``."""
+
+    apic: int
+    node: int
+    pxm: int
+
+
 @dataclass
 class Machine:
     """The input facts of one boot.
@@ -44,6 +53,12 @@ class Machine:
     :param kernel_image: physical ``[start, end)`` of the kernel image, if known.
     :param initrd: physical range of the initrd (``RAMDISK: [mem ...]``).
     :param rsdp: physical address of the ACPI RSDP.
+    :param cpus: SRAT processor affinities, in the firmware's order (taken as
+        the MADT's order too: the kernel numbers CPUs in that order).
+    :param boot_apic: APIC id of the CPU the kernel boots on (the first
+        listed, unless this is a kdump kernel booted by the CPU that crashed);
+        None: unknown.
+    :param acpi_tables: signatures of the ACPI tables; None: unknown.
     :param source: where the facts came from.
     """
 
@@ -63,6 +78,9 @@ class Machine:
     #: __end_of_kernel_reserve)``; None: the whole kernel_image (or the
     #: Debian assumption).
     kernel_reserve: Range | None = None
+    cpus: list[CpuAffinity] = field(default_factory=list)
+    boot_apic: int | None = None
+    acpi_tables: tuple[str, ...] | None = None
 
     # -- builders -------------------------------------------------------------------
 
@@ -87,6 +105,9 @@ class Machine:
             initrd=log.ramdisk,
             rsdp=log.rsdp,
             source=log.source,
+            cpus=[CpuAffinity(c.apic, c.node, c.pxm) for c in log.srat_cpus],
+            boot_apic=log.srat_cpus[0].apic if log.srat_cpus else None,
+            acpi_tables=tuple(log.acpi_tables) or None,
         )
 
     @classmethod
@@ -146,7 +167,7 @@ TYPE_NAMES: dict[str, int] = {
     "soft-reserved": E820Type.SOFT_RESERVED,
 }
 
-_KNOWN_KEYS = {"kernel_version", "command_line", "rsdp", "e820", "numa", "kernel_image", "initrd"}
+_KNOWN_KEYS = {"kernel_version", "command_line", "rsdp", "e820", "numa", "kernel_image", "initrd", "cpus", "boot_apic", "acpi_tables"}
 
 
 def _number(value: Any, name: str, fieldname: str) -> int:
@@ -233,4 +254,21 @@ def _machine_from_dict(data: dict, name: str) -> Machine:
     image = _range(data["kernel_image"], name, "kernel_image") if "kernel_image" in data else None
     initrd = _range(data["initrd"], name, "initrd") if "initrd" in data else None
     rsdp = _number(data["rsdp"], name, "rsdp") if "rsdp" in data else None
-    return Machine(e820, CommandLine(cmd), kv, numa, image, initrd, rsdp, name)
+    cpus = []
+    for i, item in enumerate(data.get("cpus", [])):
+        where = f"cpus[{i}]"
+        if not isinstance(item, dict) or "apic" not in item or "node" not in item:
+            raise InputError("expected a table with 'apic' and 'node'", source=name, field=where)
+        apic = _number(item["apic"], name, f"{where}.apic")
+        if apic > 0xFFFFFFFF:
+            raise InputError(f"APIC id {apic:#x} does not fit in 32 bits", source=name, field=f"{where}.apic")
+        node = _number(item["node"], name, f"{where}.node")
+        cpus.append(CpuAffinity(apic, node, _number(item.get("pxm", node), name, f"{where}.pxm")))
+    boot_apic = _number(data["boot_apic"], name, "boot_apic") if "boot_apic" in data else (cpus[0].apic if cpus else None)
+    if cpus and boot_apic not in {c.apic for c in cpus}:
+        raise InputError(f"APIC id {boot_apic:#x} is not among [[cpus]]", source=name, field="boot_apic")
+    tables = data.get("acpi_tables")
+    if tables is not None and (not isinstance(tables, list) or not all(isinstance(t, str) and len(t) == 4 for t in tables)):
+        raise InputError("expected a list of 4-character table signatures such as \"HPET\"", source=name, field="acpi_tables")
+    return Machine(e820, CommandLine(cmd), kv, numa, image, initrd, rsdp, name, cpus=cpus, boot_apic=boot_apic,
+                   acpi_tables=tuple(tables) if tables is not None else None)

@@ -29,7 +29,9 @@ __all__ = [
     "E820Line",
     "E820Block",
     "SratAffinity",
+    "SratCpu",
     "BootLog",
+    "crash_cpu",
     "message_text",
     "read_boot_logs",
     "parse_boot_logs",
@@ -138,6 +140,16 @@ class SratAffinity:
     lineno: int
 
 
+@dataclass(frozen=True)
+class SratCpu:
+    """``SRAT: PXM P -> APIC 0xA -> Node N``: a processor (x2)APIC affinity."""
+
+    pxm: int
+    apic: int
+    node: int
+    lineno: int
+
+
 @dataclass
 class BootLog:
     """The input facts of one boot, read from a log.
@@ -155,8 +167,14 @@ class BootLog:
     command_line_lineno: int | None = None
     blocks: list[E820Block] = field(default_factory=list)
     srat: list[SratAffinity] = field(default_factory=list)
+    #: processor affinities, in SRAT order (printed by 2.6.x to 6.1).
+    srat_cpus: list[SratCpu] = field(default_factory=list)
+    #: signatures of the ACPI tables listed at boot (``ACPI: HPET 0x...``), in order.
+    acpi_tables: list[str] = field(default_factory=list)
     ramdisk: Range | None = None
     rsdp: int | None = None
+    #: the logical CPU that panicked with a crash kernel loaded (see :func:`crash_cpu`).
+    crash_cpu: int | None = None
 
     def block(self, kind: str) -> E820Block | None:
         """The first printed table of ``kind`` (``firmware``, ``user`` ...)."""
@@ -187,6 +205,14 @@ _SRAT_RE = re.compile(
     r"(?P<flags>.*)$"
 )
 _SRAT_OLD_RE = re.compile(r"^SRAT: Node (?P<node>\d+) PXM (?P<pxm>\d+) (?P<a>[0-9a-fA-F]+)-(?P<b>[0-9a-fA-F]+)(?P<flags>.*)$")
+# acpi_numa_processor_affinity_init() / acpi_numa_x2apic_affinity_init():
+# "SRAT: PXM %u -> APIC 0x%02x -> Node %u" (0x%04x for x2APIC; 2.6.2x: %u).
+_SRAT_CPU_RE = re.compile(r"^SRAT: PXM (?P<pxm>\d+) -> APIC (?P<apic>0x[0-9a-fA-F]+|\d+) -> Node (?P<node>\d+)$")
+# acpi_tb_print_table_header(): "ACPI: HPET 0x00000000BFFE1ADF 000038 (v01 ..." (2.6: "ACPI: HPET BFFE1ADF, 0038 (r1 ...").
+_ACPI_TABLE_RE = re.compile(r"^ACPI: (?P<sig>[A-Z0-9_]{4}) +(?:0x[0-9a-fA-F]+ [0-9a-fA-F]+ \(|[0-9a-fA-F]{8,16}, [0-9a-fA-F]{4} \()")
+# dump_stack_print_info() on the panicking CPU: "CPU: 1 PID: 1 Comm: init Kdump: loaded ..."
+# (6.10+: "CPU: 1 UID: 0 PID: 1 ...").
+_CRASH_CPU_RE = re.compile(r"^CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: \d+ Comm: .* Kdump: loaded\b")
 _RAMDISK_RE = re.compile(r"^RAMDISK: \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]")
 _RAMDISK_OLD_RE = re.compile(r"^RAMDISK: (?P<a>[0-9a-fA-F]{8,16}) - (?P<b>[0-9a-fA-F]{8,16})$")
 _RSDP_RES = (
@@ -347,6 +373,20 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
             flags = m["flags"]
             cur.srat.append(SratAffinity(int(m["node"]), int(m["pxm"]), rng, "hotplug" in flags, "non-volatile" in flags, lineno))
             continue
+        m = _SRAT_CPU_RE.match(msg)
+        if m:
+            apic = int(m["apic"], 0)
+            if apic > 0xFFFFFFFF:
+                raise InputError(f"APIC id {m['apic']} does not fit in 32 bits", source=source, line=lineno)
+            cur.srat_cpus.append(SratCpu(int(m["pxm"]), apic, int(m["node"]), lineno))
+            continue
+        m = _ACPI_TABLE_RE.match(msg)
+        if m:  # (the RSDP line is one of them: read on)
+            cur.acpi_tables.append(m["sig"])
+        m = _CRASH_CPU_RE.match(msg)
+        if m:
+            cur.crash_cpu = int(m["cpu"])
+            continue
         m = _RAMDISK_RE.match(msg)
         if m:
             cur.ramdisk = _range(m, True, source, lineno, "RAMDISK range")
@@ -370,6 +410,21 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
             source=source,
         )
     return boots
+
+
+def crash_cpu(lines: list[str]) -> int | None:
+    """The logical CPU that panicked into the crash kernel: the last ``CPU: N
+    PID: ... Kdump: loaded`` line of a console log (None if there is none).
+
+    The oracle's first/dmesg section is read before the crash; the panic is on
+    the console only.
+    """
+    cpu = None
+    for raw in lines:
+        m = _CRASH_CPU_RE.match(message_text(raw))
+        if m:
+            cpu = int(m["cpu"])
+    return cpu
 
 
 def read_boot_logs(path: str | Path) -> list[BootLog]:
