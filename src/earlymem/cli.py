@@ -345,9 +345,12 @@ def _load_fails(exc) -> None:
 @click.option("--running-kernel", type=click.Path(dir_okay=False, path_type=Path), help="The first kernel's vmlinuz, for --file-load's purgatory (default: --kernel, the usual same build).")
 @click.option("--cpus", type=click.IntRange(min=1), default=1, show_default=True, help="The first kernel's possible CPUs (one PT_NOTE each).")
 @click.option("--rng-ready", is_flag=True, help="kexec-tools' getrandom(GRND_NONBLOCK) succeeds (hardware with RDRAND), adding an RNG-seed setup_data segment.")
+@click.option("--crash-cpu", type=click.IntRange(min=0), help="The first kernel's CPU that crashes; the capture kernel boots on it. "
+              "Default: the log's 'CPU: N PID: ... Kdump: loaded' panic line, else 0.")
 @click.option("--format", "fmt", type=click.Choice(["debug", "kdump", "json"]), default="debug", show_default=True,
               help="debug: what kexec -p --debug (or the kernel, for --file-load) prints; kdump: the capture kernel's predicted boot lines; json: both, as data.")
-def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, initrd, append, file_load, normal, running_kernel, cpus, rng_ready, fmt) -> None:
+def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, initrd, append, file_load, normal, running_kernel, cpus, rng_ready,
+              crash_cpu, fmt) -> None:
     """Predict `kexec -p` (kexec-tools 2.0.25) or `kexec -s -p` into the first
     kernel's crash region, and the capture kernel's boot."""
     from earlymem.kdump import predict_crash_load
@@ -392,10 +395,19 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
         return
     notes: list[str] = []
     lines, _ = predict_lines(machine, profile, report, notes)
+    if crash_cpu is None:
+        crash_cpu = loaded.crash_cpu
+        if crash_cpu is None:
+            crash_cpu = 0
+            if len({c.node for c in machine.cpus}) > 1:
+                notes.append("the crash is taken to happen on CPU 0, where the capture kernel then boots (pass --crash-cpu)")
+    elif machine.cpus and crash_cpu >= len(machine.cpus):
+        raise InputError(f"CPU {crash_cpu} is not among the machine's {len(machine.cpus)} SRAT CPUs", field="--crash-cpu")
     try:
         kp = predict_crash_load(machine, profile, report, lines, header=KernelHeader.from_bzimage(img), image_span=img.image_extent.size,
                                 reserve_span=(img.reserve_end - img.image_extent.start) if img.reserve_end else None,
-                                initrd_size=initrd_size, append=append, cpus=cpus, rng_ready=rng_ready, file_load=file_load, purgatory=purgatory)
+                                initrd_size=initrd_size, append=append, cpus=cpus, rng_ready=rng_ready, file_load=file_load, purgatory=purgatory,
+                                crash_cpu=crash_cpu)
     except KexecLoadError as exc:
         _load_fails(exc)
     for note in notes + kp.notes:

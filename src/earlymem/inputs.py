@@ -36,6 +36,8 @@ class LoadedInput:
     who: str
     cmdline_source: tuple[str, int | None, str | None]
     kaslr_note: str | None = None
+    #: the logical CPU the log shows panicking into a loaded crash kernel.
+    crash_cpu: int | None = None
 
 
 def _profile(version_text: str | None, override: str | None, source: str, line: int | None = None) -> KernelProfile:
@@ -79,7 +81,7 @@ def load_input(
         machine = Machine.from_boot_log(log)
         profile = _profile(log.version, kernel_version, str(dmesg), log.version_lineno)
         # The BIOS-e820 lines of a log were printed after sanitizing.
-        loaded = LoadedInput(machine, profile, True, log.firmware.who, (str(dmesg), log.command_line_lineno, None))
+        loaded = LoadedInput(machine, profile, True, log.firmware.who, (str(dmesg), log.command_line_lineno, None), crash_cpu=log.crash_cpu)
     elif machine_file is not None:
         machine = Machine.from_toml(machine_file)
         version = str(machine.kernel_version) if machine.kernel_version else None

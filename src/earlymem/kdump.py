@@ -105,14 +105,15 @@ def place_crash_load(machine: Machine, profile: KernelProfile, report: E820Repor
 
 
 def predict_crash_load(machine: Machine, profile: KernelProfile, report: E820Report, first_lines: list[tuple[str, str]], *,
-                       image_span: int, reserve_span: int | None = None, **load_args) -> KexecPrediction:
+                       image_span: int, reserve_span: int | None = None, crash_cpu: int | None = 0, **load_args) -> KexecPrediction:
     """:func:`place_crash_load`, then the capture kernel's boot (:func:`kdump_boot`).
 
     :param image_span: the capture kernel's ``_end - _text``; ``reserve_span`` its
         ``__end_of_kernel_reserve - _text`` (None: the whole image).
+    :param crash_cpu: the first kernel's logical CPU that crashes (None: unknown).
     """
     load = place_crash_load(machine, profile, report, first_lines, **load_args)
-    return kdump_boot(machine, profile, load, image_span, reserve_span, load_args.get("initrd_size"))
+    return kdump_boot(machine, profile, load, image_span, reserve_span, load_args.get("initrd_size"), crash_cpu)
 
 
 def predict_normal_load(report: E820Report, header: KernelHeader, initrd_size: int | None, append: str, *,
@@ -123,8 +124,13 @@ def predict_normal_load(report: E820Report, header: KernelHeader, initrd_size: i
 
 
 def kdump_boot(machine: Machine, profile: KernelProfile, load, image_span: int, reserve_span: int | None,
-                initrd_size: int | None) -> KexecPrediction:
-    """The capture kernel the load boots, predicted like any machine."""
+                initrd_size: int | None, crash_cpu: int | None = 0) -> KexecPrediction:
+    """The capture kernel the load boots, predicted like any machine.
+
+    It boots on the CPU that crashed (machine_kexec() runs there), so that
+    CPU, ``crash_cpu`` in the first kernel's numbering, is its boot CPU.
+    """
+    from earlymem.late_setup import logical_cpu_apic
     from earlymem.predict import predict_lines
     from earlymem.report import e820_report
 
@@ -139,6 +145,7 @@ def kdump_boot(machine: Machine, profile: KernelProfile, load, image_span: int, 
         kernel_reserve=Range(kern.mem, kern.mem + (reserve_span or image_span)),
         initrd=Range(rd.mem, rd.mem + initrd_size) if rd is not None and initrd_size else None,
         kernel_resources=[],
+        boot_apic=logical_cpu_apic(machine, crash_cpu) if crash_cpu is not None else None,
         source=f"{machine.source} (kdump kernel)",
     )
     # the capture kernel sanitizes what it is handed (e820__memory_setup()), so the

@@ -55,6 +55,8 @@ class EarlyNodes:
     initmem_lines: list[str]
     #: The kernel's e820_table after e820_add_kernel_range() and trim_bios_range().
     e820: list[E820Entry] | None = None
+    #: True when the nodes come from SRAT (not dummy_numa_init()'s fake node).
+    from_srat: bool = False
 
 
 #: Where the kernel image lies when no vmlinuz is given: _text at
@@ -231,11 +233,9 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
     # Nodes SRAT named (numa_nodes_parsed -> node_possible_map) that kept no
     # memory -- a kdump kernel's other nodes, or nodes above mem= -- are set
     # up as memoryless: free_area_init() walks every possible node.
-    # (Before, 5.10 set up only the nodes of possible CPUs, from
-    # init_cpu_to_node(), printing "[mem 0-0]" -- with a kdump kernel's
-    # nr_cpus=1 that is the node of the CPU that crashed: not an input, so
-    # nothing is predicted for it.)
+    # (Before, 5.10 set up only the nodes of possible CPUs, later, from
+    # init_cpu_to_node(): earlymem.late_setup.)
     if from_srat and profile.memoryless_initmem_as_memoryless:
         for nid in sorted({a.node for a in numa} - set(node_ids)):
             initmem.append(f"Initmem setup node {nid} as memoryless")
-    return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem, list(table.entries))
+    return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem, list(table.entries), from_srat)

@@ -58,6 +58,14 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     lines += [("zones", t) for t in nodes.zone_lines]
     lines += [("node-ranges", t) for t in nodes.node_range_lines]
     lines += [("initmem", t) for t in nodes.initmem_lines]
+    if setup is not None:
+        # paging_init() .. init_cpu_to_node(): memoryless CPU nodes before 5.17
+        from earlymem.late_setup import late_node_data
+
+        late = late_node_data(machine, profile, setup.memblock, setup.node_data, setup.nd_size, setup.sizes, nodes.from_srat)
+        lines += late.lines
+        if notes is not None:
+            notes.extend(late.notes)
     children = list(machine.kernel_resources)
     if crash is not None:
         lines += [("iomem-crash", child_line("Crash kernel", r.start, r.end)) for r in crash.regions]

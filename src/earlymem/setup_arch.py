@@ -35,9 +35,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
+from earlymem.allocators.memblock import Memblock
 from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
+from earlymem.late_setup import alloc_node_data
 from earlymem.machine import Machine
 from earlymem.nodes import EarlyNodes, assumed_kernel_image, assumed_kernel_reserve
 from earlymem.ranges import Range
@@ -63,11 +64,14 @@ LOG_BUF_LEN_MAX = 1 << 31
 
 #: sizeof() in the pinned Debian kernels, from each vmlinux's .BTF
 #: (``earlymem bzimage`` prints them; tests/test_oracle_real_boot.py checks 6.1).
+#: ``page``, ``mem_section``, ``mem_section_usage`` (an rcu_head and the subsection map)
+#: and ``resource`` are the same in all four: 0x40, 0x20, 0x18, 0x40.
+_SPARSE = {"page": 0x40, "mem_section": 0x20, "mem_section_usage": 0x18, "resource": 0x40}
 DEBIAN_STRUCT_SIZES: dict[tuple[int, int], dict[str, int]] = {
-    (5, 10): {"pglist_data": 0x29FC0, "prb_desc": 0x18, "printk_info": 0x58},
-    (6, 1): {"pglist_data": 0x2A880, "prb_desc": 0x18, "printk_info": 0x58},
-    (6, 12): {"pglist_data": 0x2A980, "prb_desc": 0x18, "printk_info": 0x58},
-    (7, 2): {"pglist_data": 0x2B080, "prb_desc": 0x18, "printk_info": 0x70},
+    (5, 10): {"pglist_data": 0x29FC0, "prb_desc": 0x18, "printk_info": 0x58, **_SPARSE},
+    (6, 1): {"pglist_data": 0x2A880, "prb_desc": 0x18, "printk_info": 0x58, **_SPARSE},
+    (6, 12): {"pglist_data": 0x2A980, "prb_desc": 0x18, "printk_info": 0x58, **_SPARSE},
+    (7, 2): {"pglist_data": 0x2B080, "prb_desc": 0x18, "printk_info": 0x70, **_SPARSE},
 }
 
 
@@ -81,6 +85,11 @@ class SetupAllocations:
     allocations: list[tuple[str, int, int]] = field(default_factory=list)
     #: assumptions made (printed by ``predict`` on stderr).
     notes: list[str] = field(default_factory=list)
+    #: physical address of each node's pg_data_t, and its allocated size.
+    node_data: dict[int, int] = field(default_factory=dict)
+    nd_size: int = 0
+    #: the struct sizes used (the kernel's BTF, else the Debian series').
+    sizes: dict[str, int] = field(default_factory=dict)
 
 
 def log_buf_len(machine: Machine) -> int:
@@ -105,7 +114,7 @@ def log_buf_len(machine: Machine) -> int:
 
 
 def _struct_sizes(machine: Machine, notes: list[str]) -> dict[str, int]:
-    if machine.struct_sizes and all(k in machine.struct_sizes for k in ("pglist_data", "prb_desc", "printk_info")):
+    if machine.struct_sizes and all(k in machine.struct_sizes for k in DEBIAN_STRUCT_SIZES[(5, 10)]):
         return machine.struct_sizes
     key = machine.kernel_version.key[:2] if machine.kernel_version else (6, 1)
     if key not in DEBIAN_STRUCT_SIZES:
@@ -291,7 +300,7 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     mb = nodes.memblock
     notes: list[str] = []
     out = SetupAllocations(mb, [], notes=notes)
-    sizes = _struct_sizes(machine, notes)
+    sizes = out.sizes = _struct_sizes(machine, notes)
     # 1. early reservations (early_reserve_memory(): [_text, __end_of_kernel_reserve))
     _reserve_low_memory(mb, machine, profile, notes)
     reserved_image = assumed_kernel_reserve(machine) or image
@@ -323,17 +332,13 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
             out.allocations.append(("initrd (moved)", new, initrd.size))
     # 5. NODE_DATA
     psize = sizes["pglist_data"]
-    nd_size = -(-psize // PAGE) * PAGE if profile.node_data_page_rounded else psize
+    out.nd_size = -(-psize // PAGE) * PAGE if profile.node_data_page_rounded else psize
     for nid in nodes.node_ids:
         if not any(r.nid == nid and r.size for r in mb.memory):
             continue
-        addr = mb.alloc_range_nid(nd_size, SMP_CACHE_BYTES, 0, MEMBLOCK_ALLOC_ACCESSIBLE, nid, False)
-        if not addr:
-            out.node_data_lines.append(f"Cannot find {nd_size} bytes in any node (initial node: {nid})")
-            continue
-        out.allocations.append((f"NODE_DATA({nid})", addr, nd_size))
-        out.node_data_lines.append(f"NODE_DATA({nid}) allocated [mem {addr:#010x}-{addr + nd_size - 1:#010x}]")
-        tnid = next((r.nid for r in mb.memory if r.base <= addr < r.end), NUMA_NO_NODE)
-        if tnid != nid:
-            out.node_data_lines.append(f"    NODE_DATA({nid}) on node {tnid}")
+        addr, lines = alloc_node_data(mb, nid, out.nd_size)
+        out.node_data_lines += lines
+        if addr:
+            out.allocations.append((f"NODE_DATA({nid})", addr, out.nd_size))
+            out.node_data[nid] = addr
     return out

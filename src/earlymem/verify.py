@@ -241,7 +241,9 @@ def _predict_kexec(cap, machine: Machine, profile, report, lines, predicted: dic
     predicted["kdump-e820"], predicted["kdump-nodes"] = [], []
     if "kdump/dmesg" in cap.sections and last is not None:
         # only the last load boots a capture kernel
-        kp = kdump_boot(machine, profile, last, image_span, reserve_span, inputs["initrd_size"])
+        from earlymem.sources.dmesg import crash_cpu
+
+        kp = kdump_boot(machine, profile, last, image_span, reserve_span, inputs["initrd_size"], crash_cpu(cap.serial))
         predicted["kdump-e820"] = [t for f, t in kp.kdump_lines if f == "e820"]
         predicted["kdump-nodes"] = [t for fam in ("numa", "zones", "node-ranges", "initmem") for f, t in kp.kdump_lines if f == fam]
 

@@ -1,0 +1,296 @@
+"""setup_arch() after reserve_crashkernel(), up to init_cpu_to_node() (x86_64).
+
+Before 5.17 a NUMA node that has CPUs but no memory gets its ``pg_data_t``
+late: ``init_cpu_to_node()`` (arch/x86/mm/numa.c) walks the possible CPUs and,
+for a CPU whose node is not online, calls ``init_memory_less_node()`` --
+``alloc_node_data()`` (printing ``NODE_DATA(n) allocated [mem ...]`` and,
+since the node has no memory, ``    NODE_DATA(n) on node m``) and
+``free_area_init_memoryless_node()`` (``Initmem setup node n [mem
+0x0000000000000000-0x0000000000000000]``).  A kdump kernel booted with
+``nr_cpus=1`` on a CPU whose node lies outside the crash region does exactly
+this.  (5.17's "mm: handle uninitialized numa nodes gracefully", commit
+09f49dca570a, moved memoryless nodes into free_area_init(); the era's profile
+says which applies: ``memoryless_initmem_as_memoryless``.)
+
+Where that NODE_DATA lands depends on everything memblock handed out since the
+first NODE_DATA, in this order (read in Debian's 5.10.223 source):
+
+1. ``reserve_crashkernel()`` (first kernel only; :mod:`earlymem.crashkernel`);
+2. ``paging_init()`` -> ``sparse_init()`` (mm/sparse.c, SPARSEMEM_EXTREME +
+   SPARSEMEM_VMEMMAP + MEMORY_HOTREMOVE as Debian builds):
+
+   - ``memblocks_present()``: for each memblock memory pfn range,
+     ``memory_present()``; the first call allocates the root array
+     ``mem_section`` (``memblock_alloc(sizeof(void *) * NR_SECTION_ROOTS,
+     1 << INTERNODE_CACHE_SHIFT)``), then each section's root, when new, gets
+     one page of ``struct mem_section`` (``memblock_alloc_node(PAGE_SIZE,
+     SMP_CACHE_BYTES, nid)``); a section belongs to the first node that
+     touches it;
+   - per run of present sections of one node, ``sparse_init_nid()``: the
+     usemaps (``mem_section_usage_size() * map_count`` bytes) from the 128 MiB
+     section holding the node's pg_data_t (``memblock_alloc_try_nid(size,
+     SMP_CACHE_BYTES, goal, goal + 128 MiB, nid)``, then without the upper
+     limit); the memmap buffer (``memblock_alloc_exact_nid_raw(map_count *
+     2 MiB, 2 MiB, __pa(MAX_DMA_ADDRESS), ACCESSIBLE, nid)``); then per
+     section ``vmemmap_populate()`` (arch/x86/mm/init_64.c, huge pages): a
+     page for the PUD table when the vmemmap PGD entry is empty and a page for
+     each PMD table (``vmemmap_alloc_block_zero(PAGE_SIZE, node)`` ->
+     ``memblock_alloc_try_nid_raw(PAGE_SIZE, PAGE_SIZE, 16 MiB, ACCESSIBLE,
+     node)``), each 2 MiB of memmap from the buffer;
+3. ``acpi_boot_init()`` -> ``acpi_parse_hpet()`` (arch/x86/kernel/acpi/boot.c):
+   ``memblock_alloc(sizeof(struct resource) + 9, SMP_CACHE_BYTES)`` when the
+   firmware has an HPET table;
+4. ``prefill_possible_map()`` and ``generic_processor_info()``
+   (arch/x86/kernel/apic/apic.c): the boot CPU is CPU 0, the others follow in
+   MADT order; with ``nr_cpus=N`` only N are possible and one slot is kept for
+   the boot CPU;
+5. ``init_cpu_to_node()``.
+
+Assumed and stated: 4-level paging (``MAX_PHYSMEM_BITS`` 46), the vmemmap
+base PGD-aligned and not randomized (``nokaslr``), CPUs with PSE, the MADT
+listing CPUs in the order SRAT does, no generic-initiator nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
+from earlymem.errors import InputError
+from earlymem.kernels import KernelProfile
+from earlymem.machine import CpuAffinity, Machine
+from earlymem.units import parse_integer
+
+__all__ = ["LateNodes", "late_node_data", "possible_cpus", "logical_cpu_apic", "sparse_init", "alloc_node_data"]
+
+PAGE = 4096
+PAGE_SHIFT = 12
+SMP_CACHE_BYTES = 64
+#: CONFIG_X86_INTERNODE_CACHE_SHIFT=6 in Debian's configs.
+INTERNODE_CACHE_BYTES = 1 << 6
+#: arch/x86/include/asm/sparsemem.h (x86_64): SECTION_SIZE_BITS 27, MAX_PHYSMEM_BITS 46 with 4 levels.
+SECTION_SIZE_BITS = 27
+MAX_PHYSMEM_BITS = 46
+PFN_SECTION_SHIFT = SECTION_SIZE_BITS - PAGE_SHIFT
+PAGES_PER_SECTION = 1 << PFN_SECTION_SHIFT
+NR_MEM_SECTIONS = 1 << (MAX_PHYSMEM_BITS - SECTION_SIZE_BITS)
+#: include/linux/pageblock-flags.h: pageblock_order = MAX_ORDER - 1 (HUGETLB_PAGE_ORDER 9), 4 bits a block.
+PAGEBLOCK_ORDER = 9
+NR_PAGEBLOCK_BITS = 4
+PMD_SIZE = 2 << 20
+#: arch/x86/include/asm/dma.h MAX_DMA_ADDRESS: the goal of vmemmap allocations.
+MAX_DMA_ADDRESS = 16 << 20
+PUD_SHIFT, PGDIR_SHIFT = 30, 39
+#: arch/x86/kernel/acpi/boot.c acpi_parse_hpet(): the resource's name buffer.
+HPET_RESOURCE_NAME_SIZE = 9
+
+
+@dataclass
+class LateNodes:
+    """What init_cpu_to_node() prints, and what was allocated before it."""
+
+    #: ``(family, line)``: ``numa`` for NODE_DATA lines, ``initmem`` for Initmem.
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    #: ``(what, base, size)`` in allocation order, from paging_init() on.
+    allocations: list[tuple[str, int, int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def alloc_node_data(mb: Memblock, nid: int, nd_size: int) -> tuple[int, list[str]]:
+    """arch/x86/mm/numa.c alloc_node_data(): ``memblock_phys_alloc_try_nid(nd_size,
+    SMP_CACHE_BYTES, nid)`` and its lines; the address is 0 when it failed."""
+    addr = mb.alloc_range_nid(nd_size, SMP_CACHE_BYTES, 0, MEMBLOCK_ALLOC_ACCESSIBLE, nid, False)
+    if not addr:
+        return 0, [f"Cannot find {nd_size} bytes in any node (initial node: {nid})"]
+    lines = [f"NODE_DATA({nid}) allocated [mem {addr:#010x}-{addr + nd_size - 1:#010x}]"]
+    tnid = _early_pfn_to_nid(mb, addr)
+    if tnid != nid:
+        lines.append(f"    NODE_DATA({nid}) on node {tnid}")
+    return addr, lines
+
+
+def _early_pfn_to_nid(mb: Memblock, addr: int) -> int:
+    return next((r.nid for r in mb.memory if r.base <= addr < r.end), NUMA_NO_NODE)
+
+
+def _mem_pfn_ranges(mb: Memblock) -> list[tuple[int, int, int]]:
+    """for_each_mem_pfn_range(): each memory region's whole pages, with its node."""
+    out = []
+    for r in mb.memory:
+        s, e = -(-r.base >> PAGE_SHIFT), r.end >> PAGE_SHIFT
+        if s < e:
+            out.append((s, e, r.nid))
+    return out
+
+
+def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], allocations: list[tuple[str, int, int]],
+                notes: list[str]) -> None:
+    """mm/sparse.c sparse_init() as 5.10 runs it, on ``mb``.
+
+    :param node_data: physical address of each online node's pg_data_t.
+    :param sizes: ``mem_section``, ``mem_section_usage`` and ``page`` sizeof()s.
+    """
+    per_root = PAGE // sizes["mem_section"]  # SECTIONS_PER_ROOT
+    roots: set[int] = set()
+    present: dict[int, int] = {}  # section -> nid, in first-touch order
+    ranges = _mem_pfn_ranges(mb)
+    if not ranges:
+        return
+    # memblocks_present()
+    size = 8 * (NR_MEM_SECTIONS // per_root)
+    addr = mb.alloc(size, INTERNODE_CACHE_BYTES)
+    allocations.append(("mem_section roots", addr, size))
+    for start, end, nid in ranges:
+        pfn = start & ~(PAGES_PER_SECTION - 1)
+        end = min(end, 1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT))  # mminit_validate_memmodel_limits()
+        while pfn < end:
+            section = pfn >> PFN_SECTION_SHIFT
+            root = section // per_root
+            if root not in roots:
+                roots.add(root)
+                addr = mb.alloc_node(PAGE, SMP_CACHE_BYTES, nid)
+                allocations.append((f"mem_section[{root}]", addr, PAGE))
+            present.setdefault(section, nid)
+            pfn += PAGES_PER_SECTION
+    # sparse_init(): runs of present sections with one node
+    sections = sorted(present)
+    runs: list[tuple[int, list[int]]] = []
+    for s in sections:
+        if runs and runs[-1][0] == present[s]:
+            runs[-1][1].append(s)
+        else:
+            runs.append((present[s], [s]))
+    usage_size = sizes["mem_section_usage"] + _usemap_size()
+    map_size = -(-sizes["page"] * PAGES_PER_SECTION // PMD_SIZE) * PMD_SIZE  # section_map_size()
+    tables: set[tuple[int, int]] = set()
+    for nid, secs in runs:
+        _sparse_init_nid(mb, nid, secs, node_data, usage_size, map_size, sizes["page"], tables, allocations, notes)
+
+
+def _usemap_size() -> int:
+    """usemap_size(): BITS_TO_LONGS(SECTION_BLOCKFLAGS_BITS) * sizeof(long)."""
+    bits = (1 << (PFN_SECTION_SHIFT - PAGEBLOCK_ORDER)) * NR_PAGEBLOCK_BITS
+    return -(-bits // 64) * 8
+
+
+def _sparse_init_nid(mb: Memblock, nid: int, secs: list[int], node_data: dict[int, int], usage_size: int, map_size: int,
+                     page_size: int, tables: set[tuple[int, int]], allocations: list, notes: list[str]) -> None:
+    count = len(secs)
+    # sparse_early_usemaps_alloc_pgdat_section(): near the node's pg_data_t
+    pgdat = node_data.get(nid)
+    if pgdat is None:
+        notes.append(f"node {nid} has sections but no pg_data_t: its usemaps are not modelled")
+        return
+    goal = pgdat & ~((1 << SECTION_SIZE_BITS) - 1)
+    limit = goal + (1 << SECTION_SIZE_BITS)
+    unid = _early_pfn_to_nid(mb, goal)
+    if unid == NUMA_NO_NODE:
+        unid = min(node_data)  # early_pfn_to_nid(): first_online_node
+    usage = mb.alloc_try_nid(usage_size * count, SMP_CACHE_BYTES, goal, limit, unid)
+    if not usage:
+        usage = mb.alloc_try_nid(usage_size * count, SMP_CACHE_BYTES, goal, MEMBLOCK_ALLOC_ACCESSIBLE, unid)
+    if not usage:
+        notes.append(f"sparse_init_nid: node[{nid}] usemap allocation failed")
+        return
+    allocations.append((f"usemaps node {nid}", usage, usage_size * count))
+    # sparse_buffer_init()
+    buf = mb.alloc_exact_nid_raw(count * map_size, map_size, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
+    buf_end = buf + count * map_size if buf else 0
+    if buf:
+        allocations.append((f"memmap buffer node {nid}", buf, count * map_size))
+    for s in secs:
+        # __populate_section_memmap() -> vmemmap_populate_hugepages(): the
+        # section's struct pages, PMD by PMD
+        start = (s << PFN_SECTION_SHIFT) * page_size
+        end = start + PAGES_PER_SECTION * page_size
+        for addr in range(start, end, PMD_SIZE):
+            for level, shift in (("PUD", PGDIR_SHIFT), ("PMD", PUD_SHIFT)):
+                key = (shift, addr >> shift)
+                if key not in tables:  # pgd_none / pud_none: vmemmap_alloc_block_zero()
+                    tables.add(key)
+                    page = mb.alloc_try_nid(PAGE, PAGE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
+                    allocations.append((f"vmemmap {level} table", page, PAGE))
+            # vmemmap_alloc_block_buf(): from the buffer, else its own block
+            if buf and buf + PMD_SIZE <= buf_end:
+                buf += PMD_SIZE
+            else:
+                block = mb.alloc_try_nid(PMD_SIZE, PMD_SIZE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
+                allocations.append(("vmemmap block", block, PMD_SIZE))
+    if buf and buf < buf_end:  # sparse_buffer_fini()
+        mb.phys_free(buf, buf_end - buf)
+
+
+def logical_cpu_apic(machine: Machine, cpu: int) -> int | None:
+    """APIC id of the first kernel's logical CPU ``cpu`` (the boot CPU is 0, the
+    others follow in firmware order), None if the machine lists no such CPU."""
+    order = _boot_first(machine)
+    return order[cpu].apic if 0 <= cpu < len(order) else None
+
+
+def _boot_first(machine: Machine) -> list[CpuAffinity]:
+    boot = [c for c in machine.cpus if c.apic == machine.boot_apic][:1]
+    return boot + [c for c in machine.cpus if c.apic != machine.boot_apic]
+
+
+def possible_cpus(machine: Machine) -> list[CpuAffinity]:
+    """The possible CPUs in logical order: generic_processor_info() ignores a
+    CPU once ``nr_cpu_ids - 1`` are taken unless it is the boot CPU, and any
+    once ``nr_cpu_ids`` are."""
+    nr = None
+    value = machine.command_line.get("nr_cpus")
+    if value:  # kernel/smp.c nrcpus(): get_option(), a leading number
+        try:
+            r = parse_integer(value)
+            nr = r.value if r.end else None
+        except InputError:
+            nr = None
+    cpus = _boot_first(machine)
+    if nr is None or nr <= 0 or nr >= len(cpus):
+        return cpus
+    # the boot CPU and the first nr - 1 others in MADT order
+    return cpus[:nr]
+
+
+def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_data: dict[int, int], nd_size: int,
+                   sizes: dict[str, int], from_srat: bool) -> LateNodes:
+    """Model paging_init() to init_cpu_to_node() on ``mb`` (after NODE_DATA and
+    the crashkernel reservation) and return what init_cpu_to_node() prints.
+
+    Only eras before 5.17 print anything; without SRAT processor affinities,
+    or a kdump kernel whose crashing CPU is unknown, nothing is predicted and a
+    note says why.
+    """
+    out = LateNodes()
+    if profile.memoryless_initmem_as_memoryless or not from_srat:
+        return out  # free_area_init() handles memoryless nodes / no CPU has a node
+    if not machine.cpus:
+        out.notes.append("SRAT processor affinities unknown: NODE_DATA of memoryless CPU nodes (init_cpu_to_node) not predicted")
+        return out
+    if machine.boot_apic is None:
+        out.notes.append("the CPU this kernel boots on is unknown (a kdump kernel: pass the CPU that crashed): "
+                         "init_cpu_to_node() not predicted")
+        return out
+    cpus = possible_cpus(machine)
+    online = set(node_data)
+    if all(c.node in online for c in cpus):
+        return out  # nothing to allocate: the allocations before do not matter
+    sparse_init(mb, node_data, sizes, out.allocations, out.notes)
+    if machine.acpi_tables is None:
+        out.notes.append("ACPI tables unknown: an HPET table is assumed (acpi_parse_hpet() allocates its resource)")
+    if machine.acpi_tables is None or "HPET" in machine.acpi_tables:
+        size = sizes["resource"] + HPET_RESOURCE_NAME_SIZE
+        out.allocations.append(("hpet_res", mb.alloc(size, SMP_CACHE_BYTES), size))
+    for cpu in cpus:
+        if cpu.node in online:
+            continue
+        addr, lines = alloc_node_data(mb, cpu.node, nd_size)
+        out.lines += [("numa", t) for t in lines]
+        if not addr:
+            # free_area_init_memoryless_node() would then use a NULL pg_data_t
+            out.notes.append(f"NODE_DATA({cpu.node}) cannot be allocated: the kernel oopses in free_area_init_node()")
+            break
+        out.allocations.append((f"NODE_DATA({cpu.node})", addr, nd_size))
+        online.add(cpu.node)  # node_set_online()
+        # free_area_init_node(): get_pfn_range_for_nid() finds no memory: 0, 0
+        out.lines.append(("initmem", f"Initmem setup node {cpu.node} [mem {0:#018x}-{0:#018x}]"))
+    return out
