@@ -80,6 +80,9 @@ def test_qemu_command_for_numa_and_large_guests():
     assert "-numa node,nodeid=1,cpus=1,memdev=m1" in joined
     big = qemu_argv(cfg(memory="64G", machine="q35"), "qemu", Path("v"), Path("i"))
     assert "q35,memory-backend=ram0" in big and "memory-backend-ram,id=ram0,size=65536M,reserve=off" in big
+    # a node of CPUs only: no memory backend (QEMU takes it as memoryless)
+    cpuonly = " ".join(qemu_argv(cfg(memory="4G", numa=[{"size": "0", "cpus": "0"}, {"size": "4G", "cpus": "1"}]), "q", Path("v"), Path("i")))
+    assert "-smp 2 -numa node,nodeid=0,cpus=0 -object memory-backend-ram,id=m1,size=4096M" in cpuonly and "id=m0" not in cpuonly
     small = qemu_argv(cfg(memory="1G"), "qemu", Path("v"), Path("i"))
     assert not any("memory-backend" in a for a in small)
     assert small[-2:] == ["-append", cfg(memory="1G").kernel_cmdline()]

@@ -11,7 +11,7 @@ A matrix file::
     machine = "pc"             # pc (i440fx) or q35
     memory = "4G"
     cpus = 1                   # default: 1, or the CPUs the NUMA nodes name
-    numa = [{ size = "2G", cpus = "0" }, { size = "2G", cpus = "1" }]
+    numa = [{ size = "2G", cpus = "0" }, { size = "2G", cpus = "1" }]   # size "0": CPUs only
     cmdline = "memmap=512M$0x120000000"
     crashkernel = "256M"       # appended as crashkernel=...
     kexec = "load"             # none, load (kexec -p), file (kexec -s -p), both, normal (kexec -l)
@@ -143,7 +143,8 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
         nwhere = f"{where}.numa[{i}]"
         if not isinstance(node, dict) or "size" not in node:
             raise InputError("expected { size = \"2G\", cpus = \"0\" }", source=source, field=nwhere)
-        size = _size(node["size"], f"{nwhere}.size", source)
+        # size 0: a node with CPUs and no memory (QEMU: -numa node without memdev)
+        size = 0 if node["size"] in (0, "0") else _size(node["size"], f"{nwhere}.size", source)
         if size % (1 << 20):
             raise InputError("node sizes must be whole MiB", source=source, field=f"{nwhere}.size")
         numa.append(NumaNode(size, parse_cpus(node.get("cpus", str(i)), f"{nwhere}.cpus", source)))

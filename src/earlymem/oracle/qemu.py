@@ -44,6 +44,9 @@ def qemu_argv(config: BootConfig, qemu: str, vmlinuz: Path, initrd: Path) -> lis
         for i, node in enumerate(config.numa):
             cpus = node.cpus
             ranges = ",".join(f"cpus={c}" for c in cpus)
+            if not node.size:  # a memoryless node: its CPUs only
+                mem += ["-numa", f"node,nodeid={i},{ranges}"]
+                continue
             mem += ["-object", f"memory-backend-ram,id=m{i},size={_mib(node.size)},reserve=off"]
             mem += ["-numa", f"node,nodeid={i},{ranges},memdev=m{i}"]
     elif config.memory > _NORESERVE_ABOVE:
