@@ -143,3 +143,24 @@ def test_crash_on_a_cpu_whose_node_kept_memory_prints_nothing_late():
     # holdout3: CPU 1 crashed, and node 1 holds the crash region
     fam = {f.name: f for f in verify_path(FIX / "holdout3" / "numa2-2g4g-ck256-both-crash--5.10").families}["kdump-nodes"]
     assert not any("[mem 0x0000000000000000-0x0000000000000000]" in t for t in fam.predicted) and fam.ok
+
+
+@pytest.mark.parametrize("cap,lines", [
+    # first kernels: a CPU-only node 1 / 0, NODE_DATA below sparse_init()'s allocations
+    ("numa2-4g0-ck256-load-crash--5.10", ["NODE_DATA(1) allocated [mem 0x13ed9d000-0x13edc6fff]", "    NODE_DATA(1) on node 0"]),
+    ("numa2-0-5g-ck192-load-crash--5.10", ["NODE_DATA(0) allocated", "    NODE_DATA(0) on node 1"]),
+])
+def test_first_kernel_memoryless_cpu_nodes_on_5_10(cap, lines):
+    fam = {f.name: f for f in verify_path(FIX / "holdout4" / cap).families}
+    for want in lines:
+        assert any(t.startswith(want) for t in fam["numa"].predicted), want
+    assert fam["numa"].ok and fam["initmem"].ok and fam["kdump-nodes"].ok
+
+
+@pytest.mark.parametrize("kernel", ["6.1", "6.12", "7.2"])
+def test_cpu_only_nodes_are_memoryless_in_node_order_from_6_1(kernel):
+    # node 0 has CPUs only: it is printed first; 6.12+ logs lack SRAT's CPU
+    # lines, so verify reads the guest's -numa CPUs from the capture's note
+    fam = {f.name: f for f in verify_path(FIX / "holdout4" / f"numa2-0-5g-ck192-load-crash--{kernel}").families}
+    assert fam["initmem"].predicted[0] == "Initmem setup node 0 as memoryless" and fam["initmem"].ok
+    assert fam["kdump-nodes"].ok

@@ -17,9 +17,9 @@ from earlymem.verify import verify_path
 ORACLE = Path(__file__).parent / "fixtures" / "oracle"
 CAPTURES = sorted(p for p in ORACLE.iterdir() if (p / "serial.log").is_file()) if ORACLE.is_dir() else []
 CONFIGS = {c.name: c for c in read_matrix(ORACLE / "matrix.toml")}
-#: Boots of configurations written down before they were run (fixtures/holdout, holdout2, holdout3).
+#: Boots of configurations written down before they were run (fixtures/holdout, holdout2, holdout3, holdout4).
 HOLDOUT = sorted(
-    p for d in ("holdout", "holdout2", "holdout3") for p in (Path(__file__).parent / "fixtures" / d).iterdir() if (p / "serial.log").is_file()
+    p for d in ("holdout", "holdout2", "holdout3", "holdout4") for p in (Path(__file__).parent / "fixtures" / d).iterdir() if (p / "serial.log").is_file()
 )
 
 

@@ -223,19 +223,21 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
         span = spans.setdefault(r.nid, [s, e])
         span[0], span[1] = min(span[0], s), max(span[1], e)
     node_ids = sorted({b.nid for b in blks})
-    initmem = []
+    initmem: dict[int, str] = {}
     for nid in node_ids:
         if nid in spans:
             s, e = spans[nid]
-            initmem.append(f"Initmem setup node {nid} [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
+            initmem[nid] = f"Initmem setup node {nid} [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]"
         else:
-            initmem.append(f"Initmem setup node {nid} as memoryless")
-    # Nodes SRAT named (numa_nodes_parsed -> node_possible_map) that kept no
-    # memory -- a kdump kernel's other nodes, or nodes above mem= -- are set
-    # up as memoryless: free_area_init() walks every possible node.
-    # (Before, 5.10 set up only the nodes of possible CPUs, later, from
-    # init_cpu_to_node(): earlymem.late_setup.)
+            initmem[nid] = f"Initmem setup node {nid} as memoryless"
+    # Nodes SRAT named (numa_nodes_parsed -> node_possible_map: memory
+    # affinities and processor affinities alike) that kept no memory -- a
+    # kdump kernel's other nodes, nodes above mem=, nodes of CPUs only -- are
+    # set up as memoryless, in node order: free_area_init() walks every
+    # possible node.  (Before, 5.10 set up only the nodes of possible CPUs,
+    # later, from init_cpu_to_node(): earlymem.late_setup.)
     if from_srat and profile.memoryless_initmem_as_memoryless:
-        for nid in sorted({a.node for a in numa} - set(node_ids)):
-            initmem.append(f"Initmem setup node {nid} as memoryless")
-    return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem, list(table.entries), from_srat)
+        for nid in {a.node for a in numa} | {c.node for c in machine.cpus}:
+            initmem.setdefault(nid, f"Initmem setup node {nid} as memoryless")
+    initmem_lines = [initmem[nid] for nid in sorted(initmem)]
+    return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem_lines, list(table.entries), from_srat)

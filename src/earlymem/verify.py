@@ -17,7 +17,7 @@ from pathlib import Path
 
 from earlymem.errors import InputError
 from earlymem.kernels import parse_version, profile_for
-from earlymem.machine import Machine
+from earlymem.machine import CpuAffinity, Machine
 from earlymem.predict import predict_lines
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import BootLog, message_text, parse_boot_logs
@@ -181,6 +181,19 @@ def _oracle_kappend() -> str:
     return m.group(1) if m else ""
 
 
+def _harness_cpus(note: str) -> list[CpuAffinity]:
+    """The guest's CPU affinities from the QEMU command in a capture's note,
+    for kernels that no longer print SRAT's (6.12 on: pr_debug): each
+    ``-numa node,nodeid=N,cpus=C`` puts CPU C in node N, and QEMU gives CPU C
+    APIC id C with plain ``-smp`` (its SRAT lists them in that order)."""
+    cpus: dict[int, int] = {}
+    for m in re.finditer(r"-numa node,nodeid=(\d+)((?:,cpus=\d+(?:-\d+)?)*)", note):
+        for a, b in re.findall(r"cpus=(\d+)(?:-(\d+))?", m.group(2)):
+            for c in range(int(a), int(b or a) + 1):
+                cpus[c] = int(m.group(1))
+    return [CpuAffinity(c, n, n) for c, n in sorted(cpus.items())]
+
+
 def _kexec_inputs(cap, machine: Machine) -> dict | None:
     """What the oracle's ``kexec -p`` was given, from the harness that made the capture:
     the kdump kernel (the pinned Debian image of the same series, its header
@@ -285,6 +298,9 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
     predicted: dict[str, list[str] | None] = {name: None for name in FAMILIES}
     if first.firmware is not None:
         machine = Machine.from_boot_log(first)
+        if not machine.cpus and machine.numa:
+            machine.cpus = _harness_cpus(cap.note)
+            machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
         report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
         lines, _ = predict_lines(machine, profile, report)
         for fam in {f for f, _ in lines} & set(FAMILIES):
