@@ -1,6 +1,6 @@
 """setup_arch() after reserve_crashkernel(), up to init_cpu_to_node() (x86_64).
 
-Before 5.17 a NUMA node that has CPUs but no memory gets its ``pg_data_t``
+In the 5.10 era a NUMA node that has CPUs but no memory gets its ``pg_data_t``
 late: ``init_cpu_to_node()`` (arch/x86/mm/numa.c) walks the possible CPUs and,
 for a CPU whose node is not online, calls ``init_memory_less_node()`` --
 ``alloc_node_data()`` (printing ``NODE_DATA(n) allocated [mem ...]`` and,
@@ -8,9 +8,10 @@ since the node has no memory, ``    NODE_DATA(n) on node m``) and
 ``free_area_init_memoryless_node()`` (``Initmem setup node n [mem
 0x0000000000000000-0x0000000000000000]``).  A kdump kernel booted with
 ``nr_cpus=1`` on a CPU whose node lies outside the crash region does exactly
-this.  (5.17's "mm: handle uninitialized numa nodes gracefully", commit
-09f49dca570a, moved memoryless nodes into free_area_init(); the era's profile
-says which applies: ``memoryless_initmem_as_memoryless``.)
+this.  Later kernels set every possible memoryless node up in
+free_area_init() ("mm: handle uninitialized numa nodes gracefully"; 6.1
+prints "as memoryless", 5.10 does not [release between them unverified]);
+the era's profile says which applies: ``memoryless_initmem_as_memoryless``.
 
 Where that NODE_DATA lands depends on everything memblock handed out since the
 first NODE_DATA, in this order (read in Debian's 5.10.223 source):
@@ -256,7 +257,7 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
     """Model paging_init() to init_cpu_to_node() on ``mb`` (after NODE_DATA and
     the crashkernel reservation) and return what init_cpu_to_node() prints.
 
-    Only eras before 5.17 print anything; without SRAT processor affinities,
+    Only eras without ``memoryless_initmem_as_memoryless`` (5.10) print anything; without SRAT processor affinities,
     or a kdump kernel whose crashing CPU is unknown, nothing is predicted and a
     note says why.
     """

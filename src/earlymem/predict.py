@@ -59,7 +59,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     lines += [("node-ranges", t) for t in nodes.node_range_lines]
     lines += [("initmem", t) for t in nodes.initmem_lines]
     if setup is not None:
-        # paging_init() .. init_cpu_to_node(): memoryless CPU nodes before 5.17
+        # paging_init() .. init_cpu_to_node(): memoryless CPU nodes (the 5.10 era)
         from earlymem.late_setup import late_node_data
 
         late = late_node_data(machine, profile, setup.memblock, setup.node_data, setup.nd_size, setup.sizes, nodes.from_srat)

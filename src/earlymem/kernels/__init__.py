@@ -134,7 +134,7 @@ class KernelProfile:
     #: every possible node without memory prints "Initmem setup node %d as
     #: memoryless" (mm/page_alloc.c free_area_init() walks all possible
     #: nodes); before, 5.10's init_cpu_to_node() set up only possible CPUs'
-    #: nodes, printing an empty [mem 0-0] range (not predicted: see nodes.py).
+    #: nodes, late, printing an empty [mem 0-0] range (earlymem.late_setup).
     memoryless_initmem_as_memoryless: bool = False
     #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.bootmem_era),
     #: "memblock-2.6.37" (earlymem.early_memblock), "predictor" (the
