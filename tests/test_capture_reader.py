@@ -54,9 +54,10 @@ def test_verify_reads_input_facts_from_the_dmesg_section(tmp_path):
     assert fam["user-map"].ok and fam["user-map"].matched == 5
     assert fam["zones"].expected == ["Zone ranges:", "  DMA      [mem 0x0000000000001000-0x0000000000ffffff]", "  Normal   empty"]
     assert fam["zones"].predicted is not None  # predicted, and this hand-made capture is not a real kernel's
-    assert fam["zoneinfo"].expected == ["Node 0, zone DMA: spanned=4095 present=3998 managed=3840"]
-    assert fam["zoneinfo"].predicted is None and fam["zoneinfo"].matched == 0
-    assert fam["zoneinfo"].state == "not predicted yet" and fam["kdump-e820"].state == "not in this capture"
+    assert fam["zoneinfo"].expected == ["Node 0, zone DMA: spanned=4095 present=3998"]
+    assert fam["zoneinfo-managed"].expected == ["Node 0, zone DMA: managed=3840"]
+    assert fam["zoneinfo-managed"].predicted is None and fam["zoneinfo-managed"].matched == 0
+    assert fam["zoneinfo-managed"].state == "not predicted yet" and fam["kdump-e820"].state == "not in this capture"
 
 
 def test_unclosed_section_is_an_error(tmp_path):

@@ -215,7 +215,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
     Initmem setup (for the 5.x-7.x eras); with --format iomem the memory part
     of /proc/iomem.  stderr names what is not predicted yet and what was assumed.
     """
-    from earlymem.predict import predict_lines
+    from earlymem.predict import NOT_DMESG, predict_lines
 
     loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
     profile = loaded.profile
@@ -236,7 +236,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
     if fmt == "json":
         click.echo(json.dumps({"profile": profile.name, "lines": [{"family": f, "text": t} for f, t in lines if f != "crashkernel-determined"], "not_predicted": missing}, indent=2))
     else:
-        click.echo("\n".join(t for f, t in lines if f not in ("crashkernel-determined", "iomem-crash", "iomem")))
+        click.echo("\n".join(t for f, t in lines if f not in NOT_DMESG))
         click.echo(f"earlymem: note: not predicted yet for the {profile.name} era: {', '.join(missing)}", err=True)
 
 
@@ -358,7 +358,7 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
     from earlymem.kexec.file_load import KernelPurgatory
     from earlymem.kexec.holes import KexecLoadError
     from earlymem.kexec.tools_2_0_25 import KernelHeader
-    from earlymem.predict import predict_lines
+    from earlymem.predict import NOT_DMESG, predict_lines
 
     loaded, report = _load_and_report(dmesg, machine_file, proc_root, None, boot, kernel_version)
     machine, profile = loaded.machine, loaded.profile
@@ -422,7 +422,7 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
             "kdump": [{"family": f, "text": t} for f, t in kp.kdump_lines if f not in ("crashkernel-determined",)],
         }, indent=2))
     elif fmt == "kdump":
-        click.echo("\n".join(t for f, t in kp.kdump_lines if f not in ("crashkernel-determined", "iomem-crash", "iomem")))
+        click.echo("\n".join(t for f, t in kp.kdump_lines if f not in NOT_DMESG))
     else:
         click.echo("\n".join(kp.load.debug))
         if not file_load:

@@ -57,6 +57,9 @@ class EarlyNodes:
     e820: list[E820Entry] | None = None
     #: True when the nodes come from SRAT (not dummy_numa_init()'s fake node).
     from_srat: bool = False
+    #: free_area_init()'s arch_zone_lowest/highest_possible_pfn: ``(name, low, high)``
+    #: per zone below ZONE_MOVABLE, in zone order (pfns).
+    zone_limits: list[tuple[str, int, int]] | None = None
 
 
 #: Where the kernel image lies when no vmlinuz is given: _text at
@@ -205,11 +208,13 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
     # zone_sizes_init(): max_low_pfn == max_pfn on x86_64
     limits = {"DMA": min(MAX_DMA_PFN, max_pfn), "DMA32": min(MAX_DMA32_PFN, max_pfn), "Normal": max_pfn}
     zone_lines = ["Zone ranges:"]
+    zone_limits = []
     start = mb.start_of_dram() >> PAGE_SHIFT
     for name in profile.zone_names:
         end = max(limits.get(name, 0), start)
         label = f"  {name:<8} "
         zone_lines.append(label + ("empty" if start == end else f"[mem {start << PAGE_SHIFT:#018x}-{(end << PAGE_SHIFT) - 1:#018x}]"))
+        zone_limits.append((name, start, end))
         start = end
     zone_lines.append("Movable zone start for each node")
 
@@ -240,4 +245,4 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
         for nid in {a.node for a in numa} | {c.node for c in machine.cpus}:
             initmem.setdefault(nid, f"Initmem setup node {nid} as memoryless")
     initmem_lines = [initmem[nid] for nid in sorted(initmem)]
-    return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem_lines, list(table.entries), from_srat)
+    return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem_lines, list(table.entries), from_srat, zone_limits)

@@ -11,10 +11,29 @@ from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
 from earlymem.report import E820Report
 
-__all__ = ["predict_lines", "NOT_YET"]
+__all__ = ["predict_lines", "NOT_YET", "NOT_DMESG"]
 
-#: Families no era predicts yet (issues 4-7 of the project).
-NOT_YET = ["kexec", "zoneinfo"]
+#: Families predict_lines() returns that are not kernel log lines: markers,
+#: /proc/iomem lines and /proc/zoneinfo summaries.
+NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo")
+
+#: Families no era predicts yet (issue 7 of the project).
+NOT_YET = ["zoneinfo managed pages"]
+
+
+def _zoneinfo_lines(machine: Machine, nodes, missing: list[str]) -> list[tuple[str, str]]:
+    """Spanned and present pages of every zone of every online node (earlymem.mm.zones)."""
+    from earlymem.late_setup import possible_cpus
+    from earlymem.mm.zones import MOVABLE_PARAMS, zone_sizes
+
+    if any(machine.command_line.has(p) for p in MOVABLE_PARAMS):
+        missing.append("zoneinfo (kernelcore=, movablecore=, movable_node: ZONE_MOVABLE is not modelled)")
+        return []
+    online = {r.nid for r in nodes.memblock.memory if r.size}
+    if nodes.from_srat:
+        # nodes onlined for their CPUs: 5.10 init_cpu_to_node(), 6.1+ try_online_node() at CPU bring-up
+        online |= {c.node for c in possible_cpus(machine)}
+    return [("zoneinfo", f"Node {z.nid}, zone {z.name}: spanned={z.spanned} present={z.present}") for z in zone_sizes(nodes, sorted(online))]
 
 
 def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, notes: list[str] | None = None) -> tuple[list[tuple[str, str]], list[str]]:
@@ -66,6 +85,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         lines += late.lines
         if notes is not None:
             notes.extend(late.notes)
+    lines += _zoneinfo_lines(machine, nodes, missing)
     children = list(machine.kernel_resources)
     if crash is not None:
         lines += [("iomem-crash", child_line("Crash kernel", r.start, r.end)) for r in crash.regions]
