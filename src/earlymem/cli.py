@@ -206,23 +206,44 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 
 @cli.command("predict")
 @_input_options
-@click.option("--format", "fmt", type=click.Choice(["dmesg", "iomem", "json"]), default="dmesg", show_default=True, help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; json: both, as data.")
+@click.option("--format", "fmt", type=click.Choice(["dmesg", "iomem", "zoneinfo", "buddyinfo", "json"]), default="dmesg", show_default=True,
+              help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; zoneinfo, buddyinfo: those files right "
+                   "after the hand-off to the buddy allocator; json: the lines, as data.")
 def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 
     The e820 maps, NUMA merge or faked-node lines, NODE_DATA, crashkernel
     reservations and failures, Zone ranges, Early memory node ranges and
     Initmem setup (for the 5.x-7.x eras); with --format iomem the memory part
-    of /proc/iomem.  stderr names what is not predicted yet and what was assumed.
+    of /proc/iomem, with zoneinfo/buddyinfo the zones right after
+    memblock_free_all().  stderr names what is not predicted yet and what was assumed.
     """
     from earlymem.predict import NOT_DMESG, predict_lines
 
     loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
     profile = loaded.profile
     notes: list[str] = []
-    lines, missing = predict_lines(loaded.machine, profile, report, notes)
+    state: dict = {}
+    lines, missing = predict_lines(loaded.machine, profile, report, notes, state)
     for note in notes:
         click.echo(f"earlymem: note: {note}", err=True)
+    if fmt in ("zoneinfo", "buddyinfo"):
+        from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
+
+        if "handoff" not in state:
+            why = "the kernel's place is unknown (KASLR: pass nokaslr)" if profile.models_early_nodes else f"the {profile.name} era is not modelled here"
+            if any(f == "zoneinfo" for f, _ in lines) is False and profile.models_early_nodes:
+                why = "; ".join(m for m in missing if m.startswith("zoneinfo")) or why
+            click.echo(f"earlymem: /proc/{fmt} is not predicted: {why}", err=True)
+            sys.exit(1)
+        if fmt == "zoneinfo":
+            click.echo(zoneinfo_text(profile.zoneinfo_fields, state["handoff"], state["watermarks"]))
+        else:
+            click.echo(buddyinfo_text(state["handoff"]))
+        click.echo("earlymem: note: right after the hand-off, with the memblock reservations earlymem models (see README, "
+                   "'Zones and the hand-off'): managed and free pages are upper bounds of the real hand-off's; the kernel "
+                   "later frees its init memory and the initrd, and allocates", err=True)
+        return
     if fmt == "iomem":
         iomem = [t for f, t in lines if f == "iomem"]
         if not iomem:

@@ -128,39 +128,50 @@ def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], 
                 notes: list[str]) -> None:
     """mm/sparse.c sparse_init() as 5.10 runs it, on ``mb``.
 
+    Sections are handled as runs of consecutive section numbers, so the cost
+    grows with memory regions and vmemmap page tables, not with sections.
+
     :param node_data: physical address of each online node's pg_data_t.
     :param sizes: ``mem_section``, ``mem_section_usage`` and ``page`` sizeof()s.
     """
     per_root = PAGE // sizes["mem_section"]  # SECTIONS_PER_ROOT
-    roots: set[int] = set()
-    present: dict[int, int] = {}  # section -> nid, in first-touch order
     ranges = _mem_pfn_ranges(mb)
     if not ranges:
         return
-    # memblocks_present()
+    # memblocks_present(): the root array, then each new root's page on the
+    # node that first touches it; a section keeps the first node that touches it
     size = 8 * (NR_MEM_SECTIONS // per_root)
     addr = mb.alloc(size, INTERNODE_CACHE_BYTES)
     allocations.append(("mem_section roots", addr, size))
+    roots: set[int] = set()
+    present: list[list[int]] = []  # [first, last + 1, nid] runs, ascending, disjoint
+    limit = 1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT)  # mminit_validate_memmodel_limits()
     for start, end, nid in ranges:
-        pfn = start & ~(PAGES_PER_SECTION - 1)
-        end = min(end, 1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT))  # mminit_validate_memmodel_limits()
-        while pfn < end:
-            section = pfn >> PFN_SECTION_SHIFT
-            root = section // per_root
+        end = min(end, limit)
+        if start >= end:
+            continue
+        first, last = start >> PFN_SECTION_SHIFT, (end - 1) >> PFN_SECTION_SHIFT
+        for root in range(first // per_root, last // per_root + 1):
             if root not in roots:
                 roots.add(root)
                 addr = mb.alloc_node(PAGE, SMP_CACHE_BYTES, nid)
                 allocations.append((f"mem_section[{root}]", addr, PAGE))
-            present.setdefault(section, nid)
-            pfn += PAGES_PER_SECTION
-    # sparse_init(): runs of present sections with one node
-    sections = sorted(present)
-    runs: list[tuple[int, list[int]]] = []
-    for s in sections:
-        if runs and runs[-1][0] == present[s]:
-            runs[-1][1].append(s)
+        if present and present[-1][1] > first:  # the shared section keeps its node
+            first = present[-1][1]
+        if first > last:
+            continue
+        if present and present[-1][1] == first and present[-1][2] == nid:
+            present[-1][1] = last + 1
         else:
-            runs.append((present[s], [s]))
+            present.append([first, last + 1, nid])
+    # sparse_init(): runs of present sections of one node (a gap in numbers
+    # does not end a run: for_each_present_section_nr() skips it)
+    runs: list[tuple[int, list[tuple[int, int]]]] = []
+    for first, end, nid in present:
+        if runs and runs[-1][0] == nid:
+            runs[-1][1].append((first, end))
+        else:
+            runs.append((nid, [(first, end)]))
     usage_size = sizes["mem_section_usage"] + _usemap_size()
     map_size = -(-sizes["page"] * PAGES_PER_SECTION // PMD_SIZE) * PMD_SIZE  # section_map_size()
     tables: set[tuple[int, int]] = set()
@@ -174,9 +185,9 @@ def _usemap_size() -> int:
     return -(-bits // 64) * 8
 
 
-def _sparse_init_nid(mb: Memblock, nid: int, secs: list[int], node_data: dict[int, int], usage_size: int, map_size: int,
-                     page_size: int, tables: set[tuple[int, int]], allocations: list, notes: list[str]) -> None:
-    count = len(secs)
+def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_data: dict[int, int], usage_size: int,
+                     map_size: int, page_size: int, tables: set[tuple[int, int]], allocations: list, notes: list[str]) -> None:
+    count = sum(e - s for s, e in secs)
     # sparse_early_usemaps_alloc_pgdat_section(): near the node's pg_data_t
     pgdat = node_data.get(nid)
     if pgdat is None:
@@ -196,29 +207,33 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[int], node_data: dict[in
     allocations.append((f"usemaps node {nid}", usage, usage_size * count))
     # sparse_buffer_init()
     buf = mb.alloc_exact_nid_raw(count * map_size, map_size, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
-    buf_end = buf + count * map_size if buf else 0
+    left = count * map_size if buf else 0
     if buf:
         allocations.append((f"memmap buffer node {nid}", buf, count * map_size))
-    for s in secs:
-        # __populate_section_memmap() -> vmemmap_populate_hugepages(): the
-        # section's struct pages, PMD by PMD
-        start = (s << PFN_SECTION_SHIFT) * page_size
-        end = start + PAGES_PER_SECTION * page_size
-        for addr in range(start, end, PMD_SIZE):
-            for level, shift in (("PUD", PGDIR_SHIFT), ("PMD", PUD_SHIFT)):
-                key = (shift, addr >> shift)
+    for first, end in secs:
+        # __populate_section_memmap() -> vmemmap_populate_hugepages(), PMD by
+        # PMD: a page for each empty PGD entry (its PUD table) and PUD entry
+        # (its PMD table), then 2 MiB of struct pages from the buffer
+        vstart = (first << PFN_SECTION_SHIFT) * page_size
+        vend = (end << PFN_SECTION_SHIFT) * page_size
+        gb = vstart >> PUD_SHIFT
+        while (gb << PUD_SHIFT) < vend:
+            lo = max(vstart, gb << PUD_SHIFT)
+            hi = min(vend, (gb + 1) << PUD_SHIFT)
+            for level, key in (("PUD", (PGDIR_SHIFT, lo >> PGDIR_SHIFT)), ("PMD", (PUD_SHIFT, gb))):
                 if key not in tables:  # pgd_none / pud_none: vmemmap_alloc_block_zero()
                     tables.add(key)
                     page = mb.alloc_try_nid(PAGE, PAGE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
                     allocations.append((f"vmemmap {level} table", page, PAGE))
-            # vmemmap_alloc_block_buf(): from the buffer, else its own block
-            if buf and buf + PMD_SIZE <= buf_end:
-                buf += PMD_SIZE
-            else:
+            pmds = (hi - lo) // PMD_SIZE
+            from_buf = min(pmds, left // PMD_SIZE)
+            left -= from_buf * PMD_SIZE
+            for _ in range(pmds - from_buf):  # vmemmap_alloc_block_buf(): the buffer is spent
                 block = mb.alloc_try_nid(PMD_SIZE, PMD_SIZE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
                 allocations.append(("vmemmap block", block, PMD_SIZE))
-    if buf and buf < buf_end:  # sparse_buffer_fini()
-        mb.phys_free(buf, buf_end - buf)
+            gb += 1
+    if buf and left:  # sparse_buffer_fini()
+        mb.phys_free(buf + count * map_size - left, left)
 
 
 def logical_cpu_apic(machine: Machine, cpu: int) -> int | None:
@@ -257,11 +272,16 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
     """Model paging_init() to init_cpu_to_node() on ``mb`` (after NODE_DATA and
     the crashkernel reservation) and return what init_cpu_to_node() prints.
 
-    Only eras without ``memoryless_initmem_as_memoryless`` (5.10) print anything; without SRAT processor affinities,
-    or a kdump kernel whose crashing CPU is unknown, nothing is predicted and a
-    note says why.
+    sparse_init() and the HPET resource are always replayed (the hand-off
+    needs them).  Only eras without ``memoryless_initmem_as_memoryless``
+    (5.10) print anything; without SRAT processor affinities, or for a kdump
+    kernel whose crashing CPU is unknown, nothing is predicted and a note says why.
     """
     out = LateNodes()
+    sparse_init(mb, node_data, sizes, out.allocations, out.notes)
+    if machine.acpi_tables is None or "HPET" in machine.acpi_tables:
+        size = sizes["resource"] + HPET_RESOURCE_NAME_SIZE
+        out.allocations.append(("hpet_res", mb.alloc(size, SMP_CACHE_BYTES), size))
     if profile.memoryless_initmem_as_memoryless or not from_srat:
         return out  # free_area_init() handles memoryless nodes / no CPU has a node
     if not machine.cpus:
@@ -271,19 +291,12 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
         out.notes.append("the CPU this kernel boots on is unknown (a kdump kernel: pass the CPU that crashed): "
                          "init_cpu_to_node() not predicted")
         return out
-    cpus = possible_cpus(machine)
     online = set(node_data)
-    if all(c.node in online for c in cpus):
-        return out  # nothing to allocate: the allocations before do not matter
-    sparse_init(mb, node_data, sizes, out.allocations, out.notes)
-    if machine.acpi_tables is None:
-        out.notes.append("ACPI tables unknown: an HPET table is assumed (acpi_parse_hpet() allocates its resource)")
-    if machine.acpi_tables is None or "HPET" in machine.acpi_tables:
-        size = sizes["resource"] + HPET_RESOURCE_NAME_SIZE
-        out.allocations.append(("hpet_res", mb.alloc(size, SMP_CACHE_BYTES), size))
-    for cpu in cpus:
+    for cpu in possible_cpus(machine):
         if cpu.node in online:
             continue
+        if machine.acpi_tables is None and not out.lines:
+            out.notes.append("ACPI tables unknown: an HPET table is assumed (acpi_parse_hpet() allocates its resource)")
         addr, lines = alloc_node_data(mb, cpu.node, nd_size)
         out.lines += [("numa", t) for t in lines]
         if not addr:

@@ -21,8 +21,9 @@ NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo")
 NOT_YET = ["zoneinfo managed pages"]
 
 
-def _zoneinfo_lines(machine: Machine, nodes, missing: list[str]) -> list[tuple[str, str]]:
-    """Spanned and present pages of every zone of every online node (earlymem.mm.zones)."""
+def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, setup, missing: list[str], state: dict | None) -> list[tuple[str, str]]:
+    """Spanned and present pages of every zone of every online node
+    (earlymem.mm.zones); with ``state``, the hand-off and the watermarks too."""
     from earlymem.late_setup import possible_cpus
     from earlymem.mm.zones import MOVABLE_PARAMS, zone_sizes
 
@@ -33,15 +34,28 @@ def _zoneinfo_lines(machine: Machine, nodes, missing: list[str]) -> list[tuple[s
     if nodes.from_srat:
         # nodes onlined for their CPUs: 5.10 init_cpu_to_node(), 6.1+ try_online_node() at CPU bring-up
         online |= {c.node for c in possible_cpus(machine)}
-    return [("zoneinfo", f"Node {z.nid}, zone {z.name}: spanned={z.spanned} present={z.present}") for z in zone_sizes(nodes, sorted(online))]
+    zones = zone_sizes(nodes, sorted(online))
+    if state is not None and setup is not None:
+        from earlymem.mm.handoff import memblock_free_all
+        from earlymem.mm.watermarks import zone_watermarks
+
+        handoff = memblock_free_all(setup.memblock, zones, nodes.max_pfn)
+        state["handoff"] = handoff
+        state["watermarks"] = zone_watermarks([(h.zone.nid, h.zone.name, h.managed) for h in handoff],
+                                              movable_like_highmem=profile.movable_wmark_like_highmem)
+    return [("zoneinfo", f"Node {z.nid}, zone {z.name}: spanned={z.spanned} present={z.present}") for z in zones]
 
 
-def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, notes: list[str] | None = None) -> tuple[list[tuple[str, str]], list[str]]:
+def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, notes: list[str] | None = None,
+                  state: dict | None = None) -> tuple[list[tuple[str, str]], list[str]]:
     """The predicted lines, and the families not predicted (for this era or this boot).
 
     Families: ``e820``, ``e820-edit``, ``early-param``, ``user-map`` (see
     :meth:`E820Report.lines`), then ``numa``, ``zones``, ``node-ranges``,
     ``initmem`` for eras whose profile ``models_early_nodes``.
+
+    :param state: if given, receives ``handoff`` (earlymem.mm.handoff.ZoneHandoff
+        per zone) and ``watermarks`` when the kernel's place is known.
     """
     from earlymem.nodes import early_nodes
 
@@ -85,7 +99,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         lines += late.lines
         if notes is not None:
             notes.extend(late.notes)
-    lines += _zoneinfo_lines(machine, nodes, missing)
+    lines += _zoneinfo_lines(machine, profile, nodes, setup, missing, state)
     children = list(machine.kernel_resources)
     if crash is not None:
         lines += [("iomem-crash", child_line("Crash kernel", r.start, r.end)) for r in crash.regions]

@@ -136,6 +136,12 @@ class KernelProfile:
     #: nodes); before, 5.10's init_cpu_to_node() set up only possible CPUs'
     #: nodes, late, printing an empty [mem 0-0] range (earlymem.late_setup).
     memoryless_initmem_as_memoryless: bool = False
+    #: the per-zone lines /proc/zoneinfo prints before "protection:"
+    #: (mm/vmstat.c zoneinfo_show_print()), for ``predict --format zoneinfo``.
+    zoneinfo_fields: tuple[str, ...] = ("pages free", "min", "low", "high", "spanned", "present", "managed")
+    #: __setup_per_zone_wmarks() gives ZONE_MOVABLE highmem's clamped minimum
+    #: (32 when empty) and leaves it out of lowmem_pages (earlymem.mm.watermarks).
+    movable_wmark_like_highmem: bool = False
     #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.bootmem_era),
     #: "memblock-2.6.37" (earlymem.early_memblock), "predictor" (the
     #: models_early_nodes eras), or None (not modelled: refused).
@@ -368,6 +374,8 @@ _P_5_13 = replace(
     crash_low_1m_message=False,
     crashkernel_range_rounds_128m=True,
     memoryless_initmem_as_memoryless=True,
+    # [release unverified: after 5.10, by 6.1] /proc/zoneinfo's boost and cma lines (captures)
+    zoneinfo_fields=("pages free", "boost", "min", "low", "high", "spanned", "present", "managed", "cma"),
     # [release unverified: after 5.10, by 6.1] the SETUP_RNG_SEED slot in kexec_file's boot params (6.0)
     kexec_file=KexecFileEra(top_down_exact=False, rng_seed_setup_data=True, crash_hotplug_phdrs=None,
                             params_memsz_aligned=False, segment_lines="loading"),
@@ -393,6 +401,11 @@ _P_6_12 = replace(
     numa_low_is_dram_start=True,
     crashkernel_generic=True,
     node_data_page_rounded=False,
+    # [release unverified: after 6.1, by 6.12] captures: an empty Movable zone's
+    # min/low/high are 32 on 6.12 and 7.2, 0 on 6.1
+    movable_wmark_like_highmem=True,
+    # [release unverified: after 6.1, by 6.12] /proc/zoneinfo's promo line (captures)
+    zoneinfo_fields=("pages free", "boost", "min", "low", "high", "promo", "spanned", "present", "managed", "cma"),
     # [releases unverified: after 6.1, by 6.12] locate_mem_hole_top_down() "+ 1" fix
     # (Yuntao Wang, Dec 2023); CONFIG_CRASH_HOTPLUG (6.6) with Debian's
     # NR_CPUS_DEFAULT 8192 and CRASH_MAX_MEMORY_RANGES 8192 (config-6.12, config of

@@ -1,0 +1,162 @@
+"""The hand-off (earlymem.mm.handoff), the watermarks (earlymem.mm.watermarks)
+and the /proc/zoneinfo and /proc/buddyinfo renderings (earlymem.render.procfs).
+
+The run arithmetic is checked against the block-by-block loop of
+__free_pages_memory(); the watermark rules and the file formats against
+every capture's /proc/zoneinfo and /proc/buddyinfo (fed the kernel's own
+managed pages and free counts, so that only the rule or the format is tested).
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from earlymem.allocators.memblock import Memblock
+from earlymem.kernels import parse_version, profile_for
+from earlymem.mm.buddy import buddy_blocks
+from earlymem.mm.handoff import MAX_ORDER, ZoneHandoff, memblock_free_all, run_orders
+from earlymem.mm.watermarks import Watermarks, zone_watermarks
+from earlymem.mm.zones import ZoneSize
+from earlymem.oracle.capture import read_capture
+from earlymem.ranges import Range, RangeSet
+from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
+
+FIX = Path(__file__).parent / "fixtures"
+CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4") for p in (FIX / d).iterdir()
+                  if (p / "serial.log").is_file() and "@@@@BEGIN first/zoneinfo@@@@" in (p / "serial.log").read_text(errors="replace"))
+
+
+@given(st.integers(0, 1 << 40), st.integers(0, 1 << 14))
+def test_run_arithmetic_is_the_block_loop(start, length):
+    counts = [0] * MAX_ORDER
+    run_orders(start, start + length, counts)
+    want = [0] * MAX_ORDER
+    for _pfn, order in buddy_blocks(RangeSet([Range(start, start + length)]) if length else RangeSet([])):
+        want[order] += 1
+    assert counts == want
+
+
+def test_run_arithmetic_is_flat_in_size():
+    counts = [0] * MAX_ORDER
+    run_orders(3, (64 << 40 >> 12) + 5, counts)  # 64 TiB of pages in one run
+    assert counts[10] == (64 << 40 >> 12) // 1024 - 1 and sum(c << o for o, c in enumerate(counts)) == (64 << 40 >> 12) + 2
+
+
+def test_free_ranges_become_managed_pages_and_free_lists_per_zone():
+    mb = Memblock()
+    mb.add_node(0x1000, 0x9E000, 0)
+    mb.add_node(1 << 20, (64 << 20) - (1 << 20), 0)
+    mb.reserve(0, 1 << 20)  # the first MiB
+    mb.reserve(16 << 20, 0x5000)  # 5 pages at the DMA32 boundary
+    zones = [ZoneSize(0, "DMA", 1, 0xFFF, 0x9E + 0xF00), ZoneSize(0, "DMA32", 0x1000, 0x3000, 0x3000)]
+    dma, dma32 = memblock_free_all(mb, zones, 0x4000)
+    assert dma.managed == 0xF00 and dma.counts[8:] == [1, 1, 3]  # [0x100, 0x1000): 256 + 512 + 3 x 1024
+    assert dma32.managed == 0x3000 - 5 and dma32.runs == [(0x1005, 0x4000)]
+    assert dma32.free_pages == dma32.managed and dma32.counts[0] == 1 and dma32.counts[1] == 1 and dma32.counts[10] == 11
+    # max_low_pfn caps what is freed
+    assert memblock_free_all(mb, zones, 0x2000)[1].managed == 0x1000 - 5
+
+
+def _zoneinfo(cap) -> list[dict]:
+    zs, cur = [], None
+    for ln in cap.sections["first/zoneinfo"]:
+        m = re.match(r"^Node (\d+), zone\s+(\S+)", ln)
+        if m:
+            cur = {"nid": int(m.group(1)), "name": m.group(2), "lines": [ln.rstrip("\r")]}
+            zs.append(cur)
+            continue
+        if cur is None:
+            continue
+        m = re.match(r"^\s+(pages free|boost|min|low|high|promo|spanned|present|managed|cma)\s+(\d+)\s*$", ln)
+        if m:
+            cur[m.group(1)] = int(m.group(2))
+            cur["lines"].append(ln.rstrip("\r"))
+        m = re.match(r"^\s+protection: \((.*)\)", ln)
+        if m:
+            cur["prot"] = [int(x) for x in m.group(1).split(",")]
+            cur["lines"].append(ln.rstrip("\r"))
+    return zs
+
+
+@pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_min_free_kbytes_rule_and_zoneinfo_format_on_real_zones(cap):
+    c = read_capture(cap)
+    zs = _zoneinfo(c)
+    # min_free_kbytes from the kernel's managed pages: the per-zone minimums
+    # the kernel computed add up to min_free_kbytes / 4 less rounding
+    version = cap.name.rsplit("--", 1)[-1]
+    profile = profile_for(parse_version(version))
+    wm = zone_watermarks([(z["nid"], z["name"], z["managed"]) for z in zs], movable_like_highmem=profile.movable_wmark_like_highmem)
+    populated = sum(1 for z in zs if z["managed"])
+    assert [z["min"] for z in zs if not z["managed"]] == [m[0] for m, z in zip(wm.marks, zs) if not z["managed"]]
+    mins = sum(z["min"] for z in zs if z["managed"])
+    if sum(z["managed"] for z in zs) >= (600 << 8):
+        # khugepaged's recommendation, which depends only on the populated zones
+        assert 0 <= wm.min_free_kbytes // 4 - mins < populated
+    else:
+        # below 512 MiB no THP: the square-root rule on the managed pages the
+        # kernel had then -- fewer than now (the initrd and init memory were
+        # freed since), so a bound
+        assert mins <= wm.min_free_kbytes // 4
+    # the era's block format, byte for byte, given the kernel's own numbers
+    fields = profile.zoneinfo_fields
+    hand = [ZoneHandoff(ZoneSize(z["nid"], z["name"], 0, z["spanned"], z["present"]), z["managed"]) for z in zs]
+    for h, z in zip(hand, zs):
+        h.counts = [z["pages free"]] + [0] * (MAX_ORDER - 1)
+    given = Watermarks(0, [(z["min"], z["low"], z["high"], z.get("promo", 0)) for z in zs], [z["prot"] for z in zs])
+    assert zoneinfo_text(fields, hand, given).splitlines() == [ln for z in zs for ln in z["lines"]]
+
+
+@pytest.mark.parametrize("cap", CAPTURES[:8], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_buddyinfo_format(cap):
+    c = read_capture(cap)
+    real = [ln.rstrip("\r") for ln in c.sections["first/buddyinfo"]]
+    hand = []
+    for ln in real:
+        m = re.match(r"^Node (\d+), zone\s+(\S+)((?:\s+\d+){11}) $", ln)
+        assert m, ln
+        h = ZoneHandoff(ZoneSize(int(m.group(1)), m.group(2), 0, 1, 1))
+        h.counts = [int(x) for x in m.group(3).split()]
+        hand.append(h)
+    assert buddyinfo_text(hand).splitlines() == real
+
+
+def test_watermarks_by_hand():
+    # one node, DMA 3840 and DMA32 800000 managed pages; THP's recommendation
+    # (2 zones x 512 x 11 = 11264 pages = 45056 KiB) beats sqrt(803840*4*16) = 7172
+    zones = [(0, "DMA", 3840), (0, "DMA32", 800000), (0, "Normal", 0), (0, "Movable", 0), (0, "Device", 0)]
+    wm = zone_watermarks(zones)
+    assert wm.min_free_kbytes == 45056
+    dma_min = 11264 * 3840 // 803840
+    assert wm.marks[0][:3] == (dma_min, dma_min + (dma_min >> 2), dma_min + 2 * (dma_min >> 2))
+    assert wm.protection[0] == [0, 800000 // 256, 800000 // 256, 800000 // 256, 800000 // 256]
+    assert wm.protection[1] == [0, 0, 0, 0, 0] and wm.protection[2] == [0] * 5
+    assert zone_watermarks(zones, thp=False).min_free_kbytes == 7172
+    # a small machine: at most 5% of the pages above the high watermarks (sqrt rule's)
+    small = zone_watermarks([(0, "DMA", 3840), (0, "DMA32", 200000)])
+    high = zone_watermarks([(0, "DMA", 3840), (0, "DMA32", 200000)], thp=False).marks
+    assert small.min_free_kbytes == ((3840 - high[0][2] + 200000 - high[1][2]) // 20) * 4
+    # 6.12+: an empty Movable zone still gets min 32
+    assert zone_watermarks(zones, movable_like_highmem=True).marks[3] == (32, 32, 32, 32)
+
+
+def test_cli_predict_zoneinfo_and_buddyinfo():
+    import subprocess
+    import sys
+
+    log = FIX / "oracle" / "pc-4g-ck256-load-crash--6.12" / "serial.log"
+    z = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--dmesg", log, "--format", "zoneinfo"], capture_output=True, text=True)
+    assert z.returncode == 0, z.stderr
+    lines = z.stdout.splitlines()
+    assert lines[:3] == ["Node 0, zone      DMA", "  pages free     3840", "        boost    0"]
+    assert "        spanned  1044480" in lines and "        present  782304" in lines and "hand-off" in z.stderr
+    b = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--dmesg", log, "--format", "buddyinfo"], capture_output=True, text=True)
+    # DMA: [1 MiB, 16 MiB) free (6.x reserves the first MiB): 256 + 512 + 3 x 1024 pages
+    assert b.stdout.splitlines()[0] == "Node 0, zone      DMA" + "".join(f"{c:7d}" for c in [0] * 8 + [1, 1, 3]) + " "
+    kaslr = FIX / "bootlogs"
+    logs = [p for p in kaslr.glob("*.log") if "nokaslr" not in p.read_text(errors="replace")]
+    if logs:
+        k = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--dmesg", logs[0], "--format", "zoneinfo"], capture_output=True, text=True)
+        assert k.returncode == 1 and "not predicted" in k.stderr and "Traceback" not in k.stderr
