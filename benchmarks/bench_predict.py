@@ -1,11 +1,15 @@
-"""Benchmark: a full prediction (e820 to crashkernel) on big machines.
+"""Benchmark: a whole boot prediction, through the hand-off, on big machines.
 
 Run: .venv/bin/python benchmarks/bench_predict.py  (prints a Markdown table;
 the README's "Benchmarks" section holds the last run).  Each machine is
 synthetic but shaped like a QEMU/server one: low RAM to 0xbffe0000, the rest
 above 4 GiB split evenly into NUMA nodes (SRAT), an initrd below 3 GiB,
-nokaslr, log_buf_len=4M and a crashkernel range list.  Time is the best of
-five runs of predict_lines(); memory is tracemalloc's peak for one run.
+nokaslr, log_buf_len=4M and a crashkernel range list.  One run is
+predict_lines() with the hand-off state: e820, nodes, setup_arch()'s memblock
+allocations, crashkernel, sparse_init(), zones, memblock_free_all() with the
+buddy free lists, and the watermarks.  Time is the best of five runs; memory
+is tracemalloc's peak for one run.  The last column compares each machine
+with the 64 GiB one of the same node count and kernel.
 """
 
 from __future__ import annotations
@@ -41,19 +45,16 @@ def machine(total: int, nodes: int, version: str) -> Machine:
         E820Entry(0xFEFFC000, 0x4000, E820Type.RESERVED),
         E820Entry(4 * GiB, high, E820Type.RAM),
     ]
-    per = total // nodes
+    # nodes: equal slices of [0, total), 128 MiB aligned; SRAT lists each
+    # slice's RAM (below 640 KiB, 1 MiB to 3 GiB, above 4 GiB)
+    ram = [(0, 0xA0000), (0x100000, 3 * GiB), (4 * GiB, total)]
+    per = total // nodes >> 27 << 27
     numa = []
-    start = 0
     for n in range(nodes):
-        end = start + per if n < nodes - 1 else 4 * GiB + high
-        if n == 0:
-            numa.append(NumaAffinity(0, 0, Range(0, 0xA0000)))
-            numa.append(NumaAffinity(0, 0, Range(0x100000, min(end, 3 * GiB))))
-            if end > 4 * GiB:
-                numa.append(NumaAffinity(0, 0, Range(4 * GiB, end)))
-        else:
-            numa.append(NumaAffinity(n, n, Range(max(start, 4 * GiB), end)))
-        start = max(end, 4 * GiB)
+        lo, hi = n * per, (n + 1) * per if n < nodes - 1 else total
+        for a, b in ram:
+            if max(a, lo) < min(b, hi):
+                numa.append(NumaAffinity(n, n, Range(max(a, lo), min(b, hi))))
     cmd = CommandLine("console=ttyS0 nokaslr log_buf_len=4M crashkernel=1G-64G:512M,64G-1T:1G,1T-:2G")
     return Machine(e820, cmd, parse_version(version), numa, None, Range(0xBF4C1000, 0xBFFE0000))
 
@@ -65,24 +66,30 @@ def run(total: int, nodes: int, version: str) -> tuple[float, int, int]:
     for _ in range(5):
         t = time.perf_counter()
         report = e820_report(m, profile, already_sanitized=False)
-        lines, _ = predict_lines(m, profile, report)
+        state: dict = {}
+        lines, _ = predict_lines(m, profile, report, [], state)
         best = min(best, time.perf_counter() - t)
+        assert "handoff" in state
     tracemalloc.start()
     report = e820_report(m, profile, already_sanitized=False)
-    predict_lines(m, profile, report)
+    predict_lines(m, profile, report, [], {})
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return best, peak, len(lines)
 
 
 def main() -> None:
-    print("| machine | kernel | lines predicted | time (best of 5) | peak memory |")
-    print("|---|---|---|---|---|")
-    for total, nodes in ((8 * GiB, 1), (64 * GiB, 4), (1 * TiB, 8), (64 * TiB, 32)):
-        for version in ("5.10.0", "6.1.0", "6.12.0", "7.2.0"):
-            t, peak, n = run(total, nodes, version)
-            size = f"{total // TiB} TiB" if total >= TiB else f"{total // GiB} GiB"
-            print(f"| {size}, {nodes} node(s) | {version[:-2]} | {n} | {t * 1000:.1f} ms | {peak / 1024:.0f} KiB |")
+    print("| machine | kernel | lines predicted | time (best of 5) | peak memory | time / 64 GiB's |")
+    print("|---|---|---|---|---|---|")
+    base: dict[tuple[int, str], float] = {}
+    for nodes in (1, 8, 32):
+        for total in (64 * GiB, 1 * TiB, 16 * TiB, 64 * TiB):
+            for version in ("5.10.0", "6.1.0", "6.12.0", "7.2.0"):
+                t, peak, n = run(total, nodes, version)
+                base.setdefault((nodes, version), t)
+                size = f"{total // TiB} TiB" if total >= TiB else f"{total // GiB} GiB"
+                print(f"| {size}, {nodes} node(s) | {version[:-2]} | {n} | {t * 1000:.1f} ms | {peak / 1024:.0f} KiB "
+                      f"| {t / base[(nodes, version)]:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from earlymem.allocators.memblock import Memblock
+from hypothesis import given, strategies as st
+
+from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
 from earlymem.cmdline import CommandLine
 from earlymem.kernels import parse_version, profile_for
 from earlymem.late_setup import late_node_data, logical_cpu_apic, possible_cpus, sparse_init
@@ -51,14 +53,35 @@ def test_sparse_init_allocations_follow_the_5_10_rules():
         ("usemaps node 0", "0x3ffd4e40", "0x1c0"),
         # 8 * 2 MiB, 2 MiB aligned, node 0 only
         ("memmap buffer node 0", "0x3ee00000", "0x1000000"),
-        # the vmemmap PGD entry and PUD entry are empty: one page each
-        ("vmemmap PUD table", "0x3ffd3000", "0x1000"),
-        ("vmemmap PMD table", "0x3ffd2000", "0x1000"),
+        # the vmemmap PGD entry and PUD entry are empty: a page each, the PUD
+        # table at 0x3ffd3000, then the PMD table right below it
+        ("vmemmap page tables (2)", "0x3ffd2000", "0x2000"),
         # node 1: its sections' vmemmap shares those tables
         ("usemaps node 1", "0x7ffcde40", "0x1c0"),
         ("memmap buffer node 1", "0x7ee00000", "0x1000000"),
     ]
     mb.check_invariants()
+
+
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(1, 64)), min_size=1, max_size=8),
+       st.integers(1, 40), st.sampled_from([0, 2, 0x40]), st.sampled_from([NUMA_NO_NODE, 0, 1]), st.sampled_from([4096, 64 * 4096]))
+def test_repeated_allocations_at_once_are_the_calls_one_by_one(holes, count, min_pages, nid, size):
+    # two nodes of 1 MiB with reservations scattered in them; count calls of
+    # memblock_alloc_try_nid() against alloc_try_nid_repeat()
+    def build():
+        mb = Memblock()
+        mb.add_node(0x100000, 0x100000, 0)
+        mb.add_node(0x200000, 0x100000, 1)
+        for page, n in holes:
+            mb.reserve(0x100000 + page * 0x2000, n * 0x1000)
+        return mb
+    one, many = build(), build()
+    want = [one.alloc_try_nid(size, 4096, 0x100000 + min_pages * 0x1000 * 64, MEMBLOCK_ALLOC_ACCESSIBLE, nid) for _ in range(count)]
+    got = []
+    for addr, n in many.alloc_try_nid_repeat(count, size, 4096, 0x100000 + min_pages * 0x1000 * 64, MEMBLOCK_ALLOC_ACCESSIBLE, nid):
+        got += [addr - i * size if addr else 0 for i in range(n)]
+    assert got == want
+    assert [(r.base, r.size) for r in many.reserved] == [(r.base, r.size) for r in one.reserved]
 
 
 def test_memoryless_cpu_node_gets_its_node_data_last():

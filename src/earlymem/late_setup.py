@@ -143,7 +143,7 @@ def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], 
     size = 8 * (NR_MEM_SECTIONS // per_root)
     addr = mb.alloc(size, INTERNODE_CACHE_BYTES)
     allocations.append(("mem_section roots", addr, size))
-    roots: set[int] = set()
+    next_root = 0  # ranges ascend: the roots below this one have their page
     present: list[list[int]] = []  # [first, last + 1, nid] runs, ascending, disjoint
     limit = 1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT)  # mminit_validate_memmodel_limits()
     for start, end, nid in ranges:
@@ -151,11 +151,15 @@ def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], 
         if start >= end:
             continue
         first, last = start >> PFN_SECTION_SHIFT, (end - 1) >> PFN_SECTION_SHIFT
-        for root in range(first // per_root, last // per_root + 1):
-            if root not in roots:
-                roots.add(root)
-                addr = mb.alloc_node(PAGE, SMP_CACHE_BYTES, nid)
-                allocations.append((f"mem_section[{root}]", addr, PAGE))
+        r_lo, r_hi = max(first // per_root, next_root), last // per_root + 1
+        if r_lo < r_hi:
+            # memblock_alloc_node() once per new root, in a row
+            root = r_lo
+            for addr, n in mb.alloc_try_nid_repeat(r_hi - r_lo, PAGE, SMP_CACHE_BYTES, 0, MEMBLOCK_ALLOC_ACCESSIBLE, nid):
+                name = f"mem_section[{root}]" if n == 1 else f"mem_section[{root}..{root + n - 1}]"
+                allocations.append((name, addr - (n - 1) * PAGE if addr else 0, n * PAGE))
+                root += n
+            next_root = r_hi
         if present and present[-1][1] > first:  # the shared section keeps its node
             first = present[-1][1]
         if first > last:
@@ -174,7 +178,7 @@ def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], 
             runs.append((nid, [(first, end)]))
     usage_size = sizes["mem_section_usage"] + _usemap_size()
     map_size = -(-sizes["page"] * PAGES_PER_SECTION // PMD_SIZE) * PMD_SIZE  # section_map_size()
-    tables: set[tuple[int, int]] = set()
+    tables: dict[str, list[list[int]]] = {}
     for nid, secs in runs:
         _sparse_init_nid(mb, nid, secs, node_data, usage_size, map_size, sizes["page"], tables, allocations, notes)
 
@@ -186,7 +190,7 @@ def _usemap_size() -> int:
 
 
 def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_data: dict[int, int], usage_size: int,
-                     map_size: int, page_size: int, tables: set[tuple[int, int]], allocations: list, notes: list[str]) -> None:
+                     map_size: int, page_size: int, tables: dict[str, list[list[int]]], allocations: list, notes: list[str]) -> None:
     count = sum(e - s for s, e in secs)
     # sparse_early_usemaps_alloc_pgdat_section(): near the node's pg_data_t
     pgdat = node_data.get(nid)
@@ -210,28 +214,49 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
     left = count * map_size if buf else 0
     if buf:
         allocations.append((f"memmap buffer node {nid}", buf, count * map_size))
+    def tables_for(lo: int, hi: int) -> int:
+        """Pages for the PGD entries (PUD tables) and PUD entries (PMD tables)
+        of vmemmap [lo, hi) that have none yet."""
+        n = 0
+        for level, shift in (("PUD", PGDIR_SHIFT), ("PMD", PUD_SHIFT)):
+            a, b = lo >> shift, ((hi - 1) >> shift) + 1
+            runs = tables.setdefault(level, [])
+            n += (b - a) - sum(max(0, min(e, b) - max(s, a)) for s, e in runs)
+            runs.append([a, b])
+            runs.sort()
+            merged: list[list[int]] = []
+            for s, e in runs:
+                if merged and s <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], e)
+                else:
+                    merged.append([s, e])
+            tables[level] = merged
+        return n
+
+    def table_pages(n: int) -> None:
+        # vmemmap_alloc_block_zero() -> memblock_alloc_try_nid_raw(PAGE_SIZE, PAGE_SIZE, 16 MiB, ACCESSIBLE, node), in a row
+        if n:
+            for addr, k in mb.alloc_try_nid_repeat(n, PAGE, PAGE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid):
+                allocations.append((f"vmemmap page tables ({k})", addr - (k - 1) * PAGE if addr else 0, k * PAGE))
+
     for first, end in secs:
         # __populate_section_memmap() -> vmemmap_populate_hugepages(), PMD by
         # PMD: a page for each empty PGD entry (its PUD table) and PUD entry
         # (its PMD table), then 2 MiB of struct pages from the buffer
         vstart = (first << PFN_SECTION_SHIFT) * page_size
         vend = (end << PFN_SECTION_SHIFT) * page_size
-        gb = vstart >> PUD_SHIFT
-        while (gb << PUD_SHIFT) < vend:
-            lo = max(vstart, gb << PUD_SHIFT)
-            hi = min(vend, (gb + 1) << PUD_SHIFT)
-            for level, key in (("PUD", (PGDIR_SHIFT, lo >> PGDIR_SHIFT)), ("PMD", (PUD_SHIFT, gb))):
-                if key not in tables:  # pgd_none / pud_none: vmemmap_alloc_block_zero()
-                    tables.add(key)
-                    page = mb.alloc_try_nid(PAGE, PAGE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
-                    allocations.append((f"vmemmap {level} table", page, PAGE))
-            pmds = (hi - lo) // PMD_SIZE
-            from_buf = min(pmds, left // PMD_SIZE)
-            left -= from_buf * PMD_SIZE
-            for _ in range(pmds - from_buf):  # vmemmap_alloc_block_buf(): the buffer is spent
-                block = mb.alloc_try_nid(PMD_SIZE, PMD_SIZE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
-                allocations.append(("vmemmap block", block, PMD_SIZE))
-            gb += 1
+        pmds = (vend - vstart) // PMD_SIZE
+        if pmds * PMD_SIZE <= left:  # all from the buffer: only table pages are allocated
+            table_pages(tables_for(vstart, vend))
+            left -= pmds * PMD_SIZE
+            continue
+        for v in range(vstart, vend, PMD_SIZE):  # the buffer runs out: block by block
+            table_pages(tables_for(v, v + PMD_SIZE))
+            if left >= PMD_SIZE:
+                left -= PMD_SIZE
+                continue
+            block = mb.alloc_try_nid(PMD_SIZE, PMD_SIZE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
+            allocations.append(("vmemmap block", block, PMD_SIZE))
     if buf and left:  # sparse_buffer_fini()
         mb.phys_free(buf + count * map_size - left, left)
 

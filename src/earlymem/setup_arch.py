@@ -171,19 +171,30 @@ class _PageTables:
         self.can_use_brk = True
         self.min_mapped = 0
         self.max_mapped = 0
-        self.present: set[tuple[str, int]] = set()
+        #: per level, the table indexes that have a page: disjoint [lo, hi) runs
+        self.present: dict[str, list[list[int]]] = {}
         self.pending = 0
         self.allocations = allocations
 
-    def _page(self, level: str, index: int) -> None:
-        key = (level, index)
-        if key in self.present:
-            return
-        self.present.add(key)
-        if self.brk_end + PAGE <= self.brk_top and self.can_use_brk:
-            self.brk_end += PAGE
-        else:
-            self.pending += 1
+    def _pages(self, level: str, lo: int, hi: int) -> None:
+        """A table page for each index in [lo, hi) of ``level`` that has none yet,
+        from the brk buffer while it lasts (and may be used), else memblock."""
+        runs = self.present.setdefault(level, [])
+        new = hi - lo
+        for a, b in runs:
+            new -= max(0, min(b, hi) - max(a, lo))
+        runs.append([lo, hi])
+        runs.sort()
+        merged: list[list[int]] = []
+        for a, b in runs:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self.present[level] = merged
+        take = min(new, (self.brk_top - self.brk_end) // PAGE) if self.can_use_brk else 0
+        self.brk_end += take * PAGE
+        self.pending += new - take
 
     def _flush(self) -> None:
         """The pages alloc_low_pages() had to take from memblock in one init_memory_mapping().
@@ -220,15 +231,13 @@ class _PageTables:
         for s, e, small in ((start, body_s, True), (body_s, body_e, False), (body_e, end, True)):
             if s >= e:
                 continue
-            for g in range(s // PGDIR_SIZE, (e - 1) // PGDIR_SIZE + 1):
-                self._page("PUD", g)
-                lo, hi = max(s, g * PGDIR_SIZE), min(e, (g + 1) * PGDIR_SIZE)
-                for u in range(lo // PUD_SIZE, (hi - 1) // PUD_SIZE + 1):
-                    self._page("PMD", u)
-                    if small:
-                        a, b = max(lo, u * PUD_SIZE), min(hi, (u + 1) * PUD_SIZE)
-                        for m in range(a // PMD_SIZE, (b - 1) // PMD_SIZE + 1):
-                            self._page("PTE", m)
+            # a PUD table per PGD entry, a PMD table per PUD entry and (4K
+            # parts) a PTE table per PMD entry the range touches; counted per
+            # level (only how many come from brk and how many from memblock matters)
+            self._pages("PUD", s // PGDIR_SIZE, (e - 1) // PGDIR_SIZE + 1)
+            self._pages("PMD", s // PUD_SIZE, (e - 1) // PUD_SIZE + 1)
+            if small:
+                self._pages("PTE", s // PMD_SIZE, (e - 1) // PMD_SIZE + 1)
         self._flush()
         self.max_mapped = max(self.max_mapped, end)
 

@@ -541,6 +541,43 @@ class Memblock:
         """``memblock_alloc_try_nid()`` (and ``_raw``): physical address, 0 for NULL."""
         return self.alloc_internal(size, align, min_addr, max_addr, nid, False)
 
+    def alloc_try_nid_repeat(self, count: int, size: int, align: int, min_addr: int, max_addr: int, nid: int) -> list[tuple[int, int]]:
+        """``count`` calls of ``memblock_alloc_try_nid(size, align, ...)`` in a row.
+
+        Top-down, each call lands right below the previous one while the
+        memory there is free, in the same region and above the bound that
+        call would use -- nothing above it could hold a block, and reserving
+        only shrinks what is free -- so such a stretch is reserved at once.
+        Where it ends, one more real call decides.  Needs ``size % align == 0``.
+
+        :return: stretches ``(first, n)``: n calls that returned first,
+            first - size, ... in that order; ``(0, n)`` for n failed calls.
+        """
+        out: list[tuple[int, int]] = []
+        done = 0
+        while done < count:
+            a = self.alloc_try_nid(size, align, min_addr, max_addr, nid)
+            if not a:
+                out.append((0, count - done))
+                break
+            n = 0
+            left = count - done - 1
+            if left and size % align == 0:
+                # the next call's block lies in the same memory region (so the
+                # same node: the node pass succeeds again if it did), above
+                # min_addr if that pass found this one, and below no reservation
+                floor = next(r.base for r in self.memory.regions if r.base <= a < r.end)
+                if min_addr and a >= min_addr:
+                    floor = max(floor, min_addr)
+                # (the block just reserved may have merged with a reservation below it)
+                floor = max([floor] + [min(r.end, a) for r in self.reserved.regions if r.base < a and r.size])
+                n = min(left, (a - floor) // size)
+                if n:
+                    self._reserve_alloc(a - n * size, n * size, nid)
+            out.append((a, n + 1))
+            done += n + 1
+        return out
+
     def alloc_exact_nid_raw(self, size: int, align: int, min_addr: int, max_addr: int, nid: int) -> int:
         """``memblock_alloc_exact_nid_raw()``."""
         return self.alloc_internal(size, align, min_addr, max_addr, nid, True)
