@@ -41,6 +41,9 @@ def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, setup, miss
 
         handoff = memblock_free_all(setup.memblock, zones, nodes.max_pfn)
         state["handoff"] = handoff
+        state["memblock"] = setup.memblock
+        state["e820"] = nodes.e820 or []
+        state["end_pfn"] = nodes.max_pfn
         state["watermarks"] = zone_watermarks([(h.zone.nid, h.zone.name, h.managed) for h in handoff],
                                               movable_like_highmem=profile.movable_wmark_like_highmem)
     return [("zoneinfo", f"Node {z.nid}, zone {z.name}: spanned={z.spanned} present={z.present}") for z in zones]

@@ -1,0 +1,86 @@
+"""Conservation of pages through a modern boot (earlymem.mm.boot_ledger): in
+every phase each page has one owner, and the phases agree (RAM = memblock
+memory, memblock free = buddy free = managed, managed + reserved = present).
+Checked on every committed capture and on hypothesis-generated machines."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from earlymem.cmdline import CommandLine
+from earlymem.e820 import E820Entry, E820Type
+from earlymem.kernels import parse_version, profile_for
+from earlymem.machine import Machine, NumaAffinity
+from earlymem.mm.boot_ledger import boot_ledger, check_boot_ledger
+from earlymem.mm.ledger import LedgerError
+from earlymem.oracle.capture import read_capture
+from earlymem.predict import predict_lines
+from earlymem.ranges import Range
+from earlymem.report import e820_report
+from earlymem.sources.dmesg import parse_boot_logs
+
+FIX = Path(__file__).parent / "fixtures"
+CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
+M, G = 1 << 20, 1 << 30
+
+
+def _check(machine: Machine, version: str, sanitized: bool, who: str = "BIOS-e820") -> dict:
+    profile = profile_for(parse_version(version))
+    report = e820_report(machine, profile, already_sanitized=sanitized, who=who)
+    state: dict = {}
+    predict_lines(machine, profile, report, [], state)
+    assert "handoff" in state
+    ledger = boot_ledger(state["e820"], state["memblock"], state["handoff"], state["end_pfn"])
+    check_boot_ledger(ledger, state["memblock"], state["handoff"])
+    return state
+
+
+@pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_capture_conserves_pages(cap):
+    c = read_capture(cap)
+    first = parse_boot_logs(c.sections.get("first/dmesg") or c.serial, str(cap))[0]
+    _check(Machine.from_boot_log(first), first.version, True, first.firmware.who)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    low_mb=st.integers(64, 3071),
+    high_gb=st.integers(0, 64),
+    holes=st.lists(st.tuples(st.integers(1, 4000), st.integers(1, 64)), max_size=4),
+    nodes=st.integers(1, 4),
+    crash=st.sampled_from(["", "crashkernel=128M", "crashkernel=256M,high", "crashkernel=64M@16M", "crashkernel=1G-:96M"]),
+    version=st.sampled_from(["5.10", "6.1", "6.12", "7.2"]),
+)
+def test_generated_machines_conserve_pages(low_mb, high_gb, holes, nodes, crash, version):
+    e820 = [E820Entry(0, 0x9FC00, E820Type.RAM), E820Entry(0x9FC00, 0x400, E820Type.RESERVED),
+            E820Entry(0xF0000, 0x10000, E820Type.RESERVED), E820Entry(M, low_mb * M - M, E820Type.RAM)]
+    if high_gb:
+        e820.append(E820Entry(4 * G, high_gb * G, E820Type.RAM))
+    for at_mb, size_mb in holes:  # reserved holes punched into RAM (the kernel sanitizes overlaps)
+        e820.append(E820Entry(at_mb * M + 0x1800, size_mb * M, E820Type.RESERVED))
+    end = 4 * G + high_gb * G if high_gb else low_mb * M
+    numa = []
+    if nodes > 1:
+        cuts = [0] + [(end // nodes * i) >> 27 << 27 for i in range(1, nodes)] + [end]
+        numa = [NumaAffinity(n, n, Range(cuts[n], cuts[n + 1])) for n in range(nodes) if cuts[n] < cuts[n + 1]]
+    machine = Machine(e820, CommandLine(f"console=ttyS0 nokaslr {crash}".strip()), parse_version(version), numa)
+    try:
+        state = _check(machine, version, False)
+    except Exception as exc:  # a machine the kernel would refuse is not a conservation failure
+        if isinstance(exc, LedgerError) or isinstance(exc, AssertionError):
+            raise
+        return
+    assert sum(h.managed for h in state["handoff"]) > 0
+
+
+def test_a_broken_handoff_is_caught():
+    cap = FIX / "oracle" / "pc-4g-ck256-load-crash--6.1"
+    c = read_capture(cap)
+    first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
+    state = _check(Machine.from_boot_log(first), first.version, True, first.firmware.who)
+    h = state["handoff"][1]
+    h.runs[0] = (h.runs[0][0] + 1, h.runs[0][1])  # one free page lost
+    ledger = boot_ledger(state["e820"], state["memblock"], state["handoff"], state["end_pfn"])
+    with pytest.raises(LedgerError):
+        check_boot_ledger(ledger, state["memblock"], state["handoff"])
