@@ -44,7 +44,7 @@ import bisect
 from dataclasses import dataclass, field
 from math import isqrt
 
-from earlymem.mm.buddy import MAX_ORDER, buddy_blocks
+from earlymem.mm.buddy import FreeArea, buddy_blocks
 from earlymem.ranges import Range, RangeSet
 
 __all__ = ["Zone", "PageAllocator", "STRUCT_PAGE_2_6_23", "LOWMEM_RESERVE_RATIO"]
@@ -63,9 +63,8 @@ class Zone:
     idx: int  # 0 DMA, 1 DMA32, 2 Normal
     span: Range  # pfns
     present_pages: int
-    #: free blocks ``(pfn, order)``, per order, head first (the order
-    #: __rmqueue_smallest() takes them in).
-    lists: list[list[int]] = field(default_factory=lambda: [[] for _ in range(MAX_ORDER)])
+    #: the free lists (earlymem.mm.buddy.FreeArea), filled by PageAllocator
+    area: FreeArea | None = None
     pages_min: int = 0
     pages_low: int = 0
     pages_high: int = 0
@@ -79,31 +78,17 @@ class Zone:
 
     @property
     def free_pages(self) -> int:
-        return sum(len(blocks) << o for o, blocks in enumerate(self.lists))
+        return self.area.free_pages if self.area else 0
 
     def take(self, n: int) -> RangeSet:
-        """Hand out ``n`` single pages the way repeated order-0 allocations would."""
-        got: list[Range] = []
-        for order in range(MAX_ORDER):
-            blocks = self.lists[order]
-            size = 1 << order
-            whole = min(len(blocks), n >> order)
-            got.extend(Range(p, p + size) for p in blocks[:whole])
-            del blocks[:whole]
-            n -= whole << order
-            if n and blocks:
-                # a split block goes from its lowest page up; its remaining
-                # upper part returns to the heads of the lower orders
-                pfn = blocks.pop(0)
-                got.append(Range(pfn, pfn + n))
-                for p, o in sorted(buddy_blocks(RangeSet([Range(pfn + n, pfn + size)])), reverse=True):
-                    self.lists[o].insert(0, p)
-                n = 0
-            if not n:
-                break
+        """Hand out ``n`` single pages the way repeated order-0 allocations would
+        (FreeArea.take_pages())."""
+        if self.area is None:
+            return RangeSet()
+        got = self.area.take_pages(n)
         if not self.first_out:
-            self.first_out = got[:4]
-        return RangeSet(got)
+            self.first_out = self.area.last_taken[:4]
+        return got
 
 
 def _creation_order(free: RangeSet, freed_runs: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
@@ -140,9 +125,12 @@ class PageAllocator:
         self.zones = zones
         self.order = order
         for z in zones:
+            # __free_one_page() put each block at the head of its list when
+            # its last page was freed: newest first
+            z.area = FreeArea(z.span)
             blocks = _creation_order(free.intersect([z.span]), freed_runs)
             for pfn, order, _when in sorted(blocks, key=lambda b: b[2], reverse=True):
-                z.lists[order].append(pfn)
+                z.area.insert(pfn, order, tail=True)
         self._watermarks()
 
     # -- init_per_zone_pages_min() and setup_per_zone_lowmem_reserve()
