@@ -160,3 +160,28 @@ def test_cli_predict_zoneinfo_and_buddyinfo():
     if logs:
         k = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--dmesg", logs[0], "--format", "zoneinfo"], capture_output=True, text=True)
         assert k.returncode == 1 and "not predicted" in k.stderr and "Traceback" not in k.stderr
+
+
+SWIOTLB = [p for p in CAPTURES if "software IO TLB: mapped" in (p / "serial.log").read_text(errors="replace")]
+
+
+@pytest.mark.parametrize("cap", SWIOTLB, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_swiotlb_buffer_placement(cap):
+    # mem_init()'s bounce buffer: the highest 64 MiB free below 4 GiB.  Exact
+    # where no allocation earlymem does not model (the per-CPU first chunk on
+    # each CPU's node, the early hash tables at the top of memory) can sit
+    # below 4 GiB: RAM above 4 GiB, and in every node that has CPUs
+    from earlymem.machine import Machine
+    from earlymem.sources.dmesg import parse_boot_logs
+    from earlymem.verify import verify_path
+
+    c = read_capture(cap)
+    first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
+    m = Machine.from_boot_log(first)
+    fam = {f.name: f for f in verify_path(cap).families}["swiotlb"]
+    assert fam.expected and fam.predicted, "a machine with memory above 4 GiB gets a bounce buffer"
+    ram_high = any(e.type == 1 and e.addr + e.size > 1 << 32 for e in m.e820) and "mem=" not in (first.command_line or "")
+    cpu_nodes = {c.node for c in m.cpus} or {a.node for a in m.numa} or {0}
+    high_nodes = {a.node for a in m.numa if a.range.end > 1 << 32} if m.numa else {0}
+    if ram_high and cpu_nodes <= high_nodes:
+        assert fam.ok, "\n".join(fam.diff())

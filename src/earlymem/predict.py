@@ -102,6 +102,14 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         lines += late.lines
         if notes is not None:
             notes.extend(late.notes)
+        # mem_init(): the swiotlb bounce buffer, just before memblock_free_all()
+        from earlymem.mem_init import swiotlb_init
+
+        # max_possible_pfn: max_pfn, raised by every SRAT memory affinity to
+        # PFN_UP(end - 1) (drivers/acpi/numa/srat.c acpi_numa_memory_affinity_init())
+        srat = machine.numa if machine.command_line.get("numa") != "off" else []
+        possible = max([nodes.max_pfn] + [-(-(a.range.end - 1) >> 12) for a in srat])
+        lines += [("swiotlb", t) for t in swiotlb_init(machine, profile, setup.memblock, possible, late.allocations)]
     lines += _zoneinfo_lines(machine, profile, nodes, setup, missing, state)
     children = list(machine.kernel_resources)
     if crash is not None:

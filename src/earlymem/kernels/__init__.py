@@ -142,6 +142,9 @@ class KernelProfile:
     #: __setup_per_zone_wmarks() gives ZONE_MOVABLE highmem's clamped minimum
     #: (32 when empty) and leaves it out of lowmem_pages (earlymem.mm.watermarks).
     movable_wmark_like_highmem: bool = False
+    #: swiotlb bookkeeping: 0 = 5.10's io_tlb_list + io_tlb_orig_addr arrays;
+    #: else sizeof(struct io_tlb_slot) of the per-slab array (earlymem.mem_init).
+    swiotlb_slot_bytes: int = 0
     #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.bootmem_era),
     #: "memblock-2.6.37" (earlymem.early_memblock), "predictor" (the
     #: models_early_nodes eras), or None (not modelled: refused).
@@ -374,6 +377,8 @@ _P_5_13 = replace(
     crash_low_1m_message=False,
     crashkernel_range_rounds_128m=True,
     memoryless_initmem_as_memoryless=True,
+    # [release unverified: after 5.10, by 6.1] struct io_tlb_slot (orig_addr, alloc_size, list)
+    swiotlb_slot_bytes=24,
     # [release unverified: after 5.10, by 6.1] /proc/zoneinfo's boost and cma lines (captures)
     zoneinfo_fields=("pages free", "boost", "min", "low", "high", "spanned", "present", "managed", "cma"),
     # [release unverified: after 5.10, by 6.1] the SETUP_RNG_SEED slot in kexec_file's boot params (6.0)
