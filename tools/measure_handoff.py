@@ -10,7 +10,9 @@ Two measures per capture:
    earlymem's managed pages;
 2. per populated zone, earlymem's managed pages minus the managed pages
    /proc/zoneinfo showed when the oracle's init read it (after the kernel
-   freed its init memory and the initrd: negative in the zone holding them).
+   freed its init memory and the initrd: negative in the zone holding them);
+3. per populated zone, earlymem's /proc/buddyinfo right after the hand-off
+   against the one init read: free pages and 4 MiB (order-10) blocks.
 
     python tools/measure_handoff.py tests/fixtures/oracle tests/fixtures/holdout*
 """
@@ -57,7 +59,7 @@ def handoff_total(cap) -> tuple[int, int] | None:
     return None
 
 
-def measure(path: Path) -> tuple[str, list[tuple[str, int, int]], tuple[int, int, int, int] | None] | None:
+def measure(path: Path) -> tuple | None:
     cap = read_capture(path)
     if "first/zoneinfo" not in cap.sections:
         return None
@@ -72,16 +74,24 @@ def measure(path: Path) -> tuple[str, list[tuple[str, int, int]], tuple[int, int
     real = real_managed(cap)
     rows = [(h.zone.name, h.managed, real[(h.zone.nid, h.zone.name)]) for h in state["handoff"]
             if h.zone.present and (h.zone.nid, h.zone.name) in real]
+    buddy = {}
+    for ln in cap.sections.get("first/buddyinfo", []):
+        m = re.match(r"^Node (\d+), zone\s+(\S+)((?:\s+\d+){11})", ln)
+        if m:
+            buddy[(int(m.group(1)), m.group(2))] = [int(x) for x in m.group(3).split()]
+    bud = [(h.free_pages - sum(c << o for o, c in enumerate(buddy[k])), h.counts[10] - buddy[k][10])
+           for h in state["handoff"] for k in [(h.zone.nid, h.zone.name)] if h.zone.present and k in buddy]
     total = handoff_total(cap)
     totals = None
     if total:
         totals = (sum(h.zone.present for h in state["handoff"]), total[0], sum(h.managed for h in state["handoff"]), total[1])
-    return path.name.rsplit("--", 1)[-1], rows, totals
+    return path.name.rsplit("--", 1)[-1], rows, totals, bud
 
 
 def main(dirs: list[str]) -> None:
     per: dict[tuple[str, str], list[int]] = defaultdict(list)
     hand: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
+    buddies: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for d in dirs:
         for p in sorted(Path(d).iterdir()):
             if not (p / "serial.log").is_file():
@@ -89,7 +99,8 @@ def main(dirs: list[str]) -> None:
             r = measure(p)
             if r is None:
                 continue
-            version, rows, totals = r
+            version, rows, totals, bud = r
+            buddies[version] += bud
             for zone, pred, real in rows:
                 per[(version, zone)].append(pred - real)
             if totals:
@@ -106,6 +117,14 @@ def main(dirs: list[str]) -> None:
     print("|---|---|---|---|---|---|")
     for (version, zone), diffs in sorted(per.items(), key=lambda kv: (parse_version(kv[0][0]).key, kv[0][1])):
         print(f"| {version} | {zone} | {len(diffs)} | {statistics.mean(diffs):+.0f} | {min(diffs):+d} | {max(diffs):+d} |")
+    print()
+    print("| kernel | zones | free pages: mean difference | mean |difference| | order-10 blocks: mean difference | mean |difference| |")
+    print("|---|---|---|---|---|---|")
+    for version, rows in sorted(buddies.items(), key=lambda kv: parse_version(kv[0]).key):
+        f = [a for a, _ in rows]
+        t = [b for _, b in rows]
+        print(f"| {version} | {len(rows)} | {statistics.mean(f):+.0f} | {statistics.mean(map(abs, f)):.0f} | "
+              f"{statistics.mean(t):+.1f} | {statistics.mean(map(abs, t)):.1f} |")
 
 
 if __name__ == "__main__":
