@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/bench_predict.py  (prints a Markdown table;
 the README's "Benchmarks" section holds the last run).  Each machine is
 synthetic but shaped like a QEMU/server one: low RAM to 0xbffe0000, the rest
 above 4 GiB split evenly into NUMA nodes (SRAT), an initrd below 3 GiB,
-nokaslr, log_buf_len=4M and a crashkernel range list.  One run is
+nokaslr, log_buf_len=4M, a crashkernel range list and four CPUs per node.  One run is
 predict_lines() with the hand-off state: e820, nodes, setup_arch()'s memblock
 allocations, crashkernel, sparse_init(), zones, memblock_free_all() with the
 buddy free lists, and the watermarks.  Time is the best of five runs; memory
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from earlymem.cmdline import CommandLine  # noqa: E402
 from earlymem.e820 import E820Entry, E820Type  # noqa: E402
 from earlymem.kernels import parse_version, profile_for  # noqa: E402
-from earlymem.machine import Machine, NumaAffinity  # noqa: E402
+from earlymem.machine import CpuAffinity, Machine, NumaAffinity  # noqa: E402
 from earlymem.predict import predict_lines  # noqa: E402
 from earlymem.ranges import Range  # noqa: E402
 from earlymem.report import e820_report  # noqa: E402
@@ -56,7 +56,8 @@ def machine(total: int, nodes: int, version: str) -> Machine:
             if max(a, lo) < min(b, hi):
                 numa.append(NumaAffinity(n, n, Range(max(a, lo), min(b, hi))))
     cmd = CommandLine("console=ttyS0 nokaslr log_buf_len=4M crashkernel=1G-64G:512M,64G-1T:1G,1T-:2G")
-    return Machine(e820, cmd, parse_version(version), numa, None, Range(0xBF4C1000, 0xBFFE0000))
+    cpus = [CpuAffinity(i, i // 4, i // 4) for i in range(4 * nodes)]  # four CPUs per node
+    return Machine(e820, cmd, parse_version(version), numa, None, Range(0xBF4C1000, 0xBFFE0000), cpus=cpus, boot_apic=0)
 
 
 def run(total: int, nodes: int, version: str) -> tuple[float, int, int]:

@@ -185,3 +185,34 @@ def test_swiotlb_buffer_placement(cap):
     high_nodes = {a.node for a in m.numa if a.range.end > 1 << 32} if m.numa else {0}
     if ram_high and cpu_nodes <= high_nodes:
         assert fam.ok, "\n".join(fam.diff())
+
+
+ALL = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
+
+
+@pytest.mark.parametrize("cap", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_percpu_and_hash_table_lines(cap):
+    # pcpu_embed_first_chunk()'s unit size from the CPUs per node, and
+    # alloc_large_system_hash()'s sizes from nr_kernel_pages; 6.1 and 6.12 leave
+    # out a vmalloc'd table of 2 MiB or more (hugepage or not depends on free
+    # 2 MiB blocks at that moment), never guess it
+    from earlymem.verify import verify_path
+
+    fam = {f.name: f for f in verify_path(cap).families}
+    assert fam["percpu"].expected and fam["percpu"].ok, "\n".join(fam["percpu"].diff())
+    assert fam["hash"].expected and not fam["hash"].wrong, "\n".join(fam["hash"].diff())
+    if cap.name.endswith(("--5.10", "--7.2")):
+        assert fam["hash"].ok
+
+
+def test_nr_kernel_pages_rules():
+    from earlymem.mem_init import nr_kernel_pages
+
+    zones = [ZoneSize(0, "DMA", 1, 4095, 3998), ZoneSize(0, "DMA32", 4096, 1044480, 782304)]
+    # 5.10/6.1: present less the memmap estimate (spanned pages unless the zone
+    # is mostly holes), less dma_reserve in ZONE_DMA
+    dma = 3998 - (4095 * 64 + 4095) // 4096 - 100
+    dma32 = 782304 - (782304 * 64 + 4095) // 4096  # 1044480 > 782304 * 17 / 16: the present pages
+    assert nr_kernel_pages(profile_for(parse_version("6.1")), zones, 100, 0) == (dma + dma32, dma + dma32)
+    # 6.10+: memblock's free pages at free_area_init()
+    assert nr_kernel_pages(profile_for(parse_version("6.12")), zones, 100, 777) == (777, 777)

@@ -31,6 +31,7 @@ from earlymem.oracle.capture import read_capture
 from earlymem.predict import predict_lines
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import parse_boot_logs
+from earlymem.verify import harness_cpus
 
 
 def real_managed(cap) -> dict[tuple[int, str], int]:
@@ -65,6 +66,9 @@ def measure(path: Path) -> tuple | None:
         return None
     first = parse_boot_logs(cap.sections["first/dmesg"], str(path))[0]
     machine = Machine.from_boot_log(first)
+    if not machine.cpus:  # as verify does: the guest's CPUs from the QEMU command
+        machine.cpus = harness_cpus(cap.note)
+        machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
     profile = profile_for(parse_version(first.version))
     report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
     state: dict = {}

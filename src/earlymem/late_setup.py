@@ -60,6 +60,7 @@ from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE
 from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.machine import CpuAffinity, Machine
+from earlymem.ranges import Range, RangeSet
 from earlymem.units import parse_integer
 
 __all__ = ["LateNodes", "late_node_data", "possible_cpus", "logical_cpu_apic", "sparse_init", "alloc_node_data"]
@@ -95,6 +96,12 @@ class LateNodes:
     #: ``(what, base, size)`` in allocation order, from paging_init() on.
     allocations: list[tuple[str, int, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: memblock_find_dma_reserve() (arch/x86/mm/init.c, to 6.9): memory pages
+    #: below 16 MiB that are not free, just before paging_init()
+    dma_reserve: int = 0
+    #: whole free pages in memblock after sparse_init() (6.10+
+    #: calc_nr_kernel_pages(), called from free_area_init())
+    free_after_sparse: int = 0
 
 
 def alloc_node_data(mb: Memblock, nid: int, nd_size: int) -> tuple[int, list[str]]:
@@ -178,7 +185,7 @@ def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], 
             runs.append((nid, [(first, end)]))
     usage_size = sizes["mem_section_usage"] + _usemap_size()
     map_size = -(-sizes["page"] * PAGES_PER_SECTION // PMD_SIZE) * PMD_SIZE  # section_map_size()
-    tables: dict[str, list[list[int]]] = {}
+    tables: dict[str, RangeSet] = {}
     for nid, secs in runs:
         _sparse_init_nid(mb, nid, secs, node_data, usage_size, map_size, sizes["page"], tables, allocations, notes)
 
@@ -190,7 +197,7 @@ def _usemap_size() -> int:
 
 
 def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_data: dict[int, int], usage_size: int,
-                     map_size: int, page_size: int, tables: dict[str, list[list[int]]], allocations: list, notes: list[str]) -> None:
+                     map_size: int, page_size: int, tables: dict[str, RangeSet], allocations: list, notes: list[str]) -> None:
     count = sum(e - s for s, e in secs)
     # sparse_early_usemaps_alloc_pgdat_section(): near the node's pg_data_t
     pgdat = node_data.get(nid)
@@ -219,18 +226,10 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
         of vmemmap [lo, hi) that have none yet."""
         n = 0
         for level, shift in (("PUD", PGDIR_SHIFT), ("PMD", PUD_SHIFT)):
-            a, b = lo >> shift, ((hi - 1) >> shift) + 1
-            runs = tables.setdefault(level, [])
-            n += (b - a) - sum(max(0, min(e, b) - max(s, a)) for s, e in runs)
-            runs.append([a, b])
-            runs.sort()
-            merged: list[list[int]] = []
-            for s, e in runs:
-                if merged and s <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], e)
-                else:
-                    merged.append([s, e])
-            tables[level] = merged
+            idx = Range(lo >> shift, ((hi - 1) >> shift) + 1)
+            have = tables.get(level, RangeSet())
+            n += idx.size - have.intersect([idx]).total
+            tables[level] = have.union([idx])
         return n
 
     def table_pages(n: int) -> None:
@@ -259,6 +258,17 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
             allocations.append(("vmemmap block", block, PMD_SIZE))
     if buf and left:  # sparse_buffer_fini()
         mb.phys_free(buf + count * map_size - left, left)
+
+
+def _dma_reserve(mb: Memblock) -> int:
+    dma_pfn = MAX_DMA_ADDRESS >> PAGE_SHIFT
+    pages = sum(min(e, dma_pfn) - min(s, dma_pfn) for s, e, _ in _mem_pfn_ranges(mb))
+    free = 0
+    for start, end, _ in mb.free_ranges(NUMA_NO_NODE):
+        s, e = min(-(-start >> PAGE_SHIFT), dma_pfn), min(end >> PAGE_SHIFT, dma_pfn)
+        if s < e:
+            free += e - s
+    return pages - free
 
 
 def logical_cpu_apic(machine: Machine, cpu: int) -> int | None:
@@ -303,7 +313,9 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
     kernel whose crashing CPU is unknown, nothing is predicted and a note says why.
     """
     out = LateNodes()
+    out.dma_reserve = _dma_reserve(mb)
     sparse_init(mb, node_data, sizes, out.allocations, out.notes)
+    out.free_after_sparse = sum(max(0, (e >> PAGE_SHIFT) - (-(-s >> PAGE_SHIFT))) for s, e, _ in mb.free_ranges(NUMA_NO_NODE))
     if machine.acpi_tables is None or "HPET" in machine.acpi_tables:
         size = sizes["resource"] + HPET_RESOURCE_NAME_SIZE
         out.allocations.append(("hpet_res", mb.alloc(size, SMP_CACHE_BYTES), size))

@@ -1,4 +1,17 @@
-"""What mem_init() reserves before memblock_free_all(): the swiotlb bounce buffer.
+"""start_kernel() from setup_arch() to memblock_free_all(): the early hash
+tables and the swiotlb bounce buffer.
+
+vfs_caches_init_early() (fs/dcache.c, fs/inode.c) sizes the dentry and inode
+hash tables with ``alloc_large_system_hash()`` (mm/page_alloc.c in 5.10,
+mm/mm_init.c later; :func:`hash_tables`) and, when hashdist is 0 -- one node
+with memory (page_alloc_init() / free_area_init()) or ``hashdist=0`` --
+takes them from memblock (``memblock_alloc(size, SMP_CACHE_BYTES)``, HASH_EARLY
+| HASH_ZERO) printing ``... (linear)``; otherwise dcache_init()/inode_init()
+vmalloc them later (``vmalloc``).  Their size follows nr_kernel_pages: to
+6.9 the zones' present pages less a memmap estimate (calc_memmap_size()) and,
+for ZONE_DMA, dma_reserve; from 6.10 (Baoquan He's series, "mm/mm_init.c: add
+new function calc_nr_kernel_pages()") the whole free pages memblock has at
+free_area_init() -- the profile's ``nr_kernel_pages_from_memblock``.
 
 arch/x86/mm/init_64.c mem_init() -> pci_iommu_alloc(): with more than 4 GiB
 of possible memory (``max_possible_pfn > MAX_DMA32_PFN``, unless
@@ -26,7 +39,7 @@ from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
 from earlymem.units import parse_integer
 
-__all__ = ["swiotlb_init"]
+__all__ = ["swiotlb_init", "hash_tables", "nr_kernel_pages"]
 
 PAGE = 4096
 IO_TLB_SHIFT = 11
@@ -74,3 +87,171 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
         addr = mb.alloc_try_nid(n, align, 0, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE)
         allocations.append(("swiotlb bookkeeping", addr, n))
     return [f"software IO TLB: mapped [mem {start:#018x}-{start + size:#018x}] ({size >> 20}MB)"]
+
+
+#: mm/page_alloc.c alloc_large_system_hash(): ADAPT_SCALE_BASE (64 GiB) in pages, and its shift
+ADAPT_SCALE_NPAGES = (64 << 30) >> 12
+ADAPT_SCALE_SHIFT = 2
+#: fs/dcache.c and fs/inode.c: (name, bucket size, scale, command-line parameter)
+HASH_TABLES = (("Dentry cache", 8, 13, "dhash_entries"), ("Inode-cache", 8, 14, "ihash_entries"))
+
+
+def nr_kernel_pages(profile: KernelProfile, zones, dma_reserve: int, free_after_sparse: int) -> tuple[int, int]:
+    """``(nr_kernel_pages, nr_all_pages)`` as free_area_init() leaves them.
+
+    :param zones: earlymem.mm.zones.ZoneSize of every online node.
+    """
+    if profile.nr_kernel_pages_from_memblock:
+        return free_after_sparse, free_after_sparse
+    total = 0
+    for z in zones:
+        # free_area_init_core(): calc_memmap_size(), then dma_reserve for zone 0
+        pages = z.present if z.spanned > z.present + (z.present >> 4) else z.spanned
+        memmap = _page_align(pages * 64) // PAGE
+        free = z.present
+        if free >= memmap:
+            free -= memmap
+        if z.name == "DMA" and free > dma_reserve:
+            free -= dma_reserve
+        total += free
+    return total, total
+
+
+def hash_tables(machine: Machine, profile: KernelProfile, mb: Memblock, nr_kernel: int, nr_all: int, early: bool,
+                allocations: list[tuple[str, int, int]]) -> list[str]:
+    """The dentry and inode hash tables: their lines, and (``early``) their memblock allocations."""
+    lines = []
+    for name, bucket, scale, param in HASH_TABLES:
+        given = 0
+        value = machine.command_line.get(param)
+        if value:  # __setup(): simple_strtoul()
+            try:
+                r = parse_integer(value)
+                given = r.value if r.end else 0
+            except Exception:
+                given = 0
+        numentries = given
+        if not numentries:
+            numentries = -(-nr_kernel // 256) * 256  # round up to 1 MiB of pages
+            adapt = ADAPT_SCALE_NPAGES
+            while adapt < numentries:
+                scale += 1
+                adapt <<= ADAPT_SCALE_SHIFT
+            numentries = numentries >> (scale - 12) if scale > 12 else numentries << (12 - scale)
+            if numentries * bucket < PAGE:
+                numentries = PAGE // bucket
+        numentries = 1 << (numentries - 1).bit_length() if numentries > 1 else 1  # roundup_pow_of_two()
+        limit = min((nr_all << 12 >> 4) // bucket, 0x80000000)
+        numentries = min(numentries, limit) if limit else numentries
+        log2qty = numentries.bit_length() - 1
+        size = bucket << log2qty
+        if early:
+            addr = mb.alloc(size, SMP_CACHE_BYTES)
+            allocations.append((f"{name} hash table", addr, size))
+        how = "linear" if early else "vmalloc"
+        if not early and size >= (2 << 20) and profile.hash_vmalloc_huge != "no":
+            if profile.hash_vmalloc_huge == "maybe":
+                continue  # whether 2 MiB pages were free then is not modelled
+            how = "vmalloc hugepage"
+        lines.append(f"{name} hash table entries: {1 << log2qty} (order: {size.bit_length() - 1 - 12}, {size} bytes, {how})")
+    return lines
+
+
+#: include/linux/percpu.h: PERCPU_MODULE_RESERVE, PERCPU_DYNAMIC_RESERVE (64-bit), PERCPU_DYNAMIC_EARLY_SIZE
+PERCPU_MODULE_RESERVE = 8 << 10
+PERCPU_DYNAMIC_RESERVE = 28 << 10
+PERCPU_DYNAMIC_EARLY_SIZE = 12 << 10
+PCPU_MIN_UNIT_SIZE = 32 << 10
+#: the static per-CPU area (__per_cpu_end - __per_cpu_start) of the pinned Debian
+#: kernels, as their "percpu: Embedded ... s<size>" lines give it
+DEBIAN_PERCPU_STATIC = {(5, 10): 221184, (6, 1): 217088, (6, 12): 233472, (7, 2): 221184}
+#: sizeof(struct pcpu_chunk) in their BTF (pcpu_block_md is 32 in all four)
+DEBIAN_PCPU_CHUNK = {(5, 10): 136, (6, 1): 136, (6, 12): 192, (7, 2): 128}
+
+
+def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], online: set[int],
+                       allocations: list[tuple[str, int, int]]) -> list[str]:
+    """setup_per_cpu_areas() -> pcpu_embed_first_chunk() (mm/percpu.c, arch/x86/kernel/setup_percpu.c, 5.10).
+
+    ``cpu_nodes``: the node of each possible CPU, in CPU order.  CPUs are
+    grouped by node (pcpu_cpu_distance()); pcpu_build_alloc_info() picks the
+    units per 2 MiB allocation (the fewest allocations wasting at most a
+    third of a unit per CPU); each group's units are one
+    ``memblock_alloc_try_nid(units * unit_size, PMD_SIZE, 16 MiB, ...)`` on the
+    group's node (any node if it has none), then every used unit keeps its
+    first ``PFN_ALIGN(static + reserved + dynamic)`` bytes and returns the rest
+    and unused units whole; pcpu_setup_first_chunk() takes its maps and the
+    two first chunks' bitmaps; the alloc_info and the areas array are freed.
+    """
+    key = machine.kernel_version.key[:2] if machine.kernel_version else (6, 1)
+    static = DEBIAN_PERCPU_STATIC.get(key, DEBIAN_PERCPU_STATIC[(6, 1)])
+    ncpu = len(cpu_nodes)
+    if not ncpu:
+        return []
+    size_sum = _page_align(static + PERCPU_MODULE_RESERVE + max(PERCPU_DYNAMIC_RESERVE, PERCPU_DYNAMIC_EARLY_SIZE))
+    dyn = size_sum - static - PERCPU_MODULE_RESERVE
+    groups: list[int] = []  # node of each group, in order of first CPU
+    cnt: dict[int, int] = {}
+    for n in cpu_nodes:
+        if n not in cnt:
+            groups.append(n)
+            cnt[n] = 0
+        cnt[n] += 1
+    atom = 2 << 20
+    min_unit = max(size_sum, PCPU_MIN_UNIT_SIZE)
+    alloc_size = -(-min_unit // atom) * atom
+    upa = alloc_size // min_unit
+    while alloc_size % upa or (alloc_size // upa) % PAGE:
+        upa -= 1
+    best, last_allocs = 0, 1 << 62
+    for u in range(upa, 0, -1):
+        if alloc_size % u or (alloc_size // u) % PAGE:
+            continue
+        allocs = sum(-(-cnt[g] // u) for g in groups)
+        wasted = sum(-(-cnt[g] // u) * u - cnt[g] for g in groups)
+        if wasted > ncpu // 3:
+            continue
+        if allocs > last_allocs:
+            break
+        last_allocs, best = allocs, u
+    unit = alloc_size // best
+    units = [-(-cnt[g] // best) * best for g in groups]
+    # pcpu_alloc_alloc_info(): the info with its cpu maps (freed at the end)
+    ai_size = _page_align(-(-(64 + 24 * len(groups)) // 4) * 4 + 4 * sum(units))
+    ai = mb.alloc(ai_size, PAGE)
+    areas_size = _page_align(8 * len(groups))
+    areas = mb.alloc(areas_size, SMP_CACHE_BYTES)
+    bases = []
+    for g, n_units in zip(groups, units):
+        size = n_units * unit
+        if g in online:
+            base = mb.alloc_try_nid(size, atom, MAX_DMA_PFN_ADDR, MEMBLOCK_ALLOC_ACCESSIBLE, g)
+        else:
+            base = mb.alloc_try_nid(size, atom, MAX_DMA_PFN_ADDR, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE)
+        bases.append(base)
+    for g, n_units, base in zip(groups, units, bases):
+        if not base:
+            continue
+        for i in range(n_units):
+            at = base + i * unit
+            if i < cnt[g]:
+                mb.phys_free(at + size_sum, unit - size_sum)
+                allocations.append((f"percpu unit (node {g})", at, size_sum))
+            else:
+                mb.phys_free(at, unit)
+    # pcpu_setup_first_chunk()
+    chunk = DEBIAN_PCPU_CHUNK.get(key, 136)
+    slots = max((unit.bit_length()) - 5 + 2, 1) + 2
+    meta = [8 * len(groups), 8 * len(groups), 4 * ncpu, 8 * ncpu, slots * 16 * 2]
+    for region in (PERCPU_MODULE_RESERVE, dyn):
+        pages = -(-region // PAGE)
+        bits = pages * (PAGE >> 2)
+        meta += [chunk + 8 * -(-pages // 64), -(-bits // 64) * 8, -(-(bits + 1) // 64) * 8, pages * 32]
+    for n in meta:
+        allocations.append(("percpu first chunk maps", mb.alloc(n, SMP_CACHE_BYTES), n))
+    mb.phys_free(areas, areas_size)
+    mb.phys_free(ai, ai_size)
+    return [f"percpu: Embedded {size_sum // PAGE} pages/cpu s{static} r{PERCPU_MODULE_RESERVE} d{dyn} u{unit}"]
+
+
+MAX_DMA_PFN_ADDR = 16 << 20

@@ -102,8 +102,28 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         lines += late.lines
         if notes is not None:
             notes.extend(late.notes)
+        # start_kernel(): setup_command_line()'s three copies, then
+        # setup_per_cpu_areas() (the possible CPUs: SRAT's, or the guest's)
+        from earlymem.late_setup import possible_cpus
+        from earlymem.mem_init import hash_tables, nr_kernel_pages, percpu_first_chunk, swiotlb_init
+        from earlymem.mm.zones import zone_sizes as _zone_sizes
+
+        cmd_len = len(machine.command_line.text) + 1
+        for _ in range(3):
+            late.allocations.append(("command line copy", setup.memblock.alloc(cmd_len, 64), cmd_len))
+        cpus = possible_cpus(machine) if machine.cpus and machine.boot_apic is not None else []
+        cpu_nodes = [c.node if nodes.from_srat else 0 for c in cpus]
+        if cpu_nodes:
+            lines += [("percpu", t) for t in percpu_first_chunk(machine, setup.memblock, cpu_nodes, set(setup.node_data), late.allocations)]
+        elif notes is not None:
+            notes.append("the possible CPUs are unknown: the per-CPU first chunk is not reserved (managed pages a little high)")
+        # vfs_caches_init_early(): the dentry and inode hash tables
+
+        with_memory = sorted({r.nid for r in nodes.memblock.memory if r.size})
+        nr_kernel, nr_all = nr_kernel_pages(profile, _zone_sizes(nodes, with_memory), late.dma_reserve, late.free_after_sparse)
+        hashdist = len(with_memory) > 1 if machine.command_line.get("hashdist") is None else machine.command_line.get("hashdist") not in ("0", "")
+        lines += [("hash", t) for t in hash_tables(machine, profile, setup.memblock, nr_kernel, nr_all, not hashdist, late.allocations)]
         # mem_init(): the swiotlb bounce buffer, just before memblock_free_all()
-        from earlymem.mem_init import swiotlb_init
 
         # max_possible_pfn: max_pfn, raised by every SRAT memory affinity to
         # PFN_UP(end - 1) (drivers/acpi/numa/srat.c acpi_numa_memory_affinity_init())

@@ -41,7 +41,7 @@ from earlymem.kernels import KernelProfile
 from earlymem.late_setup import alloc_node_data
 from earlymem.machine import Machine
 from earlymem.nodes import EarlyNodes, assumed_kernel_image, assumed_kernel_reserve
-from earlymem.ranges import Range
+from earlymem.ranges import Range, RangeSet
 from earlymem.units import memparse
 
 __all__ = ["SetupAllocations", "setup_allocations", "DEBIAN_STRUCT_SIZES", "log_buf_len"]
@@ -171,27 +171,17 @@ class _PageTables:
         self.can_use_brk = True
         self.min_mapped = 0
         self.max_mapped = 0
-        #: per level, the table indexes that have a page: disjoint [lo, hi) runs
-        self.present: dict[str, list[list[int]]] = {}
+        #: per level, the table indexes that have a page
+        self.present: dict[str, RangeSet] = {}
         self.pending = 0
         self.allocations = allocations
 
     def _pages(self, level: str, lo: int, hi: int) -> None:
         """A table page for each index in [lo, hi) of ``level`` that has none yet,
         from the brk buffer while it lasts (and may be used), else memblock."""
-        runs = self.present.setdefault(level, [])
-        new = hi - lo
-        for a, b in runs:
-            new -= max(0, min(b, hi) - max(a, lo))
-        runs.append([lo, hi])
-        runs.sort()
-        merged: list[list[int]] = []
-        for a, b in runs:
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], b)
-            else:
-                merged.append([a, b])
-        self.present[level] = merged
+        have = self.present.get(level, RangeSet())
+        new = (hi - lo) - have.intersect([Range(lo, hi)]).total
+        self.present[level] = have.union([Range(lo, hi)])
         take = min(new, (self.brk_top - self.brk_end) // PAGE) if self.can_use_brk else 0
         self.brk_end += take * PAGE
         self.pending += new - take

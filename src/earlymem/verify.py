@@ -34,6 +34,8 @@ FAMILIES = {
     "node-ranges": "Early memory node ranges",
     "initmem": "Initmem setup node lines",
     "iomem-crash": "/proc/iomem Crash kernel lines",
+    "percpu": "percpu: Embedded line (the per-CPU first chunk)",
+    "hash": "Dentry cache and Inode-cache hash table lines",
     "swiotlb": "software IO TLB line (the bounce buffer below 4 GiB)",
     "zoneinfo": "/proc/zoneinfo spanned/present per zone",
     "zoneinfo-managed": "/proc/zoneinfo managed per zone",
@@ -160,6 +162,8 @@ def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | 
         "node-ranges": _block(msgs, r"^Early memory node ranges", r"^\s+node\s+\d+: \[mem"),
         "initmem": [m for m in msgs if m.startswith("Initmem setup node")],
         "iomem-crash": [ln for ln in sections.get("first/iomem", []) if "Crash kernel" in ln],
+        "percpu": [m for m in msgs if m.startswith("percpu: Embedded ")],
+        "hash": [m for m in msgs if m.startswith(("Dentry cache hash table entries:", "Inode-cache hash table entries:"))],
         "swiotlb": [m for m in msgs if m.startswith("software IO TLB: mapped") or m == "Cannot allocate buffer"],
         "zoneinfo": [f"{z['head']}: spanned={z.get('spanned')} present={z.get('present')}" for z in zoneinfo],
         "zoneinfo-managed": [f"{z['head']}: managed={z.get('managed')}" for z in zoneinfo],
@@ -185,16 +189,20 @@ def _oracle_kappend() -> str:
     return m.group(1) if m else ""
 
 
-def _harness_cpus(note: str) -> list[CpuAffinity]:
-    """The guest's CPU affinities from the QEMU command in a capture's note,
-    for kernels that no longer print SRAT's (6.12 on: pr_debug): each
-    ``-numa node,nodeid=N,cpus=C`` puts CPU C in node N, and QEMU gives CPU C
-    APIC id C with plain ``-smp`` (its SRAT lists them in that order)."""
+def harness_cpus(note: str) -> list[CpuAffinity]:
+    """The guest's CPUs from the QEMU command in a capture's note, for kernels
+    that no longer print SRAT's (6.12 on: pr_debug) and for guests without
+    NUMA: each ``-numa node,nodeid=N,cpus=C`` puts CPU C in node N (else
+    ``-smp N`` CPUs in node 0), and QEMU gives CPU C APIC id C with plain
+    ``-smp`` (its SRAT lists them in that order)."""
     cpus: dict[int, int] = {}
     for m in re.finditer(r"-numa node,nodeid=(\d+)((?:,cpus=\d+(?:-\d+)?)*)", note):
         for a, b in re.findall(r"cpus=(\d+)(?:-(\d+))?", m.group(2)):
             for c in range(int(a), int(b or a) + 1):
                 cpus[c] = int(m.group(1))
+    if not cpus:  # no NUMA: -smp N CPUs, all node 0
+        m = re.search(r"-smp (\d+)", note)
+        cpus = {c: 0 for c in range(int(m.group(1)) if m else 0)}
     return [CpuAffinity(c, n, n) for c, n in sorted(cpus.items())]
 
 
@@ -302,8 +310,8 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
     predicted: dict[str, list[str] | None] = {name: None for name in FAMILIES}
     if first.firmware is not None:
         machine = Machine.from_boot_log(first)
-        if not machine.cpus and machine.numa:
-            machine.cpus = _harness_cpus(cap.note)
+        if not machine.cpus:
+            machine.cpus = harness_cpus(cap.note)
             machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
         report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
         lines, _ = predict_lines(machine, profile, report)

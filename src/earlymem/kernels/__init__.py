@@ -145,6 +145,15 @@ class KernelProfile:
     #: swiotlb bookkeeping: 0 = 5.10's io_tlb_list + io_tlb_orig_addr arrays;
     #: else sizeof(struct io_tlb_slot) of the per-slab array (earlymem.mem_init).
     swiotlb_slot_bytes: int = 0
+    #: nr_kernel_pages = memblock's free pages at free_area_init() (6.10's
+    #: calc_nr_kernel_pages()); before, present pages less the memmap estimate
+    #: and dma_reserve (earlymem.mem_init)
+    nr_kernel_pages_from_memblock: bool = False
+    #: alloc_large_system_hash() vmallocs with vmalloc_huge(): a table of 2 MiB
+    #: or more prints "vmalloc hugepage" when 2 MiB pages were found for it:
+    #: "no" (5.10: plain vmalloc), "maybe" (depends on free 2 MiB blocks at that
+    #: moment: the line is not predicted), "yes"
+    hash_vmalloc_huge: str = "no"
     #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.bootmem_era),
     #: "memblock-2.6.37" (earlymem.early_memblock), "predictor" (the
     #: models_early_nodes eras), or None (not modelled: refused).
@@ -377,6 +386,9 @@ _P_5_13 = replace(
     crash_low_1m_message=False,
     crashkernel_range_rounds_128m=True,
     memoryless_initmem_as_memoryless=True,
+    # [release unverified: after 5.10, by 6.1] captures: "(order: 11, 8388608 bytes, vmalloc hugepage)",
+    # but on some NUMA guests the inode table of the same boot stays "vmalloc"
+    hash_vmalloc_huge="maybe",
     # [release unverified: after 5.10, by 6.1] struct io_tlb_slot (orig_addr, alloc_size, list)
     swiotlb_slot_bytes=24,
     # [release unverified: after 5.10, by 6.1] /proc/zoneinfo's boost and cma lines (captures)
@@ -406,6 +418,9 @@ _P_6_12 = replace(
     numa_low_is_dram_start=True,
     crashkernel_generic=True,
     node_data_page_rounded=False,
+    # "mm/mm_init.c: add new function calc_nr_kernel_pages()" and "x86: remove
+    # memblock_find_dma_reserve()" (Baoquan He, mm-stable March 2024: v6.10 [release unverified])
+    nr_kernel_pages_from_memblock=True,
     # [release unverified: after 6.1, by 6.12] captures: an empty Movable zone's
     # min/low/high are 32 on 6.12 and 7.2, 0 on 6.1
     movable_wmark_like_highmem=True,
@@ -432,6 +447,9 @@ _P_6_12 = replace(
 _P_7_0 = replace(
     _P_6_12,
     name="7.0",
+    # [release and rule unverified] every vmalloc'd table of 2 MiB or more is
+    # "vmalloc hugepage" on all 7.2 captures (36 NUMA boots), unlike 6.1/6.12
+    hash_vmalloc_huge="yes",
     first=KernelVersion(7, 0, 0),
     summary="e820 overhaul: ' System RAM'/' device reserved' labels, '[gap ...]' lines",
     e820_style="gaps",
