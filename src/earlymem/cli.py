@@ -240,8 +240,8 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
             click.echo(zoneinfo_text(profile.zoneinfo_fields, state["handoff"], state["watermarks"]))
         else:
             click.echo(buddyinfo_text(state["handoff"]))
-        click.echo("earlymem: note: right after the hand-off, with the memblock reservations earlymem models (see README, "
-                   "'Zones and the hand-off'): managed and free pages are upper bounds of the real hand-off's; the kernel "
+        click.echo("earlymem: note: right after the hand-off, with the memblock reservations earlymem models (README, "
+                   "'Zones and the hand-off': within about 40 pages of the real hand-off on the captures); the kernel "
                    "later frees its init memory and the initrd, and allocates", err=True)
         return
     if fmt == "iomem":
