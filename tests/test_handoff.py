@@ -216,3 +216,25 @@ def test_nr_kernel_pages_rules():
     assert nr_kernel_pages(profile_for(parse_version("6.1")), zones, 100, 0) == (dma + dma32, dma + dma32)
     # 6.10+: memblock's free pages at free_area_init()
     assert nr_kernel_pages(profile_for(parse_version("6.12")), zones, 100, 777) == (777, 777)
+
+
+def test_only_the_used_brk_stays_reserved():
+    # setup_arch(): [_text, __end_of_kernel_reserve) is reserved, then
+    # reserve_brk() keeps of .brk only what dmi_setup() and
+    # early_alloc_pgt_buf() took -- the rest of the section is free memory
+    from earlymem.cmdline import CommandLine
+    from earlymem.e820 import E820Entry, E820Type, E820Table
+    from earlymem.machine import Machine
+    from earlymem.nodes import DEBIAN_BRK_SIZE, DEBIAN_RESERVE_SPAN, early_nodes
+    from earlymem.setup_arch import setup_allocations
+
+    profile = profile_for(parse_version("5.10"))
+    m = Machine([E820Entry(0, 0x9FC00, E820Type.RAM), E820Entry(0x100000, (1 << 30) - 0x100000, E820Type.RAM)],
+                CommandLine("nokaslr"), parse_version("5.10"))
+    nodes = early_nodes(E820Table(m.e820, 128), m, profile)
+    mb = setup_allocations(nodes, m, profile).memblock
+    end = 0x1000000 + DEBIAN_RESERVE_SPAN[(5, 10)]
+    brk = end - DEBIAN_BRK_SIZE[(5, 10)]
+    used = 4096 * (1 + profile.init_pgt_buf_pages)
+    assert mb.is_reserved(brk - 1) and mb.is_reserved(brk + used - 1)
+    assert not mb.is_reserved(brk + used) and not mb.is_reserved(end - 1)

@@ -241,7 +241,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
         else:
             click.echo(buddyinfo_text(state["handoff"]))
         click.echo("earlymem: note: right after the hand-off, with the memblock reservations earlymem models (README, "
-                   "'Zones and the hand-off': within about 40 pages of the real hand-off on the captures); the kernel "
+                   "'Zones and the hand-off': within a few pages of the real hand-off on most captures); the kernel "
                    "later frees its init memory and the initrd, and allocates", err=True)
         return
     if fmt == "iomem":

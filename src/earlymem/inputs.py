@@ -108,6 +108,7 @@ def load_input(
             machine.kernel_image = image.image_extent
             if image.image_extent is not None and image.reserve_end:
                 machine.kernel_reserve = Range(image.image_extent.start, image.reserve_end)
+                machine.kernel_brk_size = image.brk_size
             machine.kernel_resources = list(image.kernel_resources)
         loaded.kaslr_note = None if machine.command_line.flag("nokaslr") else (
             "KASLR is on (no nokaslr): the kernel's physical placement varies from boot to boot, "

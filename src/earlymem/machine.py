@@ -78,6 +78,8 @@ class Machine:
     #: __end_of_kernel_reserve)``; None: the whole kernel_image (or the
     #: Debian assumption).
     kernel_reserve: Range | None = None
+    #: size of the image's .brk section, the end of kernel_reserve (from --kernel)
+    kernel_brk_size: int | None = None
     cpus: list[CpuAffinity] = field(default_factory=list)
     boot_apic: int | None = None
     acpi_tables: tuple[str, ...] | None = None

@@ -72,6 +72,9 @@ DEBIAN_IMAGE_SIZE = {(5, 10): 0x3600000, (6, 1): 0x3A00000, (6, 12): 0x3200000, 
 #: .brk; .init.scratch above it is not reserved): what early_reserve_memory()
 #: puts in memblock.
 DEBIAN_RESERVE_SPAN = {(5, 10): 0x302C000, (6, 1): 0x3430000, (6, 12): 0x2C30000, (7, 2): 0x3230000}
+#: The .brk section's size in the same images (section headers): the last part
+#: of that span, of which setup_arch() keeps only what was used (reserve_brk()).
+DEBIAN_BRK_SIZE = {(5, 10): 0x2C000, (6, 1): 0x30000, (6, 12): 0x30000, (7, 2): 0x30000}
 
 
 def assumed_kernel_image(machine: Machine) -> Range | None:
@@ -98,6 +101,17 @@ def assumed_kernel_reserve(machine: Machine) -> Range | None:
     key = machine.kernel_version.key[:2] if machine.kernel_version else None
     span = DEBIAN_RESERVE_SPAN.get(key, max(DEBIAN_RESERVE_SPAN.values()))
     return Range(image.start, image.start + span)
+
+
+def assumed_brk_size(machine: Machine) -> int | None:
+    """Size of the image's .brk section (the end of the reserved span): read
+    from --kernel, else the Debian series'; None for a user-given image."""
+    if machine.kernel_brk_size is not None:
+        return machine.kernel_brk_size
+    if machine.kernel_image is not None and machine.kernel_reserve is None:
+        return None
+    key = machine.kernel_version.key[:2] if machine.kernel_version else None
+    return DEBIAN_BRK_SIZE.get(key)
 
 
 def e820_add_kernel_range(table: E820Table, image: Range | None) -> None:

@@ -40,7 +40,7 @@ from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.late_setup import alloc_node_data
 from earlymem.machine import Machine
-from earlymem.nodes import EarlyNodes, assumed_kernel_image, assumed_kernel_reserve
+from earlymem.nodes import EarlyNodes, assumed_brk_size, assumed_kernel_image, assumed_kernel_reserve
 from earlymem.ranges import Range, RangeSet
 from earlymem.units import memparse
 
@@ -303,7 +303,18 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     # 1. early reservations (early_reserve_memory(): [_text, __end_of_kernel_reserve))
     _reserve_low_memory(mb, machine, profile, notes)
     reserved_image = assumed_kernel_reserve(machine) or image
-    mb.reserve(reserved_image.start, reserved_image.size)
+    brk = assumed_brk_size(machine)
+    if brk and brk < reserved_image.size:
+        # [_text, __end_of_kernel_reserve) ends where .brk starts; reserve_brk()
+        # then keeps only what brk users took: dmi_setup()'s copies (assumed to
+        # fit one page; their size is the firmware's DMI data) and
+        # early_alloc_pgt_buf()'s page-table buffer (INIT_PGT_BUF_SIZE)
+        brk_start = reserved_image.end - brk
+        mb.reserve(reserved_image.start, brk_start - reserved_image.start)
+        used = min(brk, PAGE + profile.init_pgt_buf_pages * PAGE)
+        mb.reserve(brk_start, used)
+    else:
+        mb.reserve(reserved_image.start, reserved_image.size)
     initrd = machine.initrd
     if initrd is not None:
         mb.reserve(initrd.start, initrd.size)

@@ -119,6 +119,8 @@ class BzImage:
     kernel_resources: list[tuple[str, int, int]] = field(default_factory=list)
     #: physical ``__end_of_kernel_reserve`` (see _load_segments), if known.
     reserve_end: int | None = None
+    #: size of the .brk section (the end of the reserved span; reserve_brk() keeps its used part)
+    brk_size: int | None = None
     #: the kexec_file purgatory the vmlinux embeds, if any (earlymem.kexec.purgatory)
     purgatory: object = None
 
@@ -205,7 +207,7 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
             raise InputError(f"payload [{start:#x}, +{plen:#x}) lies outside the file ({len(data):#x} bytes)", source=source, field="payload_offset")
         payload = data[start : start + plen]
         image.compression, vmlinux = _decompress(payload, source, limit)
-        image.load_segments, btf, image.kernel_resources, image.reserve_end, rm = _load_segments(vmlinux, source)
+        image.load_segments, btf, image.kernel_resources, image.reserve_end, rm, image.brk_size = _load_segments(vmlinux, source)
         from earlymem.kexec.purgatory import purgatory_facts
 
         try:
@@ -312,13 +314,13 @@ def _kernel_resources(sections: list[tuple[str, int, int]]) -> list[tuple[str, i
     return out
 
 
-def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]], int | None, int | None]:
+def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]], int | None, int | None, int | None]:
     """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), its .BTF bytes,
     the kernel's /proc/iomem resources and the physical end of what
     early_reserve_memory() reserves: ``__end_of_kernel_reserve`` =
     PAGE_ALIGN(end of .brk) (arch/x86/kernel/vmlinux.lds.S; ``.init.scratch``
     lies above it, up to ``_end``) and the real-mode trampoline's reserved size
-    (earlymem.kexec.realmode), if found."""
+    (earlymem.kexec.realmode), if found, and the .brk section's size."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -341,4 +343,5 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
     by = {n: a + z for n, a, z in sections}
     top = by.get(".brk", by.get(".bss"))
     reserve_end = -(-(top - START_KERNEL_MAP) // 4096) * 4096 if top is not None and top > START_KERNEL_MAP else None
-    return segs, btf, _kernel_resources(sections), reserve_end, rm
+    brk_size = next((z for n, _a, z in sections if n == ".brk"), None)
+    return segs, btf, _kernel_resources(sections), reserve_end, rm, brk_size
