@@ -1,5 +1,8 @@
-"""start_kernel() from setup_arch() to memblock_free_all(): the early hash
-tables and the swiotlb bounce buffer.
+"""start_kernel() from setup_arch() to memblock_free_all(): the per-CPU first
+chunk, the early hash tables and the swiotlb bounce buffer (in that order,
+after setup_command_line()'s three copies, which earlymem.predict reserves).
+
+setup_per_cpu_areas() -> pcpu_embed_first_chunk(): :func:`percpu_first_chunk`.
 
 vfs_caches_init_early() (fs/dcache.c, fs/inode.c) sizes the dentry and inode
 hash tables with ``alloc_large_system_hash()`` (mm/page_alloc.c in 5.10,
@@ -26,10 +29,9 @@ io_tlb_slot`` (24 bytes) per slab and, cache-line aligned, the areas array.
 It prints ``software IO TLB: mapped [mem %pa-%pa] (%luMB)`` (the end is
 ``io_tlb_end``, one past the buffer).
 
-Not modelled between setup_arch() and here (top-down allocations near the top
-of memory, which on a machine with RAM above 4 GiB do not touch this
-placement): the per-CPU first chunk, the dentry/inode hash tables and the
-other start_kernel() memblock users.
+Not modelled between setup_arch() and here: the few small start_kernel()
+memblock users left (cpumask maps and the like, a page or so at the top of
+memory).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
 from earlymem.units import parse_integer
 
-__all__ = ["swiotlb_init", "hash_tables", "nr_kernel_pages"]
+__all__ = ["swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk"]
 
 PAGE = 4096
 IO_TLB_SHIFT = 11
@@ -47,6 +49,8 @@ IO_TLB_SEGSIZE = 128
 IO_TLB_DEFAULT_SIZE = 64 << 20
 MAX_DMA32_PFN = 0x100000
 ARCH_LOW_ADDRESS_LIMIT = 0xFFFFFFFF
+#: __pa(MAX_DMA_ADDRESS): the goal of the per-CPU allocations
+MAX_DMA_PFN_ADDR = 16 << 20
 SMP_CACHE_BYTES = 64
 
 
@@ -253,5 +257,3 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
     mb.phys_free(ai, ai_size)
     return [f"percpu: Embedded {size_sum // PAGE} pages/cpu s{static} r{PERCPU_MODULE_RESERVE} d{dyn} u{unit}"]
 
-
-MAX_DMA_PFN_ADDR = 16 << 20
