@@ -1,6 +1,6 @@
 """start_kernel() from setup_arch() to memblock_free_all(): the per-CPU first
 chunk, the early hash tables and the swiotlb bounce buffer (in that order,
-after setup_command_line()'s three copies, which earlymem.predict reserves).
+after setup_command_line()'s two copies, which earlymem.predict reserves).
 
 setup_per_cpu_areas() -> pcpu_embed_first_chunk(): :func:`percpu_first_chunk`.
 

@@ -102,14 +102,15 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         lines += late.lines
         if notes is not None:
             notes.extend(late.notes)
-        # start_kernel(): setup_command_line()'s three copies, then
+        # start_kernel(): setup_command_line()'s two copies (init/main.c, 5.10:
+        # saved_command_line and static_command_line), then
         # setup_per_cpu_areas() (the possible CPUs: SRAT's, or the guest's)
         from earlymem.late_setup import possible_cpus
         from earlymem.mem_init import hash_tables, nr_kernel_pages, percpu_first_chunk, swiotlb_init
         from earlymem.mm.zones import zone_sizes as _zone_sizes
 
         cmd_len = len(machine.command_line.text) + 1
-        for _ in range(3):
+        for _ in range(2):
             late.allocations.append(("command line copy", setup.memblock.alloc(cmd_len, 64), cmd_len))
         cpus = possible_cpus(machine) if machine.cpus and machine.boot_apic is not None else []
         cpu_nodes = [c.node if nodes.from_srat else 0 for c in cpus]
