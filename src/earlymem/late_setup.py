@@ -315,6 +315,14 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
     out = LateNodes()
     out.dma_reserve = _dma_reserve(mb)
     sparse_init(mb, node_data, sizes, out.allocations, out.notes)
+    if profile.memoryless_initmem_as_memoryless and from_srat:
+        # free_area_init(): every possible node that is not online gets its
+        # pg_data_t here ("Initializing node %d as memoryless"):
+        # arch_alloc_nodedata() = memblock_alloc(sizeof(pg_data_t), SMP_CACHE_BYTES)
+        possible = {a.node for a in machine.numa} | {c.node for c in machine.cpus}
+        for nid in sorted(possible - set(node_data)):
+            out.allocations.append((f"pg_data_t of memoryless node {nid}", mb.alloc(sizes["pglist_data"], SMP_CACHE_BYTES),
+                                    sizes["pglist_data"]))
     out.free_after_sparse = sum(max(0, (e >> PAGE_SHIFT) - (-(-s >> PAGE_SHIFT))) for s, e, _ in mb.free_ranges(NUMA_NO_NODE))
     if machine.acpi_tables is None or "HPET" in machine.acpi_tables:
         size = sizes["resource"] + HPET_RESOURCE_NAME_SIZE
