@@ -238,3 +238,32 @@ def test_only_the_used_brk_stays_reserved():
     used = 4096 * (1 + profile.init_pgt_buf_pages)
     assert mb.is_reserved(brk - 1) and mb.is_reserved(brk + used - 1)
     assert not mb.is_reserved(brk + used) and not mb.is_reserved(end - 1)
+
+
+@pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_handoff_total_is_the_kernels_own(cap):
+    # mem_init_print_info() right after memblock_free_all(): "Memory:
+    # <free>K/<physpages>K available (..., <reserved>K reserved, <cma>K
+    # cma-reserved)".  physpages must be the present pages exactly; the
+    # managed total (physpages - reserved - cma) within 8 pages: dmi_setup()'s
+    # copies in .brk are assumed to fit one page (their size is the firmware's)
+    from earlymem.machine import Machine
+    from earlymem.predict import predict_lines
+    from earlymem.report import e820_report
+    from earlymem.sources.dmesg import parse_boot_logs
+    from earlymem.verify import harness_cpus
+
+    c = read_capture(cap)
+    m = next(re.search(r"Memory: \d+K/(\d+)K available \(.*, (\d+)K reserved, (\d+)K cma-reserved\)", ln)
+             for ln in c.sections["first/dmesg"] if "K available (" in ln)
+    phys, reserved, cma = (int(x) // 4 for x in m.groups())
+    first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
+    machine = Machine.from_boot_log(first)
+    if not machine.cpus:
+        machine.cpus = harness_cpus(c.note)
+        machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
+    profile = profile_for(parse_version(first.version))
+    state: dict = {}
+    predict_lines(machine, profile, e820_report(machine, profile, already_sanitized=True, who=first.firmware.who), [], state)
+    assert sum(h.zone.present for h in state["handoff"]) == phys
+    assert abs(sum(h.managed for h in state["handoff"]) - (phys - reserved - cma)) <= 8
