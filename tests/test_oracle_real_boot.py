@@ -95,3 +95,18 @@ def test_kexec_facts_tables_are_the_real_image():
     assert KernelHeader.from_bzimage(img) == DEBIAN_BZIMAGE[(6, 1)]
     assert img.image_extent.size == DEBIAN_IMAGE_SPAN[(6, 1)]
     assert img.reserve_end - img.image_extent.start == DEBIAN_RESERVE_SPAN[(6, 1)]
+
+
+def test_early_allocation_tables_are_the_real_image():
+    # the section and struct sizes the hand-off model takes from the Debian
+    # series when no --kernel is given, against the real 6.1 vmlinuz
+    from earlymem.kexec.bzimage import read_bzimage
+    from earlymem.mem_init import DEBIAN_PCPU_CHUNK, DEBIAN_PERCPU_STATIC
+    from earlymem.nodes import DEBIAN_BRK_SIZE
+    from earlymem.oracle.kernels import fetch_kernel
+    from earlymem.setup_arch import DEBIAN_STRUCT_SIZES
+
+    img = read_bzimage(fetch_kernel("6.1").vmlinuz)
+    assert img.brk_size == DEBIAN_BRK_SIZE[(6, 1)] and img.percpu_static == DEBIAN_PERCPU_STATIC[(6, 1)]
+    assert img.struct_sizes["pcpu_chunk"] == DEBIAN_PCPU_CHUNK[(6, 1)]
+    assert all(img.struct_sizes[k] == v for k, v in DEBIAN_STRUCT_SIZES[(6, 1)].items())

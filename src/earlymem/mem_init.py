@@ -166,8 +166,9 @@ PERCPU_MODULE_RESERVE = 8 << 10
 PERCPU_DYNAMIC_RESERVE = 28 << 10
 PERCPU_DYNAMIC_EARLY_SIZE = 12 << 10
 PCPU_MIN_UNIT_SIZE = 32 << 10
-#: the static per-CPU area (__per_cpu_end - __per_cpu_start) of the pinned Debian
-#: kernels, as their "percpu: Embedded ... s<size>" lines give it
+#: the static per-CPU area (the .data..percpu section) of the pinned Debian
+#: kernels, read from their section headers (--kernel reads the image's own);
+#: their "percpu: Embedded ... s<size>" lines show the same
 DEBIAN_PERCPU_STATIC = {(5, 10): 221184, (6, 1): 217088, (6, 12): 233472, (7, 2): 221184}
 #: sizeof(struct pcpu_chunk) in their BTF (pcpu_block_md is 32 in all four)
 DEBIAN_PCPU_CHUNK = {(5, 10): 136, (6, 1): 136, (6, 12): 192, (7, 2): 128}
@@ -188,7 +189,7 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
     two first chunks' bitmaps; the alloc_info and the areas array are freed.
     """
     key = machine.kernel_version.key[:2] if machine.kernel_version else (6, 1)
-    static = DEBIAN_PERCPU_STATIC.get(key, DEBIAN_PERCPU_STATIC[(6, 1)])
+    static = machine.struct_sizes.get("percpu_static") or DEBIAN_PERCPU_STATIC.get(key, DEBIAN_PERCPU_STATIC[(6, 1)])
     ncpu = len(cpu_nodes)
     if not ncpu:
         return []
@@ -244,7 +245,7 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
             else:
                 mb.phys_free(at, unit)
     # pcpu_setup_first_chunk()
-    chunk = DEBIAN_PCPU_CHUNK.get(key, 136)
+    chunk = machine.struct_sizes.get("pcpu_chunk") or DEBIAN_PCPU_CHUNK.get(key, 136)
     slots = max((unit.bit_length()) - 5 + 2, 1) + 2
     meta = [8 * len(groups), 8 * len(groups), 4 * ncpu, 8 * ncpu, slots * 16 * 2]
     for region in (PERCPU_MODULE_RESERVE, dyn):

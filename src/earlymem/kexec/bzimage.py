@@ -121,6 +121,8 @@ class BzImage:
     reserve_end: int | None = None
     #: size of the .brk section (the end of the reserved span; reserve_brk() keeps its used part)
     brk_size: int | None = None
+    #: size of the static per-CPU area (.data..percpu)
+    percpu_static: int | None = None
     #: the kexec_file purgatory the vmlinux embeds, if any (earlymem.kexec.purgatory)
     purgatory: object = None
 
@@ -207,7 +209,9 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
             raise InputError(f"payload [{start:#x}, +{plen:#x}) lies outside the file ({len(data):#x} bytes)", source=source, field="payload_offset")
         payload = data[start : start + plen]
         image.compression, vmlinux = _decompress(payload, source, limit)
-        image.load_segments, btf, image.kernel_resources, image.reserve_end, rm, image.brk_size = _load_segments(vmlinux, source)
+        image.load_segments, btf, image.kernel_resources, image.reserve_end, rm, facts = _load_segments(vmlinux, source)
+        image.brk_size = facts.get("brk")
+        image.percpu_static = facts.get("percpu_static")
         from earlymem.kexec.purgatory import purgatory_facts
 
         try:
@@ -314,13 +318,14 @@ def _kernel_resources(sections: list[tuple[str, int, int]]) -> list[tuple[str, i
     return out
 
 
-def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]], int | None, int | None, int | None]:
+def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]], int | None, int | None, dict[str, int]]:
     """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), its .BTF bytes,
     the kernel's /proc/iomem resources and the physical end of what
     early_reserve_memory() reserves: ``__end_of_kernel_reserve`` =
     PAGE_ALIGN(end of .brk) (arch/x86/kernel/vmlinux.lds.S; ``.init.scratch``
     lies above it, up to ``_end``) and the real-mode trampoline's reserved size
-    (earlymem.kexec.realmode), if found, and the .brk section's size."""
+    (earlymem.kexec.realmode), if found, and section sizes early allocations
+    depend on: ``brk`` (.brk) and ``percpu_static`` (.data..percpu, linked at 0)."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -333,6 +338,8 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
         btf = btf_section.data() if btf_section is not None else None
         sections = [(sec.name, sec["sh_addr"], sec["sh_size"]) for sec in elf.iter_sections() if sec["sh_flags"] & 2 and sec["sh_addr"]]
         init_data = elf.get_section_by_name(".init.data") if elf.num_sections() else None
+        percpu = elf.get_section_by_name(".data..percpu") if elf.num_sections() else None
+        facts = {"percpu_static": percpu["sh_size"]} if percpu is not None else {}
         from earlymem.kexec.realmode import realmode_size
 
         rm = realmode_size(init_data.data(), init_data["sh_addr"]) if init_data is not None and init_data["sh_size"] < (64 << 20) else None
@@ -343,5 +350,7 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
     by = {n: a + z for n, a, z in sections}
     top = by.get(".brk", by.get(".bss"))
     reserve_end = -(-(top - START_KERNEL_MAP) // 4096) * 4096 if top is not None and top > START_KERNEL_MAP else None
-    brk_size = next((z for n, _a, z in sections if n == ".brk"), None)
-    return segs, btf, _kernel_resources(sections), reserve_end, rm, brk_size
+    brk = next((z for n, _a, z in sections if n == ".brk"), None)
+    if brk is not None:
+        facts["brk"] = brk
+    return segs, btf, _kernel_resources(sections), reserve_end, rm, facts
