@@ -267,3 +267,30 @@ def test_handoff_total_is_the_kernels_own(cap):
     predict_lines(machine, profile, e820_report(machine, profile, already_sanitized=True, who=first.firmware.who), [], state)
     assert sum(h.zone.present for h in state["handoff"]) == phys
     assert abs(sum(h.managed for h in state["handoff"]) - (phys - reserved - cma)) <= 8
+
+
+@pytest.mark.parametrize("cap", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_freeing_lines(cap):
+    # what the kernel gives back after boot, from the image's section headers
+    # (Debian series table) and the initrd (moved below mem= when it had to be)
+    from earlymem.verify import verify_path
+
+    fam = {f.name: f for f in verify_path(cap).families}["frees"]
+    assert fam.expected and fam.ok, "\n".join(fam.diff())
+
+
+def test_image_frees_come_from_section_headers():
+    from earlymem.kexec.bzimage import _image_frees
+
+    class Percpu(dict):
+        pass
+
+    zero_based = Percpu(sh_addr=0, sh_size=0x36000)
+    # Debian 5.10's section headers, less 0xffffffff80000000
+    sections = [(".text", 0x1000000, 0xC01F42), (".rodata", 0x1E00000, 0x3ADF92), (".BTF_ids", 0x2572F14, 0x440),
+                (".data", 0x2600000, 0x1000), (".init.text", 0x2C47000, 0x65221), (".smp_locks", 0x2EAE000, 0x8000)]
+    got = _image_frees(sections, zero_based)
+    # 5.10's numbers: 2040K, 560K, 2676K, 32K
+    assert got == {"text_gap": 2040 << 10, "rodata_gap": 560 << 10, "initmem": 2676 << 10, "smp_locks": 32 << 10}
+    # a percpu section at a real address (7.x) lies inside [.init.text, .smp_locks): nothing subtracted
+    assert _image_frees(sections, Percpu(sh_addr=0x2E00000, sh_size=0x36000))["initmem"] == 0x2EAE000 - 0x2C47000

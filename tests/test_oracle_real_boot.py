@@ -109,4 +109,7 @@ def test_early_allocation_tables_are_the_real_image():
     img = read_bzimage(fetch_kernel("6.1").vmlinuz)
     assert img.brk_size == DEBIAN_BRK_SIZE[(6, 1)] and img.percpu_static == DEBIAN_PERCPU_STATIC[(6, 1)]
     assert img.struct_sizes["pcpu_chunk"] == DEBIAN_PCPU_CHUNK[(6, 1)]
+    from earlymem.frees import DEBIAN_IMAGE_FREES
+
+    assert img.image_frees == {k: v for k, v in DEBIAN_IMAGE_FREES[(6, 1)].items() if k != "decrypted"}
     assert all(img.struct_sizes[k] == v for k, v in DEBIAN_STRUCT_SIZES[(6, 1)].items())

@@ -8,9 +8,10 @@ Two measures per capture:
    earlymem's present pages (checked), and physpages - reserved - cma is the
    kernel's totalram_pages() at the hand-off, compared with the sum of
    earlymem's managed pages;
-2. per populated zone, earlymem's managed pages minus the managed pages
-   /proc/zoneinfo showed when the oracle's init read it (after the kernel
-   freed its init memory and the initrd: negative in the zone holding them);
+2. per populated zone, earlymem's managed pages -- the hand-off's plus what
+   the kernel gives back after it (earlymem.frees: init memory, initrd,
+   image gaps) -- minus the managed pages /proc/zoneinfo showed when the
+   oracle's init read it;
 3. per populated zone, earlymem's /proc/buddyinfo right after the hand-off
    against the one init read: free pages and 4 MiB (order-10) blocks.
 
@@ -76,8 +77,16 @@ def measure(path: Path) -> tuple | None:
     if "handoff" not in state:
         return None
     real = real_managed(cap)
-    rows = [(h.zone.name, h.managed, real[(h.zone.nid, h.zone.name)]) for h in state["handoff"]
-            if h.zone.present and (h.zone.nid, h.zone.name) in real]
+    # what the kernel gave back after the hand-off (earlymem.frees), into the zone holding it
+    later = {}
+    for f in state.get("late_frees", []):
+        for h in state["handoff"]:
+            z = h.zone
+            if z.spanned and z.start_pfn <= f.at >> 12 < z.start_pfn + z.spanned:
+                later[(z.nid, z.name)] = later.get((z.nid, z.name), 0) + f.pages
+                break
+    rows = [(h.zone.name, h.managed + later.get((h.zone.nid, h.zone.name), 0), real[(h.zone.nid, h.zone.name)])
+            for h in state["handoff"] if h.zone.present and (h.zone.nid, h.zone.name) in real]
     buddy = {}
     for ln in cap.sections.get("first/buddyinfo", []):
         m = re.match(r"^Node (\d+), zone\s+(\S+)((?:\s+\d+){11})", ln)

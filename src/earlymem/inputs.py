@@ -104,6 +104,7 @@ def load_input(
         machine.struct_sizes = dict(image.struct_sizes)
         if image.percpu_static is not None:
             machine.struct_sizes["percpu_static"] = image.percpu_static
+        machine.image_frees = dict(image.image_frees)
         # With nokaslr the decompressor runs the kernel at its default address
         # (the PT_LOAD addresses); with KASLR it picks a random one, unknown here.
         if machine.command_line.flag("nokaslr"):

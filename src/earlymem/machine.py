@@ -80,6 +80,8 @@ class Machine:
     kernel_reserve: Range | None = None
     #: size of the image's .brk section, the end of kernel_reserve (from --kernel)
     kernel_brk_size: int | None = None
+    #: what the kernel frees of its image after boot, from --kernel's section headers (earlymem.frees)
+    image_frees: dict[str, int] = field(default_factory=dict)
     cpus: list[CpuAffinity] = field(default_factory=list)
     boot_apic: int | None = None
     acpi_tables: tuple[str, ...] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from earlymem.e820 import E820Table
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
+from earlymem.ranges import Range
 from earlymem.report import E820Report
 
 __all__ = ["predict_lines", "NOT_YET", "NOT_DMESG"]
@@ -131,6 +132,17 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         srat = machine.numa if machine.command_line.get("numa") != "off" else []
         possible = max([nodes.max_pfn] + [-(-(a.range.end - 1) >> 12) for a in srat])
         lines += [("swiotlb", t) for t in swiotlb_init(machine, profile, setup.memblock, possible, late.allocations)]
+        if cpus:
+            # after the hand-off: what the kernel gives back (earlymem.frees)
+            from earlymem.frees import late_frees
+            from earlymem.nodes import assumed_kernel_image
+
+            image = assumed_kernel_image(machine)
+            moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)
+            frees = late_frees(machine, image, crash.regions if crash else [], len(cpus), len(cpus), moved) if image else []
+            lines += [("frees", f.line) for f in frees]
+            if state is not None:
+                state["late_frees"] = frees
     lines += _zoneinfo_lines(machine, profile, nodes, setup, missing, state)
     children = list(machine.kernel_resources)
     if crash is not None:

@@ -123,6 +123,8 @@ class BzImage:
     brk_size: int | None = None
     #: size of the static per-CPU area (.data..percpu)
     percpu_static: int | None = None
+    #: what the kernel frees of its image after boot (see _image_frees()), bytes
+    image_frees: dict[str, int] = field(default_factory=dict)
     #: the kexec_file purgatory the vmlinux embeds, if any (earlymem.kexec.purgatory)
     purgatory: object = None
 
@@ -212,6 +214,7 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
         image.load_segments, btf, image.kernel_resources, image.reserve_end, rm, facts = _load_segments(vmlinux, source)
         image.brk_size = facts.get("brk")
         image.percpu_static = facts.get("percpu_static")
+        image.image_frees = {k: v for k, v in facts.items() if k in ("text_gap", "rodata_gap", "initmem", "smp_locks")}
         from earlymem.kexec.purgatory import purgatory_facts
 
         try:
@@ -318,6 +321,37 @@ def _kernel_resources(sections: list[tuple[str, int, int]]) -> list[tuple[str, i
     return out
 
 
+def _image_frees(sections: list[tuple[str, int, int]], percpu) -> dict[str, int]:
+    """What the kernel frees of its own image after boot, in bytes, from the
+    section headers (arch/x86/mm/init_64.c mark_rodata_ro(), init/main.c
+    free_initmem(), arch/x86/kernel/alternative.c; vmlinux.lds.S):
+
+    * ``text_gap``: [PFN_ALIGN(_etext), __start_rodata);
+    * ``rodata_gap``: [PFN_ALIGN(__end_rodata), _sdata) -- the end of the
+      last section between .rodata and .data;
+    * ``initmem``: [__init_begin, __init_end): from .init.text (less a
+      zero-based .data..percpu placed in front of it, as x86_64 linked it
+      before 6.15-ish) up to .smp_locks, which starts at __init_end;
+    * ``smp_locks``: .smp_locks, freed by alternative_instructions().
+    """
+    by = {n: (a, z) for n, a, z in sections}
+    out: dict[str, int] = {}
+    page = lambda x: -(-x // 4096) * 4096  # noqa: E731
+    if ".text" in by and ".rodata" in by:
+        out["text_gap"] = max(0, by[".rodata"][0] - page(by[".text"][0] + by[".text"][1]))
+    if ".rodata" in by and ".data" in by:
+        ro, data = by[".rodata"][0], by[".data"][0]
+        end = max(a + z for _n, a, z in sections if ro <= a < data)
+        out["rodata_gap"] = max(0, data - page(end))
+    if ".init.text" in by and ".smp_locks" in by:
+        begin = by[".init.text"][0]
+        if percpu is not None and not percpu["sh_addr"]:
+            begin -= percpu["sh_size"]
+        out["initmem"] = by[".smp_locks"][0] - begin
+        out["smp_locks"] = by[".smp_locks"][1]
+    return out
+
+
 def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]], int | None, int | None, dict[str, int]]:
     """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), its .BTF bytes,
     the kernel's /proc/iomem resources and the physical end of what
@@ -340,6 +374,7 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
         init_data = elf.get_section_by_name(".init.data") if elf.num_sections() else None
         percpu = elf.get_section_by_name(".data..percpu") if elf.num_sections() else None
         facts = {"percpu_static": percpu["sh_size"]} if percpu is not None else {}
+        facts.update(_image_frees(sections, percpu))
         from earlymem.kexec.realmode import realmode_size
 
         rm = realmode_size(init_data.data(), init_data["sh_addr"]) if init_data is not None and init_data["sh_size"] < (64 << 20) else None

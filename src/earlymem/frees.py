@@ -1,0 +1,84 @@
+"""What the kernel gives back after the hand-off, and the lines it prints.
+
+Each goes through free_reserved_area() ("Freeing %s memory: %ldK", whole pages
+from PAGE_ALIGN(start) to end & PAGE_MASK; nothing printed for an empty
+range), in the order a boot prints them:
+
+1. ``SMP alternatives`` -- alternative_instructions() (arch/x86/kernel/
+   alternative.c, 5.10): the .smp_locks section, unless the kernel patched
+   itself for one CPU while more may come (one present, several possible);
+2. ``initrd`` -- populate_rootfs() -> free_initrd_mem(): the initrd's pages,
+   unless it lies in the crash region (kexec_free_initrd()) or
+   ``retain_initrd`` is given;
+3. ``unused decrypted`` -- mem_encrypt_free_decrypted_mem(): the unused end
+   of the 2 MiB .bss..decrypted area (no SME/SEV);
+4. ``unused kernel image (initmem)`` -- free_initmem(): [__init_begin, __init_end);
+5. ``unused kernel image (text/rodata gap)`` and ``(rodata/data gap)`` --
+   mark_rodata_ro() (arch/x86/mm/init_64.c).
+
+Sizes 1, 4 and 5 come from the image's section headers (``earlymem bzimage``;
+earlymem.kexec.bzimage._image_frees()), else the Debian series' table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from earlymem.machine import Machine
+from earlymem.ranges import Range
+
+__all__ = ["LateFree", "late_frees", "DEBIAN_IMAGE_FREES"]
+
+PAGE = 4096
+#: the pinned Debian images' section-header sizes (bytes): text/rodata gap,
+#: rodata/data gap, initmem, .smp_locks -- and the unused .bss..decrypted, an
+#: input section merged into .bss whose size the headers do not show (taken
+#: from the kernels' own "Freeing unused decrypted memory" lines).
+DEBIAN_IMAGE_FREES = {
+    (5, 10): {"text_gap": 2040 << 10, "rodata_gap": 560 << 10, "initmem": 2676 << 10, "smp_locks": 32 << 10, "decrypted": 2036 << 10},
+    (6, 1): {"text_gap": 2040 << 10, "rodata_gap": 1124 << 10, "initmem": 2820 << 10, "smp_locks": 36 << 10, "decrypted": 2036 << 10},
+    (6, 12): {"text_gap": 0, "rodata_gap": 456 << 10, "initmem": 4180 << 10, "smp_locks": 40 << 10, "decrypted": 2028 << 10},
+    (7, 2): {"text_gap": 1236 << 10, "rodata_gap": 628 << 10, "initmem": 4648 << 10, "smp_locks": 48 << 10, "decrypted": 2028 << 10},
+}
+
+
+@dataclass(frozen=True)
+class LateFree:
+    """Pages given back: ``what`` (as printed), how many, and where (for the zone)."""
+
+    what: str
+    pages: int
+    at: int
+
+    @property
+    def line(self) -> str:
+        return f"Freeing {self.what} memory: {self.pages << 2}K"
+
+
+def late_frees(machine: Machine, image: Range, crash_regions: list[Range], cpus_present: int, cpus_possible: int,
+               initrd: Range | None = None) -> list[LateFree]:
+    """The frees after the hand-off, in print order (empty ones left out).
+
+    :param initrd: where the initrd is by then (reserve_initrd() may have
+        moved it below the direct mapping); default: where it was loaded.
+    """
+    key = machine.kernel_version.key[:2] if machine.kernel_version else None
+    sizes = dict(DEBIAN_IMAGE_FREES.get(key, {}))
+    sizes.update(machine.image_frees)
+    out: list[LateFree] = []
+    if "smp_locks" in sizes and not (cpus_present == 1 and cpus_possible > 1):
+        out.append(LateFree("SMP alternatives", sizes["smp_locks"] // PAGE, image.start))
+    rd = initrd or machine.initrd
+    if rd is not None and not machine.command_line.flag("retain_initrd"):
+        in_crash = any(c.start <= rd.start and rd.end <= c.end for c in crash_regions)
+        if not in_crash:
+            start = -(-rd.start // PAGE) * PAGE
+            end = -(-rd.end // PAGE) * PAGE  # free_initrd_mem(): PAGE_ALIGN(end)
+            if end > start:
+                out.append(LateFree("initrd", (end - start) // PAGE, start))
+    for what, name in (("unused decrypted", "decrypted"), ("unused kernel image (initmem)", "initmem"),
+                       ("unused kernel image (text/rodata gap)", "text_gap"), ("unused kernel image (rodata/data gap)", "rodata_gap")):
+        pages = sizes.get(name, 0) // PAGE
+        if pages:
+            out.append(LateFree(what, pages, image.start))
+    return out
