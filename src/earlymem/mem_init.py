@@ -41,7 +41,7 @@ from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
 from earlymem.units import parse_integer
 
-__all__ = ["swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk"]
+__all__ = ["swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk", "cpu_entry_area_tables"]
 
 PAGE = 4096
 IO_TLB_SHIFT = 11
@@ -258,3 +258,22 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
     mb.phys_free(ai, ai_size)
     return [f"percpu: Embedded {size_sum // PAGE} pages/cpu s{static} r{PERCPU_MODULE_RESERVE} d{dyn} u{unit}"]
 
+
+
+#: sizeof(struct cpu_entry_area) in the pinned Debian kernels' BTF (all four)
+DEBIAN_CPU_ENTRY_AREA = 0x3B000
+
+
+def cpu_entry_area_tables(machine: Machine, mb: Memblock, ncpus: int, allocations: list[tuple[str, int, int]]) -> None:
+    """trap_init() -> setup_cpu_entry_areas(): each possible CPU's entry area
+    (after the read-only IDT page at CPU_ENTRY_AREA_BASE, in CPU order --
+    sequential with nokaslr) is mapped with cea_set_pte() -> set_pte_vaddr();
+    with 4-level paging pgd_none() is always false, so fill_pud(), fill_pmd()
+    and fill_pte() (arch/x86/mm/init_64.c) take a page for the PUD table, the
+    PMD table and each PTE table the range touches: spp_getpage() =
+    ``memblock_alloc(PAGE_SIZE, PAGE_SIZE)`` before the hand-off."""
+    size = machine.struct_sizes.get("cpu_entry_area") or DEBIAN_CPU_ENTRY_AREA
+    span = PAGE + ncpus * size  # CPU_ENTRY_AREA_BASE is PMD-aligned
+    pages = 2 + -(-span // (2 << 20))
+    for _ in range(pages):
+        allocations.append(("cpu_entry_area page table", mb.alloc(PAGE, PAGE), PAGE))

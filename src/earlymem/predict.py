@@ -107,7 +107,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         # saved_command_line and static_command_line), then
         # setup_per_cpu_areas() (the possible CPUs: SRAT's, or the guest's)
         from earlymem.late_setup import possible_cpus
-        from earlymem.mem_init import hash_tables, nr_kernel_pages, percpu_first_chunk, swiotlb_init
+        from earlymem.mem_init import cpu_entry_area_tables, hash_tables, nr_kernel_pages, percpu_first_chunk, swiotlb_init
         from earlymem.mm.zones import zone_sizes as _zone_sizes
 
         cmd_len = len(machine.command_line.text) + 1
@@ -125,6 +125,8 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         nr_kernel, nr_all = nr_kernel_pages(profile, _zone_sizes(nodes, with_memory), late.dma_reserve, late.free_after_sparse)
         hashdist = len(with_memory) > 1 if machine.command_line.get("hashdist") is None else machine.command_line.get("hashdist") not in ("0", "")
         lines += [("hash", t) for t in hash_tables(machine, profile, setup.memblock, nr_kernel, nr_all, not hashdist, late.allocations)]
+        if cpus:  # trap_init(): the cpu_entry_area mappings' page tables
+            cpu_entry_area_tables(machine, setup.memblock, len(cpus), late.allocations)
         # mem_init(): the swiotlb bounce buffer, just before memblock_free_all()
 
         # max_possible_pfn: max_pfn, raised by every SRAT memory affinity to
