@@ -36,12 +36,17 @@ memory).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
+from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
+from earlymem.ranges import Range
 from earlymem.units import parse_integer
 
-__all__ = ["swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk", "cpu_entry_area_tables"]
+__all__ = ["StartKernel", "start_kernel", "swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk",
+           "cpu_entry_area_tables"]
 
 PAGE = 4096
 IO_TLB_SHIFT = 11
@@ -52,6 +57,61 @@ ARCH_LOW_ADDRESS_LIMIT = 0xFFFFFFFF
 #: __pa(MAX_DMA_ADDRESS): the goal of the per-CPU allocations
 MAX_DMA_PFN_ADDR = 16 << 20
 SMP_CACHE_BYTES = 64
+
+
+@dataclass
+class StartKernel:
+    """What start_kernel() prints up to the hand-off (and after it, the frees)."""
+
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: earlymem.frees.LateFree in print order; None when the possible CPUs are unknown
+    frees: list | None = None
+
+
+def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, crash_regions: list[Range], cpus: list,
+                 zones: list) -> StartKernel:
+    """start_kernel() from setup_arch() to memblock_free_all(), on setup.memblock,
+    in kernel order -- setup_command_line()'s two copies (init/main.c, 5.10:
+    saved_command_line and static_command_line), setup_per_cpu_areas(),
+    vfs_caches_init_early(), trap_init(), mem_init()'s swiotlb -- then the
+    frees after the hand-off (earlymem.frees).
+
+    :param late: earlymem.late_setup.LateNodes (dma_reserve, free pages after sparse_init()).
+    :param cpus: the possible CPUs (earlymem.late_setup.possible_cpus()); empty when unknown.
+    :param zones: every zone of every online node (earlymem.mm.zones).
+    """
+    from earlymem.frees import late_frees
+    from earlymem.nodes import assumed_kernel_image
+
+    out = StartKernel()
+    mb, allocs = setup.memblock, late.allocations
+    cmd_len = len(machine.command_line.text) + 1
+    for _ in range(2):
+        allocs.append(("command line copy", mb.alloc(cmd_len, SMP_CACHE_BYTES), cmd_len))
+    if cpus:
+        cpu_nodes = [c.node if nodes.from_srat else 0 for c in cpus]
+        out.lines += [("percpu", t) for t in percpu_first_chunk(machine, mb, cpu_nodes, set(setup.node_data), allocs)]
+    else:
+        out.notes.append("the possible CPUs are unknown: the per-CPU first chunk is not reserved (managed pages a little high)")
+    with_memory = {r.nid for r in mb.memory if r.size}
+    nr_kernel, nr_all = nr_kernel_pages(profile, zones, late.dma_reserve, late.free_after_sparse)
+    value = machine.command_line.get("hashdist")
+    hashdist = len(with_memory) > 1 if value is None else value not in ("0", "")
+    out.lines += [("hash", t) for t in hash_tables(machine, profile, mb, nr_kernel, nr_all, not hashdist, allocs)]
+    if cpus:
+        cpu_entry_area_tables(machine, mb, len(cpus), allocs)
+    # max_possible_pfn: max_pfn, raised by every SRAT memory affinity to
+    # PFN_UP(end - 1) (drivers/acpi/numa/srat.c acpi_numa_memory_affinity_init())
+    srat = machine.numa if machine.command_line.get("numa") != "off" else []
+    possible = max([nodes.max_pfn] + [-(-(a.range.end - 1) >> 12) for a in srat])
+    out.lines += [("swiotlb", t) for t in swiotlb_init(machine, profile, mb, possible, allocs)]
+    image = assumed_kernel_image(machine)
+    if cpus and image is not None:
+        moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)
+        out.frees = late_frees(machine, image, crash_regions, len(cpus), len(cpus), moved)
+        out.lines += [("frees", f.line) for f in out.frees]
+    return out
 
 
 def _page_align(n: int) -> int:
@@ -74,7 +134,7 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
             r = parse_integer(value)
             if r.end:
                 nslabs = -(-r.value // IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE if r.value else nslabs
-        except Exception:  # a number too big for u64: the kernel's strtoul wraps; keep the default
+        except InputError:  # a number too big for u64: the kernel's strtoul wraps; keep the default
             pass
     size = nslabs << IO_TLB_SHIFT
     start = mb.alloc_try_nid(_page_align(size), PAGE, 0, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE)
@@ -132,7 +192,7 @@ def hash_tables(machine: Machine, profile: KernelProfile, mb: Memblock, nr_kerne
             try:
                 r = parse_integer(value)
                 given = r.value if r.end else 0
-            except Exception:
+            except InputError:
                 given = 0
         numentries = given
         if not numentries:

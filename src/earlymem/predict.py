@@ -9,7 +9,6 @@ from __future__ import annotations
 from earlymem.e820 import E820Table
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
-from earlymem.ranges import Range
 from earlymem.report import E820Report
 
 __all__ = ["predict_lines", "NOT_YET", "NOT_DMESG"]
@@ -22,20 +21,25 @@ NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo")
 NOT_YET = ["zoneinfo managed pages"]
 
 
-def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, setup, missing: list[str], state: dict | None) -> list[tuple[str, str]]:
-    """Spanned and present pages of every zone of every online node
-    (earlymem.mm.zones); with ``state``, the hand-off and the watermarks too."""
-    from earlymem.late_setup import possible_cpus
-    from earlymem.mm.zones import MOVABLE_PARAMS, zone_sizes
+def _online_zones(machine: Machine, nodes, cpus) -> list:
+    """Every zone of every online node (earlymem.mm.zones): nodes with memory,
+    and with SRAT the nodes onlined for their CPUs (5.10 init_cpu_to_node(),
+    6.1+ try_online_node() at CPU bring-up)."""
+    from earlymem.mm.zones import zone_sizes
+
+    online = {r.nid for r in nodes.memblock.memory if r.size}
+    if nodes.from_srat:
+        online |= {c.node for c in cpus}
+    return zone_sizes(nodes, sorted(online))
+
+
+def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, zones, setup, missing: list[str], state: dict | None) -> list[tuple[str, str]]:
+    """Spanned and present pages of every zone; with ``state``, the hand-off and the watermarks too."""
+    from earlymem.mm.zones import MOVABLE_PARAMS
 
     if any(machine.command_line.has(p) for p in MOVABLE_PARAMS):
         missing.append("zoneinfo (kernelcore=, movablecore=, movable_node: ZONE_MOVABLE is not modelled)")
         return []
-    online = {r.nid for r in nodes.memblock.memory if r.size}
-    if nodes.from_srat:
-        # nodes onlined for their CPUs: 5.10 init_cpu_to_node(), 6.1+ try_online_node() at CPU bring-up
-        online |= {c.node for c in possible_cpus(machine)}
-    zones = zone_sizes(nodes, sorted(online))
     if state is not None and setup is not None:
         from earlymem.mm.handoff import memblock_free_all
         from earlymem.mm.watermarks import zone_watermarks
@@ -95,57 +99,28 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     lines += [("zones", t) for t in nodes.zone_lines]
     lines += [("node-ranges", t) for t in nodes.node_range_lines]
     lines += [("initmem", t) for t in nodes.initmem_lines]
+    from earlymem.late_setup import possible_cpus
+
+    cpus = possible_cpus(machine)
+    zones = _online_zones(machine, nodes, cpus)
     if setup is not None:
         # paging_init() .. init_cpu_to_node(): memoryless CPU nodes (the 5.10 era)
         from earlymem.late_setup import late_node_data
+        from earlymem.mem_init import start_kernel
 
         late = late_node_data(machine, profile, setup.memblock, setup.node_data, setup.nd_size, setup.sizes, nodes.from_srat)
         lines += late.lines
         if notes is not None:
             notes.extend(late.notes)
-        # start_kernel(): setup_command_line()'s two copies (init/main.c, 5.10:
-        # saved_command_line and static_command_line), then
-        # setup_per_cpu_areas() (the possible CPUs: SRAT's, or the guest's)
-        from earlymem.late_setup import possible_cpus
-        from earlymem.mem_init import cpu_entry_area_tables, hash_tables, nr_kernel_pages, percpu_first_chunk, swiotlb_init
-        from earlymem.mm.zones import zone_sizes as _zone_sizes
-
-        cmd_len = len(machine.command_line.text) + 1
-        for _ in range(2):
-            late.allocations.append(("command line copy", setup.memblock.alloc(cmd_len, 64), cmd_len))
-        cpus = possible_cpus(machine) if machine.cpus and machine.boot_apic is not None else []
-        cpu_nodes = [c.node if nodes.from_srat else 0 for c in cpus]
-        if cpu_nodes:
-            lines += [("percpu", t) for t in percpu_first_chunk(machine, setup.memblock, cpu_nodes, set(setup.node_data), late.allocations)]
-        elif notes is not None:
-            notes.append("the possible CPUs are unknown: the per-CPU first chunk is not reserved (managed pages a little high)")
-        # vfs_caches_init_early(): the dentry and inode hash tables
-
-        with_memory = sorted({r.nid for r in nodes.memblock.memory if r.size})
-        nr_kernel, nr_all = nr_kernel_pages(profile, _zone_sizes(nodes, with_memory), late.dma_reserve, late.free_after_sparse)
-        hashdist = len(with_memory) > 1 if machine.command_line.get("hashdist") is None else machine.command_line.get("hashdist") not in ("0", "")
-        lines += [("hash", t) for t in hash_tables(machine, profile, setup.memblock, nr_kernel, nr_all, not hashdist, late.allocations)]
-        if cpus:  # trap_init(): the cpu_entry_area mappings' page tables
-            cpu_entry_area_tables(machine, setup.memblock, len(cpus), late.allocations)
-        # mem_init(): the swiotlb bounce buffer, just before memblock_free_all()
-
-        # max_possible_pfn: max_pfn, raised by every SRAT memory affinity to
-        # PFN_UP(end - 1) (drivers/acpi/numa/srat.c acpi_numa_memory_affinity_init())
-        srat = machine.numa if machine.command_line.get("numa") != "off" else []
-        possible = max([nodes.max_pfn] + [-(-(a.range.end - 1) >> 12) for a in srat])
-        lines += [("swiotlb", t) for t in swiotlb_init(machine, profile, setup.memblock, possible, late.allocations)]
-        if cpus:
-            # after the hand-off: what the kernel gives back (earlymem.frees)
-            from earlymem.frees import late_frees
-            from earlymem.nodes import assumed_kernel_image
-
-            image = assumed_kernel_image(machine)
-            moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)
-            frees = late_frees(machine, image, crash.regions if crash else [], len(cpus), len(cpus), moved) if image else []
-            lines += [("frees", f.line) for f in frees]
-            if state is not None:
-                state["late_frees"] = frees
-    lines += _zoneinfo_lines(machine, profile, nodes, setup, missing, state)
+        # start_kernel() up to the hand-off, and what the kernel gives back after it
+        known = cpus if machine.cpus and machine.boot_apic is not None else []
+        sk = start_kernel(machine, profile, nodes, setup, late, crash.regions if crash else [], known, zones)
+        lines += sk.lines
+        if notes is not None:
+            notes.extend(sk.notes)
+        if state is not None and sk.frees is not None:
+            state["late_frees"] = sk.frees
+    lines += _zoneinfo_lines(machine, profile, nodes, zones, setup, missing, state)
     children = list(machine.kernel_resources)
     if crash is not None:
         lines += [("iomem-crash", child_line("Crash kernel", r.start, r.end)) for r in crash.regions]
