@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 from earlymem.ranges import Range, RangeSet
 
-__all__ = ["BuddyZone", "FreeArea", "buddy_blocks", "buddyinfo_line"]
+__all__ = ["BuddyZone", "FreeArea", "buddy_blocks", "run_orders", "buddyinfo_line"]
 
-#: include/linux/mmzone.h: MAX_ORDER = 11 (orders 0..10) for x86_64 2.6.x to 6.x.
+#: include/linux/mmzone.h: MAX_ORDER = 11 (orders 0..10) on x86_64 2.6.x to 6.3; from
+#: 6.4 MAX_ORDER = 10 inclusive, from 6.8 MAX_PAGE_ORDER = 10 -- eleven orders in every era.
 MAX_ORDER = 11
 
 
@@ -38,6 +39,29 @@ def buddy_blocks(free_pfns: RangeSet, max_order: int = MAX_ORDER) -> list[tuple[
     return out
 
 
+def run_orders(start: int, end: int, counts: list[int]) -> None:
+    """Add the blocks ``__free_pages_memory(start, end)`` frees (and the buddy
+    keeps, merged) to ``counts[order]``."""
+    top = len(counts) - 1
+    big = 1 << top
+    s = start
+    # head: up to the first max-order boundary
+    while s < end and s & (big - 1):
+        order = min(top, (s & -s).bit_length() - 1)
+        while s + (1 << order) > end:
+            order -= 1
+        counts[order] += 1
+        s += 1 << order
+    n = (end - s) >> top
+    counts[top] += n
+    s += n << top
+    # tail: what is left below end, largest first
+    while s < end:
+        order = (end - s).bit_length() - 1
+        counts[order] += 1
+        s += 1 << order
+
+
 @dataclass
 class BuddyZone:
     """One zone's free area: ``counts[order]`` = free blocks of that order."""
@@ -53,8 +77,6 @@ class BuddyZone:
 
     @classmethod
     def build(cls, nid: int, name: str, span: Range, free_pfns: RangeSet, max_order: int = MAX_ORDER) -> "BuddyZone":
-        from earlymem.mm.handoff import run_orders
-
         counts = [0] * max_order
         for r in free_pfns.intersect([span]):  # per run, not per block
             run_orders(r.start, r.end, counts)

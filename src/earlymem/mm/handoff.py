@@ -23,36 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import NUMA_NO_NODE, Memblock
+from earlymem.mm.buddy import MAX_ORDER, run_orders
 from earlymem.mm.zones import ZoneSize
 
 __all__ = ["ZoneHandoff", "memblock_free_all", "run_orders", "MAX_ORDER"]
 
 PAGE_SHIFT = 12
-#: include/linux/mmzone.h: orders 0 .. MAX_ORDER - 1 (MAX_PAGE_ORDER = 10 from 6.8) on x86_64.
-MAX_ORDER = 11
-
-
-def run_orders(start: int, end: int, counts: list[int]) -> None:
-    """Add the blocks ``__free_pages_memory(start, end)`` frees (and the buddy
-    keeps, merged) to ``counts[order]``."""
-    top = len(counts) - 1
-    big = 1 << top
-    s = start
-    # head: up to the first max-order boundary
-    while s < end and s & (big - 1):
-        order = min(top, (s & -s).bit_length() - 1)
-        while s + (1 << order) > end:
-            order -= 1
-        counts[order] += 1
-        s += 1 << order
-    n = (end - s) >> top
-    counts[top] += n
-    s += n << top
-    # tail: what is left below end, largest first
-    while s < end:
-        order = (end - s).bit_length() - 1
-        counts[order] += 1
-        s += 1 << order
 
 
 @dataclass
