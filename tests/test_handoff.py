@@ -248,27 +248,22 @@ def test_present_and_managed_pages_against_the_kernel(cap):
     # kernel gives back after it (earlymem.frees) -- against /proc/zoneinfo:
     # within a few pages (a page or two of small start_kernel() allocations
     # at the top of memory are not modelled; README, "Zones and the hand-off")
-    from earlymem.machine import Machine
     from earlymem.predict import predict_lines
     from earlymem.report import e820_report
     from earlymem.sources.dmesg import parse_boot_logs
-    from earlymem.verify import harness_cpus
+    from earlymem.verify import capture_machine
 
     c = read_capture(cap)
     m = next(re.search(r"Memory: \d+K/(\d+)K available", ln) for ln in c.sections["first/dmesg"] if "K available (" in ln)
     first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
-    machine = Machine.from_boot_log(first)
-    if not machine.cpus:
-        machine.cpus = harness_cpus(c.note)
-        machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
+    machine = capture_machine(c, first)
     profile = profile_for(parse_version(first.version))
     state: dict = {}
     predict_lines(machine, profile, e820_report(machine, profile, already_sanitized=True, who=first.firmware.who), [], state)
     assert sum(h.zone.present for h in state["handoff"]) == int(m.group(1)) // 4
-    later: dict = {}
-    for f in state["late_frees"]:
-        z = next(h.zone for h in state["handoff"] if h.zone.spanned and h.zone.start_pfn <= f.at >> 12 < h.zone.start_pfn + h.zone.spanned)
-        later[(z.nid, z.name)] = later.get((z.nid, z.name), 0) + f.pages
+    from earlymem.frees import pages_by_zone
+
+    later = pages_by_zone(state["late_frees"], [h.zone for h in state["handoff"]])
     real = {(z["nid"], z["name"]): z["managed"] for z in _zoneinfo(c)}
     for h in state["handoff"]:
         key = (h.zone.nid, h.zone.name)

@@ -26,13 +26,13 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from earlymem.frees import pages_by_zone
 from earlymem.kernels import parse_version, profile_for
-from earlymem.machine import Machine
 from earlymem.oracle.capture import read_capture
 from earlymem.predict import predict_lines
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import parse_boot_logs
-from earlymem.verify import harness_cpus
+from earlymem.verify import capture_machine
 
 
 def real_managed(cap) -> dict[tuple[int, str], int]:
@@ -66,10 +66,7 @@ def measure(path: Path) -> tuple | None:
     if "first/zoneinfo" not in cap.sections:
         return None
     first = parse_boot_logs(cap.sections["first/dmesg"], str(path))[0]
-    machine = Machine.from_boot_log(first)
-    if not machine.cpus:  # as verify does: the guest's CPUs from the QEMU command
-        machine.cpus = harness_cpus(cap.note)
-        machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
+    machine = capture_machine(cap, first)  # as verify does
     profile = profile_for(parse_version(first.version))
     report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
     state: dict = {}
@@ -78,13 +75,7 @@ def measure(path: Path) -> tuple | None:
         return None
     real = real_managed(cap)
     # what the kernel gave back after the hand-off (earlymem.frees), into the zone holding it
-    later = {}
-    for f in state.get("late_frees", []):
-        for h in state["handoff"]:
-            z = h.zone
-            if z.spanned and z.start_pfn <= f.at >> 12 < z.start_pfn + z.spanned:
-                later[(z.nid, z.name)] = later.get((z.nid, z.name), 0) + f.pages
-                break
+    later = pages_by_zone(state.get("late_frees", []), [h.zone for h in state["handoff"]])
     rows = [(h.zone.name, h.managed + later.get((h.zone.nid, h.zone.name), 0), real[(h.zone.nid, h.zone.name)])
             for h in state["handoff"] if h.zone.present and (h.zone.nid, h.zone.name) in real]
     buddy = {}

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from earlymem.machine import Machine
 from earlymem.ranges import Range
 
-__all__ = ["LateFree", "late_frees", "DEBIAN_IMAGE_FREES"]
+__all__ = ["LateFree", "late_frees", "pages_by_zone", "DEBIAN_IMAGE_FREES"]
 
 PAGE = 4096
 #: the pinned Debian images' section-header sizes (bytes): text/rodata gap,
@@ -81,4 +81,17 @@ def late_frees(machine: Machine, image: Range, crash_regions: list[Range], cpus_
         pages = sizes.get(name, 0) // PAGE
         if pages:
             out.append(LateFree(what, pages, image.start))
+    return out
+
+
+def pages_by_zone(frees: list[LateFree], zones) -> dict[tuple[int, str], int]:
+    """Pages given back per ``(nid, zone name)``: each free lands in the zone
+    holding its first page (``zones``: earlymem.mm.zones.ZoneSize)."""
+    out: dict[tuple[int, str], int] = {}
+    for f in frees:
+        pfn = f.at >> 12
+        for z in zones:
+            if z.spanned and z.start_pfn <= pfn < z.start_pfn + z.spanned:
+                out[(z.nid, z.name)] = out.get((z.nid, z.name), 0) + f.pages
+                break
     return out

@@ -22,7 +22,7 @@ from earlymem.predict import predict_lines
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import BootLog, message_text, parse_boot_logs
 
-__all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path"]
+__all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "harness_cpus"]
 
 #: Families in report order, with what each holds.
 FAMILIES = {
@@ -208,6 +208,16 @@ def harness_cpus(note: str) -> list[CpuAffinity]:
     return [CpuAffinity(c, n, n) for c, n in sorted(cpus.items())]
 
 
+def capture_machine(cap, first: BootLog) -> Machine:
+    """The first kernel's Machine for an oracle capture: its log's input facts,
+    and where the log names no CPUs, the guest's (:func:`harness_cpus`)."""
+    machine = Machine.from_boot_log(first)
+    if not machine.cpus:
+        machine.cpus = harness_cpus(cap.note)
+        machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
+    return machine
+
+
 def _kexec_inputs(cap, machine: Machine) -> dict | None:
     """What the oracle's ``kexec -p`` was given, from the harness that made the capture:
     the kdump kernel (the pinned Debian image of the same series, its header
@@ -311,10 +321,7 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         raise exc.located(source=source, line=first.version_lineno)
     predicted: dict[str, list[str] | None] = {name: None for name in FAMILIES}
     if first.firmware is not None:
-        machine = Machine.from_boot_log(first)
-        if not machine.cpus:
-            machine.cpus = harness_cpus(cap.note)
-            machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
+        machine = capture_machine(cap, first)
         report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
         lines, _ = predict_lines(machine, profile, report)
         for fam in {f for f, _ in lines} & set(FAMILIES):
