@@ -121,16 +121,6 @@ def _early_pfn_to_nid(mb: Memblock, addr: int) -> int:
     return next((r.nid for r in mb.memory if r.base <= addr < r.end), NUMA_NO_NODE)
 
 
-def _mem_pfn_ranges(mb: Memblock) -> list[tuple[int, int, int]]:
-    """for_each_mem_pfn_range(): each memory region's whole pages, with its node."""
-    out = []
-    for r in mb.memory:
-        s, e = -(-r.base >> PAGE_SHIFT), r.end >> PAGE_SHIFT
-        if s < e:
-            out.append((s, e, r.nid))
-    return out
-
-
 def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], allocations: list[tuple[str, int, int]],
                 notes: list[str]) -> None:
     """mm/sparse.c sparse_init() as 5.10 runs it, on ``mb``.
@@ -142,7 +132,7 @@ def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], 
     :param sizes: ``mem_section``, ``mem_section_usage`` and ``page`` sizeof()s.
     """
     per_root = PAGE // sizes["mem_section"]  # SECTIONS_PER_ROOT
-    ranges = _mem_pfn_ranges(mb)
+    ranges = mb.mem_pfn_ranges()
     if not ranges:
         return
     # memblocks_present(): the root array, then each new root's page on the
@@ -262,7 +252,7 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
 
 def _dma_reserve(mb: Memblock) -> int:
     dma_pfn = MAX_DMA_ADDRESS >> PAGE_SHIFT
-    pages = sum(min(e, dma_pfn) - min(s, dma_pfn) for s, e, _ in _mem_pfn_ranges(mb))
+    pages = sum(min(e, dma_pfn) - min(s, dma_pfn) for s, e, _ in mb.mem_pfn_ranges())
     free = 0
     for start, end, _ in mb.free_ranges(NUMA_NO_NODE):
         s, e = min(-(-start >> PAGE_SHIFT), dma_pfn), min(end >> PAGE_SHIFT, dma_pfn)

@@ -234,12 +234,9 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
 
     node_range_lines = ["Early memory node ranges"]
     spans: dict[int, list[int]] = {}
-    for r in mb.memory:
-        s, e = -(-r.base >> PAGE_SHIFT), r.end >> PAGE_SHIFT
-        if s >= e:
-            continue
-        node_range_lines.append(f"  node {r.nid:3d}: [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
-        span = spans.setdefault(r.nid, [s, e])
+    for s, e, nid in mb.mem_pfn_ranges():
+        node_range_lines.append(f"  node {nid:3d}: [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
+        span = spans.setdefault(nid, [s, e])
         span[0], span[1] = min(span[0], s), max(span[1], e)
     node_ids = sorted({b.nid for b in blks})
     initmem: dict[int, str] = {}

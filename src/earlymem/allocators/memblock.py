@@ -448,6 +448,19 @@ class Memblock:
                     break
         return out[::-1] if reverse else out
 
+    def mem_pfn_ranges(self, nid: int = NUMA_NO_NODE) -> list[tuple[int, int, int]]:
+        """``for_each_mem_pfn_range()``: each memory region's whole pages
+        ``(PFN_UP(base), PFN_DOWN(end), nid)``, empty ones skipped; one node's with ``nid``."""
+        shift = self.page_size.bit_length() - 1
+        out = []
+        for r in self.memory.regions:
+            if not r.size or (nid != NUMA_NO_NODE and r.nid != nid):
+                continue
+            s, e = -(-r.base >> shift), r.end >> shift
+            if s < e:
+                out.append((s, e, r.nid))
+        return out
+
     def find_in_range_node(self, size: int, align: int, start: int, end: int, nid: int, flags: int) -> int:
         """``memblock_find_in_range_node()``: a free, aligned address, or 0."""
         if end in (MEMBLOCK_ALLOC_ACCESSIBLE, MEMBLOCK_ALLOC_NOLEAKTRACE):

@@ -45,7 +45,7 @@ def boot_ledger(e820: list[E820Entry], mb: Memblock, handoff: list[ZoneHandoff],
     """The three phases over ``[0, end_pfn)`` (disjoint owners by construction)."""
     ledger = Ledger(end_pfn)
     everything = RangeSet([Range(0, end_pfn)])
-    memory = RangeSet(r for r in (_whole_pages(m.base, m.end) for m in mb.memory.regions if m.size) if r)
+    memory = RangeSet(Range(s, e) for s, e, _ in mb.mem_pfn_ranges())
     ram = RangeSet(r for r in (_whole_pages(e.addr, e.end) for e in e820 if e.type == E820Type.RAM) if r).intersect([Range(0, end_pfn)])
     owners: list[tuple[Range, str]] = [(r, "RAM") for r in ram]
     taken = ram

@@ -47,17 +47,6 @@ class ZoneSize:
     present: int
 
 
-def _node_pfn_ranges(nodes: EarlyNodes, nid: int) -> list[tuple[int, int]]:
-    out = []
-    for r in nodes.memblock.memory:
-        if r.nid != nid:
-            continue
-        s, e = -(-r.base >> PAGE_SHIFT), r.end >> PAGE_SHIFT
-        if s < e:
-            out.append((s, e))
-    return out
-
-
 def zone_sizes(nodes: EarlyNodes, online: list[int]) -> list[ZoneSize]:
     """Every zone of every node in ``online`` (ascending), in zone order.
 
@@ -69,7 +58,7 @@ def zone_sizes(nodes: EarlyNodes, online: list[int]) -> list[ZoneSize]:
     limits = {name: (low, high) for name, low, high in nodes.zone_limits}
     out: list[ZoneSize] = []
     for nid in sorted(set(online)):
-        ranges = _node_pfn_ranges(nodes, nid)
+        ranges = [(s, e) for s, e, _ in nodes.memblock.mem_pfn_ranges(nid)]
         node_start = min((s for s, _ in ranges), default=0)
         node_end = max((e for _, e in ranges), default=0)
         for name in ZONE_ORDER:
