@@ -231,9 +231,11 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
         from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
 
         if "handoff" not in state:
-            why = "the kernel's place is unknown (KASLR: pass nokaslr)" if profile.models_early_nodes else f"the {profile.name} era is not modelled here"
-            if any(f == "zoneinfo" for f, _ in lines) is False and profile.models_early_nodes:
-                why = "; ".join(m for m in missing if m.startswith("zoneinfo")) or why
+            movable = [m for m in missing if m.startswith("zoneinfo (")]
+            if not profile.models_early_nodes:
+                why = f"the {profile.name} era is not modelled here"
+            else:
+                why = movable[0] if movable else "the kernel's place is unknown (KASLR: pass nokaslr)"
             click.echo(f"earlymem: /proc/{fmt} is not predicted: {why}", err=True)
             sys.exit(1)
         if fmt == "zoneinfo":
