@@ -38,13 +38,10 @@ from earlymem.e820 import E820Entry, E820Type
 from earlymem.errors import InputError
 from earlymem.machine import Machine
 from earlymem.ranges import Range
+from earlymem.x86_64 import MAX_DMA_ADDRESS, PAGE, PGDIR_SIZE, PUD_SIZE
 
 __all__ = ["BootmemBoot", "Event", "boot_bootmem_era", "find_e820_area"]
 
-PAGE = 4096
-PUD_SIZE = 1 << 30
-PGDIR_SIZE = 512 << 30
-MAX_DMA_ADDRESS = 16 << 20
 #: include/linux/mmzone.h struct memnode: u8 embedded_map[64 - 16] (2.6.2x).
 EMBEDDED_NODEMAP = 64 - 16
 L1_CACHE_BYTES = 64

@@ -43,12 +43,11 @@ from earlymem.e820 import E820Entry, E820Type
 from earlymem.errors import InputError
 from earlymem.machine import Machine
 from earlymem.ranges import Range
+from earlymem.x86_64 import MAX_DMA_ADDRESS, PAGE
 
 __all__ = ["MemblockBoot", "boot_2_6_37", "PGDAT_SIZE_2_6_37"]
 
-PAGE = 4096
 ZONE_ALIGN = 8 << 20
-MAX_DMA_ADDRESS = 16 << 20
 DMA32_END = 4 << 30
 DEFAULT_BZIMAGE_ADDR_MAX = 0x37FFFFFF
 #: round_up(sizeof(pg_data_t), PAGE_SIZE) [assumption, as for 2.6.23: 2 pages].

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 from earlymem.machine import Machine
 from earlymem.ranges import Range
+from earlymem.x86_64 import PAGE
 
 __all__ = ["LateFree", "late_frees", "pages_by_zone", "DEBIAN_IMAGE_FREES"]
 
-PAGE = 4096
 #: the pinned Debian images' section-header sizes (bytes): text/rodata gap,
 #: rodata/data gap, initmem, .smp_locks -- and the unused .bss..decrypted, an
 #: input section merged into .bss whose size the headers do not show (taken

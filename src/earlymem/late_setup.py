@@ -62,12 +62,10 @@ from earlymem.kernels import KernelProfile
 from earlymem.machine import CpuAffinity, Machine
 from earlymem.ranges import Range, RangeSet
 from earlymem.units import parse_integer
+from earlymem.x86_64 import MAX_DMA_ADDRESS, PAGE, PAGE_SHIFT, PGDIR_SHIFT, PMD_SIZE, PUD_SHIFT, SMP_CACHE_BYTES
 
 __all__ = ["LateNodes", "late_node_data", "possible_cpus", "logical_cpu_apic", "sparse_init", "alloc_node_data"]
 
-PAGE = 4096
-PAGE_SHIFT = 12
-SMP_CACHE_BYTES = 64
 #: CONFIG_X86_INTERNODE_CACHE_SHIFT=6 in Debian's configs.
 INTERNODE_CACHE_BYTES = 1 << 6
 #: arch/x86/include/asm/sparsemem.h (x86_64): SECTION_SIZE_BITS 27, MAX_PHYSMEM_BITS 46 with 4 levels.
@@ -79,10 +77,6 @@ NR_MEM_SECTIONS = 1 << (MAX_PHYSMEM_BITS - SECTION_SIZE_BITS)
 #: include/linux/pageblock-flags.h: pageblock_order = MAX_ORDER - 1 (HUGETLB_PAGE_ORDER 9), 4 bits a block.
 PAGEBLOCK_ORDER = 9
 NR_PAGEBLOCK_BITS = 4
-PMD_SIZE = 2 << 20
-#: arch/x86/include/asm/dma.h MAX_DMA_ADDRESS: the goal of vmemmap allocations.
-MAX_DMA_ADDRESS = 16 << 20
-PUD_SHIFT, PGDIR_SHIFT = 30, 39
 #: arch/x86/kernel/acpi/boot.c acpi_parse_hpet(): the resource's name buffer.
 HPET_RESOURCE_NAME_SIZE = 9
 

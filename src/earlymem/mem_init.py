@@ -44,19 +44,15 @@ from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
 from earlymem.ranges import Range
 from earlymem.units import parse_integer
+from earlymem.x86_64 import MAX_DMA32_PFN, MAX_DMA_ADDRESS, PAGE, SMP_CACHE_BYTES
 
 __all__ = ["StartKernel", "start_kernel", "swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk",
            "cpu_entry_area_tables"]
 
-PAGE = 4096
 IO_TLB_SHIFT = 11
 IO_TLB_SEGSIZE = 128
 IO_TLB_DEFAULT_SIZE = 64 << 20
-MAX_DMA32_PFN = 0x100000
 ARCH_LOW_ADDRESS_LIMIT = 0xFFFFFFFF
-#: __pa(MAX_DMA_ADDRESS): the goal of the per-CPU allocations
-MAX_DMA_PFN_ADDR = 16 << 20
-SMP_CACHE_BYTES = 64
 
 
 @dataclass
@@ -290,9 +286,9 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
     for g, n_units in zip(groups, units):
         size = n_units * unit
         if g in online:
-            base = mb.alloc_try_nid(size, atom, MAX_DMA_PFN_ADDR, MEMBLOCK_ALLOC_ACCESSIBLE, g)
+            base = mb.alloc_try_nid(size, atom, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, g)
         else:
-            base = mb.alloc_try_nid(size, atom, MAX_DMA_PFN_ADDR, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE)
+            base = mb.alloc_try_nid(size, atom, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE)
         bases.append(base)
     for g, n_units, base in zip(groups, units, bases):
         if not base:

@@ -32,13 +32,10 @@ from earlymem.e820 import E820Entry, E820Table, E820Type, sanitize
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
 from earlymem.ranges import Range
+from earlymem.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE_SHIFT
 
 __all__ = ["EarlyNodes", "early_nodes", "MAX_DMA_PFN", "MAX_DMA32_PFN"]
 
-PAGE_SHIFT = 12
-#: arch/x86/include/asm/dma.h: 16 MiB and 4 GiB in pages.
-MAX_DMA_PFN = (16 << 20) >> PAGE_SHIFT
-MAX_DMA32_PFN = (4 << 30) >> PAGE_SHIFT
 BIOS_BEGIN, BIOS_END = 0xA0000, 0x100000
 
 

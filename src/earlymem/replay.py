@@ -51,12 +51,11 @@ from earlymem.mm.buddy import BuddyZone
 from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23, PageAllocator, Zone
 from earlymem.ranges import Range, RangeSet
+from earlymem.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE
 
 __all__ = ["ReplayResult", "Scenario", "replay", "load_scenario", "scenario_path", "SCENARIOS", "era_of"]
 
 SCENARIOS = ("seed-2011",)
-PAGE = 4096
-MAX_DMA_PFN, MAX_DMA32_PFN = 0x1000, 0x100000
 #: sizeof(struct page) assumed for 2.6.37 and later (64 bytes since the
 #: double-word cmpxchg alignment of 3.x) -- it only sizes memmap_pages.
 STRUCT_PAGE_MODERN = 64

@@ -43,15 +43,11 @@ from earlymem.machine import Machine
 from earlymem.nodes import EarlyNodes, assumed_brk_size, assumed_kernel_image, assumed_kernel_reserve
 from earlymem.ranges import Range, RangeSet
 from earlymem.units import memparse
+from earlymem.x86_64 import PAGE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE
 
 __all__ = ["SetupAllocations", "setup_allocations", "DEBIAN_STRUCT_SIZES", "log_buf_len"]
 
-PAGE = 4096
-PMD_SIZE = 2 << 20
-PUD_SIZE = 1 << 30
-PGDIR_SIZE = 512 << 30
 ISA_END_ADDRESS = 0x100000
-SMP_CACHE_BYTES = 64
 #: kernel/printk/printk_ringbuffer.h: one descriptor per 2^5 bytes of text.
 PRB_AVGBITS = 5
 #: kernel/printk/printk.c: LOG_ALIGN = __alignof__(unsigned long).

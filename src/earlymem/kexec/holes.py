@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from earlymem.errors import InputError
+from earlymem.x86_64 import PAGE
 
 __all__ = ["HoleFinder", "KexecLoadError", "Segment", "PAGE", "ULONG_MAX"]
 
-PAGE = 4096
 ULONG_MAX = (1 << 64) - 1
 
 

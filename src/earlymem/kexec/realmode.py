@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import struct
 
+from earlymem.x86_64 import PAGE
+
 __all__ = ["realmode_size"]
 
-PAGE = 4096
 
 
 def _relocs_at(d: bytes, r: int, size: int) -> bool:

@@ -25,10 +25,10 @@ from earlymem.e820 import E820Entry, E820Type
 from earlymem.mm.handoff import ZoneHandoff
 from earlymem.mm.ledger import Ledger, LedgerError
 from earlymem.ranges import Range, RangeSet
+from earlymem.x86_64 import PAGE_SHIFT
 
 __all__ = ["boot_ledger", "check_boot_ledger"]
 
-PAGE_SHIFT = 12
 
 
 def _whole_pages(start: int, end: int) -> Range | None:

@@ -29,7 +29,6 @@ from earlymem.nodes import EarlyNodes
 
 __all__ = ["ZoneSize", "zone_sizes", "ZONE_ORDER", "MOVABLE_PARAMS"]
 
-PAGE_SHIFT = 12
 #: enum zone_type with Debian's configs (CONFIG_ZONE_DMA, _DMA32, _DEVICE; no HIGHMEM).
 ZONE_ORDER = ("DMA", "DMA32", "Normal", "Movable", "Device")
 #: parameters that give ZONE_MOVABLE pages (find_zone_movable_pfns_for_nodes()).
