@@ -32,20 +32,11 @@ from earlymem.oracle.capture import read_capture
 from earlymem.predict import predict_lines
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import parse_boot_logs
-from earlymem.verify import capture_machine
+from earlymem.verify import capture_machine, parse_zoneinfo
 
 
 def real_managed(cap) -> dict[tuple[int, str], int]:
-    out, zone = {}, None
-    for ln in cap.sections.get("first/zoneinfo", []):
-        m = re.match(r"^Node (\d+), zone\s+(\S+)", ln)
-        if m:
-            zone = (int(m.group(1)), m.group(2))
-            continue
-        m = re.match(r"^\s+managed\s+(\d+)", ln)
-        if m and zone is not None:
-            out[zone] = int(m.group(1))
-    return out
+    return {(z["nid"], z["name"]): z["managed"] for z in parse_zoneinfo(cap.sections.get("first/zoneinfo", [])) if "managed" in z}
 
 
 _MEMORY = re.compile(r"Memory: (\d+)K/(\d+)K available \(.*, (\d+)K reserved, (\d+)K cma-reserved\)")

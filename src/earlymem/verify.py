@@ -22,7 +22,7 @@ from earlymem.predict import predict_lines
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import BootLog, message_text, parse_boot_logs
 
-__all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "harness_cpus"]
+__all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "harness_cpus", "parse_zoneinfo"]
 
 #: Families in report order, with what each holds.
 FAMILIES = {
@@ -132,18 +132,23 @@ def _printed_e820(log: BootLog | None, kind: str) -> list[str]:
 _CRASH_RX = re.compile(r"crashkernel|crash kernel|for crashkernel|Reserving \d+MB of (low )?memory", re.I)
 
 
-def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | None, kdump: BootLog | None) -> dict[str, list[str]]:
-    zoneinfo = []
-    zone = None
-    for line in sections.get("first/zoneinfo", []):
+def parse_zoneinfo(lines: list[str]) -> list[dict]:
+    """The zones of a /proc/zoneinfo, in order: ``nid``, ``name`` and the
+    pages block's numbers (``spanned``, ``present``, ``managed``, ``min`` ...)."""
+    zones: list[dict] = []
+    for line in lines:
         m = re.match(r"^Node (\d+), zone\s+(\S+)", line)
         if m:
-            zone = {"head": f"Node {m.group(1)}, zone {m.group(2)}"}
-            zoneinfo.append(zone)
+            zones.append({"nid": int(m.group(1)), "name": m.group(2)})
             continue
-        m = re.match(r"^\s+(spanned|present|managed)\s+(\d+)", line)
-        if m and zone is not None:
-            zone[m.group(1)] = m.group(2)
+        m = re.match(r"^\s+(pages free|boost|min|low|high|promo|spanned|present|managed|cma)\s+(\d+)\s*$", line)
+        if m and zones:
+            zones[-1][m.group(1)] = int(m.group(2))
+    return zones
+
+
+def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | None, kdump: BootLog | None) -> dict[str, list[str]]:
+    zoneinfo = [dict(z, head=f"Node {z['nid']}, zone {z['name']}") for z in parse_zoneinfo(sections.get("first/zoneinfo", []))]
     # segment[i].buf is a userspace address (ASLR): not a placement, left out.
     kexec = [ln for sec in ("first/kexec_load_debug", "first/kexec_normal_debug") for ln in sections.get(sec, [])
              if re.match(r"^(nr_segments|segment\[\d+\]\.(bufsz|mem|memsz)\b)", ln)]
