@@ -49,3 +49,10 @@ def test_typed_access():
         c.size("crashkernel")
     with pytest.raises(InputError, match="not a number"):
         c.integer("bad")
+
+
+def test_leading_number_reads_like_simple_strtoul():
+    c = CommandLine("nr_cpus=2abc swiotlb=0x8000,force hashdist bad=x huge=99999999999999999999999")
+    assert c.leading_number("nr_cpus") == 2 and c.leading_number("swiotlb") == 0x8000
+    assert c.leading_number("hashdist") is None and c.leading_number("bad") is None
+    assert c.leading_number("huge") is None and c.leading_number("absent") is None

@@ -129,6 +129,19 @@ class CommandLine:
             raise InputError(f"{name}={value} is not a number", field=name)
         return r.value
 
+    def leading_number(self, name: str) -> int | None:
+        """The number a ``name=`` value starts with, as simple_strtoul() /
+        get_option() read it (trailing text ignored); None if the parameter
+        is absent or bare, starts with no digit, or overflows 64 bits."""
+        value = self.get(name)
+        if not value:
+            return None
+        try:
+            r = parse_integer(value)
+        except InputError:
+            return None
+        return r.value if r.end else None
+
     def flag(self, name: str) -> bool:
         """True if ``name`` is present as a bare word (``nokaslr``)."""
         return any(_parameq(p, name) and v is None for p, v in self._params)  # type: ignore[attr-defined]

@@ -57,11 +57,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
-from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.machine import CpuAffinity, Machine
 from earlymem.ranges import Range, RangeSet
-from earlymem.units import parse_integer
 from earlymem.x86_64 import MAX_DMA_ADDRESS, PAGE, PAGE_SHIFT, PGDIR_SHIFT, PMD_SIZE, PUD_SHIFT, SMP_CACHE_BYTES
 
 __all__ = ["LateNodes", "late_node_data", "possible_cpus", "logical_cpu_apic", "sparse_init", "alloc_node_data"]
@@ -271,14 +269,7 @@ def possible_cpus(machine: Machine) -> list[CpuAffinity]:
     """The possible CPUs in logical order: generic_processor_info() ignores a
     CPU once ``nr_cpu_ids - 1`` are taken unless it is the boot CPU, and any
     once ``nr_cpu_ids`` are."""
-    nr = None
-    value = machine.command_line.get("nr_cpus")
-    if value:  # kernel/smp.c nrcpus(): get_option(), a leading number
-        try:
-            r = parse_integer(value)
-            nr = r.value if r.end else None
-        except InputError:
-            nr = None
+    nr = machine.command_line.leading_number("nr_cpus")  # kernel/smp.c nrcpus(): get_option()
     cpus = _boot_first(machine)
     if nr is None or nr <= 0 or nr >= len(cpus):
         return cpus

@@ -39,11 +39,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
-from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
 from earlymem.ranges import Range
-from earlymem.units import parse_integer
 from earlymem.x86_64 import MAX_DMA32_PFN, MAX_DMA_ADDRESS, PAGE, SMP_CACHE_BYTES
 
 __all__ = ["StartKernel", "start_kernel", "swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk",
@@ -124,14 +122,9 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
     if not (max_possible_pfn > MAX_DMA32_PFN or "soft" in iommu.split(",")):
         return []
     nslabs = IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT
-    value = cmd.get("swiotlb")
-    if value:  # setup_io_tlb_npages(): a leading number of slabs
-        try:
-            r = parse_integer(value)
-            if r.end:
-                nslabs = -(-r.value // IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE if r.value else nslabs
-        except InputError:  # a number too big for u64: the kernel's strtoul wraps; keep the default
-            pass
+    given = cmd.leading_number("swiotlb")  # setup_io_tlb_npages(): a leading number of slabs
+    if given:
+        nslabs = -(-given // IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE
     size = nslabs << IO_TLB_SHIFT
     start = mb.alloc_try_nid(_page_align(size), PAGE, 0, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE)
     if not start:
@@ -182,15 +175,7 @@ def hash_tables(machine: Machine, profile: KernelProfile, mb: Memblock, nr_kerne
     """The dentry and inode hash tables: their lines, and (``early``) their memblock allocations."""
     lines = []
     for name, bucket, scale, param in HASH_TABLES:
-        given = 0
-        value = machine.command_line.get(param)
-        if value:  # __setup(): simple_strtoul()
-            try:
-                r = parse_integer(value)
-                given = r.value if r.end else 0
-            except InputError:
-                given = 0
-        numentries = given
+        numentries = machine.command_line.leading_number(param) or 0  # __setup(): simple_strtoul()
         if not numentries:
             numentries = -(-nr_kernel // 256) * 256  # round up to 1 MiB of pages
             adapt = ADAPT_SCALE_NPAGES
