@@ -19,7 +19,7 @@ from earlymem.ranges import Range
 from earlymem.sources.dmesg import BootLog, label_to_type
 from earlymem.units import U64_MAX, parse_size
 
-__all__ = ["Machine", "NumaAffinity", "CpuAffinity", "TYPE_NAMES"]
+__all__ = ["Machine", "NumaAffinity", "CpuAffinity", "TYPE_NAMES", "machine_from_dict", "toml_number"]
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class Machine:
         """
         from earlymem.sources.text import read_toml
 
-        return _machine_from_dict(read_toml(path), str(path))
+        return machine_from_dict(read_toml(path), str(path))
 
 
 def _read_optional(p: Path) -> str | None:
@@ -174,7 +174,8 @@ TYPE_NAMES: dict[str, int] = {
 _KNOWN_KEYS = {"kernel_version", "command_line", "rsdp", "e820", "numa", "kernel_image", "initrd", "cpus", "boot_apic", "acpi_tables"}
 
 
-def _number(value: Any, name: str, fieldname: str) -> int:
+def toml_number(value: Any, name: str, fieldname: str) -> int:
+    """A TOML integer or memparse size string, 0 .. 2^64-1.  :raises InputError: naming ``fieldname``."""
     if isinstance(value, bool):
         raise InputError(f"expected a number or size, got {value!r}", source=name, field=fieldname)
     if isinstance(value, int):
@@ -192,12 +193,12 @@ def _number(value: Any, name: str, fieldname: str) -> int:
 def _range(item: dict, name: str, where: str) -> Range:
     if "start" not in item:
         raise InputError("missing 'start'", source=name, field=where)
-    start = _number(item["start"], name, f"{where}.start")
+    start = toml_number(item["start"], name, f"{where}.start")
     given = [k for k in ("size", "end", "last") if k in item]
     if len(given) != 1:
         raise InputError("give exactly one of 'size', 'end' (exclusive) or 'last' (inclusive)", source=name, field=where)
     k = given[0]
-    v = _number(item[k], name, f"{where}.{k}")
+    v = toml_number(item[k], name, f"{where}.{k}")
     end = start + v if k == "size" else (v if k == "end" else v + 1)
     if end <= start:
         raise InputError(f"empty or negative range (start {start:#x}, {k} {v:#x})", source=name, field=where)
@@ -221,7 +222,8 @@ def _e820_type(value: Any, name: str, where: str) -> int:
     raise InputError(f"unknown e820 type {value!r} (use {', '.join(TYPE_NAMES)} or a number)", source=name, field=where)
 
 
-def _machine_from_dict(data: dict, name: str) -> Machine:
+def machine_from_dict(data: dict, name: str) -> Machine:
+    """A Machine from parsed TOML (docs/machine-toml.md); ``name`` is the file, for errors."""
     unknown = sorted(set(data) - _KNOWN_KEYS)
     if unknown:
         raise InputError(f"unknown key {unknown[0]!r}", source=name, field=unknown[0])
@@ -242,8 +244,8 @@ def _machine_from_dict(data: dict, name: str) -> Machine:
         where = f"numa[{i}]"
         if not isinstance(item, dict) or "node" not in item:
             raise InputError("expected a table with 'node', 'start' and a size", source=name, field=where)
-        node = _number(item["node"], name, f"{where}.node")
-        pxm = _number(item.get("pxm", node), name, f"{where}.pxm")
+        node = toml_number(item["node"], name, f"{where}.node")
+        pxm = toml_number(item.get("pxm", node), name, f"{where}.pxm")
         numa.append(NumaAffinity(node, pxm, _range(item, name, where), bool(item.get("hotplug", False)), bool(item.get("non_volatile", False))))
     version = data.get("kernel_version")
     if version is not None and not isinstance(version, str):
@@ -257,18 +259,18 @@ def _machine_from_dict(data: dict, name: str) -> Machine:
         raise InputError("expected a string", source=name, field="command_line")
     image = _range(data["kernel_image"], name, "kernel_image") if "kernel_image" in data else None
     initrd = _range(data["initrd"], name, "initrd") if "initrd" in data else None
-    rsdp = _number(data["rsdp"], name, "rsdp") if "rsdp" in data else None
+    rsdp = toml_number(data["rsdp"], name, "rsdp") if "rsdp" in data else None
     cpus = []
     for i, item in enumerate(data.get("cpus", [])):
         where = f"cpus[{i}]"
         if not isinstance(item, dict) or "apic" not in item or "node" not in item:
             raise InputError("expected a table with 'apic' and 'node'", source=name, field=where)
-        apic = _number(item["apic"], name, f"{where}.apic")
+        apic = toml_number(item["apic"], name, f"{where}.apic")
         if apic > 0xFFFFFFFF:
             raise InputError(f"APIC id {apic:#x} does not fit in 32 bits", source=name, field=f"{where}.apic")
-        node = _number(item["node"], name, f"{where}.node")
-        cpus.append(CpuAffinity(apic, node, _number(item.get("pxm", node), name, f"{where}.pxm")))
-    boot_apic = _number(data["boot_apic"], name, "boot_apic") if "boot_apic" in data else (cpus[0].apic if cpus else None)
+        node = toml_number(item["node"], name, f"{where}.node")
+        cpus.append(CpuAffinity(apic, node, toml_number(item.get("pxm", node), name, f"{where}.pxm")))
+    boot_apic = toml_number(data["boot_apic"], name, "boot_apic") if "boot_apic" in data else (cpus[0].apic if cpus else None)
     if cpus and boot_apic not in {c.apic for c in cpus}:
         raise InputError(f"APIC id {boot_apic:#x} is not among [[cpus]]", source=name, field="boot_apic")
     tables = data.get("acpi_tables")

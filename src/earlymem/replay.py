@@ -46,7 +46,7 @@ from earlymem.e820 import E820Entry, E820Type, sanitize
 from earlymem.errors import InputError
 from earlymem.kernels import parse_version
 from earlymem.kexec.tools_2_0_2 import KdumpKernel, KexecLoadError, Segment, crash_load
-from earlymem.machine import Machine, _machine_from_dict, _number
+from earlymem.machine import Machine, machine_from_dict, toml_number
 from earlymem.mm.buddy import BuddyZone
 from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23, PageAllocator, Zone
@@ -139,15 +139,15 @@ def load_scenario(path: Path) -> Scenario:
     data = dict(read_toml(path))
     running = data.pop("running", {})
     kdump = data.pop("kdump", None)
-    machine = _machine_from_dict(data, src)
+    machine = machine_from_dict(data, src)
     if not isinstance(running, dict):
         raise InputError("expected a table", source=src, field="running")
     unknown = sorted(set(running) - {"allocate", "node"})
     if unknown:
         raise InputError(f"unknown key {unknown[0]!r}", source=src, field=f"running.{unknown[0]}")
     alloc = running.get("allocate", "all")
-    pages = None if alloc == "all" else -(-_number(alloc, src, "running.allocate") // PAGE)
-    sc = Scenario(machine, pages, int(_number(running.get("node", 0), src, "running.node")), source=src)
+    pages = None if alloc == "all" else -(-toml_number(alloc, src, "running.allocate") // PAGE)
+    sc = Scenario(machine, pages, int(toml_number(running.get("node", 0), src, "running.node")), source=src)
     if kdump is not None:
         if not isinstance(kdump, dict):
             raise InputError("expected a table", source=src, field="kdump")
@@ -158,23 +158,23 @@ def load_scenario(path: Path) -> Scenario:
         for k in ("bzimage_size", "setup_sects", "protocol", "kernel_alignment"):
             if k not in kdump:
                 raise InputError(f"missing {k!r}", source=src, field="kdump")
-        align = _number(kdump["kernel_alignment"], src, "kdump.kernel_alignment")
+        align = toml_number(kdump["kernel_alignment"], src, "kdump.kernel_alignment")
         if not align or align & (align - 1):
             raise InputError(f"kernel_alignment {align:#x} is not a power of two", source=src, field="kdump.kernel_alignment")
         sc.kdump = KdumpKernel(
-            file_len=_number(kdump["bzimage_size"], src, "kdump.bzimage_size"),
-            setup_sects=_number(kdump["setup_sects"], src, "kdump.setup_sects") & 0xFF,
+            file_len=toml_number(kdump["bzimage_size"], src, "kdump.bzimage_size"),
+            setup_sects=toml_number(kdump["setup_sects"], src, "kdump.setup_sects") & 0xFF,
             protocol=_version_number(kdump["protocol"], src, "kdump.protocol"),
             relocatable=bool(kdump.get("relocatable", True)),
             kernel_alignment=align,
-            initrd_addr_max=_number(kdump.get("initrd_addr_max", 0x37FFFFFF), src, "kdump.initrd_addr_max"),
+            initrd_addr_max=toml_number(kdump.get("initrd_addr_max", 0x37FFFFFF), src, "kdump.initrd_addr_max"),
         )
-        sc.kdump_initrd = _number(kdump.get("initrd_size", 0), src, "kdump.initrd_size")
+        sc.kdump_initrd = toml_number(kdump.get("initrd_size", 0), src, "kdump.initrd_size")
         append = kdump.get("append", "")
         if not isinstance(append, str):
             raise InputError("expected a string", source=src, field="kdump.append")
         sc.kdump_append = append
-        sc.cpus = max(1, _number(kdump.get("cpus", 1), src, "kdump.cpus"))
+        sc.cpus = max(1, toml_number(kdump.get("cpus", 1), src, "kdump.cpus"))
     return sc
 
 
