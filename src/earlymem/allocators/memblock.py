@@ -136,10 +136,14 @@ def _round_down(x: int, a: int) -> int:
 class Memblock:
     """The global ``struct memblock``.
 
+    Set ``Memblock.TRACE = True`` to have new instances keep :attr:`trace`.
+
     :param max_numnodes: MAX_NUMNODES (the nid of regions added without one).
     :param init_regions: INIT_MEMBLOCK_REGIONS.
     :param init_reserved_regions: INIT_MEMBLOCK_RESERVED_REGIONS.
     """
+
+    TRACE = False
 
     def __init__(
         self,
@@ -166,6 +170,9 @@ class Memblock:
         self.movable_node = False
         #: Messages the kernel would print (warnings), in order.
         self.log: list[str] = []
+        #: When a list: every reservation and free as ``("reserve"|"free", base, size)``,
+        #: in call order -- what ``memblock=debug`` prints (see tools/memblock_trace.py).
+        self.trace: list[tuple[str, int, int]] | None = [] if Memblock.TRACE else None
 
     # -- region array primitives ---------------------------------------------------------
 
@@ -286,6 +293,8 @@ class Memblock:
         self.add_range(self.memory, base, size, self.max_numnodes, MEMBLOCK_NONE)
 
     def _reserve(self, base: int, size: int, nid: int, flags: int) -> None:
+        if self.trace is not None:
+            self.trace.append(("reserve", base, size))
         self.add_range(self.reserved, base, size, nid, flags)
 
     def reserve(self, base: int, size: int) -> None:
@@ -352,6 +361,8 @@ class Memblock:
 
     def phys_free(self, base: int, size: int) -> None:
         """``memblock_phys_free()`` (``memblock_free(phys)`` before v5.16): unreserve."""
+        if self.trace is not None:
+            self.trace.append(("free", base, size))
         self.remove_range(self.reserved, base, size)
 
     def _setclr_flag(self, type_: MemblockType, base: int, size: int, set_: bool, flag: int) -> None:
