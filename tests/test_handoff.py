@@ -26,6 +26,8 @@ from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
 FIX = Path(__file__).parent / "fixtures"
 CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4") for p in (FIX / d).iterdir()
                   if (p / "serial.log").is_file() and "@@@@BEGIN first/zoneinfo@@@@" in (p / "serial.log").read_text(errors="replace"))
+#: boots with memblock=debug (tests/test_memblock_trace.py compares their every reservation)
+MBDEBUG = sorted(p for p in (FIX / "mbdebug").iterdir() if (p / "serial.log").is_file())
 
 
 @given(st.integers(0, 1 << 40), st.integers(0, 1 << 14))
@@ -240,34 +242,40 @@ def test_only_the_used_brk_stays_reserved():
     assert not mb.is_reserved(brk + used) and not mb.is_reserved(end - 1)
 
 
-@pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("cap", CAPTURES + MBDEBUG, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_present_and_managed_pages_against_the_kernel(cap):
-    # mem_init_print_info() right after memblock_free_all() prints "Memory:
-    # <free>K/<physpages>K available (...)": physpages must be the present
-    # pages exactly.  Managed pages per zone -- the hand-off's plus what the
-    # kernel gives back after it (earlymem.frees) -- against /proc/zoneinfo:
-    # within a few pages (a page or two of small start_kernel() allocations
-    # at the top of memory are not modelled; README, "Zones and the hand-off")
+    # mem_init_print_info() prints "Memory: <free>K/<physpages>K available (...,
+    # <reserved>K reserved, <cma>K cma-reserved)": physpages must be the
+    # present pages, and physpages - reserved - cma (totalram_pages()) the
+    # managed pages of the hand-off plus what the kernel gave back before it
+    # printed the line (6.12 prints it late: after "Freeing SMP alternatives
+    # memory").  Per zone, the hand-off plus everything given back after it
+    # (earlymem.frees) must be the managed pages of /proc/zoneinfo -- exactly.
+    from earlymem.frees import pages_by_zone
     from earlymem.predict import predict_lines
     from earlymem.report import e820_report
-    from earlymem.sources.dmesg import parse_boot_logs
+    from earlymem.sources.dmesg import message_text, parse_boot_logs
     from earlymem.verify import capture_machine
 
     c = read_capture(cap)
-    m = next(re.search(r"Memory: \d+K/(\d+)K available", ln) for ln in c.sections["first/dmesg"] if "K available (" in ln)
-    first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
+    dmesg = c.sections["first/dmesg"]
+    at = next(i for i, ln in enumerate(dmesg) if "K available (" in ln)
+    m = re.search(r"Memory: \d+K/(\d+)K available \(.*, (\d+)K reserved, (\d+)K cma-reserved\)", dmesg[at])
+    physpages, totalram = int(m.group(1)) // 4, (int(m.group(1)) - int(m.group(2)) - int(m.group(3))) // 4
+    first = parse_boot_logs(dmesg, str(cap))[0]
     machine = capture_machine(c, first)
     profile = profile_for(parse_version(first.version))
     state: dict = {}
     predict_lines(machine, profile, e820_report(machine, profile, already_sanitized=True, who=first.firmware.who), [], state)
-    assert sum(h.zone.present for h in state["handoff"]) == int(m.group(1)) // 4
-    from earlymem.frees import pages_by_zone
-
+    assert sum(h.zone.present for h in state["handoff"]) == physpages
+    before = {message_text(ln) for ln in dmesg[:at]}
+    given_back = sum(f.pages for f in state["late_frees"] if f.line in before)
+    assert sum(h.managed for h in state["handoff"]) + given_back == totalram
     later = pages_by_zone(state["late_frees"], [h.zone for h in state["handoff"]])
     real = {(z["nid"], z["name"]): z["managed"] for z in _zoneinfo(c)}
     for h in state["handoff"]:
         key = (h.zone.nid, h.zone.name)
-        assert 0 <= h.managed + later.get(key, 0) - real[key] <= 6, key
+        assert h.managed + later.get(key, 0) == real[key], key
 
 
 @pytest.mark.parametrize("cap", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from hypothesis import given, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
 from earlymem.cmdline import CommandLine
+from earlymem.errors import InputError
 from earlymem.kernels import parse_version, profile_for
 from earlymem.late_setup import late_node_data, logical_cpu_apic, possible_cpus, sparse_init
 from earlymem.machine import CpuAffinity, Machine
@@ -189,3 +190,50 @@ def test_cpu_only_nodes_are_memoryless_in_node_order_from_6_1(kernel):
     fam = {f.name: f for f in verify_path(FIX / "holdout4" / f"numa2-0-5g-ck192-load-crash--{kernel}").families}
     assert fam["initmem"].predicted[0] == "Initmem setup node 0 as memoryless" and fam["initmem"].ok
     assert fam["kdump-nodes"].ok
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    low_mb=st.integers(64, 3071),
+    high_gb=st.integers(0, 3000),
+    holes=st.lists(st.tuples(st.integers(1, 3_000_000), st.integers(1, 4096)), max_size=4),
+    nodes=st.integers(1, 4),
+    crash=st.sampled_from(["", "crashkernel=256M", "crashkernel=1G,high"]),
+)
+def test_vmemmap_shortcut_places_what_step_by_step_does(low_mb, high_gb, holes, nodes, crash):
+    # 7.2's vmemmap is taken 2 MiB block by block with table pages between;
+    # late_setup._vmemmap_stack() places long stretches at once: the reserved
+    # regions must come out the same either way
+    import earlymem.late_setup as ls
+    from earlymem.e820 import E820Entry, E820Type
+    from earlymem.machine import NumaAffinity
+    from earlymem.predict import predict_lines
+    from earlymem.ranges import Range
+    from earlymem.report import e820_report
+
+    M, G = 1 << 20, 1 << 30
+    e820 = [E820Entry(0, 0x9FC00, E820Type.RAM), E820Entry(0x9FC00, 0x400, E820Type.RESERVED),
+            E820Entry(0xF0000, 0x10000, E820Type.RESERVED), E820Entry(M, low_mb * M - M, E820Type.RAM)]
+    if high_gb:
+        e820.append(E820Entry(4 * G, high_gb * G, E820Type.RAM))
+    for at_mb, size_mb in holes:
+        e820.append(E820Entry(at_mb * M + 0x1800, size_mb * M, E820Type.RESERVED))
+    end = 4 * G + high_gb * G if high_gb else low_mb * M
+    numa = []
+    if nodes > 1:
+        cuts = [0] + [(end // nodes * i) >> 27 << 27 for i in range(1, nodes)] + [end]
+        numa = [NumaAffinity(n, n, Range(cuts[n], cuts[n + 1])) for n in range(nodes) if cuts[n] < cuts[n + 1]]
+    profile = profile_for(parse_version("7.2"))
+    machine = Machine(e820, CommandLine(f"console=ttyS0 nokaslr {crash}".strip()), parse_version("7.2"), numa)
+    got = []
+    try:
+        for shortcut in (True, False):
+            ls.VMEMMAP_STACK_SHORTCUT = shortcut
+            state: dict = {}
+            predict_lines(machine, profile, e820_report(machine, profile, already_sanitized=False), [], state)
+            got.append([(r.base, r.size, r.nid, r.flags) for r in state["memblock"].reserved])
+    except InputError:
+        return  # a machine the kernel refuses
+    finally:
+        ls.VMEMMAP_STACK_SHORTCUT = True
+    assert got[0] == got[1]

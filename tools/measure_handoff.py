@@ -6,8 +6,9 @@ Two measures per capture:
    memblock_free_all(), ``Memory: <free>K/<physpages>K available (...,
    <reserved>K reserved, <cma>K cma-reserved)``; physpages must equal
    earlymem's present pages (checked), and physpages - reserved - cma is the
-   kernel's totalram_pages() at the hand-off, compared with the sum of
-   earlymem's managed pages;
+   kernel's totalram_pages() when it printed the line, compared with the sum of
+   earlymem's managed pages and what it predicts the kernel gave back before
+   that line (6.12 prints it after freeing the SMP alternatives);
 2. per populated zone, earlymem's managed pages -- the hand-off's plus what
    the kernel gives back after it (earlymem.frees: init memory, initrd,
    image gaps) -- minus the managed pages /proc/zoneinfo showed when the
@@ -15,7 +16,7 @@ Two measures per capture:
 3. per populated zone, earlymem's /proc/buddyinfo right after the hand-off
    against the one init read: free pages and 4 MiB (order-10) blocks.
 
-    python tools/measure_handoff.py tests/fixtures/oracle tests/fixtures/holdout*
+    python tools/measure_handoff.py tests/fixtures/oracle tests/fixtures/holdout* tests/fixtures/mbdebug
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ def real_managed(cap) -> dict[tuple[int, str], int]:
 _MEMORY = re.compile(r"Memory: (\d+)K/(\d+)K available \(.*, (\d+)K reserved, (\d+)K cma-reserved\)")
 
 
-def handoff_total(cap) -> tuple[int, int] | None:
-    """(physpages, totalram) at the hand-off, from the Memory: line."""
-    for ln in cap.sections.get("first/dmesg", []):
+def handoff_total(cap) -> tuple[int, int, set[str]] | None:
+    """(physpages, totalram, the messages printed before it) from the Memory: line."""
+    from earlymem.sources.dmesg import message_text
+
+    dmesg = cap.sections.get("first/dmesg", [])
+    for i, ln in enumerate(dmesg):
         m = _MEMORY.search(ln)
         if m:
             phys, reserved, cma = int(m.group(2)) // 4, int(m.group(3)) // 4, int(m.group(4)) // 4
-            return phys, phys - reserved - cma
+            return phys, phys - reserved - cma, {message_text(x) for x in dmesg[:i]}
     return None
 
 
@@ -79,7 +83,9 @@ def measure(path: Path) -> tuple | None:
     total = handoff_total(cap)
     totals = None
     if total:
-        totals = (sum(h.zone.present for h in state["handoff"]), total[0], sum(h.managed for h in state["handoff"]), total[1])
+        # 6.12 prints the line late, after "Freeing SMP alternatives memory": count what was given back by then
+        back = sum(f.pages for f in state.get("late_frees", []) if f.line in total[2])
+        totals = (sum(h.zone.present for h in state["handoff"]), total[0], sum(h.managed for h in state["handoff"]) + back, total[1])
     return path.name.rsplit("--", 1)[-1], rows, totals, bud
 
 

@@ -57,12 +57,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
+from earlymem.e820 import E820Type
 from earlymem.kernels import KernelProfile
 from earlymem.machine import CpuAffinity, Machine
 from earlymem.ranges import Range, RangeSet
-from earlymem.x86_64 import MAX_DMA_ADDRESS, PAGE, PAGE_SHIFT, PGDIR_SHIFT, PMD_SIZE, PUD_SHIFT, SMP_CACHE_BYTES
+from earlymem.x86_64 import MAX_DMA_ADDRESS, PAGE, PAGE_SHIFT, PGDIR_SHIFT, PMD_SIZE, PUD_SHIFT, PUD_SIZE, SMP_CACHE_BYTES
 
-__all__ = ["LateNodes", "late_node_data", "possible_cpus", "logical_cpu_apic", "sparse_init", "alloc_node_data"]
+__all__ = ["LateNodes", "late_node_data", "setup_arch_resources", "possible_cpus", "logical_cpu_apic", "sparse_init", "alloc_node_data"]
 
 #: CONFIG_X86_INTERNODE_CACHE_SHIFT=6 in Debian's configs.
 INTERNODE_CACHE_BYTES = 1 << 6
@@ -77,6 +78,14 @@ PAGEBLOCK_ORDER = 9
 NR_PAGEBLOCK_BITS = 4
 #: arch/x86/kernel/acpi/boot.c acpi_parse_hpet(): the resource's name buffer.
 HPET_RESOURCE_NAME_SIZE = 9
+#: arch/x86/kernel/apic/io_apic.c ioapic_setup_resources(): each I/O APIC's name buffer.
+IOAPIC_RESOURCE_NAME_SIZE = 11
+#: sizeof(struct firmware_map_entry) (drivers/firmware/memmap.c: start, end,
+#: type, list, kobj) and sizeof(struct nosave_region) (kernel/power/snapshot.c:
+#: list, start_pfn, end_pfn): 104 and 32 in all four pinned kernels
+#: (their memblock=debug traces: firmware_map_add_early(104), register_nosave_region(32))
+FIRMWARE_MAP_ENTRY_SIZE = 104
+NOSAVE_REGION_SIZE = 32
 
 
 @dataclass
@@ -114,8 +123,10 @@ def _early_pfn_to_nid(mb: Memblock, addr: int) -> int:
 
 
 def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], allocations: list[tuple[str, int, int]],
-                notes: list[str]) -> None:
-    """mm/sparse.c sparse_init() as 5.10 runs it, on ``mb``.
+                notes: list[str], profile: KernelProfile | None = None) -> None:
+    """mm/sparse.c sparse_init() as 5.10 runs it, on ``mb``; with a profile
+    whose ``sparse_init_in_start_kernel`` is set, as 7.2 does (see
+    :func:`_sparse_init_nid`), and its ``pageblock_bits``.
 
     Sections are handled as runs of consecutive section numbers, so the cost
     grows with memory regions and vmemmap page tables, not with sections.
@@ -165,22 +176,40 @@ def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], 
             runs[-1][1].append((first, end))
         else:
             runs.append((nid, [(first, end)]))
-    usage_size = sizes["mem_section_usage"] + _usemap_size()
+    usage_size = sizes["mem_section_usage"] + _usemap_size(profile.pageblock_bits if profile else NR_PAGEBLOCK_BITS)
+    no_buffer = bool(profile and profile.sparse_init_in_start_kernel)
     map_size = -(-sizes["page"] * PAGES_PER_SECTION // PMD_SIZE) * PMD_SIZE  # section_map_size()
     tables: dict[str, RangeSet] = {}
     for nid, secs in runs:
-        _sparse_init_nid(mb, nid, secs, node_data, usage_size, map_size, sizes["page"], tables, allocations, notes)
+        _sparse_init_nid(mb, nid, secs, node_data, usage_size, map_size, sizes["page"], tables, allocations, notes, no_buffer)
 
 
-def _usemap_size() -> int:
+def _usemap_size(pageblock_bits: int) -> int:
     """usemap_size(): BITS_TO_LONGS(SECTION_BLOCKFLAGS_BITS) * sizeof(long)."""
-    bits = (1 << (PFN_SECTION_SHIFT - PAGEBLOCK_ORDER)) * NR_PAGEBLOCK_BITS
+    bits = (1 << (PFN_SECTION_SHIFT - PAGEBLOCK_ORDER)) * pageblock_bits
     return -(-bits // 64) * 8
 
 
 def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_data: dict[int, int], usage_size: int,
-                     map_size: int, page_size: int, tables: dict[str, RangeSet], allocations: list, notes: list[str]) -> None:
+                     map_size: int, page_size: int, tables: dict[str, RangeSet], allocations: list, notes: list[str],
+                     no_buffer: bool = False) -> None:
+    """sparse_init_nid().  5.10 to 6.12: the usemaps near the node's
+    pg_data_t, then one memmap buffer for all the run's sections.  7.2
+    (``no_buffer``): sparse_usage_init() takes the usemaps with
+    ``memblock_alloc_node(size, SMP_CACHE_BYTES, nid)`` and there is no
+    buffer: vmemmap_populate_hugepages() takes each 2 MiB block with
+    vmemmap_alloc_block() -> ``memblock_alloc_try_nid_raw(PMD_SIZE,
+    PMD_SIZE, __pa(MAX_DMA_ADDRESS), ACCESSIBLE, nid)`` (mm/sparse-vmemmap.c),
+    after the page-table pages its address needs."""
     count = sum(e - s for s, e in secs)
+    if no_buffer:
+        usage = mb.alloc_try_nid(usage_size * count, SMP_CACHE_BYTES, 0, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
+        if not usage:
+            notes.append(f"sparse_init_nid: node[{nid}] usemap allocation failed")
+            return
+        allocations.append((f"usemaps node {nid}", usage, usage_size * count))
+        _vmemmap_blocks(mb, nid, secs, page_size, tables, allocations)
+        return
     # sparse_early_usemaps_alloc_pgdat_section(): near the node's pg_data_t
     pgdat = node_data.get(nid)
     if pgdat is None:
@@ -203,23 +232,6 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
     left = count * map_size if buf else 0
     if buf:
         allocations.append((f"memmap buffer node {nid}", buf, count * map_size))
-    def tables_for(lo: int, hi: int) -> int:
-        """Pages for the PGD entries (PUD tables) and PUD entries (PMD tables)
-        of vmemmap [lo, hi) that have none yet."""
-        n = 0
-        for level, shift in (("PUD", PGDIR_SHIFT), ("PMD", PUD_SHIFT)):
-            idx = Range(lo >> shift, ((hi - 1) >> shift) + 1)
-            have = tables.get(level, RangeSet())
-            n += idx.size - have.intersect([idx]).total
-            tables[level] = have.union([idx])
-        return n
-
-    def table_pages(n: int) -> None:
-        # vmemmap_alloc_block_zero() -> memblock_alloc_try_nid_raw(PAGE_SIZE, PAGE_SIZE, 16 MiB, ACCESSIBLE, node), in a row
-        if n:
-            for addr, k in mb.alloc_try_nid_repeat(n, PAGE, PAGE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid):
-                allocations.append((f"vmemmap page tables ({k})", addr - (k - 1) * PAGE if addr else 0, k * PAGE))
-
     for first, end in secs:
         # __populate_section_memmap() -> vmemmap_populate_hugepages(), PMD by
         # PMD: a page for each empty PGD entry (its PUD table) and PUD entry
@@ -228,11 +240,11 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
         vend = (end << PFN_SECTION_SHIFT) * page_size
         pmds = (vend - vstart) // PMD_SIZE
         if pmds * PMD_SIZE <= left:  # all from the buffer: only table pages are allocated
-            table_pages(tables_for(vstart, vend))
+            _vmemmap_table_pages(mb, nid, _vmemmap_tables_for(tables, vstart, vend), allocations)
             left -= pmds * PMD_SIZE
             continue
         for v in range(vstart, vend, PMD_SIZE):  # the buffer runs out: block by block
-            table_pages(tables_for(v, v + PMD_SIZE))
+            _vmemmap_table_pages(mb, nid, _vmemmap_tables_for(tables, v, v + PMD_SIZE), allocations)
             if left >= PMD_SIZE:
                 left -= PMD_SIZE
                 continue
@@ -240,6 +252,207 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
             allocations.append(("vmemmap block", block, PMD_SIZE))
     if buf and left:  # sparse_buffer_fini()
         mb.phys_free(buf + count * map_size - left, left)
+
+
+def setup_arch_resources(machine: Machine, profile: KernelProfile, mb: Memblock, e820: list, firmware_entries: int,
+                         max_pfn: int, sizes: dict[str, int], allocations: list[tuple[str, int, int]],
+                         notes: list[str]) -> list[str]:
+    """The end of setup_arch() (arch/x86/kernel/setup.c, 5.10 to 7.2), after
+    init_cpu_to_node(), on ``mb``; returns the nosave lines it prints.
+
+    1. ``io_apic_init_mappings()`` -> ``ioapic_setup_resources()``: one
+       ``memblock_alloc(nr_ioapics * (sizeof(struct resource) + 11),
+       SMP_CACHE_BYTES)`` (none without I/O APICs);
+    2. ``e820__reserve_resources()`` (arch/x86/kernel/e820.c): a struct
+       resource per e820_table entry in one ``memblock_alloc()``, then
+       ``firmware_map_add_early()`` (drivers/firmware/memmap.c) for each entry
+       of e820_table_firmware, one ``memblock_alloc(sizeof(struct
+       firmware_map_entry), SMP_CACHE_BYTES)`` each;
+    3. ``e820__register_nosave_regions(max_pfn)`` -> ``register_nosave_region()``
+       (kernel/power/snapshot.c): a region that starts where the last one
+       ended extends it, any other takes ``memblock_alloc(sizeof(struct
+       nosave_region), SMP_CACHE_BYTES)``; each call with pages prints
+       ``PM: hibernation: Registered nosave memory: [mem ...]``.  Which ranges
+       are registered is the era's (``profile.nosave_ram_walk``).
+
+    :param e820: the kernel's e820_table at that point (earlymem.nodes.EarlyNodes.e820).
+    :param firmware_entries: entries of e820_table_firmware (the sanitized firmware map).
+    """
+    ioapics = machine.ioapics
+    if ioapics is None:
+        ioapics = 1
+        notes.append("the I/O APICs are unknown (no 'IOAPIC[n]:' lines): one is assumed (ioapic_setup_resources())")
+    if ioapics:
+        n = ioapics * (sizes["resource"] + IOAPIC_RESOURCE_NAME_SIZE)
+        allocations.append(("I/O APIC resources", mb.alloc(n, SMP_CACHE_BYTES), n))
+    n = sizes["resource"] * len(e820)
+    allocations.append(("e820 resources", mb.alloc(n, SMP_CACHE_BYTES), n))
+    # firmware_map_add_early(), once per firmware entry, in a row
+    for addr, k in mb.alloc_try_nid_repeat(firmware_entries, FIRMWARE_MAP_ENTRY_SIZE, SMP_CACHE_BYTES, 0,
+                                           MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE):
+        allocations.append((f"firmware map entries ({k})", addr, k * FIRMWARE_MAP_ENTRY_SIZE))
+    lines: list[str] = []
+    last_end: list[int] = []  # end pfn of the last region registered
+
+    def register(start: int, end: int) -> None:
+        if start >= end:
+            return
+        if last_end and last_end[0] == start:
+            last_end[0] = end
+        else:
+            allocations.append(("nosave region", mb.alloc(NOSAVE_REGION_SIZE, SMP_CACHE_BYTES), NOSAVE_REGION_SIZE))
+            last_end[:] = [end]
+        lines.append(f"PM: hibernation: Registered nosave memory: [mem {start << PAGE_SHIFT:#010x}-{(end << PAGE_SHIFT) - 1:#010x}]")
+
+    def up(a: int) -> int:
+        return -(-a >> PAGE_SHIFT)
+
+    if profile.nosave_ram_walk:
+        # the gaps between RAM entries, and from the last one to max_pfn
+        last = 0
+        for e in e820:
+            if e.type != E820Type.RAM:
+                continue
+            if last < e.addr:
+                register(last >> PAGE_SHIFT, up(e.addr))
+            last = e.end
+        register(last >> PAGE_SHIFT, max_pfn)
+    else:
+        # holes before entries, and every entry that is neither RAM nor RESERVED_KERN, up to max_pfn
+        pfn = 0
+        for e in e820:
+            if pfn < up(e.addr):
+                register(pfn, up(e.addr))
+            pfn = e.end >> PAGE_SHIFT
+            if e.type not in (E820Type.RAM, E820Type.RESERVED_KERN):
+                register(up(e.addr), pfn)
+            if pfn >= max_pfn:
+                break
+    return lines
+
+
+def _vmemmap_tables_for(tables: dict[str, RangeSet], lo: int, hi: int) -> int:
+    """Pages for the PGD entries (PUD tables) and PUD entries (PMD tables) of
+    vmemmap [lo, hi) that have none yet; marks them made."""
+    n = 0
+    for level, shift in (("PUD", PGDIR_SHIFT), ("PMD", PUD_SHIFT)):
+        idx = Range(lo >> shift, ((hi - 1) >> shift) + 1)
+        have = tables.get(level, RangeSet())
+        n += idx.size - have.intersect([idx]).total
+        tables[level] = have.union([idx])
+    return n
+
+
+def _vmemmap_table_pages(mb: Memblock, nid: int, n: int, allocations: list) -> list[tuple[int, int]]:
+    """vmemmap_alloc_block_zero() -> memblock_alloc_try_nid_raw(PAGE_SIZE,
+    PAGE_SIZE, 16 MiB, ACCESSIBLE, node), ``n`` in a row; their stretches."""
+    got = mb.alloc_try_nid_repeat(n, PAGE, PAGE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid) if n else []
+    for addr, k in got:
+        allocations.append((f"vmemmap page tables ({k})", addr - (k - 1) * PAGE if addr else 0, k * PAGE))
+    return got
+
+
+#: take the shortcut of _vmemmap_stack() (tests turn it off to compare)
+VMEMMAP_STACK_SHORTCUT = True
+
+
+def _vmemmap_blocks(mb: Memblock, nid: int, secs: list[tuple[int, int]], page_size: int, tables: dict[str, RangeSet],
+                    allocations: list) -> None:
+    """7.2's vmemmap without a buffer: PMD by PMD, the table pages its address
+    needs, then the block.  A PMD table covers 1 GiB of vmemmap, so between
+    two 1 GiB boundaries only blocks are taken: those are done as one row of
+    identical calls (Memblock.alloc_try_nid_repeat); and once a 1 GiB step
+    has left its table pages above its blocks, the rest may be placed at
+    once (:func:`_vmemmap_stack`)."""
+    last: tuple[int, int, int] | None = None  # lowest table page, lowest block, end of the blocks
+    for first, end in secs:
+        v = (first << PFN_SECTION_SHIFT) * page_size
+        vend = (end << PFN_SECTION_SHIFT) * page_size
+        while v < vend:
+            if last is not None and VMEMMAP_STACK_SHORTCUT:
+                stop = _vmemmap_stack(mb, nid, tables, v, vend, last, allocations)
+                if stop != v:
+                    v, last = stop, None  # the next step is taken one by one and sets ``last`` again
+                    continue
+            stop = min(vend, ((v >> PUD_SHIFT) + 1) << PUD_SHIFT)
+            got = _vmemmap_table_pages(mb, nid, _vmemmap_tables_for(tables, v, v + PMD_SIZE), allocations)
+            blocks = mb.alloc_try_nid_repeat((stop - v) // PMD_SIZE, PMD_SIZE, PMD_SIZE, MAX_DMA_ADDRESS,
+                                             MEMBLOCK_ALLOC_ACCESSIBLE, nid)
+            for addr, k in blocks:
+                allocations.append((f"vmemmap blocks ({k})", addr - (k - 1) * PMD_SIZE if addr else 0, k * PMD_SIZE))
+            table_low = (got[0][0] - (got[0][1] - 1) * PAGE) if len(got) == 1 and got[0][0] else (last[0] if last and not got else None)
+            if table_low is not None and len(blocks) == 1 and blocks[0][0]:
+                addr, k = blocks[0]
+                last = (table_low, addr - (k - 1) * PMD_SIZE, addr + PMD_SIZE)
+            else:
+                last = None
+            v = stop
+
+
+def _vmemmap_stack(mb: Memblock, nid: int, tables: dict[str, RangeSet], v: int, vend: int, last: tuple[int, int, int],
+                   allocations: list) -> int:
+    """Place as much of the vmemmap [v, vend) of a node at once as would go
+    where step-by-step allocation puts it.  ``last`` is a step placed by real
+    calls: its table pages went to the highest free pages of the node (so
+    nothing above them is free) and its blocks to the highest free 2 MiB
+    (so no whole free 2 MiB is left above them).  Each later table page is
+    then the next free page below the last one, and each block the next
+    2 MiB below the last -- while the free pages right below the table pages
+    last and the memory below the blocks is free, in the node, above
+    16 MiB.  Reserves both stretches; returns where the vmemmap left to
+    place starts (``v`` if nothing was placed)."""
+    table_low, block_low, block_end = last
+    if not block_end <= table_low or v & (PUD_SIZE - 1):
+        return v
+
+    def region_of(addr: int):
+        return next((r for r in mb.memory.regions if r.size and r.base <= addr < r.base + r.size), None)
+
+    below_blocks, below_tables = region_of(block_low - 1), region_of(table_low - 1)
+    if below_blocks is None or below_tables is None or below_blocks.nid != nid or below_tables.nid != nid:
+        return v
+    reserved_ends = [r.base + r.size for r in mb.reserved.regions if r.size]
+    floor = max([below_blocks.base, MAX_DMA_ADDRESS] + [e for e in reserved_ends if e <= block_low])
+    if any(r.size and r.base < block_low and r.base + r.size > floor for r in mb.reserved.regions):
+        return v
+    top = max([below_tables.base, block_end] + [e for e in reserved_ends if e <= table_low])
+    if any(r.size and r.base < table_low and r.base + r.size > top for r in mb.reserved.regions):
+        return v
+    room = (table_low - top) // PAGE  # free pages right below the table pages
+    # the most whole 1 GiB steps (or up to vend) whose blocks fit above floor and whose tables fit the hole
+    end = min(vend, v + (block_low - floor) // PMD_SIZE * PMD_SIZE)
+    steps = -(-(end - v) // PUD_SIZE)
+
+    def cut(k: int) -> int:
+        return min(end, v + k * PUD_SIZE)
+
+    def need(k: int) -> tuple[int, dict]:
+        trial = dict(tables)
+        return _vmemmap_tables_for(trial, v, cut(k)), trial
+
+    lo, hi = 0, steps
+    while lo < hi:  # the largest k whose tables fit
+        mid = (lo + hi + 1) // 2
+        if need(mid)[0] <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    if not lo:
+        return v
+    stop = cut(lo)
+    if stop != vend and stop & (PUD_SIZE - 1):
+        stop = v + (stop - v) // PUD_SIZE * PUD_SIZE  # whole steps only, unless it ends the run
+        if stop == v:
+            return v
+    n_tables, trial = need(-(-(stop - v) // PUD_SIZE))
+    n_blocks = (stop - v) // PMD_SIZE
+    if n_tables:
+        mb._reserve_alloc(table_low - n_tables * PAGE, n_tables * PAGE, nid)
+        allocations.append((f"vmemmap page tables ({n_tables})", table_low - n_tables * PAGE, n_tables * PAGE))
+    mb._reserve_alloc(block_low - n_blocks * PMD_SIZE, n_blocks * PMD_SIZE, nid)
+    allocations.append((f"vmemmap blocks ({n_blocks})", block_low - n_blocks * PMD_SIZE, n_blocks * PMD_SIZE))
+    tables.update(trial)
+    return stop
 
 
 def _dma_reserve(mb: Memblock) -> int:
@@ -278,18 +491,43 @@ def possible_cpus(machine: Machine) -> list[CpuAffinity]:
 
 
 def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_data: dict[int, int], nd_size: int,
-                   sizes: dict[str, int], from_srat: bool) -> LateNodes:
-    """Model paging_init() to init_cpu_to_node() on ``mb`` (after NODE_DATA and
-    the crashkernel reservation) and return what init_cpu_to_node() prints.
+                   sizes: dict[str, int], from_srat: bool, e820: list | None = None, firmware_entries: int = 0,
+                   max_pfn: int = 0) -> LateNodes:
+    """Model paging_init() to the end of setup_arch() on ``mb`` (after NODE_DATA
+    and the crashkernel reservation) and return what init_cpu_to_node() and
+    e820__register_nosave_regions() print.
 
     sparse_init() and the HPET resource are always replayed (the hand-off
-    needs them).  Only eras without ``memoryless_initmem_as_memoryless``
-    (5.10) print anything; without SRAT processor affinities, or for a kdump
-    kernel whose crashing CPU is unknown, nothing is predicted and a note says why.
+    needs them); with ``e820`` (the kernel's table), so is the end of
+    setup_arch() (:func:`setup_arch_resources`).  Eras with
+    ``sparse_init_in_start_kernel`` (7.x) run sparse_init() and the rest of
+    free_area_init() after all that, from start_kernel() ->
+    mm_core_init_early() (mm/mm_init.c).  Only eras without
+    ``memoryless_initmem_as_memoryless`` (5.10) print NODE_DATA lines here;
+    without SRAT processor affinities, or for a kdump kernel whose crashing
+    CPU is unknown, they are not predicted and a note says why.
     """
     out = LateNodes()
     out.dma_reserve = _dma_reserve(mb)
-    sparse_init(mb, node_data, sizes, out.allocations, out.notes)
+    if not profile.sparse_init_in_start_kernel:
+        _free_area_init(machine, profile, mb, node_data, sizes, from_srat, out)
+    if machine.acpi_tables is None or "HPET" in machine.acpi_tables:
+        size = sizes["resource"] + HPET_RESOURCE_NAME_SIZE
+        out.allocations.append(("hpet_res", mb.alloc(size, SMP_CACHE_BYTES), size))
+    _init_cpu_to_node(machine, profile, mb, node_data, nd_size, from_srat, out)
+    if e820 is not None:
+        nosave = setup_arch_resources(machine, profile, mb, e820, firmware_entries, max_pfn, sizes, out.allocations, out.notes)
+        out.lines += [("nosave", t) for t in nosave]
+    if profile.sparse_init_in_start_kernel:
+        _free_area_init(machine, profile, mb, node_data, sizes, from_srat, out)
+    return out
+
+
+def _free_area_init(machine: Machine, profile: KernelProfile, mb: Memblock, node_data: dict[int, int],
+                    sizes: dict[str, int], from_srat: bool, out: LateNodes) -> None:
+    """What free_area_init() allocates: sparse_init(), then (6.1+) a pg_data_t
+    for each possible node without memory; and the free pages it counts."""
+    sparse_init(mb, node_data, sizes, out.allocations, out.notes, profile)
     if profile.memoryless_initmem_as_memoryless and from_srat:
         # free_area_init(): every possible node that is not online gets its
         # pg_data_t here ("Initializing node %d as memoryless"):
@@ -299,18 +537,20 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
             out.allocations.append((f"pg_data_t of memoryless node {nid}", mb.alloc(sizes["pglist_data"], SMP_CACHE_BYTES),
                                     sizes["pglist_data"]))
     out.free_after_sparse = sum(max(0, (e >> PAGE_SHIFT) - (-(-s >> PAGE_SHIFT))) for s, e, _ in mb.free_ranges(NUMA_NO_NODE))
-    if machine.acpi_tables is None or "HPET" in machine.acpi_tables:
-        size = sizes["resource"] + HPET_RESOURCE_NAME_SIZE
-        out.allocations.append(("hpet_res", mb.alloc(size, SMP_CACHE_BYTES), size))
+
+
+def _init_cpu_to_node(machine: Machine, profile: KernelProfile, mb: Memblock, node_data: dict[int, int], nd_size: int,
+                      from_srat: bool, out: LateNodes) -> None:
+    """5.10's init_cpu_to_node(): NODE_DATA for possible CPUs' offline nodes."""
     if profile.memoryless_initmem_as_memoryless or not from_srat:
-        return out  # free_area_init() handles memoryless nodes / no CPU has a node
+        return  # free_area_init() handles memoryless nodes / no CPU has a node
     if not machine.cpus:
         out.notes.append("SRAT processor affinities unknown: NODE_DATA of memoryless CPU nodes (init_cpu_to_node) not predicted")
-        return out
+        return
     if machine.boot_apic is None:
         out.notes.append("the CPU this kernel boots on is unknown (a kdump kernel: pass the CPU that crashed): "
                          "init_cpu_to_node() not predicted")
-        return out
+        return
     online = set(node_data)
     for cpu in possible_cpus(machine):
         if cpu.node in online:
@@ -327,4 +567,3 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
         online.add(cpu.node)  # node_set_online()
         # free_area_init_node(): get_pfn_range_for_nid() finds no memory: 0, 0
         out.lines.append(("initmem", f"Initmem setup node {cpu.node} [mem {0:#018x}-{0:#018x}]"))
-    return out

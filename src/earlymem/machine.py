@@ -59,6 +59,7 @@ class Machine:
         listed, unless this is a kdump kernel booted by the CPU that crashed);
         None: unknown.
     :param acpi_tables: signatures of the ACPI tables; None: unknown.
+    :param ioapics: how many I/O APICs the MADT lists; None: unknown.
     :param source: where the facts came from.
     """
 
@@ -85,6 +86,7 @@ class Machine:
     cpus: list[CpuAffinity] = field(default_factory=list)
     boot_apic: int | None = None
     acpi_tables: tuple[str, ...] | None = None
+    ioapics: int | None = None
 
     # -- builders -------------------------------------------------------------------
 
@@ -112,6 +114,7 @@ class Machine:
             cpus=[CpuAffinity(c.apic, c.node, c.pxm) for c in log.srat_cpus],
             boot_apic=log.srat_cpus[0].apic if log.srat_cpus else None,
             acpi_tables=tuple(log.acpi_tables) or None,
+            ioapics=len(log.ioapics) or None,
         )
 
     @classmethod
@@ -171,7 +174,7 @@ TYPE_NAMES: dict[str, int] = {
     "soft-reserved": E820Type.SOFT_RESERVED,
 }
 
-_KNOWN_KEYS = {"kernel_version", "command_line", "rsdp", "e820", "numa", "kernel_image", "initrd", "cpus", "boot_apic", "acpi_tables"}
+_KNOWN_KEYS = {"kernel_version", "command_line", "rsdp", "e820", "numa", "kernel_image", "initrd", "cpus", "boot_apic", "acpi_tables", "ioapics"}
 
 
 def toml_number(value: Any, name: str, fieldname: str) -> int:
@@ -276,5 +279,8 @@ def machine_from_dict(data: dict, name: str) -> Machine:
     tables = data.get("acpi_tables")
     if tables is not None and (not isinstance(tables, list) or not all(isinstance(t, str) and len(t) == 4 for t in tables)):
         raise InputError("expected a list of 4-character table signatures such as \"HPET\"", source=name, field="acpi_tables")
+    ioapics = toml_number(data["ioapics"], name, "ioapics") if "ioapics" in data else None
+    if ioapics is not None and ioapics > 128:  # MAX_IO_APICS
+        raise InputError("at most 128 I/O APICs (MAX_IO_APICS)", source=name, field="ioapics")
     return Machine(e820, CommandLine(cmd), kv, numa, image, initrd, rsdp, name, cpus=cpus, boot_apic=boot_apic,
-                   acpi_tables=tuple(tables) if tables is not None else None)
+                   acpi_tables=tuple(tables) if tables is not None else None, ioapics=ioapics)

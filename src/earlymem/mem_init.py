@@ -50,6 +50,10 @@ __all__ = ["StartKernel", "start_kernel", "swiotlb_init", "hash_tables", "nr_ker
 IO_TLB_SHIFT = 11
 IO_TLB_SEGSIZE = 128
 IO_TLB_DEFAULT_SIZE = 64 << 20
+#: kernel/dma/swiotlb.c: IO_TLB_MIN_SLABS (1 MiB of slabs), sizeof(struct io_tlb_area)
+#: (used, index, lock: 16 in the traces: swiotlb_init_remap(64) with 4 areas)
+IO_TLB_MIN_SLABS = (1 << 20) >> 11
+IO_TLB_AREA_BYTES = 16
 ARCH_LOW_ADDRESS_LIMIT = 0xFFFFFFFF
 
 
@@ -85,7 +89,9 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
         allocs.append(("command line copy", mb.alloc(cmd_len, SMP_CACHE_BYTES), cmd_len))
     if cpus:
         cpu_nodes = [c.node if nodes.from_srat else 0 for c in cpus]
-        out.lines += [("percpu", t) for t in percpu_first_chunk(machine, mb, cpu_nodes, set(setup.node_data), allocs)]
+        out.lines += [("percpu", t) for t in percpu_first_chunk(machine, mb, cpu_nodes, set(setup.node_data), allocs,
+                                                                 profile.pcpu_chunk_lists)]
+        cpumasks(machine, profile, mb, len(cpus), allocs)
     else:
         out.notes.append("the possible CPUs are unknown: the per-CPU first chunk is not reserved (managed pages a little high)")
     with_memory = {r.nid for r in mb.memory if r.size}
@@ -99,7 +105,10 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
     # PFN_UP(end - 1) (drivers/acpi/numa/srat.c acpi_numa_memory_affinity_init())
     srat = machine.numa if machine.command_line.get("numa") != "off" else []
     possible = max([nodes.max_pfn] + [-(-(a.range.end - 1) >> 12) for a in srat])
-    out.lines += [("swiotlb", t) for t in swiotlb_init(machine, profile, mb, possible, allocs)]
+    tlb = swiotlb_init(machine, profile, mb, possible, allocs, len(cpus) or None)
+    if not cpus and profile.swiotlb_slot_bytes and tlb:
+        out.notes.append("the possible CPUs are unknown: swiotlb's areas are sized for one, their line not predicted")
+    out.lines += [("swiotlb", t) for t in tlb]
     image = assumed_kernel_image(machine)
     if cpus and image is not None:
         moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)
@@ -112,9 +121,25 @@ def _page_align(n: int) -> int:
     return -(-n // PAGE) * PAGE
 
 
+def _pow2_up(n: int) -> int:
+    return 1 << (n - 1).bit_length() if n > 1 else 1
+
+
 def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_possible_pfn: int,
-                 allocations: list[tuple[str, int, int]]) -> list[str]:
-    """Reserve the bounce buffer on ``mb``; returns the line it prints (or a warning)."""
+                 allocations: list[tuple[str, int, int]], ncpus: int | None = 1) -> list[str]:
+    """Reserve the bounce buffer on ``mb``; returns the lines it prints.
+
+    ``ncpus``: num_possible_cpus() (None: unknown -- one area is assumed and
+    its line not printed), which sizes 6.x's areas: swiotlb_adjust_nareas()
+    (kernel/dma/swiotlb.c, Debian 6.1.176/6.12.117/7.2.13) takes
+    ``swiotlb=,N`` or the possible CPUs, rounded up to a power of two, prints
+    ``area num N.`` and, where the slabs then need it, rounds them up (at
+    least IO_TLB_SEGSIZE per area, else the next power of two: ``SWIOTLB
+    bounce buffer size roundup to %luMB``); swiotlb_init_remap() halves the
+    slabs while the buffer cannot be had (down to IO_TLB_MIN_SLABS, 1 MiB),
+    and limit_nareas() keeps IO_TLB_SEGSIZE slabs an area.  (6.1 sizes the
+    areas array by the unlimited count; the two differ only below
+    IO_TLB_SEGSIZE slabs a CPU.)"""
     cmd = machine.command_line
     iommu = cmd.get("iommu") or ""
     if "off" in iommu.split(","):
@@ -125,21 +150,51 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
     given = cmd.leading_number("swiotlb")  # setup_io_tlb_npages(): a leading number of slabs
     if given:
         nslabs = -(-given // IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE
+    lines: list[str] = []
+    if not profile.swiotlb_slot_bytes:  # 5.10: one try, io_tlb_list and io_tlb_orig_addr
+        size = nslabs << IO_TLB_SHIFT
+        start = mb.alloc_try_nid(_page_align(size), PAGE, 0, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE)
+        if not start:
+            return ["Cannot allocate buffer"]
+        allocations.append(("swiotlb", start, _page_align(size)))
+        for n in (_page_align(nslabs * 4), _page_align(nslabs * 8)):
+            allocations.append(("swiotlb bookkeeping", mb.alloc_try_nid(n, PAGE, 0, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE), n))
+        return [f"software IO TLB: mapped [mem {start:#018x}-{start + size:#018x}] ({size >> 20}MB)"]
+    # swiotlb=[nslabs][,nareas]: the area count after the first comma
+    value = cmd.get("swiotlb") or ""
+    rest = value.split(",", 1)[1] if "," in value else ""
+    digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
+    nareas = _pow2_up(int(digits)) if digits and int(digits) else (1 if digits else _pow2_up(ncpus or 1))
+    if digits or ncpus is not None:
+        lines.append(f"software IO TLB: area num {nareas}.")
+    # round_up_default_nslabs()
+    if nslabs < IO_TLB_SEGSIZE * nareas or nslabs & (nslabs - 1):
+        nslabs = _pow2_up(max(nslabs, IO_TLB_SEGSIZE * nareas))
+        lines.append(f"software IO TLB: SWIOTLB bounce buffer size roundup to {(nslabs << IO_TLB_SHIFT) >> 20}MB")
+    default = nslabs
+
+    def limit(n: int) -> int:
+        return nslabs // IO_TLB_SEGSIZE if nslabs < n * IO_TLB_SEGSIZE else n
+
+    used = limit(nareas)
+    while True:
+        size = _page_align(nslabs << IO_TLB_SHIFT)
+        start = mb.alloc_try_nid(size, PAGE, 0, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE)
+        if start:
+            break
+        lines.append(f"software IO TLB: swiotlb_memblock_alloc: Failed to allocate {size} bytes tlb structure")
+        if nslabs <= IO_TLB_MIN_SLABS:
+            return lines
+        nslabs = -(-(nslabs >> 1) // IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE
+        used = limit(used)
+    if nslabs != default:
+        lines.append(f"software IO TLB: SWIOTLB bounce buffer size adjusted {default} -> {nslabs} slabs")
+    allocations.append(("swiotlb", start, size))
+    for n, align in ((_page_align(nslabs * profile.swiotlb_slot_bytes), PAGE), (IO_TLB_AREA_BYTES * used, SMP_CACHE_BYTES)):
+        allocations.append(("swiotlb bookkeeping", mb.alloc_try_nid(n, align, 0, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE), n))
     size = nslabs << IO_TLB_SHIFT
-    start = mb.alloc_try_nid(_page_align(size), PAGE, 0, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE)
-    if not start:
-        return ["Cannot allocate buffer"]
-    allocations.append(("swiotlb", start, _page_align(size)))
-    if profile.swiotlb_slot_bytes:
-        meta = [(_page_align(nslabs * profile.swiotlb_slot_bytes), PAGE)]
-        nareas = 1  # default_nareas: one area unless swiotlb=,N or more CPUs [6.x: not modelled beyond 1]
-        meta.append((16 * nareas, SMP_CACHE_BYTES))
-    else:
-        meta = [(_page_align(nslabs * 4), PAGE), (_page_align(nslabs * 8), PAGE)]
-    for n, align in meta:
-        addr = mb.alloc_try_nid(n, align, 0, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE)
-        allocations.append(("swiotlb bookkeeping", addr, n))
-    return [f"software IO TLB: mapped [mem {start:#018x}-{start + size:#018x}] ({size >> 20}MB)"]
+    lines.append(f"software IO TLB: mapped [mem {start:#018x}-{start + size:#018x}] ({size >> 20}MB)")
+    return lines
 
 
 #: mm/page_alloc.c alloc_large_system_hash(): ADAPT_SCALE_BASE (64 GiB) in pages, and its shift
@@ -215,8 +270,27 @@ DEBIAN_PERCPU_STATIC = {(5, 10): 221184, (6, 1): 217088, (6, 12): 233472, (7, 2)
 DEBIAN_PCPU_CHUNK = {(5, 10): 136, (6, 1): 136, (6, 12): 192, (7, 2): 128}
 
 
+def cpumasks(machine: Machine, profile: KernelProfile, mb: Memblock, nr_cpu_ids: int,
+             allocations: list[tuple[str, int, int]]) -> None:
+    """The end of setup_per_cpu_areas() (arch/x86/kernel/setup_percpu.c):
+    setup_node_to_cpumask_map() (arch/x86/mm/numa.c) gives each node below
+    nr_node_ids a cpumask, then setup_cpu_local_masks() its own
+    (``profile.cpu_local_masks``); each is alloc_bootmem_cpumask_var() =
+    ``memblock_alloc(cpumask_size(), SMP_CACHE_BYTES)``, cpumask_size() being
+    nr_cpu_ids bits in longs (CONFIG_CPUMASK_OFFSTACK).  nr_node_ids is one
+    past the highest possible node: SRAT's nodes (memory and CPUs), else node 0."""
+    nodes = {a.node for a in machine.numa} | {c.node for c in machine.cpus}
+    if machine.command_line.get("numa") == "off":
+        nodes = set()
+    nr_node_ids = max(nodes, default=0) + 1
+    size = -(-nr_cpu_ids // 64) * 8
+    for addr, k in mb.alloc_try_nid_repeat(nr_node_ids + profile.cpu_local_masks, size, SMP_CACHE_BYTES, 0,
+                                           MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE):
+        allocations.append((f"cpumasks ({k})", addr, size * k))
+
+
 def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], online: set[int],
-                       allocations: list[tuple[str, int, int]]) -> list[str]:
+                       allocations: list[tuple[str, int, int]], chunk_lists: tuple[int, int] = (2, 2)) -> list[str]:
     """setup_per_cpu_areas() -> pcpu_embed_first_chunk() (mm/percpu.c, arch/x86/kernel/setup_percpu.c, 5.10).
 
     ``cpu_nodes``: the node of each possible CPU, in CPU order.  CPUs are
@@ -228,6 +302,7 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
     first ``PFN_ALIGN(static + reserved + dynamic)`` bytes and returns the rest
     and unused units whole; pcpu_setup_first_chunk() takes its maps and the
     two first chunks' bitmaps; the alloc_info and the areas array are freed.
+    ``chunk_lists``: the era's (types, extra slots) of the chunk lists (KernelProfile.pcpu_chunk_lists).
     """
     key = machine.kernel_version.key[:2] if machine.kernel_version else (6, 1)
     static = machine.struct_sizes.get("percpu_static") or DEBIAN_PERCPU_STATIC.get(key, DEBIAN_PERCPU_STATIC[(6, 1)])
@@ -287,8 +362,9 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
                 mb.phys_free(at, unit)
     # pcpu_setup_first_chunk()
     chunk = machine.struct_sizes.get("pcpu_chunk") or DEBIAN_PCPU_CHUNK.get(key, 136)
-    slots = max((unit.bit_length()) - 5 + 2, 1) + 2
-    meta = [8 * len(groups), 8 * len(groups), 4 * ncpu, 8 * ncpu, slots * 16 * 2]
+    types, extra = chunk_lists
+    slots = max((unit.bit_length()) - 5 + 2, 1) + extra  # __pcpu_size_to_slot(unit) + extra
+    meta = [8 * len(groups), 8 * len(groups), 4 * ncpu, 8 * ncpu, slots * 16 * types]
     for region in (PERCPU_MODULE_RESERVE, dyn):
         pages = -(-region // PAGE)
         bits = pages * (PAGE >> 2)

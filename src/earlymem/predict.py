@@ -15,10 +15,10 @@ __all__ = ["predict_lines", "NOT_YET", "NOT_DMESG"]
 
 #: Families predict_lines() returns that are not kernel log lines: markers,
 #: /proc/iomem lines and /proc/zoneinfo summaries.
-NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo")
+NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo", "zoneinfo-managed")
 
-#: Families no era predicts yet (issue 7 of the project).
-NOT_YET = ["zoneinfo managed pages"]
+#: Families no era predicts yet.
+NOT_YET: list[str] = []
 
 
 def _online_zones(machine: Machine, nodes, cpus) -> list:
@@ -33,25 +33,40 @@ def _online_zones(machine: Machine, nodes, cpus) -> list:
     return zone_sizes(nodes, sorted(online))
 
 
-def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, zones, setup, missing: list[str], state: dict | None) -> list[tuple[str, str]]:
-    """Spanned and present pages of every zone; with ``state``, the hand-off and the watermarks too."""
+def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, zones, setup, missing: list[str], state: dict | None,
+                    late_frees: list | None) -> list[tuple[str, str]]:
+    """Spanned and present pages of every zone; where the kernel's place is
+    known, the hand-off, and with ``late_frees`` (earlymem.frees) the managed
+    pages /proc/zoneinfo shows once the kernel has given back its init memory."""
     from earlymem.mm.zones import MOVABLE_PARAMS
 
     if any(machine.command_line.has(p) for p in MOVABLE_PARAMS):
         missing.append("zoneinfo (kernelcore=, movablecore=, movable_node: ZONE_MOVABLE is not modelled)")
         return []
-    if state is not None and setup is not None:
-        from earlymem.mm.handoff import memblock_free_all
+    lines = [("zoneinfo", f"Node {z.nid}, zone {z.name}: spanned={z.spanned} present={z.present}") for z in zones]
+    if setup is None:
+        missing.append("zoneinfo managed pages (the kernel's place is unknown with KASLR)")
+        return lines
+    from earlymem.frees import pages_by_zone
+    from earlymem.mm.handoff import memblock_free_all
+
+    handoff = memblock_free_all(setup.memblock, zones, nodes.max_pfn)
+    if late_frees is None:
+        missing.append("zoneinfo managed pages (the possible CPUs are unknown)")
+    else:
+        later = pages_by_zone(late_frees, [h.zone for h in handoff])
+        lines += [("zoneinfo-managed", f"Node {h.zone.nid}, zone {h.zone.name}: managed={h.managed + later.get((h.zone.nid, h.zone.name), 0)}")
+                  for h in handoff]
+    if state is not None:
         from earlymem.mm.watermarks import zone_watermarks
 
-        handoff = memblock_free_all(setup.memblock, zones, nodes.max_pfn)
         state["handoff"] = handoff
         state["memblock"] = setup.memblock
         state["e820"] = nodes.e820 or []
         state["end_pfn"] = nodes.max_pfn
         state["watermarks"] = zone_watermarks([(h.zone.nid, h.zone.name, h.managed) for h in handoff],
                                               movable_like_highmem=profile.movable_wmark_like_highmem)
-    return [("zoneinfo", f"Node {z.nid}, zone {z.name}: spanned={z.spanned} present={z.present}") for z in zones]
+    return lines
 
 
 def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, notes: list[str] | None = None,
@@ -96,6 +111,9 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         # reserve_crashkernel() runs after NODE_DATA and before paging_init()
         lines[early_at:early_at] = [("crashkernel", t) for t in crash.early]
         lines += [("crashkernel", t) for t in crash.lines]
+    # free_area_init()'s lines: from paging_init(), or (7.x) from start_kernel()
+    # after the end of setup_arch() (late.lines below)
+    free_area_init_at = len(lines)
     lines += [("zones", t) for t in nodes.zone_lines]
     lines += [("node-ranges", t) for t in nodes.node_range_lines]
     lines += [("initmem", t) for t in nodes.initmem_lines]
@@ -103,13 +121,19 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
 
     cpus = possible_cpus(machine)
     zones = _online_zones(machine, nodes, cpus)
+    late_frees = None
     if setup is not None:
-        # paging_init() .. init_cpu_to_node(): memoryless CPU nodes (the 5.10 era)
+        # paging_init() to the end of setup_arch(): 5.10's NODE_DATA for memoryless
+        # CPU nodes, the nosave regions
         from earlymem.late_setup import late_node_data
         from earlymem.mem_init import start_kernel
 
-        late = late_node_data(machine, profile, setup.memblock, setup.node_data, setup.nd_size, setup.sizes, nodes.from_srat)
-        lines += late.lines
+        late = late_node_data(machine, profile, setup.memblock, setup.node_data, setup.nd_size, setup.sizes, nodes.from_srat,
+                              nodes.e820 or [], len(report.firmware), nodes.max_pfn)
+        if profile.sparse_init_in_start_kernel:
+            lines[free_area_init_at:free_area_init_at] = late.lines
+        else:
+            lines += late.lines
         if notes is not None:
             notes.extend(late.notes)
         # start_kernel() up to the hand-off, and what the kernel gives back after it
@@ -118,9 +142,10 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         lines += sk.lines
         if notes is not None:
             notes.extend(sk.notes)
+        late_frees = sk.frees
         if state is not None and sk.frees is not None:
             state["late_frees"] = sk.frees
-    lines += _zoneinfo_lines(machine, profile, nodes, zones, setup, missing, state)
+    lines += _zoneinfo_lines(machine, profile, nodes, zones, setup, missing, state, late_frees)
     children = list(machine.kernel_resources)
     if crash is not None:
         lines += [("iomem-crash", child_line("Crash kernel", r.start, r.end)) for r in crash.regions]

@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import Memblock
+from earlymem.e820 import E820Type
 from earlymem.errors import InputError
 from earlymem.kernels import KernelProfile
 from earlymem.late_setup import alloc_node_data
@@ -141,8 +142,10 @@ def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, 
     if not profile.crash_low_1m_message or machine.command_line.get("crashkernel") is not None:
         mb.reserve(0, ISA_END_ADDRESS)
         return
-    # BIOS lowmem (the word at 0x413) = the end of the first RAM entry, as SeaBIOS reports it
-    lowmem = next((r.end for r in sorted(mb.memory, key=lambda r: r.base) if r.base < ISA_END_ADDRESS), 0xA0000)
+    # BIOS lowmem (the word at 0x413) = the end of the firmware's first RAM
+    # entry, as SeaBIOS reports it (memmap=exactmap does not change what the BIOS says)
+    lowmem = next((e.end for e in sorted(machine.e820, key=lambda e: e.addr)
+                   if e.type == E820Type.RAM and e.addr < ISA_END_ADDRESS), 0xA0000)
     bios_start = min(max(lowmem, 0x10000), 0xA0000) // PAGE * PAGE
     mb.reserve(bios_start, ISA_END_ADDRESS - bios_start)
     key = machine.kernel_version.key[:2] if machine.kernel_version else None

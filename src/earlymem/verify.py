@@ -34,12 +34,13 @@ FAMILIES = {
     "node-ranges": "Early memory node ranges",
     "initmem": "Initmem setup node lines",
     "iomem-crash": "/proc/iomem Crash kernel lines",
+    "nosave": "PM: hibernation: Registered nosave memory lines (e820__register_nosave_regions)",
     "percpu": "percpu: Embedded line (the per-CPU first chunk)",
     "hash": "Dentry cache and Inode-cache hash table lines",
-    "swiotlb": "software IO TLB line (the bounce buffer below 4 GiB)",
+    "swiotlb": "software IO TLB lines (the bounce buffer below 4 GiB, 6.x areas)",
     "frees": "Freeing ... memory lines (what the kernel gives back after boot)",
     "zoneinfo": "/proc/zoneinfo spanned/present per zone",
-    "zoneinfo-managed": "/proc/zoneinfo managed per zone",
+    "zoneinfo-managed": "/proc/zoneinfo managed per zone (the hand-off plus what the kernel gave back)",
     "kexec-segments": "kexec segments (kexec -p --debug, kexec_file)",
     "kdump-e820": "the kdump kernel's BIOS-e820 map",
     "kdump-nodes": "the kdump kernel's NUMA, NODE_DATA, zone, node-range and Initmem lines",
@@ -147,6 +148,11 @@ def parse_zoneinfo(lines: list[str]) -> list[dict]:
     return zones
 
 
+#: swiotlb_init(): the buffer, and in 6.x the areas and any resizing
+_SWIOTLB_LINES = ("software IO TLB: mapped", "software IO TLB: area num", "software IO TLB: SWIOTLB bounce buffer size",
+                  "software IO TLB: swiotlb_memblock_alloc:")
+
+
 def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | None, kdump: BootLog | None) -> dict[str, list[str]]:
     zoneinfo = [dict(z, head=f"Node {z['nid']}, zone {z['name']}") for z in parse_zoneinfo(sections.get("first/zoneinfo", []))]
     # segment[i].buf is a userspace address (ASLR): not a placement, left out.
@@ -162,15 +168,18 @@ def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | 
         "user-map": _printed_e820(first, "user"),
         # (not the command line itself, nor init's environment, which 5.10
         # lists indented: "    crashkernel=256M")
-        "crashkernel": [m for m in msgs if _CRASH_RX.search(m) and not m.startswith(("Command line:", "Kernel command line:", " "))],
+        # (nor memblock=debug's trace lines, which name reserve_crashkernel*() as the caller)
+        "crashkernel": [m for m in msgs if _CRASH_RX.search(m)
+                        and not m.startswith(("Command line:", "Kernel command line:", " ", "memblock_", "__memblock_"))],
         "numa": [m for m in msgs if re.match(r"^(NUMA: |NODE_DATA\(|\s+NODE_DATA|Faking a node|No NUMA configuration found|NUMA turned off)", m)],
         "zones": _block(msgs, r"^Zone ranges:", r"^\s+\S+\s+(\[mem|empty)") + _block(msgs, r"^Movable zone start", r"^\s+Node \d+:"),
         "node-ranges": _block(msgs, r"^Early memory node ranges", r"^\s+node\s+\d+: \[mem"),
         "initmem": [m for m in msgs if m.startswith("Initmem setup node")],
         "iomem-crash": [ln for ln in sections.get("first/iomem", []) if "Crash kernel" in ln],
+        "nosave": [m for m in msgs if m.startswith("PM: hibernation: Registered nosave memory: ")],
         "percpu": [m for m in msgs if m.startswith("percpu: Embedded ")],
         "hash": [m for m in msgs if m.startswith(("Dentry cache hash table entries:", "Inode-cache hash table entries:"))],
-        "swiotlb": [m for m in msgs if m.startswith("software IO TLB: mapped") or m == "Cannot allocate buffer"],
+        "swiotlb": [m for m in msgs if m.startswith(_SWIOTLB_LINES) or m == "Cannot allocate buffer"],
         "frees": [m for m in msgs if re.match(r"^Freeing (SMP alternatives|initrd|unused decrypted|unused kernel image \(.*\)) memory: \d+K$", m)],
         "zoneinfo": [f"{z['head']}: spanned={z.get('spanned')} present={z.get('present')}" for z in zoneinfo],
         "zoneinfo-managed": [f"{z['head']}: managed={z.get('managed')}" for z in zoneinfo],

@@ -154,6 +154,25 @@ class KernelProfile:
     #: "no" (5.10: plain vmalloc), "maybe" (depends on free 2 MiB blocks at that
     #: moment: the line is not predicted), "yes"
     hash_vmalloc_huge: str = "no"
+    #: e820__register_nosave_regions() (arch/x86/kernel/e820.c): registers the
+    #: gaps between RAM entries and from the last to max_pfn; before, the holes
+    #: before entries and every non-RAM entry, stopping at max_pfn
+    nosave_ram_walk: bool = False
+    #: setup_cpu_local_masks() (arch/x86/kernel/cpu/common.c, smpboot.c):
+    #: cpumasks it allocates -- initialized, callin, callout, sibling_setup;
+    #: only sibling_setup after the v6.5 hotplug rework
+    cpu_local_masks: int = 4
+    #: pcpu_setup_first_chunk() (mm/percpu.c): the chunk lists are
+    #: ``(__pcpu_size_to_slot(unit_size) + extra) * types`` list heads:
+    #: (types, extra) = (2, 2) with 5.10's memcg chunk type, (1, 4) after
+    pcpu_chunk_lists: tuple[int, int] = (2, 2)
+    #: NR_PAGEBLOCK_BITS (include/linux/pageblock-flags.h): 4, or 8 once
+    #: isolation got its own bit (rounded up to a power of two)
+    pageblock_bits: int = 4
+    #: free_area_init() -- sparse_init(), the memoryless nodes' pg_data_t --
+    #: runs from start_kernel() -> mm_core_init_early() after setup_arch(),
+    #: and sparse_init() populates the vmemmap block by block (no buffer)
+    sparse_init_in_start_kernel: bool = False
     #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.bootmem_era),
     #: "memblock-2.6.37" (earlymem.early_memblock), "predictor" (the
     #: models_early_nodes eras), or None (not modelled: refused).
@@ -391,6 +410,14 @@ _P_5_13 = replace(
     hash_vmalloc_huge="maybe",
     # [release unverified: after 5.10, by 6.1] struct io_tlb_slot (orig_addr, alloc_size, list)
     swiotlb_slot_bytes=24,
+    # v5.14 [release unverified]: memcg-aware chunks gone ("percpu: rework memcg
+    # accounting"), pcpu_to_depopulate_slot and pcpu_sidelined_slot added;
+    # memblock=debug traces: pcpu_setup_first_chunk(672) on 5.10, (368) on 6.1+
+    pcpu_chunk_lists=(1, 4),
+    # "x86/e820: Fix handling of subpage regions when calculating nosave
+    # ranges" (2025, stable): in the pinned 6.1.170 and 6.12.117 (their
+    # "Registered nosave memory" lines), not in 5.10.223
+    nosave_ram_walk=True,
     # [release unverified: after 5.10, by 6.1] /proc/zoneinfo's boost and cma lines (captures)
     zoneinfo_fields=("pages free", "boost", "min", "low", "high", "spanned", "present", "managed", "cma"),
     # [release unverified: after 5.10, by 6.1] the SETUP_RNG_SEED slot in kexec_file's boot params (6.0)
@@ -421,6 +448,9 @@ _P_6_12 = replace(
     # "mm/mm_init.c: add new function calc_nr_kernel_pages()" and "x86: remove
     # memblock_find_dma_reserve()" (Baoquan He, mm-stable March 2024: v6.10 [release unverified])
     nr_kernel_pages_from_memblock=True,
+    # v6.5 x86 CPU hotplug rework (Thomas Gleixner): only cpu_sibling_setup_mask
+    # is left (arch/x86/kernel/smpboot.c); traces: 5 cpumask allocations on 6.1, 2 on 6.12 (one node)
+    cpu_local_masks=1,
     # [release unverified: after 6.1, by 6.12] captures: an empty Movable zone's
     # min/low/high are 32 on 6.12 and 7.2, 0 on 6.1
     movable_wmark_like_highmem=True,
@@ -450,6 +480,13 @@ _P_7_0 = replace(
     # [release and rule unverified] every vmalloc'd table of 2 MiB or more is
     # "vmalloc hugepage" on all 7.2 captures (36 NUMA boots), unlike 6.1/6.12
     hash_vmalloc_huge="yes",
+    # [release unverified: after 6.12, by 7.2] PB_migrate_isolate: __NR_PAGEBLOCK_BITS 5,
+    # rounded up to 8 (include/linux/pageblock-flags.h, Debian 7.2.13 source); trace: sparse_init_nid(1408)
+    pageblock_bits=8,
+    # [release unverified: after 6.12, by 7.2] mm/mm_init.c mm_core_init_early() -> free_area_init()
+    # -> sparse_init(); mm/sparse.c without sparse_buffer_init() (Debian 7.2.13 source);
+    # trace: sparse_init after e820__reserve_resources, vmemmap_populate_hugepages(2097152) per block
+    sparse_init_in_start_kernel=True,
     first=KernelVersion(7, 0, 0),
     summary="e820 overhaul: ' System RAM'/' device reserved' labels, '[gap ...]' lines",
     e820_style="gaps",

@@ -171,6 +171,8 @@ class BootLog:
     srat_cpus: list[SratCpu] = field(default_factory=list)
     #: signatures of the ACPI tables listed at boot (``ACPI: HPET 0x...``), in order.
     acpi_tables: list[str] = field(default_factory=list)
+    #: the I/O APICs the MADT listed (``IOAPIC[n]: apic_id ...`` lines), by index.
+    ioapics: set[int] = field(default_factory=set)
     ramdisk: Range | None = None
     rsdp: int | None = None
     #: the logical CPU that panicked with a crash kernel loaded (see :func:`crash_cpu`).
@@ -212,6 +214,7 @@ _SRAT_CPU_RE = re.compile(r"^SRAT: PXM (?P<pxm>\d+) -> APIC (?P<apic>0x[0-9a-fA-
 _ACPI_TABLE_RE = re.compile(r"^ACPI: (?P<sig>[A-Z0-9_]{4}) +(?:0x[0-9a-fA-F]+ [0-9a-fA-F]+ \(|[0-9a-fA-F]{8,16}, [0-9a-fA-F]{4} \()")
 # dump_stack_print_info() on the panicking CPU: "CPU: 1 PID: 1 Comm: init Kdump: loaded ..."
 # (6.10+: "CPU: 1 UID: 0 PID: 1 ...").
+_IOAPIC_RE = re.compile(r"^IOAPIC\[(?P<idx>\d+)\]: apic_id \d+, version \d+, address 0x[0-9a-fA-F]+, GSI \d+-\d+$")
 _CRASH_CPU_RE = re.compile(r"^CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: \d+ Comm: .* Kdump: loaded\b")
 _RAMDISK_RE = re.compile(r"^RAMDISK: \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]")
 _RAMDISK_OLD_RE = re.compile(r"^RAMDISK: (?P<a>[0-9a-fA-F]{8,16}) - (?P<b>[0-9a-fA-F]{8,16})$")
@@ -383,6 +386,10 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
         m = _ACPI_TABLE_RE.match(msg)
         if m:  # (the RSDP line is one of them: read on)
             cur.acpi_tables.append(m["sig"])
+        m = _IOAPIC_RE.match(msg)
+        if m:
+            cur.ioapics.add(int(m["idx"]))
+            continue
         m = _CRASH_CPU_RE.match(msg)
         if m:
             cur.crash_cpu = int(m["cpu"])
