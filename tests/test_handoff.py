@@ -24,7 +24,7 @@ from earlymem.ranges import Range, RangeSet
 from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
 
 FIX = Path(__file__).parent / "fixtures"
-CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4") for p in (FIX / d).iterdir()
+CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5") for p in (FIX / d).iterdir()
                   if (p / "serial.log").is_file() and "@@@@BEGIN first/zoneinfo@@@@" in (p / "serial.log").read_text(errors="replace"))
 #: boots with memblock=debug (tests/test_memblock_trace.py compares their every reservation)
 MBDEBUG = sorted(p for p in (FIX / "mbdebug").iterdir() if (p / "serial.log").is_file())
@@ -189,7 +189,7 @@ def test_swiotlb_buffer_placement(cap):
         assert fam.ok, "\n".join(fam.diff())
 
 
-ALL = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
+ALL = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
 
 
 @pytest.mark.parametrize("cap", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -303,3 +303,16 @@ def test_image_frees_come_from_section_headers():
     assert got == {"text_gap": 2040 << 10, "rodata_gap": 560 << 10, "initmem": 2676 << 10, "smp_locks": 32 << 10}
     # a percpu section at a real address (7.x) lies inside [.init.text, .smp_locks): nothing subtracted
     assert _image_frees(sections, Percpu(sh_addr=0x2E00000, sh_size=0x36000))["initmem"] == 0x2EAE000 - 0x2C47000
+
+
+@pytest.mark.parametrize("cap", CAPTURES + MBDEBUG, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_zoneinfo_families_and_nosave_lines(cap):
+    # verify's view of the same: managed pages, min/low/high and protection
+    # per zone (watermarks from the managed pages the initcalls see: the
+    # hand-off and the SMP alternatives; 7.x's protection follows the pages
+    # given back later), and e820__register_nosave_regions()'s lines
+    from earlymem.verify import verify_path
+
+    fam = {f.name: f for f in verify_path(cap).families}
+    for name in ("zoneinfo-managed", "zoneinfo-watermarks", "nosave"):
+        assert fam[name].expected and fam[name].ok and fam[name].matched == len(fam[name].expected), "\n".join(fam[name].diff())

@@ -207,16 +207,20 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 @cli.command("predict")
 @_input_options
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "iomem", "zoneinfo", "buddyinfo", "json"]), default="dmesg", show_default=True,
-              help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; zoneinfo, buddyinfo: those files right "
-                   "after the hand-off to the buddy allocator; json: the lines, as data.")
+              help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; zoneinfo: each zone's pages block "
+                   "(free pages at the hand-off; managed, watermarks and protection as they stand after boot); "
+                   "buddyinfo: the free lists at the hand-off; json: the lines, as data.")
 def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 
     The e820 maps, NUMA merge or faked-node lines, NODE_DATA, crashkernel
     reservations and failures, Zone ranges, Early memory node ranges and
     Initmem setup (for the 5.x-7.x eras); with --format iomem the memory part
-    of /proc/iomem, with zoneinfo/buddyinfo the zones right after
-    memblock_free_all().  stderr names what is not predicted yet and what was assumed.
+    of /proc/iomem, with zoneinfo the zones' pages blocks (free pages right
+    after memblock_free_all(), managed pages, watermarks and protection as
+    /proc/zoneinfo shows them once boot is done), with buddyinfo the free
+    lists right after memblock_free_all().  stderr names what is not
+    predicted yet and what was assumed.
     """
     from earlymem.predict import NOT_DMESG, predict_lines
 
@@ -239,12 +243,14 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
             click.echo(f"earlymem: /proc/{fmt} is not predicted: {why}", err=True)
             sys.exit(1)
         if fmt == "zoneinfo":
-            click.echo(zoneinfo_text(profile.zoneinfo_fields, state["handoff"], state["watermarks"]))
+            click.echo(zoneinfo_text(profile.zoneinfo_fields, state["handoff"], state["watermarks"], state["managed"]))
+            click.echo("earlymem: note: 'pages free' is the hand-off's (the running system allocates from it); managed "
+                       "pages, watermarks and protection are /proc/zoneinfo's after boot, the init memory and initrd "
+                       "given back", err=True)
         else:
             click.echo(buddyinfo_text(state["handoff"]))
-        click.echo("earlymem: note: right after the hand-off, with the memblock reservations earlymem models (README, "
-                   "'Zones and the hand-off': within a few pages of the real hand-off on most captures); the kernel "
-                   "later frees its init memory and the initrd, and allocates", err=True)
+            click.echo("earlymem: note: the free lists right after the hand-off; the kernel later frees its init memory "
+                       "and the initrd, and allocates", err=True)
         return
     if fmt == "iomem":
         iomem = [t for f, t in lines if f == "iomem"]

@@ -51,6 +51,13 @@ class LateFree:
     at: int
 
     @property
+    def before_initcalls(self) -> bool:
+        """Given back in start_kernel() itself (alternative_instructions() from
+        arch_cpu_finalize_init()), before init_per_zone_wmark_min() and
+        hugepage_init() set the watermarks; the rest comes after them."""
+        return self.what == "SMP alternatives"
+
+    @property
     def line(self) -> str:
         return f"Freeing {self.what} memory: {self.pages << 2}K"
 

@@ -45,7 +45,13 @@ first NODE_DATA, in this order (read in Debian's 5.10.223 source):
    (arch/x86/kernel/apic/apic.c): the boot CPU is CPU 0, the others follow in
    MADT order; with ``nr_cpus=N`` only N are possible and one slot is kept for
    the boot CPU;
-5. ``init_cpu_to_node()``.
+5. ``init_cpu_to_node()``;
+6. the rest of setup_arch() (:func:`setup_arch_resources`): the I/O APIC
+   resources, the e820 resources and firmware map entries, the nosave regions.
+
+7.x runs step 2 (and the rest of free_area_init()) after step 6, from
+start_kernel() -> mm_core_init_early(), and populates the vmemmap block by
+block instead of from one buffer (profile ``sparse_init_in_start_kernel``).
 
 Assumed and stated: 4-level paging (``MAX_PHYSMEM_BITS`` 46), the vmemmap
 base PGD-aligned and not randomized (``nokaslr``), CPUs with PSE, the MADT

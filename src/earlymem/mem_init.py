@@ -29,9 +29,11 @@ io_tlb_slot`` (24 bytes) per slab and, cache-line aligned, the areas array.
 It prints ``software IO TLB: mapped [mem %pa-%pa] (%luMB)`` (the end is
 ``io_tlb_end``, one past the buffer).
 
-Not modelled between setup_arch() and here: the few small start_kernel()
-memblock users left (cpumask maps and the like, a page or so at the top of
-memory).
+Between the per-CPU areas and the hash tables, setup_per_cpu_areas() ends
+with the node and local cpumasks (:func:`cpumasks`).  Everything memblock
+hands out from e820__memblock_setup() to the hand-off is checked byte for
+byte against real kernels' ``memblock=debug`` traces
+(tests/test_memblock_trace.py).
 """
 
 from __future__ import annotations

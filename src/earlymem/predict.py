@@ -15,7 +15,7 @@ __all__ = ["predict_lines", "NOT_YET", "NOT_DMESG"]
 
 #: Families predict_lines() returns that are not kernel log lines: markers,
 #: /proc/iomem lines and /proc/zoneinfo summaries.
-NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo", "zoneinfo-managed")
+NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo", "zoneinfo-managed", "zoneinfo-watermarks")
 
 #: Families no era predicts yet.
 NOT_YET: list[str] = []
@@ -49,23 +49,37 @@ def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, zones, setu
         return lines
     from earlymem.frees import pages_by_zone
     from earlymem.mm.handoff import memblock_free_all
+    from earlymem.mm.watermarks import watermark_text, zone_watermarks
 
     handoff = memblock_free_all(setup.memblock, zones, nodes.max_pfn)
     if late_frees is None:
-        missing.append("zoneinfo managed pages (the possible CPUs are unknown)")
+        missing.append("zoneinfo managed pages and watermarks (the possible CPUs are unknown)")
+        early: dict = {}
+        later: dict = {}
     else:
+        early = pages_by_zone([f for f in late_frees if f.before_initcalls], [h.zone for h in handoff])
         later = pages_by_zone(late_frees, [h.zone for h in handoff])
-        lines += [("zoneinfo-managed", f"Node {h.zone.nid}, zone {h.zone.name}: managed={h.managed + later.get((h.zone.nid, h.zone.name), 0)}")
-                  for h in handoff]
+    # managed pages when /proc/zoneinfo is read after boot, and when the
+    # initcalls set the watermarks (init_per_zone_wmark_min(), hugepage_init())
+    final = [h.managed + later.get((h.zone.nid, h.zone.name), 0) for h in handoff]
+    at_initcalls = [h.managed + early.get((h.zone.nid, h.zone.name), 0) for h in handoff]
+    wm = zone_watermarks([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, at_initcalls)],
+                         movable_like_highmem=profile.movable_wmark_like_highmem)
+    if profile.lowmem_reserve_follows_managed:
+        wm.protection = zone_watermarks([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, final)],
+                                        movable_like_highmem=profile.movable_wmark_like_highmem).protection
+    if late_frees is not None:
+        lines += [("zoneinfo-managed", f"Node {h.zone.nid}, zone {h.zone.name}: managed={m}") for h, m in zip(handoff, final)]
+        lines += [("zoneinfo-watermarks", f"Node {h.zone.nid}, zone {h.zone.name}: {watermark_text(mk[0], mk[1], mk[2], prot)}")
+                  for h, mk, prot in zip(handoff, wm.marks, wm.protection)]
     if state is not None:
-        from earlymem.mm.watermarks import zone_watermarks
-
         state["handoff"] = handoff
         state["memblock"] = setup.memblock
         state["e820"] = nodes.e820 or []
         state["end_pfn"] = nodes.max_pfn
-        state["watermarks"] = zone_watermarks([(h.zone.nid, h.zone.name, h.managed) for h in handoff],
-                                              movable_like_highmem=profile.movable_wmark_like_highmem)
+        #: per zone, the managed pages /proc/zoneinfo shows after boot
+        state["managed"] = final
+        state["watermarks"] = wm
     return lines
 
 

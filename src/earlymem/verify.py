@@ -18,6 +18,7 @@ from pathlib import Path
 from earlymem.errors import InputError
 from earlymem.kernels import parse_version, profile_for
 from earlymem.machine import CpuAffinity, Machine
+from earlymem.mm.watermarks import watermark_text
 from earlymem.predict import predict_lines
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import BootLog, message_text, parse_boot_logs
@@ -41,6 +42,7 @@ FAMILIES = {
     "frees": "Freeing ... memory lines (what the kernel gives back after boot)",
     "zoneinfo": "/proc/zoneinfo spanned/present per zone",
     "zoneinfo-managed": "/proc/zoneinfo managed per zone (the hand-off plus what the kernel gave back)",
+    "zoneinfo-watermarks": "/proc/zoneinfo min, low, high and protection per zone",
     "kexec-segments": "kexec segments (kexec -p --debug, kexec_file)",
     "kdump-e820": "the kdump kernel's BIOS-e820 map",
     "kdump-nodes": "the kdump kernel's NUMA, NODE_DATA, zone, node-range and Initmem lines",
@@ -135,7 +137,8 @@ _CRASH_RX = re.compile(r"crashkernel|crash kernel|for crashkernel|Reserving \d+M
 
 def parse_zoneinfo(lines: list[str]) -> list[dict]:
     """The zones of a /proc/zoneinfo, in order: ``nid``, ``name`` and the
-    pages block's numbers (``spanned``, ``present``, ``managed``, ``min`` ...)."""
+    pages block's numbers (``spanned``, ``present``, ``managed``, ``min`` ...)
+    and ``protection`` (a list)."""
     zones: list[dict] = []
     for line in lines:
         m = re.match(r"^Node (\d+), zone\s+(\S+)", line)
@@ -145,6 +148,10 @@ def parse_zoneinfo(lines: list[str]) -> list[dict]:
         m = re.match(r"^\s+(pages free|boost|min|low|high|promo|spanned|present|managed|cma)\s+(\d+)\s*$", line)
         if m and zones:
             zones[-1][m.group(1)] = int(m.group(2))
+            continue
+        m = re.match(r"^\s+protection: \(([\d, ]*)\)\s*$", line)
+        if m and zones:
+            zones[-1]["protection"] = [int(x) for x in m.group(1).split(",") if x.strip()]
     return zones
 
 
@@ -183,6 +190,8 @@ def _expected(msgs: list[str], sections: dict[str, list[str]], first: BootLog | 
         "frees": [m for m in msgs if re.match(r"^Freeing (SMP alternatives|initrd|unused decrypted|unused kernel image \(.*\)) memory: \d+K$", m)],
         "zoneinfo": [f"{z['head']}: spanned={z.get('spanned')} present={z.get('present')}" for z in zoneinfo],
         "zoneinfo-managed": [f"{z['head']}: managed={z.get('managed')}" for z in zoneinfo],
+        "zoneinfo-watermarks": [f"{z['head']}: {watermark_text(z.get('min'), z.get('low'), z.get('high'), z.get('protection', []))}"
+                                for z in zoneinfo],
         "kexec-segments": kexec,
         "kdump-e820": _printed_e820(kdump, "firmware"),
         "kdump-nodes": [],  # filled from the kdump boot by verify_path()

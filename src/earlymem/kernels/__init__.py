@@ -173,6 +173,11 @@ class KernelProfile:
     #: runs from start_kernel() -> mm_core_init_early() after setup_arch(),
     #: and sparse_init() populates the vmemmap block by block (no buffer)
     sparse_init_in_start_kernel: bool = False
+    #: adjust_managed_page_count() (mm/page_alloc.c) calls
+    #: setup_per_zone_lowmem_reserve(): the protection /proc/zoneinfo shows
+    #: follows the managed pages after the kernel gave its init memory back;
+    #: before, it stays as init_per_zone_wmark_min() computed it
+    lowmem_reserve_follows_managed: bool = False
     #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.bootmem_era),
     #: "memblock-2.6.37" (earlymem.early_memblock), "predictor" (the
     #: models_early_nodes eras), or None (not modelled: refused).
@@ -487,6 +492,9 @@ _P_7_0 = replace(
     # -> sparse_init(); mm/sparse.c without sparse_buffer_init() (Debian 7.2.13 source);
     # trace: sparse_init after e820__reserve_resources, vmemmap_populate_hugepages(2097152) per block
     sparse_init_in_start_kernel=True,
+    # [release unverified: after 6.12, by 7.2] mm/page_alloc.c adjust_managed_page_count()
+    # of Debian 7.2.13 (not in 6.12.117); captures: protection grows by the freed init memory
+    lowmem_reserve_follows_managed=True,
     first=KernelVersion(7, 0, 0),
     summary="e820 overhaul: ' System RAM'/' device reserved' labels, '[gap ...]' lines",
     e820_style="gaps",

@@ -20,12 +20,15 @@ from earlymem.mm.watermarks import Watermarks
 __all__ = ["zoneinfo_text", "buddyinfo_text"]
 
 
-def zoneinfo_text(fields: tuple[str, ...], zones: list[ZoneHandoff], wm: Watermarks) -> str:
+def zoneinfo_text(fields: tuple[str, ...], zones: list[ZoneHandoff], wm: Watermarks, managed: list[int] | None = None) -> str:
+    """Each zone's pages block: free pages of the hand-off, ``managed`` (default:
+    the hand-off's), the watermarks and protection of ``wm``."""
     out = []
-    for h, (wmin, low, high, promo), prot in zip(zones, wm.marks, wm.protection):
+    managed = managed if managed is not None else [h.managed for h in zones]
+    for h, (wmin, low, high, promo), prot, m in zip(zones, wm.marks, wm.protection, managed):
         z = h.zone
         values = {"pages free": h.free_pages, "boost": 0, "min": wmin, "low": low, "high": high, "promo": promo,
-                  "spanned": z.spanned, "present": z.present, "managed": h.managed, "cma": 0}
+                  "spanned": z.spanned, "present": z.present, "managed": m, "cma": 0}
         text = f"Node {z.nid}, zone {z.name:>8}"
         for name in fields:
             text += f"\n  pages free     {values[name]}" if name == "pages free" else f"\n        {name:<9}{values[name]}"
