@@ -35,7 +35,7 @@ FAMILIES = {
     "node-ranges": "Early memory node ranges",
     "initmem": "Initmem setup node lines",
     "iomem-crash": "/proc/iomem Crash kernel lines",
-    "nosave": "PM: hibernation: Registered nosave memory lines (e820__register_nosave_regions)",
+    "nosave": "Registered nosave memory lines (hibernation)",
     "percpu": "percpu: Embedded line (the per-CPU first chunk)",
     "hash": "Dentry cache and Inode-cache hash table lines",
     "swiotlb": "software IO TLB lines (the bounce buffer below 4 GiB, 6.x areas)",
