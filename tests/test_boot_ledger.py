@@ -8,20 +8,18 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from earlymem.cmdline import CommandLine
-from earlymem.e820 import E820Entry, E820Type
 from earlymem.kernels import parse_version, profile_for
-from earlymem.machine import Machine, NumaAffinity
+from earlymem.machine import Machine
 from earlymem.mm.boot_ledger import boot_ledger, check_boot_ledger
 from earlymem.mm.ledger import LedgerError
 from earlymem.oracle.capture import read_capture
 from earlymem.predict import predict_lines
-from earlymem.ranges import Range
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import parse_boot_logs
+from generated import generated_machine, machine_args
 
 FIX = Path(__file__).parent / "fixtures"
-CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
+CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "mbdebug") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
 M, G = 1 << 20, 1 << 30
 
 
@@ -45,26 +43,11 @@ def test_every_capture_conserves_pages(cap):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    low_mb=st.integers(64, 3071),
-    high_gb=st.integers(0, 64),
-    holes=st.lists(st.tuples(st.integers(1, 4000), st.integers(1, 64)), max_size=4),
-    nodes=st.integers(1, 4),
-    crash=st.sampled_from(["", "crashkernel=128M", "crashkernel=256M,high", "crashkernel=64M@16M", "crashkernel=1G-:96M"]),
+    **machine_args(64, 4000, 64, ["", "crashkernel=128M", "crashkernel=256M,high", "crashkernel=64M@16M", "crashkernel=1G-:96M"]),
     version=st.sampled_from(["5.10", "6.1", "6.12", "7.2"]),
 )
 def test_generated_machines_conserve_pages(low_mb, high_gb, holes, nodes, crash, version):
-    e820 = [E820Entry(0, 0x9FC00, E820Type.RAM), E820Entry(0x9FC00, 0x400, E820Type.RESERVED),
-            E820Entry(0xF0000, 0x10000, E820Type.RESERVED), E820Entry(M, low_mb * M - M, E820Type.RAM)]
-    if high_gb:
-        e820.append(E820Entry(4 * G, high_gb * G, E820Type.RAM))
-    for at_mb, size_mb in holes:  # reserved holes punched into RAM (the kernel sanitizes overlaps)
-        e820.append(E820Entry(at_mb * M + 0x1800, size_mb * M, E820Type.RESERVED))
-    end = 4 * G + high_gb * G if high_gb else low_mb * M
-    numa = []
-    if nodes > 1:
-        cuts = [0] + [(end // nodes * i) >> 27 << 27 for i in range(1, nodes)] + [end]
-        numa = [NumaAffinity(n, n, Range(cuts[n], cuts[n + 1])) for n in range(nodes) if cuts[n] < cuts[n + 1]]
-    machine = Machine(e820, CommandLine(f"console=ttyS0 nokaslr {crash}".strip()), parse_version(version), numa)
+    machine = generated_machine(low_mb, high_gb, holes, nodes, crash, version)
     try:
         state = _check(machine, version, False)
     except Exception as exc:  # a machine the kernel would refuse is not a conservation failure

@@ -22,6 +22,7 @@ from earlymem.machine import CpuAffinity, Machine
 from earlymem.setup_arch import DEBIAN_STRUCT_SIZES
 from earlymem.sources.dmesg import crash_cpu, parse_boot_logs
 from earlymem.verify import verify_path
+from generated import generated_machine, machine_args
 
 FIX = Path(__file__).parent / "fixtures"
 G, M = 1 << 30, 1 << 20
@@ -193,38 +194,17 @@ def test_cpu_only_nodes_are_memoryless_in_node_order_from_6_1(kernel):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    low_mb=st.integers(64, 3071),
-    high_gb=st.integers(0, 3000),
-    holes=st.lists(st.tuples(st.integers(1, 3_000_000), st.integers(1, 4096)), max_size=4),
-    nodes=st.integers(1, 4),
-    crash=st.sampled_from(["", "crashkernel=256M", "crashkernel=1G,high"]),
-)
+@given(**machine_args(3000, 3_000_000, 4096, ["", "crashkernel=256M", "crashkernel=1G,high"]))
 def test_vmemmap_shortcut_places_what_step_by_step_does(low_mb, high_gb, holes, nodes, crash):
     # 7.2's vmemmap is taken 2 MiB block by block with table pages between;
     # late_setup._vmemmap_stack() places long stretches at once: the reserved
     # regions must come out the same either way
     import earlymem.late_setup as ls
-    from earlymem.e820 import E820Entry, E820Type
-    from earlymem.machine import NumaAffinity
     from earlymem.predict import predict_lines
-    from earlymem.ranges import Range
     from earlymem.report import e820_report
 
-    M, G = 1 << 20, 1 << 30
-    e820 = [E820Entry(0, 0x9FC00, E820Type.RAM), E820Entry(0x9FC00, 0x400, E820Type.RESERVED),
-            E820Entry(0xF0000, 0x10000, E820Type.RESERVED), E820Entry(M, low_mb * M - M, E820Type.RAM)]
-    if high_gb:
-        e820.append(E820Entry(4 * G, high_gb * G, E820Type.RAM))
-    for at_mb, size_mb in holes:
-        e820.append(E820Entry(at_mb * M + 0x1800, size_mb * M, E820Type.RESERVED))
-    end = 4 * G + high_gb * G if high_gb else low_mb * M
-    numa = []
-    if nodes > 1:
-        cuts = [0] + [(end // nodes * i) >> 27 << 27 for i in range(1, nodes)] + [end]
-        numa = [NumaAffinity(n, n, Range(cuts[n], cuts[n + 1])) for n in range(nodes) if cuts[n] < cuts[n + 1]]
     profile = profile_for(parse_version("7.2"))
-    machine = Machine(e820, CommandLine(f"console=ttyS0 nokaslr {crash}".strip()), parse_version("7.2"), numa)
+    machine = generated_machine(low_mb, high_gb, holes, nodes, crash, "7.2")
     got = []
     try:
         for shortcut in (True, False):
