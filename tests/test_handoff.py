@@ -195,14 +195,13 @@ ALL = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4"
 @pytest.mark.parametrize("cap", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_percpu_and_hash_table_lines(cap):
     # pcpu_embed_first_chunk()'s unit size from the CPUs per node, and
-    # alloc_large_system_hash()'s sizes from nr_kernel_pages; 6.1 and 6.12 leave
-    # out a vmalloc'd table of 2 MiB or more (hugepage or not depends on free
-    # 2 MiB blocks at that moment), never guess it
+    # alloc_large_system_hash()'s sizes from nr_kernel_pages, vmalloc'd with
+    # 2 MiB pages when big enough (per online node on 6.1 and 6.12)
     from earlymem.verify import verify_path
 
     fam = {f.name: f for f in verify_path(cap).families}
     assert fam["percpu"].expected and fam["percpu"].ok, "\n".join(fam["percpu"].diff())
-    assert fam["hash"].expected and not fam["hash"].wrong, "\n".join(fam["hash"].diff())
+    assert fam["hash"].expected and fam["hash"].ok and fam["hash"].matched == len(fam["hash"].expected), "\n".join(fam["hash"].diff())
     if cap.name.endswith(("--5.10", "--7.2")):
         assert fam["hash"].ok
 

@@ -44,7 +44,7 @@ from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE
 from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
 from earlymem.ranges import Range
-from earlymem.x86_64 import MAX_DMA32_PFN, MAX_DMA_ADDRESS, PAGE, SMP_CACHE_BYTES
+from earlymem.x86_64 import MAX_DMA32_PFN, MAX_DMA_ADDRESS, PAGE, PMD_SIZE, SMP_CACHE_BYTES
 
 __all__ = ["StartKernel", "start_kernel", "swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk",
            "cpu_entry_area_tables"]
@@ -100,7 +100,15 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
     nr_kernel, nr_all = nr_kernel_pages(profile, zones, late.dma_reserve, late.free_after_sparse)
     value = machine.command_line.get("hashdist")
     hashdist = len(with_memory) > 1 if value is None else value not in ("0", "")
-    out.lines += [("hash", t) for t in hash_tables(machine, profile, mb, nr_kernel, nr_all, not hashdist, allocs)]
+    # num_online_nodes() then: nodes with memory and, from 6.1, the possible
+    # CPUs' nodes (arch/x86/mm/numa.c init_cpu_to_node() sets them online)
+    online = with_memory | ({c.node for c in cpus} if nodes.from_srat else set())
+    hashes = hash_tables(machine, profile, mb, nr_kernel, nr_all, not hashdist, allocs, len(online))
+    if hashdist and not cpus and profile.hash_vmalloc_huge == "per-node":
+        # CPU-only nodes would count: the "vmalloc hugepage" suffix is not predicted
+        hashes = [t for t in hashes if t.endswith("bytes, linear)")]
+        out.notes.append("the possible CPUs are unknown: the vmalloc'd hash tables' lines are not predicted")
+    out.lines += [("hash", t) for t in hashes]
     if cpus:
         cpu_entry_area_tables(machine, mb, len(cpus), allocs)
     # max_possible_pfn: max_pfn, raised by every SRAT memory affinity to
@@ -108,14 +116,26 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
     srat = machine.numa if machine.command_line.get("numa") != "off" else []
     possible = max([nodes.max_pfn] + [-(-(a.range.end - 1) >> 12) for a in srat])
     tlb = swiotlb_init(machine, profile, mb, possible, allocs, len(cpus) or None)
-    if not cpus and profile.swiotlb_slot_bytes and tlb:
-        out.notes.append("the possible CPUs are unknown: swiotlb's areas are sized for one, their line not predicted")
-    out.lines += [("swiotlb", t) for t in tlb]
+    if not cpus and tlb:
+        # the per-CPU chunk was not reserved: where the buffer lands is not known
+        tlb = [t for t in tlb if not t.startswith("software IO TLB: mapped")]
+        out.notes.append("the possible CPUs are unknown: the swiotlb buffer's place is not predicted")
+    # swiotlb_print_info() prints the "mapped" line late, from pci_iommu_init()
+    # (a rootfs_initcall, arch/x86/kernel/pci-dma.c): after the SMP
+    # alternatives are freed, and after the initrd where populate_rootfs()
+    # still ran synchronously before it (profile initrd_unpacked_async)
+    mapped = [t for t in tlb if t.startswith("software IO TLB: mapped")]
+    out.lines += [("swiotlb", t) for t in tlb if t not in mapped]
     image = assumed_kernel_image(machine)
+    frees: list = []
     if cpus and image is not None:
         moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)
-        out.frees = late_frees(machine, image, crash_regions, len(cpus), len(cpus), moved)
-        out.lines += [("frees", f.line) for f in out.frees]
+        out.frees = frees = late_frees(machine, image, crash_regions, len(cpus), len(cpus), moved)
+    after = {"SMP alternatives"} | (set() if profile.initrd_unpacked_async else {"initrd"})
+    cut = max([i + 1 for i, f in enumerate(frees) if f.what in after], default=0)
+    out.lines += [("frees", f.line) for f in frees[:cut]]
+    out.lines += [("swiotlb", t) for t in mapped]
+    out.lines += [("frees", f.line) for f in frees[cut:]]
     return out
 
 
@@ -228,8 +248,16 @@ def nr_kernel_pages(profile: KernelProfile, zones, dma_reserve: int, free_after_
 
 
 def hash_tables(machine: Machine, profile: KernelProfile, mb: Memblock, nr_kernel: int, nr_all: int, early: bool,
-                allocations: list[tuple[str, int, int]]) -> list[str]:
-    """The dentry and inode hash tables: their lines, and (``early``) their memblock allocations."""
+                allocations: list[tuple[str, int, int]], online_nodes: int = 1) -> list[str]:
+    """The dentry and inode hash tables: their lines, and (``early``) their memblock allocations.
+
+    Not early (hashdist: more than one node with memory), alloc_large_system_hash()
+    vmallocs the table; from 6.1 with vmalloc_huge() (mm/mm_init.c), whose
+    __vmalloc_node_range() (mm/vmalloc.c) maps it with 2 MiB pages -- "vmalloc
+    hugepage" -- when the size is at least PMD_SIZE: per online node in 6.1 and
+    6.12 (``size / num_online_nodes()``, the allocation being NUMA_NO_NODE),
+    as a whole in 7.2 (profile ``hash_vmalloc_huge``).  On a fresh system the
+    2 MiB pages are there; a failure would fall back to small pages."""
     lines = []
     for name, bucket, scale, param in HASH_TABLES:
         numentries = machine.command_line.leading_number(param) or 0  # __setup(): simple_strtoul()
@@ -251,9 +279,8 @@ def hash_tables(machine: Machine, profile: KernelProfile, mb: Memblock, nr_kerne
             addr = mb.alloc(size, SMP_CACHE_BYTES)
             allocations.append((f"{name} hash table", addr, size))
         how = "linear" if early else "vmalloc"
-        if not early and size >= (2 << 20) and profile.hash_vmalloc_huge != "no":
-            if profile.hash_vmalloc_huge == "maybe":
-                continue  # whether 2 MiB pages were free then is not modelled
+        per = size // max(online_nodes, 1) if profile.hash_vmalloc_huge == "per-node" else size
+        if not early and profile.hash_vmalloc_huge != "no" and per >= PMD_SIZE:
             how = "vmalloc hugepage"
         lines.append(f"{name} hash table entries: {1 << log2qty} (order: {size.bit_length() - 1 - 12}, {size} bytes, {how})")
     return lines

@@ -149,10 +149,10 @@ class KernelProfile:
     #: calc_nr_kernel_pages()); before, present pages less the memmap estimate
     #: and dma_reserve (earlymem.mem_init)
     nr_kernel_pages_from_memblock: bool = False
-    #: alloc_large_system_hash() vmallocs with vmalloc_huge(): a table of 2 MiB
-    #: or more prints "vmalloc hugepage" when 2 MiB pages were found for it:
-    #: "no" (5.10: plain vmalloc), "maybe" (depends on free 2 MiB blocks at that
-    #: moment: the line is not predicted), "yes"
+    #: alloc_large_system_hash() vmallocs with vmalloc_huge(), which maps the
+    #: table with 2 MiB pages ("vmalloc hugepage") when it is at least PMD_SIZE:
+    #: "no" (5.10: plain vmalloc), "per-node" (the size divided by the online
+    #: nodes, mm/vmalloc.c __vmalloc_node_range() of 6.1 and 6.12), "size" (7.2)
     hash_vmalloc_huge: str = "no"
     #: e820__register_nosave_regions() (arch/x86/kernel/e820.c): registers the
     #: gaps between RAM entries and from the last to max_pfn; before, the holes
@@ -178,6 +178,10 @@ class KernelProfile:
     #: follows the managed pages after the kernel gave its init memory back;
     #: before, it stays as init_per_zone_wmark_min() computed it
     lowmem_reserve_follows_managed: bool = False
+    #: populate_rootfs() unpacks the initramfs asynchronously (init/initramfs.c,
+    #: initramfs_async=1): "Freeing initrd memory" comes after other rootfs
+    #: initcalls' lines; before, it came first
+    initrd_unpacked_async: bool = False
     #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.bootmem_era),
     #: "memblock-2.6.37" (earlymem.early_memblock), "predictor" (the
     #: models_early_nodes eras), or None (not modelled: refused).
@@ -410,15 +414,18 @@ _P_5_13 = replace(
     crash_low_1m_message=False,
     crashkernel_range_rounds_128m=True,
     memoryless_initmem_as_memoryless=True,
-    # [release unverified: after 5.10, by 6.1] captures: "(order: 11, 8388608 bytes, vmalloc hugepage)",
-    # but on some NUMA guests the inode table of the same boot stays "vmalloc"
-    hash_vmalloc_huge="maybe",
+    # [release unverified: after 5.10, by 6.1] vmalloc_huge() for the hash tables; Debian 6.1.176
+    # and 6.12.117 mm/vmalloc.c: size_per_node = size / num_online_nodes() must reach PMD_SIZE
+    hash_vmalloc_huge="per-node",
     # [release unverified: after 5.10, by 6.1] struct io_tlb_slot (orig_addr, alloc_size, list)
     swiotlb_slot_bytes=24,
     # v5.14 [release unverified]: memcg-aware chunks gone ("percpu: rework memcg
     # accounting"), pcpu_to_depopulate_slot and pcpu_sidelined_slot added;
     # memblock=debug traces: pcpu_setup_first_chunk(672) on 5.10, (368) on 6.1+
     pcpu_chunk_lists=(1, 4),
+    # "init/initramfs.c: do unpacking asynchronously" (v5.12 [release unverified]); captures:
+    # "software IO TLB: mapped" after "Freeing initrd memory" on 5.10, before it on 6.1+
+    initrd_unpacked_async=True,
     # "x86/e820: Fix handling of subpage regions when calculating nosave
     # ranges" (2025, stable): in the pinned 6.1.170 and 6.12.117 (their
     # "Registered nosave memory" lines), not in 5.10.223
@@ -482,9 +489,9 @@ _P_6_12 = replace(
 _P_7_0 = replace(
     _P_6_12,
     name="7.0",
-    # [release and rule unverified] every vmalloc'd table of 2 MiB or more is
-    # "vmalloc hugepage" on all 7.2 captures (36 NUMA boots), unlike 6.1/6.12
-    hash_vmalloc_huge="yes",
+    # [release unverified: after 6.12, by 7.2] Debian 7.2.13 mm/vmalloc.c: the whole size against
+    # PMD_SIZE (no per-node division); captures: every vmalloc'd table of 2 MiB or more is "vmalloc hugepage"
+    hash_vmalloc_huge="size",
     # [release unverified: after 6.12, by 7.2] PB_migrate_isolate: __NR_PAGEBLOCK_BITS 5,
     # rounded up to 8 (include/linux/pageblock-flags.h, Debian 7.2.13 source); trace: sparse_init_nid(1408)
     pageblock_bits=8,
