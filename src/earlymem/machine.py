@@ -54,7 +54,9 @@ class Machine:
     :param initrd: physical range of the initrd (``RAMDISK: [mem ...]``).
     :param rsdp: physical address of the ACPI RSDP.
     :param cpus: SRAT processor affinities, in the firmware's order (taken as
-        the MADT's order too: the kernel numbers CPUs in that order).
+        the MADT's order too: the kernel numbers CPUs in that order); from a
+        log without SRAT, the possible CPUs its ``Allowing N CPUs`` line
+        counts, all on node 0.
     :param boot_apic: APIC id of the CPU the kernel boots on (the first
         listed, unless this is a kdump kernel booted by the CPU that crashed);
         None: unknown.
@@ -103,6 +105,10 @@ class Machine:
             version = parse_version(log.version) if log.version else None
         except InputError as exc:
             raise exc.located(source=log.source, line=log.version_lineno)
+        cpus = [CpuAffinity(c.apic, c.node, c.pxm) for c in log.srat_cpus]
+        if not cpus and not log.srat and log.possible_cpus:
+            # no SRAT: every CPU is node 0's; their APIC ids only number them
+            cpus = [CpuAffinity(i, 0, 0) for i in range(log.possible_cpus)]
         return cls(
             e820=fw.entries,
             command_line=CommandLine(log.command_line or ""),
@@ -111,8 +117,8 @@ class Machine:
             initrd=log.ramdisk,
             rsdp=log.rsdp,
             source=log.source,
-            cpus=[CpuAffinity(c.apic, c.node, c.pxm) for c in log.srat_cpus],
-            boot_apic=log.srat_cpus[0].apic if log.srat_cpus else None,
+            cpus=cpus,
+            boot_apic=cpus[0].apic if cpus else None,
             acpi_tables=tuple(log.acpi_tables) or None,
             ioapics=len(log.ioapics) or None,
         )

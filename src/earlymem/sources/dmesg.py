@@ -173,6 +173,8 @@ class BootLog:
     acpi_tables: list[str] = field(default_factory=list)
     #: the I/O APICs the MADT listed (``IOAPIC[n]: apic_id ...`` lines), by index.
     ioapics: set[int] = field(default_factory=set)
+    #: num_possible_cpus() as prefill_possible_map() / topology_init_possible_cpus() print it.
+    possible_cpus: int | None = None
     ramdisk: Range | None = None
     rsdp: int | None = None
     #: the logical CPU that panicked with a crash kernel loaded (see :func:`crash_cpu`).
@@ -214,6 +216,10 @@ _SRAT_CPU_RE = re.compile(r"^SRAT: PXM (?P<pxm>\d+) -> APIC (?P<apic>0x[0-9a-fA-
 _ACPI_TABLE_RE = re.compile(r"^ACPI: (?P<sig>[A-Z0-9_]{4}) +(?:0x[0-9a-fA-F]+ [0-9a-fA-F]+ \(|[0-9a-fA-F]{8,16}, [0-9a-fA-F]{4} \()")
 # dump_stack_print_info() on the panicking CPU: "CPU: 1 PID: 1 Comm: init Kdump: loaded ..."
 # (6.10+: "CPU: 1 UID: 0 PID: 1 ...").
+#: CONFIG_NR_CPUS of Debian's x86_64 kernels: no more CPUs can be possible
+MAX_POSSIBLE_CPUS = 8192
+_ALLOWING_RE = re.compile(r"^(?:smpboot: Allowing (?P<n>\d+) CPUs, \d+ hotplug CPUs"
+                          r"|CPU topo: Allowing (?P<present>\d+) present CPUs plus (?P<hotplug>\d+) hotplug CPUs)$")
 _IOAPIC_RE = re.compile(r"^IOAPIC\[(?P<idx>\d+)\]: apic_id \d+, version \d+, address 0x[0-9a-fA-F]+, GSI \d+-\d+$")
 _CRASH_CPU_RE = re.compile(r"^CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: \d+ Comm: .* Kdump: loaded\b")
 _RAMDISK_RE = re.compile(r"^RAMDISK: \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]")
@@ -389,6 +395,13 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
         m = _IOAPIC_RE.match(msg)
         if m:
             cur.ioapics.add(int(m["idx"]))
+            continue
+        m = _ALLOWING_RE.match(msg)
+        if m:
+            n = int(m["n"]) if m["n"] else int(m["present"]) + int(m["hotplug"])
+            if n > MAX_POSSIBLE_CPUS:
+                raise InputError(f"{n} possible CPUs: more than NR_CPUS ({MAX_POSSIBLE_CPUS}) allows", source=source, line=lineno)
+            cur.possible_cpus = n
             continue
         m = _CRASH_CPU_RE.match(msg)
         if m:
