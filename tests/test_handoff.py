@@ -315,3 +315,38 @@ def test_zoneinfo_families_and_nosave_lines(cap):
     fam = {f.name: f for f in verify_path(cap).families}
     for name in ("zoneinfo-managed", "zoneinfo-watermarks", "nosave"):
         assert fam[name].expected and fam[name].ok and fam[name].matched == len(fam[name].expected), "\n".join(fam[name].diff())
+
+
+def test_swiotlb_areas_and_resizing():
+    # kernel/dma/swiotlb.c (6.x): areas for the possible CPUs rounded up to a
+    # power of two; at least IO_TLB_SEGSIZE slabs an area (the buffer grows to
+    # the next power of two); halved while memory below 4 GiB is short
+    from earlymem.cmdline import CommandLine
+    from earlymem.e820 import E820Entry, E820Type
+    from earlymem.machine import Machine
+    from earlymem.mem_init import swiotlb_init
+
+    profile = profile_for(parse_version("6.1"))
+
+    def run(cmd: str, ncpus, low_mb: int = 3000):
+        mb = Memblock()
+        mb.add(1 << 20, (low_mb << 20) - (1 << 20))
+        mb.add(4 << 30, 4 << 30)
+        machine = Machine([E820Entry(0, 0x9FC00, E820Type.RAM)], CommandLine(cmd), parse_version("6.1"))
+        allocs: list = []
+        return swiotlb_init(machine, profile, mb, (8 << 30) >> 12, allocs, ncpus), allocs
+
+    lines, allocs = run("", 6)
+    assert lines[0] == "software IO TLB: area num 8." and lines[-1].endswith("(64MB)")
+    assert allocs[-1][2] == 16 * 8  # the areas array
+    lines, _ = run("", 300)
+    assert lines[:2] == ["software IO TLB: area num 512.", "software IO TLB: SWIOTLB bounce buffer size roundup to 128MB"]
+    lines, _ = run("swiotlb=1000,3", 64)  # 1024 slabs: a power of two, kept
+    assert lines[0] == "software IO TLB: area num 4." and lines[1].endswith("(2MB)")
+    lines, _ = run("swiotlb=1100,3", 64)  # 1152 slabs: rounded up to 2048
+    assert lines[1] == "software IO TLB: SWIOTLB bounce buffer size roundup to 4MB" and lines[2].endswith("(4MB)")
+    lines, _ = run("", None)  # the CPUs unknown: one area assumed, its line not printed
+    assert not any("area num" in t for t in lines)
+    lines, allocs = run("", 1, low_mb=40)  # 39 MiB below 4 GiB: 64 MiB fails, 32 MiB fits
+    assert lines[1] == "software IO TLB: swiotlb_memblock_alloc: Failed to allocate 67108864 bytes tlb structure"
+    assert lines[-2] == "software IO TLB: SWIOTLB bounce buffer size adjusted 32768 -> 16384 slabs" and lines[-1].endswith("(32MB)")

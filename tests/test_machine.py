@@ -92,6 +92,8 @@ def test_toml_machine_is_sanitized_like_the_firmware_map(tmp_path):
         (("rsdp = \"0xf59b0\"", "rsdp = \"0xf59b0\"\n[[cpus]]\napic = 0\n"), "cpus[0]"),
         (("rsdp = \"0xf59b0\"", "rsdp = \"0xf59b0\"\n[[cpus]]\napic = \"0x100000000\"\nnode = 0\n"), "cpus[0].apic"),
         (("rsdp = \"0xf59b0\"", "rsdp = \"0xf59b0\"\nacpi_tables = [\"HPETX\"]"), "acpi_tables"),
+        (("rsdp = \"0xf59b0\"", "rsdp = \"0xf59b0\"\nioapics = 129"), "ioapics"),
+        (("rsdp = \"0xf59b0\"", "rsdp = \"0xf59b0\"\nioapics = \"two\""), "ioapics"),
     ],
 )
 def test_toml_errors_name_the_field(tmp_path, patch, field):
@@ -108,9 +110,11 @@ def test_toml_cpus_boot_cpu_and_acpi_tables(tmp_path):
     f.write_text(TOML.replace('rsdp = "0xf59b0"', 'rsdp = "0xf59b0"\n' + extra, 1))
     m = Machine.from_toml(f)
     assert m.boot_apic == 1 and m.acpi_tables == ("APIC", "SRAT") and m.cpus[1] == CpuAffinity(1, 1, 5)
+    f.write_text(TOML.replace('rsdp = "0xf59b0"', 'rsdp = "0xf59b0"\nioapics = 2', 1))
+    assert Machine.from_toml(f).ioapics == 2
     f.write_text(TOML)
     m = Machine.from_toml(f)
-    assert m.cpus == [] and m.boot_apic is None and m.acpi_tables is None
+    assert m.cpus == [] and m.boot_apic is None and m.acpi_tables is None and m.ioapics is None
 
 
 def test_toml_syntax_error(tmp_path):
