@@ -28,7 +28,11 @@ arithmetic runs in 6.1, 6.12 and 7.2 (their /proc/zoneinfo adds ``boost``,
   watermarks again (not lowmem_reserve).
 
 Both run before the initrd and the kernel's init memory are freed, so they
-see the hand-off's managed pages.
+see the hand-off's managed pages plus the SMP alternatives start_kernel()
+gave back (earlymem.frees.LateFree.before_initcalls).  lowmem_reserve is
+recomputed whenever managed pages change from 7.x (adjust_managed_page_count();
+profile ``lowmem_reserve_follows_managed``): /proc/zoneinfo's protection then
+reflects the managed pages after boot.
 """
 
 from __future__ import annotations
