@@ -125,7 +125,8 @@ def alloc_node_data(mb: Memblock, nid: int, nd_size: int) -> tuple[int, list[str
 
 
 def _early_pfn_to_nid(mb: Memblock, addr: int) -> int:
-    return next((r.nid for r in mb.memory if r.base <= addr < r.end), NUMA_NO_NODE)
+    region = mb.memory_region(addr)
+    return region.nid if region is not None else NUMA_NO_NODE
 
 
 def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], allocations: list[tuple[str, int, int]],
@@ -214,7 +215,7 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
             notes.append(f"sparse_init_nid: node[{nid}] usemap allocation failed")
             return
         allocations.append((f"usemaps node {nid}", usage, usage_size * count))
-        _vmemmap_blocks(mb, nid, secs, page_size, tables, allocations)
+        _vmemmap_blocks(mb, nid, [_vmemmap_range(first, end, page_size) for first, end in secs], tables, allocations)
         return
     # sparse_early_usemaps_alloc_pgdat_section(): near the node's pg_data_t
     pgdat = node_data.get(nid)
@@ -238,26 +239,26 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
     left = count * map_size if buf else 0
     if buf:
         allocations.append((f"memmap buffer node {nid}", buf, count * map_size))
-    for first, end in secs:
-        # __populate_section_memmap() -> vmemmap_populate_hugepages(), PMD by
-        # PMD: a page for each empty PGD entry (its PUD table) and PUD entry
-        # (its PMD table), then 2 MiB of struct pages from the buffer
-        vstart = (first << PFN_SECTION_SHIFT) * page_size
-        vend = (end << PFN_SECTION_SHIFT) * page_size
-        pmds = (vend - vstart) // PMD_SIZE
-        if pmds * PMD_SIZE <= left:  # all from the buffer: only table pages are allocated
-            _vmemmap_table_pages(mb, nid, _vmemmap_tables_for(tables, vstart, vend), allocations)
-            left -= pmds * PMD_SIZE
-            continue
-        for v in range(vstart, vend, PMD_SIZE):  # the buffer runs out: block by block
-            _vmemmap_table_pages(mb, nid, _vmemmap_tables_for(tables, v, v + PMD_SIZE), allocations)
-            if left >= PMD_SIZE:
-                left -= PMD_SIZE
-                continue
-            block = mb.alloc_try_nid(PMD_SIZE, PMD_SIZE, MAX_DMA_ADDRESS, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
-            allocations.append(("vmemmap block", block, PMD_SIZE))
+    # __populate_section_memmap() -> vmemmap_populate_hugepages(), PMD by PMD:
+    # a page for each empty PGD entry (its PUD table) and PUD entry (its PMD
+    # table), then 2 MiB of struct pages from the buffer while it lasts --
+    # after that, block by block as 7.2 always does
+    rest: list[tuple[int, int]] = []
+    for vstart, vend in (_vmemmap_range(first, end, page_size) for first, end in secs):
+        from_buffer = min(vend - vstart, left)
+        if from_buffer:
+            _vmemmap_table_pages(mb, nid, _vmemmap_tables_for(tables, vstart, vstart + from_buffer), allocations)
+            left -= from_buffer
+        if vstart + from_buffer < vend:
+            rest.append((vstart + from_buffer, vend))
+    _vmemmap_blocks(mb, nid, rest, tables, allocations)
     if buf and left:  # sparse_buffer_fini()
         mb.phys_free(buf + count * map_size - left, left)
+
+
+def _vmemmap_range(first: int, end: int, page_size: int) -> tuple[int, int]:
+    """The vmemmap offsets of sections [first, end): their struct pages."""
+    return (first << PFN_SECTION_SHIFT) * page_size, (end << PFN_SECTION_SHIFT) * page_size
 
 
 def setup_arch_resources(machine: Machine, profile: KernelProfile, mb: Memblock, e820: list, firmware_entries: int,
@@ -362,18 +363,17 @@ def _vmemmap_table_pages(mb: Memblock, nid: int, n: int, allocations: list) -> l
 VMEMMAP_STACK_SHORTCUT = True
 
 
-def _vmemmap_blocks(mb: Memblock, nid: int, secs: list[tuple[int, int]], page_size: int, tables: dict[str, RangeSet],
+def _vmemmap_blocks(mb: Memblock, nid: int, vranges: list[tuple[int, int]], tables: dict[str, RangeSet],
                     allocations: list) -> None:
-    """7.2's vmemmap without a buffer: PMD by PMD, the table pages its address
-    needs, then the block.  A PMD table covers 1 GiB of vmemmap, so between
-    two 1 GiB boundaries only blocks are taken: those are done as one row of
+    """The vmemmap ``vranges`` without a buffer (7.2; 5.10-6.12 once the
+    buffer is spent): PMD by PMD, the table pages its address needs, then
+    the block.  A PMD table covers 1 GiB of vmemmap, so between two 1 GiB
+    boundaries only blocks are taken: those are done as one row of
     identical calls (Memblock.alloc_try_nid_repeat); and once a 1 GiB step
     has left its table pages above its blocks, the rest may be placed at
     once (:func:`_vmemmap_stack`)."""
     last: tuple[int, int, int] | None = None  # lowest table page, lowest block, end of the blocks
-    for first, end in secs:
-        v = (first << PFN_SECTION_SHIFT) * page_size
-        vend = (end << PFN_SECTION_SHIFT) * page_size
+    for v, vend in vranges:
         while v < vend:
             if last is not None and VMEMMAP_STACK_SHORTCUT:
                 stop = _vmemmap_stack(mb, nid, tables, v, vend, last, allocations)
@@ -386,7 +386,14 @@ def _vmemmap_blocks(mb: Memblock, nid: int, secs: list[tuple[int, int]], page_si
                                              MEMBLOCK_ALLOC_ACCESSIBLE, nid)
             for addr, k in blocks:
                 allocations.append((f"vmemmap blocks ({k})", addr - (k - 1) * PMD_SIZE if addr else 0, k * PMD_SIZE))
-            table_low = (got[0][0] - (got[0][1] - 1) * PAGE) if len(got) == 1 and got[0][0] else (last[0] if last and not got else None)
+            # the step can seed _vmemmap_stack() if it took one stretch of
+            # table pages (or none: the last step's still mark the top) and one of blocks
+            if len(got) == 1 and got[0][0]:
+                table_low = got[0][0] - (got[0][1] - 1) * PAGE
+            elif not got and last is not None:
+                table_low = last[0]
+            else:
+                table_low = None
             if table_low is not None and len(blocks) == 1 and blocks[0][0]:
                 addr, k = blocks[0]
                 last = (table_low, addr - (k - 1) * PMD_SIZE, addr + PMD_SIZE)
@@ -410,11 +417,7 @@ def _vmemmap_stack(mb: Memblock, nid: int, tables: dict[str, RangeSet], v: int, 
     table_low, block_low, block_end = last
     if not block_end <= table_low or v & (PUD_SIZE - 1):
         return v
-
-    def region_of(addr: int):
-        return next((r for r in mb.memory.regions if r.size and r.base <= addr < r.base + r.size), None)
-
-    below_blocks, below_tables = region_of(block_low - 1), region_of(table_low - 1)
+    below_blocks, below_tables = mb.memory_region(block_low - 1), mb.memory_region(table_low - 1)
     if below_blocks is None or below_tables is None or below_blocks.nid != nid or below_tables.nid != nid:
         return v
     reserved_ends = [r.base + r.size for r in mb.reserved.regions if r.size]

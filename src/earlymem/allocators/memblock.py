@@ -639,6 +639,11 @@ class Memblock:
     def is_reserved(self, addr: int) -> bool:
         return any(r.base <= addr < r.end for r in self.reserved)
 
+    def memory_region(self, addr: int) -> Region | None:
+        """The memory region holding ``addr`` (its ``nid`` is what
+        early_pfn_to_nid() answers), or None in a hole."""
+        return next((r for r in self.memory if r.base <= addr < r.end), None)
+
     def check_invariants(self) -> None:
         """Sorted, non-overlapping, merged neighbours, totals consistent (else MemblockError)."""
         for t in (self.memory, self.reserved):
