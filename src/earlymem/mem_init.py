@@ -115,26 +115,25 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
     # PFN_UP(end - 1) (drivers/acpi/numa/srat.c acpi_numa_memory_affinity_init())
     srat = machine.numa if machine.command_line.get("numa") != "off" else []
     possible = max([nodes.max_pfn] + [-(-(a.range.end - 1) >> 12) for a in srat])
-    tlb = swiotlb_init(machine, profile, mb, possible, allocs, len(cpus) or None)
-    if not cpus and tlb:
+    tlb, mapped = swiotlb_init(machine, profile, mb, possible, allocs, len(cpus) or None)
+    if not cpus and mapped:
         # the per-CPU chunk was not reserved: where the buffer lands is not known
-        tlb = [t for t in tlb if not t.startswith("software IO TLB: mapped")]
+        mapped = None
         out.notes.append("the possible CPUs are unknown: the swiotlb buffer's place is not predicted")
-    # swiotlb_print_info() prints the "mapped" line late, from pci_iommu_init()
-    # (a rootfs_initcall, arch/x86/kernel/pci-dma.c): after the SMP
-    # alternatives are freed, and after the initrd where populate_rootfs()
-    # still ran synchronously before it (profile initrd_unpacked_async)
-    mapped = [t for t in tlb if t.startswith("software IO TLB: mapped")]
-    out.lines += [("swiotlb", t) for t in tlb if t not in mapped]
+    out.lines += [("swiotlb", t) for t in tlb]
     image = assumed_kernel_image(machine)
     frees: list = []
     if cpus and image is not None:
         moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)
         out.frees = frees = late_frees(machine, image, crash_regions, len(cpus), len(cpus), moved)
-    after = {"SMP alternatives"} | (set() if profile.initrd_unpacked_async else {"initrd"})
-    cut = max([i + 1 for i, f in enumerate(frees) if f.what in after], default=0)
+    # swiotlb_print_info() prints the "mapped" line late, from pci_iommu_init()
+    # (a rootfs_initcall, arch/x86/kernel/pci-dma.c): after the SMP
+    # alternatives are freed, and after the initrd where populate_rootfs()
+    # still ran synchronously before it (profile initrd_unpacked_async)
+    cut = max([i + 1 for i, f in enumerate(frees)
+               if f.before_initcalls or (f.what == "initrd" and not profile.initrd_unpacked_async)], default=0)
     out.lines += [("frees", f.line) for f in frees[:cut]]
-    out.lines += [("swiotlb", t) for t in mapped]
+    out.lines += [("swiotlb", mapped)] if mapped else []
     out.lines += [("frees", f.line) for f in frees[cut:]]
     return out
 
@@ -148,8 +147,10 @@ def _pow2_up(n: int) -> int:
 
 
 def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_possible_pfn: int,
-                 allocations: list[tuple[str, int, int]], ncpus: int | None = 1) -> list[str]:
-    """Reserve the bounce buffer on ``mb``; returns the lines it prints.
+                 allocations: list[tuple[str, int, int]], ncpus: int | None = 1) -> tuple[list[str], str | None]:
+    """Reserve the bounce buffer on ``mb``; returns the lines swiotlb_init()
+    prints and the ``mapped [mem ...]`` line swiotlb_print_info() prints
+    later (None when there is no buffer).
 
     ``ncpus``: num_possible_cpus() (None: unknown -- one area is assumed and
     its line not printed), which sizes 6.x's areas: swiotlb_adjust_nareas()
@@ -165,9 +166,9 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
     cmd = machine.command_line
     iommu = cmd.get("iommu") or ""
     if "off" in iommu.split(","):
-        return []
+        return [], None
     if not (max_possible_pfn > MAX_DMA32_PFN or "soft" in iommu.split(",")):
-        return []
+        return [], None
     nslabs = IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT
     given = cmd.leading_number("swiotlb")  # setup_io_tlb_npages(): a leading number of slabs
     if given:
@@ -177,11 +178,11 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
         size = nslabs << IO_TLB_SHIFT
         start = mb.alloc_try_nid(_page_align(size), PAGE, 0, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE)
         if not start:
-            return ["Cannot allocate buffer"]
+            return ["Cannot allocate buffer"], None
         allocations.append(("swiotlb", start, _page_align(size)))
         for n in (_page_align(nslabs * 4), _page_align(nslabs * 8)):
             allocations.append(("swiotlb bookkeeping", mb.alloc_try_nid(n, PAGE, 0, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE), n))
-        return [f"software IO TLB: mapped [mem {start:#018x}-{start + size:#018x}] ({size >> 20}MB)"]
+        return [], _mapped_line(start, size)
     # swiotlb=[nslabs][,nareas]: the area count after the first comma
     value = cmd.get("swiotlb") or ""
     rest = value.split(",", 1)[1] if "," in value else ""
@@ -206,7 +207,7 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
             break
         lines.append(f"software IO TLB: swiotlb_memblock_alloc: Failed to allocate {size} bytes tlb structure")
         if nslabs <= IO_TLB_MIN_SLABS:
-            return lines
+            return lines, None
         nslabs = -(-(nslabs >> 1) // IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE
         used = limit(used)
     if nslabs != default:
@@ -214,9 +215,12 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
     allocations.append(("swiotlb", start, size))
     for n, align in ((_page_align(nslabs * profile.swiotlb_slot_bytes), PAGE), (IO_TLB_AREA_BYTES * used, SMP_CACHE_BYTES)):
         allocations.append(("swiotlb bookkeeping", mb.alloc_try_nid(n, align, 0, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE), n))
-    size = nslabs << IO_TLB_SHIFT
-    lines.append(f"software IO TLB: mapped [mem {start:#018x}-{start + size:#018x}] ({size >> 20}MB)")
-    return lines
+    return lines, _mapped_line(start, nslabs << IO_TLB_SHIFT)
+
+
+def _mapped_line(start: int, size: int) -> str:
+    """swiotlb_print_info(): the buffer, its end being io_tlb_end (one past it)."""
+    return f"software IO TLB: mapped [mem {start:#018x}-{start + size:#018x}] ({size >> 20}MB)"
 
 
 #: mm/page_alloc.c alloc_large_system_hash(): ADAPT_SCALE_BASE (64 GiB) in pages, and its shift
