@@ -49,7 +49,7 @@ def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, zones, setu
         return lines
     from earlymem.frees import pages_by_zone
     from earlymem.mm.handoff import memblock_free_all
-    from earlymem.mm.watermarks import watermark_text, zone_watermarks
+    from earlymem.mm.watermarks import lowmem_reserve, watermark_text, zone_watermarks
 
     handoff = memblock_free_all(setup.memblock, zones, nodes.max_pfn)
     if late_frees is None:
@@ -66,8 +66,7 @@ def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, zones, setu
     wm = zone_watermarks([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, at_initcalls)],
                          movable_like_highmem=profile.movable_wmark_like_highmem)
     if profile.lowmem_reserve_follows_managed:
-        wm.protection = zone_watermarks([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, final)],
-                                        movable_like_highmem=profile.movable_wmark_like_highmem).protection
+        wm.protection = lowmem_reserve([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, final)])
     if late_frees is not None:
         lines += [("zoneinfo-managed", f"Node {h.zone.nid}, zone {h.zone.name}: managed={m}") for h, m in zip(handoff, final)]
         lines += [("zoneinfo-watermarks", f"Node {h.zone.nid}, zone {h.zone.name}: {watermark_text(mk[0], mk[1], mk[2], prot)}")

@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import isqrt
 
-__all__ = ["Watermarks", "zone_watermarks", "watermark_text", "LOWMEM_RESERVE_RATIO"]
+__all__ = ["Watermarks", "zone_watermarks", "lowmem_reserve", "watermark_text", "LOWMEM_RESERVE_RATIO"]
 
 #: mm/page_alloc.c sysctl_lowmem_reserve_ratio[], by zone name (Device: not set, 0).
 LOWMEM_RESERVE_RATIO = {"DMA": 256, "DMA32": 256, "Normal": 32, "Movable": 0, "Device": 0}
@@ -102,19 +102,31 @@ def zone_watermarks(zones: list[tuple[int, str, int]], thp: bool = True, movable
         if rec > mfk:
             mfk = rec
             marks = _wmarks(mfk, managed, capped)
+    protection = lowmem_reserve(zones)
+    return Watermarks(mfk, marks, protection)
+
+
+def lowmem_reserve(zones: list[tuple[int, str, int]]) -> list[list[int]]:
+    """setup_per_zone_lowmem_reserve(): per zone, over its node's zone indexes,
+    ``lowmem_reserve[j] = (managed of zones i+1..j) / ratio[i]`` (0 for the
+    last zone, a zero ratio or no managed pages).  ``zones`` as for
+    :func:`zone_watermarks`."""
+    by_node: dict[int, list[int]] = {}
+    for i, (nid, _, _) in enumerate(zones):
+        by_node.setdefault(nid, []).append(i)
     protection: list[list[int]] = []
     for i, (nid, name, m) in enumerate(zones):
-        node = [j for j, z in enumerate(zones) if z[0] == nid]
+        node = by_node[nid]
         pos = node.index(i)
         ratio = LOWMEM_RESERVE_RATIO.get(name, 0)
         row = [0] * len(node)
         if pos < len(node) - 1 and ratio and m:
             acc = 0
             for k in range(pos + 1, len(node)):
-                acc += managed[node[k]]
+                acc += zones[node[k]][2]
                 row[k] = acc // ratio
         protection.append(row)
-    return Watermarks(mfk, marks, protection)
+    return protection
 
 
 def watermark_text(wmin, low, high, protection: list[int]) -> str:
