@@ -251,21 +251,15 @@ def test_present_and_managed_pages_against_the_kernel(cap):
     # memory").  Per zone, the hand-off plus everything given back after it
     # (earlymem.frees) must be the managed pages of /proc/zoneinfo -- exactly.
     from earlymem.frees import pages_by_zone
-    from earlymem.predict import predict_lines
-    from earlymem.report import e820_report
-    from earlymem.sources.dmesg import message_text, parse_boot_logs
-    from earlymem.verify import capture_machine
+    from earlymem.sources.dmesg import memory_line, message_text, parse_boot_logs
+    from earlymem.verify import predict_capture
 
     c = read_capture(cap)
     dmesg = c.sections["first/dmesg"]
-    at = next(i for i, ln in enumerate(dmesg) if "K available (" in ln)
-    m = re.search(r"Memory: \d+K/(\d+)K available \(.*, (\d+)K reserved, (\d+)K cma-reserved\)", dmesg[at])
-    physpages, totalram = int(m.group(1)) // 4, (int(m.group(1)) - int(m.group(2)) - int(m.group(3))) // 4
+    at, physpages, totalram = memory_line(dmesg)
     first = parse_boot_logs(dmesg, str(cap))[0]
-    machine = capture_machine(c, first)
-    profile = profile_for(parse_version(first.version))
     state: dict = {}
-    predict_lines(machine, profile, e820_report(machine, profile, already_sanitized=True, who=first.firmware.who), [], state)
+    predict_capture(c, first, profile_for(parse_version(first.version)), state)
     assert sum(h.zone.present for h in state["handoff"]) == physpages
     before = {message_text(ln) for ln in dmesg[:at]}
     given_back = sum(f.pages for f in state["late_frees"] if f.line in before)

@@ -27,33 +27,24 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from earlymem.frees import pages_by_zone
 from earlymem.kernels import parse_version, profile_for
 from earlymem.oracle.capture import read_capture
-from earlymem.predict import predict_lines
-from earlymem.report import e820_report
-from earlymem.sources.dmesg import parse_boot_logs
-from earlymem.verify import capture_machine, parse_zoneinfo
+from earlymem.sources.dmesg import memory_line, message_text, parse_boot_logs
+from earlymem.verify import parse_zoneinfo, predict_capture
 
 
 def real_managed(cap) -> dict[tuple[int, str], int]:
     return {(z["nid"], z["name"]): z["managed"] for z in parse_zoneinfo(cap.sections.get("first/zoneinfo", [])) if "managed" in z}
 
 
-_MEMORY = re.compile(r"Memory: (\d+)K/(\d+)K available \(.*, (\d+)K reserved, (\d+)K cma-reserved\)")
-
-
 def handoff_total(cap) -> tuple[int, int, set[str]] | None:
     """(physpages, totalram, the messages printed before it) from the Memory: line."""
-    from earlymem.sources.dmesg import message_text
-
     dmesg = cap.sections.get("first/dmesg", [])
-    for i, ln in enumerate(dmesg):
-        m = _MEMORY.search(ln)
-        if m:
-            phys, reserved, cma = int(m.group(2)) // 4, int(m.group(3)) // 4, int(m.group(4)) // 4
-            return phys, phys - reserved - cma, {message_text(x) for x in dmesg[:i]}
-    return None
+    found = memory_line(dmesg)
+    if found is None:
+        return None
+    at, phys, totalram = found
+    return phys, totalram, {message_text(x) for x in dmesg[:at]}
 
 
 def measure(path: Path) -> tuple | None:
@@ -61,18 +52,14 @@ def measure(path: Path) -> tuple | None:
     if "first/zoneinfo" not in cap.sections:
         return None
     first = parse_boot_logs(cap.sections["first/dmesg"], str(path))[0]
-    machine = capture_machine(cap, first)  # as verify does
-    profile = profile_for(parse_version(first.version))
-    report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
     state: dict = {}
-    predict_lines(machine, profile, report, [], state)
+    predict_capture(cap, first, profile_for(parse_version(first.version)), state)  # as verify does
     if "handoff" not in state:
         return None
     real = real_managed(cap)
-    # what the kernel gave back after the hand-off (earlymem.frees), into the zone holding it
-    later = pages_by_zone(state.get("late_frees", []), [h.zone for h in state["handoff"]])
-    rows = [(h.zone.name, h.managed + later.get((h.zone.nid, h.zone.name), 0), real[(h.zone.nid, h.zone.name)])
-            for h in state["handoff"] if h.zone.present and (h.zone.nid, h.zone.name) in real]
+    # the hand-off plus what the kernel gave back after it (earlymem.frees), per zone
+    rows = [(h.zone.name, m, real[(h.zone.nid, h.zone.name)])
+            for h, m in zip(state["handoff"], state["managed"]) if h.zone.present and (h.zone.nid, h.zone.name) in real]
     buddy = {}
     for ln in cap.sections.get("first/buddyinfo", []):
         m = re.match(r"^Node (\d+), zone\s+(\S+)((?:\s+\d+){11})", ln)

@@ -21,25 +21,20 @@ from pathlib import Path
 from earlymem.allocators.memblock import Memblock
 from earlymem.kernels import parse_version, profile_for
 from earlymem.oracle.capture import read_capture
-from earlymem.predict import predict_lines
 from earlymem.ranges import Range, RangeSet
-from earlymem.report import e820_report
 from earlymem.sources.dmesg import parse_boot_logs
 from earlymem.sources.memblock_trace import kernel_calls, reserved_at_handoff
-from earlymem.verify import capture_machine
+from earlymem.verify import predict_capture
 
 
 def predicted_memblock(path: Path) -> Memblock:
     """earlymem's memblock at the hand-off for a capture, with its trace."""
     cap = read_capture(path)
     first = parse_boot_logs(cap.sections["first/dmesg"], str(path))[0]
-    machine = capture_machine(cap, first)
-    profile = profile_for(parse_version(first.version))
-    report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
     state: dict = {}
     Memblock.TRACE = True
     try:
-        predict_lines(machine, profile, report, [], state)
+        predict_capture(cap, first, profile_for(parse_version(first.version)), state)
     finally:
         Memblock.TRACE = False
     return state["memblock"]

@@ -23,7 +23,8 @@ from earlymem.predict import predict_lines
 from earlymem.report import e820_report
 from earlymem.sources.dmesg import BootLog, message_text, parse_boot_logs
 
-__all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "harness_cpus", "parse_zoneinfo"]
+__all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "predict_capture", "harness_cpus",
+           "parse_zoneinfo"]
 
 #: Families in report order, with what each holds.
 FAMILIES = {
@@ -241,6 +242,16 @@ def capture_machine(cap, first: BootLog) -> Machine:
     return machine
 
 
+def predict_capture(cap, first: BootLog, profile, state: dict | None = None) -> tuple[Machine, object, list[tuple[str, str]]]:
+    """earlymem's prediction for a capture's first kernel, from its input
+    facts (:func:`capture_machine`): ``(machine, e820 report, lines)``;
+    ``state`` receives the hand-off (earlymem.predict.predict_lines())."""
+    machine = capture_machine(cap, first)
+    report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
+    lines, _ = predict_lines(machine, profile, report, [], state)
+    return machine, report, lines
+
+
 def _kexec_inputs(cap, machine: Machine) -> dict | None:
     """What the oracle's ``kexec -p`` was given, from the harness that made the capture:
     the kdump kernel (the pinned Debian image of the same series, its header
@@ -344,9 +355,7 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         raise exc.located(source=source, line=first.version_lineno)
     predicted: dict[str, list[str] | None] = {name: None for name in FAMILIES}
     if first.firmware is not None:
-        machine = capture_machine(cap, first)
-        report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
-        lines, _ = predict_lines(machine, profile, report)
+        machine, report, lines = predict_capture(cap, first, profile)
         for fam in {f for f, _ in lines} & set(FAMILIES):
             predicted[fam] = [t for f, t in lines if f == fam]
         if ("crashkernel-determined", "") in lines:

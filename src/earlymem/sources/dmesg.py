@@ -450,3 +450,18 @@ def crash_cpu(lines: list[str]) -> int | None:
 def read_boot_logs(path: str | Path) -> list[BootLog]:
     """Read every boot in a log file.  :raises InputError: see :func:`parse_boot_logs`."""
     return parse_boot_logs(read_text_lines(path), str(path))
+
+
+_MEMORY_RE = re.compile(r"Memory: (\d+)K/(\d+)K available \(.*, (\d+)K reserved, (\d+)K cma-reserved\)")
+
+
+def memory_line(lines: list[str]) -> tuple[int, int, int] | None:
+    """mem_init_print_info()'s ``Memory: <free>K/<physpages>K available (...,
+    <reserved>K reserved, <cma>K cma-reserved)``: ``(index of the line,
+    physpages, totalram_pages() when it was printed)`` in pages; None if absent."""
+    for i, ln in enumerate(lines):
+        m = _MEMORY_RE.search(ln)
+        if m:
+            phys = int(m.group(2)) // 4
+            return i, phys, phys - int(m.group(3)) // 4 - int(m.group(4)) // 4
+    return None
