@@ -100,10 +100,9 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
     nr_kernel, nr_all = nr_kernel_pages(profile, zones, late.dma_reserve, late.free_after_sparse)
     value = machine.command_line.get("hashdist")
     hashdist = len(with_memory) > 1 if value is None else value not in ("0", "")
-    # num_online_nodes() then: nodes with memory and, from 6.1, the possible
-    # CPUs' nodes (arch/x86/mm/numa.c init_cpu_to_node() sets them online)
-    online = with_memory | ({c.node for c in cpus} if nodes.from_srat else set())
-    hashes = hash_tables(machine, profile, mb, nr_kernel, nr_all, not hashdist, allocs, len(online))
+    # num_online_nodes() then: the online nodes ``zones`` covers (from 6.1 the
+    # possible CPUs' nodes too: arch/x86/mm/numa.c init_cpu_to_node() sets them online)
+    hashes = hash_tables(machine, profile, mb, nr_kernel, nr_all, not hashdist, allocs, len({z.nid for z in zones}))
     if hashdist and not cpus and profile.hash_vmalloc_huge == "per-node":
         # CPU-only nodes would count: the "vmalloc hugepage" suffix is not predicted
         hashes = [t for t in hashes if t.endswith("bytes, linear)")]

@@ -11,17 +11,14 @@ from earlymem.kernels import KernelProfile
 from earlymem.machine import Machine
 from earlymem.report import E820Report
 
-__all__ = ["predict_lines", "NOT_YET", "NOT_DMESG"]
+__all__ = ["predict_lines", "NOT_DMESG"]
 
 #: Families predict_lines() returns that are not kernel log lines: markers,
 #: /proc/iomem lines and /proc/zoneinfo summaries.
 NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo", "zoneinfo-managed", "zoneinfo-watermarks")
 
-#: Families no era predicts yet.
-NOT_YET: list[str] = []
 
-
-def _online_zones(machine: Machine, nodes, cpus) -> list:
+def _online_zones(nodes, cpus) -> list:
     """Every zone of every online node (earlymem.mm.zones): nodes with memory,
     and with SRAT the nodes onlined for their CPUs (5.10 init_cpu_to_node(),
     6.1+ try_online_node() at CPU bring-up)."""
@@ -96,7 +93,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     from earlymem.nodes import early_nodes
 
     lines = report.lines()
-    missing = list(NOT_YET)
+    missing: list[str] = []
     if not profile.models_early_nodes:
         return lines, ["NUMA", "NODE_DATA", "zones", "node ranges", "Initmem", "crashkernel"] + missing
     user = report.user
@@ -133,7 +130,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     from earlymem.late_setup import possible_cpus
 
     cpus = possible_cpus(machine)
-    zones = _online_zones(machine, nodes, cpus)
+    zones = _online_zones(nodes, cpus)
     late_frees = None
     if setup is not None:
         # paging_init() to the end of setup_arch(): 5.10's NODE_DATA for memoryless
