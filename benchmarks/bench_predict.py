@@ -21,13 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from earlymem.cmdline import CommandLine  # noqa: E402
-from earlymem.e820 import E820Entry, E820Type  # noqa: E402
-from earlymem.kernels import parse_version, profile_for  # noqa: E402
+from earlymem.boot.e820 import e820_report  # noqa: E402
+from earlymem.kernels import profile_for
+from earlymem.lib.cmdline import CommandLine  # noqa: E402
+from earlymem.lib.ranges import Range  # noqa: E402
+from earlymem.lib.version import parse_version  # noqa: E402
 from earlymem.machine import CpuAffinity, Machine, NumaAffinity  # noqa: E402
-from earlymem.predict import predict_lines  # noqa: E402
-from earlymem.ranges import Range  # noqa: E402
-from earlymem.report import e820_report  # noqa: E402
+from earlymem.machine.e820 import E820Entry, E820Type  # noqa: E402
+from earlymem.pipeline import predict_lines  # noqa: E402
 
 GiB = 1 << 30
 TiB = 1 << 40

@@ -1,10 +1,10 @@
 """Machines for hypothesis tests: QEMU/server-like e820 maps, optional SRAT nodes."""
 
-from earlymem.cmdline import CommandLine
-from earlymem.e820 import E820Entry, E820Type
-from earlymem.kernels import parse_version
+from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.ranges import Range
+from earlymem.lib.version import parse_version
 from earlymem.machine import Machine, NumaAffinity
-from earlymem.ranges import Range
+from earlymem.machine.e820 import E820Entry, E820Type
 
 M, G = 1 << 20, 1 << 30
 

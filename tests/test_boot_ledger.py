@@ -6,17 +6,19 @@ Checked on every committed capture and on hypothesis-generated machines."""
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from generated import generated_machine, machine_args
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from earlymem.kernels import parse_version, profile_for
+from earlymem.boot.e820 import e820_report
+from earlymem.kernels import profile_for
+from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
 from earlymem.mm.boot_ledger import boot_ledger, check_boot_ledger
 from earlymem.mm.ledger import LedgerError
 from earlymem.oracle.capture import read_capture
-from earlymem.predict import predict_lines
-from earlymem.report import e820_report
-from earlymem.sources.dmesg import parse_boot_logs
-from generated import generated_machine, machine_args
+from earlymem.pipeline import predict_lines
+from earlymem.sources.dmesg import machine_from_boot_log, parse_boot_logs
 
 FIX = Path(__file__).parent / "fixtures"
 CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "mbdebug") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
@@ -38,7 +40,7 @@ def _check(machine: Machine, version: str, sanitized: bool, who: str = "BIOS-e82
 def test_every_capture_conserves_pages(cap):
     c = read_capture(cap)
     first = parse_boot_logs(c.sections.get("first/dmesg") or c.serial, str(cap))[0]
-    _check(Machine.from_boot_log(first), first.version, True, first.firmware.who)
+    _check(machine_from_boot_log(first), first.version, True, first.firmware.who)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,7 +63,7 @@ def test_a_broken_handoff_is_caught():
     cap = FIX / "oracle" / "pc-4g-ck256-load-crash--6.1"
     c = read_capture(cap)
     first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
-    state = _check(Machine.from_boot_log(first), first.version, True, first.firmware.who)
+    state = _check(machine_from_boot_log(first), first.version, True, first.firmware.who)
     h = state["handoff"][1]
     h.runs[0] = (h.runs[0][0] + 1, h.runs[0][1])  # one free page lost
     ledger = boot_ledger(state["e820"], state["memblock"], state["handoff"], state["end_pfn"])

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from earlymem.kernels import parse_version, profile_for
-from earlymem.machine import Machine
-from earlymem.report import e820_report
-from earlymem.sources.dmesg import message_text, read_boot_logs
+from earlymem.boot.e820 import e820_report
+from earlymem.kernels import profile_for
+from earlymem.lib.version import parse_version
+from earlymem.sources.dmesg import machine_from_boot_log, message_text, read_boot_logs
 from earlymem.sources.text import read_text_lines
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -53,7 +53,7 @@ def debug_visible(path, log):
 
 def predicted(log):
     profile = profile_for(parse_version(log.version))
-    report = e820_report(Machine.from_boot_log(log), profile, already_sanitized=True, who=log.firmware.who)
+    report = e820_report(machine_from_boot_log(log), profile, already_sanitized=True, who=log.firmware.who)
     return report.lines(), report
 
 

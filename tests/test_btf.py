@@ -4,8 +4,8 @@ import struct
 
 import pytest
 
-from earlymem.errors import InputError
-from earlymem.kexec.btf import BTF_MAGIC, struct_sizes
+from earlymem.lib.errors import InputError
+from earlymem.sources.btf import BTF_MAGIC, struct_sizes
 
 
 def _blob(types: bytes, strings: bytes, *, magic: int = BTF_MAGIC) -> bytes:

@@ -2,10 +2,11 @@
 per-order Python lists, head insertion, the buddy found by searching the list
 -- the kernel's __free_one_page() / __rmqueue_smallest() / expand() spelled out."""
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from earlymem.lib.ranges import Range
 from earlymem.mm.buddy import FreeArea
-from earlymem.ranges import Range
 
 TOP = 4  # a small MAX_ORDER - 1 keeps the cases readable; the rules do not depend on it
 
@@ -81,7 +82,7 @@ def test_take_pages_is_repeated_order0_allocation(length, holes, n, tail):
         if p is None:
             break
         one.append(Range(p, p + 1))
-    from earlymem.ranges import RangeSet
+    from earlymem.lib.ranges import RangeSet
 
     assert got == RangeSet(one)
     assert a.counts() == b.counts() and a.free_pages == b.free_pages

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from earlymem.errors import InputError
-from earlymem.kexec.bzimage import DEFAULT_INITRD_ADDR_MAX, FIELDS, parse_bzimage
+from earlymem.lib.errors import InputError
+from earlymem.sources.bzimage import DEFAULT_INITRD_ADDR_MAX, FIELDS, parse_bzimage
 
 TEXT, END = 0x1000000, 0x4600000
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 from earlymem.oracle.capture import read_capture
 from earlymem.verify import verify_path
 

@@ -1,6 +1,6 @@
 """Command-line splitting as kernel/params.c next_arg() and parse_args() do it."""
 
-from earlymem.cmdline import CommandLine, split_args
+from earlymem.lib.cmdline import CommandLine, split_args
 
 
 def test_plain_params_and_repeats_keep_order():
@@ -38,7 +38,7 @@ def test_extra_white_space():
 def test_typed_access():
     import pytest
 
-    from earlymem.errors import InputError
+    from earlymem.lib.errors import InputError
 
     c = CommandLine("mem=4G log_buf_len=0x400000 nokaslr crashkernel=256M,high bad=12x")
     assert c.size("mem") == 4 << 30

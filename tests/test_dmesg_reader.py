@@ -1,7 +1,12 @@
 """The boot-log reader: which lines are input facts, in every format seen."""
 
-from earlymem.ranges import Range
-from earlymem.sources.dmesg import label_to_type, message_text, parse_boot_logs
+from earlymem.lib.ranges import Range
+from earlymem.sources.dmesg import (
+    label_to_type,
+    machine_from_boot_log,
+    message_text,
+    parse_boot_logs,
+)
 
 
 def parse(text):
@@ -78,9 +83,10 @@ def test_labels_of_every_era():
     assert label_to_type("type 99999999999") is None
 
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 
 _pieces = st.sampled_from([
     "BIOS-e820: ", " BIOS-e820: ", "user: ", "[mem ", "[gap ", "0x", "0000000000100000", "ffffffffffffffff",
@@ -114,8 +120,8 @@ def test_excerpt_without_banner_or_header_is_still_a_boot():
 
 def test_ioapics_and_possible_cpus_are_input_facts():
     import pytest
-    from earlymem.errors import InputError
-    from earlymem.machine import Machine
+
+    from earlymem.lib.errors import InputError
 
     head = ("[    0.000000] Linux version 6.1.0 (x)\n"
             "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n")
@@ -123,13 +129,13 @@ def test_ioapics_and_possible_cpus_are_input_facts():
                        "[    0.000000] IOAPIC[1]: apic_id 1, version 32, address 0xfec01000, GSI 24-47\n"
                        "[    0.000000] smpboot: Allowing 4 CPUs, 2 hotplug CPUs\n")[0]
     assert log.ioapics == {0, 1} and log.possible_cpus == 4
-    m = Machine.from_boot_log(log)
+    m = machine_from_boot_log(log)
     assert m.ioapics == 2 and [c.node for c in m.cpus] == [0, 0, 0, 0] and m.boot_apic == 0
     log = parse(head + "[    0.000000] CPU topo: Allowing 3 present CPUs plus 2 hotplug CPUs\n")[0]
-    assert log.possible_cpus == 5 and Machine.from_boot_log(log).ioapics is None
+    assert log.possible_cpus == 5 and machine_from_boot_log(log).ioapics is None
     # with SRAT memory but no CPU lines (6.12 on), the CPUs' nodes are unknown: none taken
     log = parse(head + "[    0.000000] ACPI: SRAT: Node 0 PXM 0 [mem 0x00000000-0x0009ffff]\n"
                        "[    0.000000] CPU topo: Allowing 2 present CPUs plus 0 hotplug CPUs\n")[0]
-    assert Machine.from_boot_log(log).cpus == []
+    assert machine_from_boot_log(log).cpus == []
     with pytest.raises(InputError, match="t.log:3: 9000 possible CPUs: more than NR_CPUS"):
         parse(head + "[    0.000000] smpboot: Allowing 9000 CPUs, 0 hotplug CPUs\n")

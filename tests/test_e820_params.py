@@ -6,10 +6,11 @@ test_bootlogs.py; these tests pin the era differences the profiles encode.
 
 import pytest
 
-from earlymem.cmdline import CommandLine
-from earlymem.e820 import E820Entry, E820Table, apply_mem_params
-from earlymem.errors import InputError
+from earlymem.boot.e820 import apply_mem_params
 from earlymem.kernels import profile_for
+from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.errors import InputError
+from earlymem.machine.e820 import E820Entry, E820Table
 from earlymem.render.e820 import format_table
 
 FW = [

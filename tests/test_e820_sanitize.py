@@ -2,12 +2,13 @@
 
 The precedence rule (highest numeric type wins), the start-before-end order
 of change points and the no-merge types are those of arch/x86/kernel/e820.c
-(cpcompare, e820_nomerge) -- see earlymem.e820.sanitize.
+(cpcompare, e820_nomerge) -- see earlymem.machine.e820.sanitize.
 """
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from earlymem.e820 import E820Entry, E820Type, sanitize
+from earlymem.machine.e820 import E820Entry, E820Type, sanitize
 
 TYPES = [1, 2, 3, 4, 5, 7, 12, 20, 0xEFFFFFFF]
 entries_st = st.lists(

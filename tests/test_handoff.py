@@ -11,17 +11,20 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.kernels import parse_version, profile_for
+from earlymem.boot.free_area_init import ZoneSize
+from earlymem.kernels import profile_for
+from earlymem.lib.ranges import Range, RangeSet
+from earlymem.lib.version import parse_version
 from earlymem.mm.buddy import buddy_blocks
 from earlymem.mm.handoff import MAX_ORDER, ZoneHandoff, memblock_free_all, run_orders
 from earlymem.mm.watermarks import Watermarks, zone_watermarks
-from earlymem.mm.zones import ZoneSize
 from earlymem.oracle.capture import read_capture
-from earlymem.ranges import Range, RangeSet
 from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
+from earlymem.sources.dmesg import machine_from_boot_log
 
 FIX = Path(__file__).parent / "fixtures"
 CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5") for p in (FIX / d).iterdir()
@@ -173,13 +176,12 @@ def test_swiotlb_buffer_placement(cap):
     # where no allocation earlymem does not model (the per-CPU first chunk on
     # each CPU's node, the early hash tables at the top of memory) can sit
     # below 4 GiB: RAM above 4 GiB, and in every node that has CPUs
-    from earlymem.machine import Machine
     from earlymem.sources.dmesg import parse_boot_logs
     from earlymem.verify import verify_path
 
     c = read_capture(cap)
     first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
-    m = Machine.from_boot_log(first)
+    m = machine_from_boot_log(first)
     fam = {f.name: f for f in verify_path(cap).families}["swiotlb"]
     assert fam.expected and fam.predicted, "a machine with memory above 4 GiB gets a bounce buffer"
     ram_high = any(e.type == 1 and e.addr + e.size > 1 << 32 for e in m.e820) and "mem=" not in (first.command_line or "")
@@ -207,7 +209,7 @@ def test_percpu_and_hash_table_lines(cap):
 
 
 def test_nr_kernel_pages_rules():
-    from earlymem.mem_init import nr_kernel_pages
+    from earlymem.boot.start_kernel import nr_kernel_pages
 
     zones = [ZoneSize(0, "DMA", 1, 4095, 3998), ZoneSize(0, "DMA32", 4096, 1044480, 782304)]
     # 5.10/6.1: present less the memmap estimate (spanned pages unless the zone
@@ -223,11 +225,15 @@ def test_only_the_used_brk_stays_reserved():
     # setup_arch(): [_text, __end_of_kernel_reserve) is reserved, then
     # reserve_brk() keeps of .brk only what dmi_setup() and
     # early_alloc_pgt_buf() took -- the rest of the section is free memory
-    from earlymem.cmdline import CommandLine
-    from earlymem.e820 import E820Entry, E820Type, E820Table
+    from earlymem.boot.numa_init import (
+        DEBIAN_BRK_SIZE,
+        DEBIAN_RESERVE_SPAN,
+        early_nodes,
+    )
+    from earlymem.boot.setup_arch import setup_allocations
+    from earlymem.lib.cmdline import CommandLine
     from earlymem.machine import Machine
-    from earlymem.nodes import DEBIAN_BRK_SIZE, DEBIAN_RESERVE_SPAN, early_nodes
-    from earlymem.setup_arch import setup_allocations
+    from earlymem.machine.e820 import E820Entry, E820Table, E820Type
 
     profile = profile_for(parse_version("5.10"))
     m = Machine([E820Entry(0, 0x9FC00, E820Type.RAM), E820Entry(0x100000, (1 << 30) - 0x100000, E820Type.RAM)],
@@ -249,8 +255,8 @@ def test_present_and_managed_pages_against_the_kernel(cap):
     # managed pages of the hand-off plus what the kernel gave back before it
     # printed the line (6.12 prints it late: after "Freeing SMP alternatives
     # memory").  Per zone, the hand-off plus everything given back after it
-    # (earlymem.frees) must be the managed pages of /proc/zoneinfo -- exactly.
-    from earlymem.frees import pages_by_zone
+    # (earlymem.mm.frees) must be the managed pages of /proc/zoneinfo -- exactly.
+    from earlymem.mm.frees import pages_by_zone
     from earlymem.sources.dmesg import memory_line, message_text, parse_boot_logs
     from earlymem.verify import predict_capture
 
@@ -282,7 +288,7 @@ def test_freeing_lines(cap):
 
 
 def test_image_frees_come_from_section_headers():
-    from earlymem.kexec.bzimage import _image_frees
+    from earlymem.sources.bzimage import _image_frees
 
     class Percpu(dict):
         pass
@@ -315,10 +321,10 @@ def test_swiotlb_areas_and_resizing():
     # kernel/dma/swiotlb.c (6.x): areas for the possible CPUs rounded up to a
     # power of two; at least IO_TLB_SEGSIZE slabs an area (the buffer grows to
     # the next power of two); halved while memory below 4 GiB is short
-    from earlymem.cmdline import CommandLine
-    from earlymem.e820 import E820Entry, E820Type
+    from earlymem.boot.start_kernel import swiotlb_init
+    from earlymem.lib.cmdline import CommandLine
     from earlymem.machine import Machine
-    from earlymem.mem_init import swiotlb_init
+    from earlymem.machine.e820 import E820Entry, E820Type
 
     profile = profile_for(parse_version("6.1"))
 

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from earlymem.kexec.holes import HoleFinder, KexecLoadError
-from earlymem.kexec.tools_2_0_25 import RANGE_ACPI, RANGE_RAM, RANGE_RESERVED, KernelHeader, crash_load_bzimage64
+from earlymem.kexec.tools_2_0_25 import (
+    RANGE_ACPI,
+    RANGE_RAM,
+    RANGE_RESERVED,
+    KernelHeader,
+    crash_load_bzimage64,
+)
+from earlymem.sources.dmesg import machine_from_boot_log
 from earlymem.verify import verify_path
 
 FIX = Path(__file__).parent / "fixtures"
@@ -58,7 +65,7 @@ def test_segment_table_and_capture_kernel_match(cap):
     assert fam["kexec-segments"].ok, "\n".join(fam["kexec-segments"].diff())
     assert fam["kdump-e820"].ok, "\n".join(fam["kdump-e820"].diff())
     if fam["kdump-nodes"].expected:
-        # (5.10 included: the crashing CPU's memoryless node, earlymem.late_setup)
+        # (5.10 included: the crashing CPU's memoryless node, earlymem.boot.paging_init)
         assert fam["kdump-nodes"].ok, "\n".join(fam["kdump-nodes"].diff())
 
 
@@ -66,12 +73,11 @@ def test_segment_table_and_capture_kernel_match(cap):
 def test_e820_map_handed_over_is_kexec_tools(cap):
     # the "E820 memmap:" lines kexec-tools --debug prints are the capture
     # kernel's boot_params e820 -- compared line by line
-    from earlymem.kdump import predict_crash_load
+    from earlymem.boot.e820 import e820_report
     from earlymem.kernels import profile_for
-    from earlymem.machine import Machine
+    from earlymem.kexec.capture import predict_crash_load
     from earlymem.oracle.capture import read_capture
-    from earlymem.predict import predict_lines
-    from earlymem.report import e820_report
+    from earlymem.pipeline import predict_lines
     from earlymem.sources.dmesg import parse_boot_logs
     from earlymem.verify import _kexec_inputs
 
@@ -80,7 +86,7 @@ def test_e820_map_handed_over_is_kexec_tools(cap):
     if "E820 memmap:" not in dbg:
         pytest.skip("kexec -p failed in this capture (no crash region)")
     first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
-    m = Machine.from_boot_log(first)
+    m = machine_from_boot_log(first)
     prof = profile_for(first.version)
     rep = e820_report(m, prof, already_sanitized=True, who=first.firmware.who)
     lines, _ = predict_lines(m, prof, rep)
@@ -153,8 +159,8 @@ def test_acpi_tables_go_to_the_capture_kernel_map():
 
 
 def test_purgatory_facts_of_the_installed_kexec():
-    from earlymem.kexec.purgatory import purgatory_facts
     from earlymem.kexec.tools_2_0_25 import KEXEC_TOOLS_2_0_25 as T
+    from earlymem.sources.purgatory import purgatory_facts
 
     kexec = Path("/usr/sbin/kexec")
     ver = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "kexec-tools"], capture_output=True, text=True).stdout if kexec.exists() else ""
@@ -165,8 +171,8 @@ def test_purgatory_facts_of_the_installed_kexec():
 
 
 def test_purgatory_facts_refuse_a_binary_without_one(tmp_path):
-    from earlymem.errors import InputError
-    from earlymem.kexec.purgatory import purgatory_facts
+    from earlymem.lib.errors import InputError
+    from earlymem.sources.purgatory import purgatory_facts
 
     with pytest.raises(InputError, match="no embedded"):
         purgatory_facts(b"\x7fELF\x02\x01\x01" + b"\0" * 100, "x")
@@ -255,7 +261,7 @@ def test_5_10_low_reservations_put_node_data_below_640k():
 def test_realmode_blob_size_is_found_in_a_vmlinux():
     import struct as st
 
-    from earlymem.kexec.realmode import realmode_size
+    from earlymem.sources.realmode import realmode_size
 
     blob = bytearray(0x5244)
     st.pack_into("<10I", blob, 0, 0x1000, 0x1F26, 0x1000, 0x4000, 0x1050, 0x3000, 0x11F0, 0x2010, 0x1ED0, 8)

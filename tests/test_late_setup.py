@@ -1,5 +1,5 @@
 """paging_init() to init_cpu_to_node(): sparse_init()'s memblock allocations and
-5.10's late NODE_DATA for a CPU's memoryless node (earlymem.late_setup).
+5.10's late NODE_DATA for a CPU's memoryless node (earlymem.boot.paging_init).
 
 The sparse_init() expectations are worked by hand from the rules in Debian's
 5.10.223 mm/sparse.c and arch/x86/mm/init_64.c (see the module docstring);
@@ -10,19 +10,29 @@ no memory in the crash region.
 from pathlib import Path
 
 import pytest
-
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
-from earlymem.cmdline import CommandLine
-from earlymem.errors import InputError
-from earlymem.kernels import parse_version, profile_for
-from earlymem.late_setup import late_node_data, logical_cpu_apic, possible_cpus, sparse_init
-from earlymem.machine import CpuAffinity, Machine
-from earlymem.setup_arch import DEBIAN_STRUCT_SIZES
-from earlymem.sources.dmesg import crash_cpu, parse_boot_logs
-from earlymem.verify import verify_path
 from generated import generated_machine, machine_args
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from earlymem.allocators.memblock import (
+    MEMBLOCK_ALLOC_ACCESSIBLE,
+    NUMA_NO_NODE,
+    Memblock,
+)
+from earlymem.boot.paging_init import (
+    late_node_data,
+    logical_cpu_apic,
+    possible_cpus,
+    sparse_init,
+)
+from earlymem.boot.setup_arch import DEBIAN_STRUCT_SIZES
+from earlymem.kernels import profile_for
+from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.errors import InputError
+from earlymem.lib.version import parse_version
+from earlymem.machine import CpuAffinity, Machine
+from earlymem.sources.dmesg import crash_cpu, machine_from_boot_log, parse_boot_logs
+from earlymem.verify import verify_path
 
 FIX = Path(__file__).parent / "fixtures"
 G, M = 1 << 30, 1 << 20
@@ -150,7 +160,7 @@ def test_boot_log_gives_cpu_affinities_tables_and_the_crashing_cpu():
     assert log.rsdp == 0xF59B0 and log.acpi_tables == ["RSDP", "HPET"]
     assert [(c.apic, c.node) for c in log.srat_cpus] == [(0, 0), (0x101, 1)]
     assert log.crash_cpu == 0 and crash_cpu(lines) == 0 and crash_cpu(lines[:-1]) == 1 and crash_cpu(lines[:6]) is None
-    m = Machine.from_boot_log(log)
+    m = machine_from_boot_log(log)
     assert m.boot_apic == 0 and m.acpi_tables == ("RSDP", "HPET") and m.cpus[1] == CpuAffinity(0x101, 1, 1)
 
 
@@ -199,9 +209,9 @@ def test_vmemmap_shortcut_places_what_step_by_step_does(low_mb, high_gb, holes, 
     # 7.2's vmemmap is taken 2 MiB block by block with table pages between;
     # late_setup._vmemmap_stack() places long stretches at once: the reserved
     # regions must come out the same either way
-    import earlymem.late_setup as ls
-    from earlymem.predict import predict_lines
-    from earlymem.report import e820_report
+    import earlymem.boot.paging_init as ls
+    from earlymem.boot.e820 import e820_report
+    from earlymem.pipeline import predict_lines
 
     profile = profile_for(parse_version("7.2"))
     machine = generated_machine(low_mb, high_gb, holes, nodes, crash, "7.2")

@@ -1,17 +1,18 @@
 """Machine: built from a boot log, /proc + /sys files, or TOML."""
 
 import pytest
-
-from earlymem.e820 import E820Entry
-from earlymem.errors import InputError
-from earlymem.machine import CpuAffinity, Machine
-from earlymem.ranges import Range
-from earlymem.report import e820_report
-from earlymem.kernels import profile_for
-from earlymem.sources.dmesg import read_boot_logs
-from earlymem.sources.iomem import iomem_e820, parse_iomem
-
 from conftest import FIXTURES
+
+from earlymem.boot.e820 import e820_report
+from earlymem.kernels import profile_for
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
+from earlymem.machine import CpuAffinity
+from earlymem.machine.e820 import E820Entry
+from earlymem.sources.dmesg import machine_from_boot_log, read_boot_logs
+from earlymem.sources.iomem import iomem_e820, parse_iomem
+from earlymem.sources.procfs import machine_from_proc
+from earlymem.sources.toml import machine_from_toml
 
 TOML = """
 kernel_version = "6.1"
@@ -57,7 +58,7 @@ size = "12M"
 def test_toml_machine_is_sanitized_like_the_firmware_map(tmp_path):
     f = tmp_path / "m.toml"
     f.write_text(TOML)
-    m = Machine.from_toml(f)
+    m = machine_from_toml(f)
     assert m.kernel_version.key == (6, 1, 0)
     assert m.rsdp == 0xF59B0 and m.initrd == Range(0x7F000000, 0x7F000000 + (12 << 20))
     assert m.numa[0].range == Range(0, 5 << 30)
@@ -100,7 +101,7 @@ def test_toml_errors_name_the_field(tmp_path, patch, field):
     f = tmp_path / "m.toml"
     f.write_text(TOML.replace(*patch, 1))
     with pytest.raises(InputError) as exc:
-        Machine.from_toml(f)
+        machine_from_toml(f)
     assert str(exc.value).startswith(f"{f}: {field}: ")
 
 
@@ -108,12 +109,12 @@ def test_toml_cpus_boot_cpu_and_acpi_tables(tmp_path):
     f = tmp_path / "m.toml"
     extra = 'boot_apic = 1\nacpi_tables = ["APIC", "SRAT"]\n[[cpus]]\napic = 0\nnode = 0\n[[cpus]]\napic = 1\nnode = 1\npxm = 5\n'
     f.write_text(TOML.replace('rsdp = "0xf59b0"', 'rsdp = "0xf59b0"\n' + extra, 1))
-    m = Machine.from_toml(f)
+    m = machine_from_toml(f)
     assert m.boot_apic == 1 and m.acpi_tables == ("APIC", "SRAT") and m.cpus[1] == CpuAffinity(1, 1, 5)
     f.write_text(TOML.replace('rsdp = "0xf59b0"', 'rsdp = "0xf59b0"\nioapics = 2', 1))
-    assert Machine.from_toml(f).ioapics == 2
+    assert machine_from_toml(f).ioapics == 2
     f.write_text(TOML)
-    m = Machine.from_toml(f)
+    m = machine_from_toml(f)
     assert m.cpus == [] and m.boot_apic is None and m.acpi_tables is None and m.ioapics is None
 
 
@@ -121,12 +122,12 @@ def test_toml_syntax_error(tmp_path):
     f = tmp_path / "m.toml"
     f.write_text("kernel_version = \n")
     with pytest.raises(InputError, match="not valid TOML"):
-        Machine.from_toml(f)
+        machine_from_toml(f)
 
 
 def test_machine_from_boot_log_takes_only_input_facts():
     log = read_boot_logs(FIXTURES / "bootlogs" / "q35-2g-numa2--6.1.0-50-amd64.log")[0]
-    m = Machine.from_boot_log(log)
+    m = machine_from_boot_log(log)
     assert m.kernel_version.key[:2] == (6, 1)
     assert "nokaslr" in m.command_line.text
     assert [a.node for a in m.numa] == [0, 0, 1]
@@ -181,7 +182,7 @@ def test_machine_from_proc_and_sys(tmp_path):
         (d / "start").write_text(f"{s:#x}\n")
         (d / "end").write_text(f"{e:#x}\n")
         (d / "type").write_text(t + "\n")
-    m = Machine.from_proc(tmp_path)
+    m = machine_from_proc(tmp_path)
     assert m.kernel_version.key == (6, 12, 117)
     assert m.command_line.get("mem") == "2G"
     assert m.e820 == [E820Entry(0, 0x9FC00, 1), E820Entry(0x9FC00, 0x400, 2), E820Entry(0x100000, 0xBFEE0000, 1)]
@@ -191,4 +192,4 @@ def test_toml_map_the_kernel_would_not_take(tmp_path):
     f = tmp_path / "one.toml"
     f.write_text('kernel_version = "6.1"\n[[e820]]\nstart = 0\nsize = "1G"\ntype = "usable"\n')
     with pytest.raises(InputError, match="fewer than two e820 entries"):
-        e820_report(Machine.from_toml(f), profile_for("6.1"), already_sanitized=False)
+        e820_report(machine_from_toml(f), profile_for("6.1"), already_sanitized=False)

@@ -9,7 +9,8 @@ one zero-sized dummy region.
 """
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from earlymem.allocators.memblock import (
     MEMBLOCK_ALLOC_ANYWHERE,

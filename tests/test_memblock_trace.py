@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from earlymem.lib.ranges import Range, RangeSet
 from earlymem.oracle.capture import read_capture
-from earlymem.ranges import Range, RangeSet
-from earlymem.sources.memblock_trace import dumped_reserved, kernel_calls, reserved_at_handoff
+from earlymem.sources.memblock_trace import (
+    dumped_reserved,
+    kernel_calls,
+    reserved_at_handoff,
+)
 
 FIX = Path(__file__).parent / "fixtures" / "mbdebug"
 CAPTURES = sorted(p for p in FIX.iterdir() if (p / "serial.log").is_file())

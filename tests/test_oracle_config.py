@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 from earlymem.oracle.config import make_config, read_matrix
 from earlymem.oracle.qemu import qemu_argv
 

@@ -42,9 +42,9 @@ def test_smallest_configuration_boots_and_reproduces_its_fixture(tmp_path):
 def test_real_debian_kernel_image_reads_back():
     """The pinned 6.1 bzImage (fetched above, cached): header, payload and the image
     extent earlymem assumes when no --kernel is given."""
-    from earlymem.kexec.bzimage import read_bzimage
-    from earlymem.nodes import DEBIAN_IMAGE_SIZE, PHYSICAL_START
+    from earlymem.boot.numa_init import DEBIAN_IMAGE_SIZE, PHYSICAL_START
     from earlymem.oracle.kernels import fetch_kernel
+    from earlymem.sources.bzimage import read_bzimage
 
     img = read_bzimage(fetch_kernel("6.1").vmlinuz)
     assert img.kernel_probe_error() is None and img.protocol >= 0x020F
@@ -59,8 +59,8 @@ def test_real_debian_kernel_btf_sizes_explain_node_data():
     exactly the NODE_DATA range the committed capture of this kernel prints."""
     import re
 
-    from earlymem.kexec.bzimage import read_bzimage
     from earlymem.oracle.kernels import fetch_kernel
+    from earlymem.sources.bzimage import read_bzimage
 
     sizes = read_bzimage(fetch_kernel("6.1").vmlinuz).struct_sizes
     m = re.search(r"NODE_DATA\(0\) allocated \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]", (FIXTURE / "serial.log").read_text())
@@ -73,9 +73,9 @@ def test_real_debian_kernel_btf_sizes_explain_node_data():
 def test_real_debian_kernel_resources_are_the_captured_iomem_ones():
     """Kernel code/rodata/data/bss read from the 6.1 image's section headers are
     the lines the same kernel showed in /proc/iomem (committed capture)."""
-    from earlymem.kexec.bzimage import read_bzimage
     from earlymem.oracle.capture import read_capture
     from earlymem.oracle.kernels import fetch_kernel
+    from earlymem.sources.bzimage import read_bzimage
 
     img = read_bzimage(fetch_kernel("6.1").vmlinuz)
     mine = [f"  {a:08x}-{e - 1:08x} : {n}" for n, a, e in img.kernel_resources]
@@ -86,10 +86,14 @@ def test_real_debian_kernel_resources_are_the_captured_iomem_ones():
 def test_kexec_facts_tables_are_the_real_image():
     # the header facts kexec -p predictions use for the oracle's captures, and
     # the image/reserve spans, against the real 6.1 vmlinuz
-    from earlymem.kdump import DEBIAN_BZIMAGE, DEBIAN_IMAGE_SPAN, DEBIAN_RESERVE_SPAN
-    from earlymem.kexec.bzimage import read_bzimage
+    from earlymem.kexec.capture import (
+        DEBIAN_BZIMAGE,
+        DEBIAN_IMAGE_SPAN,
+        DEBIAN_RESERVE_SPAN,
+    )
     from earlymem.kexec.tools_2_0_25 import KernelHeader
     from earlymem.oracle.kernels import fetch_kernel
+    from earlymem.sources.bzimage import read_bzimage
 
     img = read_bzimage(fetch_kernel("6.1").vmlinuz)
     assert KernelHeader.from_bzimage(img) == DEBIAN_BZIMAGE[(6, 1)]
@@ -100,16 +104,16 @@ def test_kexec_facts_tables_are_the_real_image():
 def test_early_allocation_tables_are_the_real_image():
     # the section and struct sizes the hand-off model takes from the Debian
     # series when no --kernel is given, against the real 6.1 vmlinuz
-    from earlymem.kexec.bzimage import read_bzimage
-    from earlymem.mem_init import DEBIAN_PCPU_CHUNK, DEBIAN_PERCPU_STATIC
-    from earlymem.nodes import DEBIAN_BRK_SIZE
+    from earlymem.boot.numa_init import DEBIAN_BRK_SIZE
+    from earlymem.boot.setup_arch import DEBIAN_STRUCT_SIZES
+    from earlymem.boot.start_kernel import DEBIAN_PCPU_CHUNK, DEBIAN_PERCPU_STATIC
     from earlymem.oracle.kernels import fetch_kernel
-    from earlymem.setup_arch import DEBIAN_STRUCT_SIZES
+    from earlymem.sources.bzimage import read_bzimage
 
     img = read_bzimage(fetch_kernel("6.1").vmlinuz)
     assert img.brk_size == DEBIAN_BRK_SIZE[(6, 1)] and img.percpu_static == DEBIAN_PERCPU_STATIC[(6, 1)]
     assert img.struct_sizes["pcpu_chunk"] == DEBIAN_PCPU_CHUNK[(6, 1)]
-    from earlymem.frees import DEBIAN_IMAGE_FREES
+    from earlymem.mm.frees import DEBIAN_IMAGE_FREES
 
     assert img.image_frees == {k: v for k, v in DEBIAN_IMAGE_FREES[(6, 1)].items() if k != "decrypted"}
     assert all(img.struct_sizes[k] == v for k, v in DEBIAN_STRUCT_SIZES[(6, 1)].items())

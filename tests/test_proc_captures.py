@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from earlymem.cmdline import CommandLine
-from earlymem.e820 import E820Type
-from earlymem.machine import Machine
-from earlymem.ranges import RangeSet
-from earlymem.report import e820_report
+from earlymem.boot.e820 import e820_report
 from earlymem.kernels import profile_for
+from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.ranges import RangeSet
+from earlymem.machine.e820 import E820Type
 from earlymem.sources.capture import split_sections
-from earlymem.sources.dmesg import read_boot_logs
+from earlymem.sources.dmesg import machine_from_boot_log, read_boot_logs
 from earlymem.sources.iomem import iomem_e820, parse_iomem
+from earlymem.sources.procfs import machine_from_proc
 from earlymem.sources.text import read_text_lines
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bootlogs"
@@ -50,7 +50,7 @@ def test_sys_firmware_memmap_is_the_printed_bios_map(tmp_path, path):
     sections = split_sections(read_text_lines(path), str(path))
     as_proc_tree(sections, tmp_path)
     log = read_boot_logs(path)[0]
-    m = Machine.from_proc(tmp_path)
+    m = machine_from_proc(tmp_path)
     assert m.e820 == log.firmware.entries
     assert list(m.command_line.params()) == list(CommandLine(log.command_line).params())
     assert m.kernel_version.text == log.version
@@ -64,7 +64,7 @@ def test_iomem_system_ram_lies_in_the_user_map_ram(path):
     sections = split_sections(read_text_lines(path), str(path))
     resources = parse_iomem(sections["iomem"], f"{path}:iomem")
     log = read_boot_logs(path)[0]
-    report = e820_report(Machine.from_boot_log(log), profile_for(log.version), already_sanitized=True)
+    report = e820_report(machine_from_boot_log(log), profile_for(log.version), already_sanitized=True)
     table = report.user.table.entries if report.user and report.user.userdef else report.firmware
     ram = RangeSet(e.range for e in table if e.type == E820Type.RAM)
     iomem_ram = [e.range for e in iomem_e820(resources) if e.type == E820Type.RAM]

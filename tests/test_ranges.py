@@ -1,8 +1,9 @@
 """RangeSet against a plain set of integers on a small address space."""
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from earlymem.ranges import Range, RangeSet
+from earlymem.lib.ranges import Range, RangeSet
 
 ranges = st.lists(st.tuples(st.integers(0, 64), st.integers(0, 16)).map(lambda t: Range(t[0], t[0] + t[1])), max_size=8)
 

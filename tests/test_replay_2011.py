@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from earlymem.allocators.bootmem import BOOTMEM_EXCLUSIVE, EBUSY, BootmemNode
-from earlymem.errors import InputError
-from earlymem.replay import replay
+from earlymem.lib.errors import InputError
+from earlymem.replay.replay import replay
 
 GiB = 1 << 30
 
@@ -53,8 +53,8 @@ def test_retirement_frees_the_bitmap_pages_inside_the_crash_region(r2623):
 def test_conservation_every_ram_page_is_kept_or_freed_exactly_once(r2623):
     # pages freed as "free" = RAM pages (page-rounded inward) - every reserved
     # page (page-rounded outward); then the bitmap pages, once more, at the end
-    from earlymem.e820 import E820Type
-    from earlymem.ranges import Range, RangeSet
+    from earlymem.lib.ranges import Range, RangeSet
+    from earlymem.machine.e820 import E820Type
 
     page = 4096
     ram = RangeSet(Range(-(-e.addr // page), (e.addr + e.size) // page) for e in r2623.machine.e820 if e.type == E820Type.RAM)
@@ -109,7 +109,7 @@ def test_replay_cli_json():
 
 
 def test_ledger_makes_the_overlap_a_query(r2623):
-    from earlymem.ranges import Range
+    from earlymem.lib.ranges import Range
 
     # conservation is checked when the ledger is built; here: the same pages
     # belong to the bitmap while bootmem runs and to the buddy allocator after
@@ -130,8 +130,8 @@ def test_buddy_free_lists_hold_exactly_the_freed_pages(r2623):
 
 
 def test_ledger_rejects_a_page_without_owner():
+    from earlymem.lib.ranges import Range
     from earlymem.mm.ledger import Ledger, LedgerError
-    from earlymem.ranges import Range
 
     led = Ledger(16)
     led.add_phase("p", [(Range(0, 8), "a")])
@@ -140,8 +140,8 @@ def test_ledger_rejects_a_page_without_owner():
 
 
 def test_buddyinfo_line_is_vmstat_format():
+    from earlymem.lib.ranges import Range, RangeSet
     from earlymem.mm.buddy import BuddyZone, buddyinfo_line
-    from earlymem.ranges import Range, RangeSet
 
     # same layout as a real 6.1 capture's /proc/buddyinfo (tests/fixtures/oracle/pc-1g-plain--6.1)
     z = BuddyZone.build(0, "DMA", Range(0, 0x1000), RangeSet([Range(0xC00, 0x1000)]))

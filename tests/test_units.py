@@ -1,10 +1,11 @@
 """memparse() as lib/cmdline.c has it, and sizes printed for people."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from earlymem.errors import InputError
-from earlymem.units import U64_MAX, format_size, memparse, parse_integer, parse_size
+from earlymem.lib.errors import InputError
+from earlymem.lib.units import U64_MAX, format_size, memparse, parse_integer, parse_size
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ Two measures per capture:
    earlymem's managed pages and what it predicts the kernel gave back before
    that line (6.12 prints it after freeing the SMP alternatives);
 2. per populated zone, earlymem's managed pages -- the hand-off's plus what
-   the kernel gives back after it (earlymem.frees: init memory, initrd,
+   the kernel gives back after it (earlymem.mm.frees: init memory, initrd,
    image gaps) -- minus the managed pages /proc/zoneinfo showed when the
    oracle's init read it;
 3. per populated zone, earlymem's /proc/buddyinfo right after the hand-off
@@ -27,7 +27,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from earlymem.kernels import parse_version, profile_for
+from earlymem.kernels import profile_for
+from earlymem.lib.version import parse_version
 from earlymem.oracle.capture import read_capture
 from earlymem.sources.dmesg import memory_line, message_text, parse_boot_logs
 from earlymem.verify import parse_zoneinfo, predict_capture
@@ -57,7 +58,7 @@ def measure(path: Path) -> tuple | None:
     if "handoff" not in state:
         return None
     real = real_managed(cap)
-    # the hand-off plus what the kernel gave back after it (earlymem.frees), per zone
+    # the hand-off plus what the kernel gave back after it (earlymem.mm.frees), per zone
     rows = [(h.zone.name, m, real[(h.zone.nid, h.zone.name)])
             for h, m in zip(state["handoff"], state["managed"]) if h.zone.present and (h.zone.nid, h.zone.name) in real]
     buddy = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from earlymem.kexec.purgatory import purgatory_facts  # noqa: E402
+from earlymem.sources.purgatory import purgatory_facts  # noqa: E402
 
 path = sys.argv[1] if len(sys.argv) > 1 else "/usr/sbin/kexec"
 f = purgatory_facts(Path(path).read_bytes(), path)

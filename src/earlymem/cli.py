@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from earlymem import __version__
-from earlymem.errors import EXIT_BAD_INPUT, InputError
 from earlymem.kernels import PROFILES
+from earlymem.lib.errors import EXIT_BAD_INPUT, InputError
 
 __all__ = ["main", "cli"]
 
@@ -27,7 +27,7 @@ def cli() -> None:
 
 
 def _input_options(func):
-    """The input options every predicting command takes (see earlymem.inputs)."""
+    """The input options every predicting command takes (see earlymem.sources.inputs)."""
     options = [
         click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), help="A boot log (dmesg, serial console, syslog); only its input facts are used."),
         click.option("--machine", "machine_file", type=click.Path(dir_okay=False, path_type=Path), help="A machine description (TOML, docs/machine-toml.md)."),
@@ -44,8 +44,8 @@ def _input_options(func):
 
 def _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None):
     """Load one input and compute its e820 report; errors located where they came from."""
-    from earlymem.inputs import load_input
-    from earlymem.report import e820_report
+    from earlymem.boot.e820 import e820_report
+    from earlymem.sources.inputs import load_input
 
     try:
         loaded = load_input(
@@ -99,7 +99,7 @@ def _print_table(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from earlymem.units import format_size
+    from earlymem.lib.units import format_size
 
     console = Console()
     maps = [("firmware (" + report.firmware_who + ")", report.firmware)]
@@ -121,7 +121,13 @@ def oracle_group() -> None:
 
 def _oracle_run(configs, out: Path, jobs: int, allow_newer: bool) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from earlymem.oracle.run import prepare, run_boots
 
@@ -222,7 +228,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
     lists right after memblock_free_all().  stderr names what is not
     predicted yet and what was assumed.
     """
-    from earlymem.predict import NOT_DMESG, predict_lines
+    from earlymem.pipeline import NOT_DMESG, predict_lines
 
     loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
     profile = loaded.profile
@@ -317,7 +323,7 @@ def verify_cmd(paths, kernel_version, fmt, diff) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def bzimage_cmd(path, fmt) -> None:
     """Read a kernel image: boot-protocol header, payload, and where the kernel lies."""
-    from earlymem.kexec.bzimage import FIELDS, read_bzimage
+    from earlymem.sources.bzimage import FIELDS, read_bzimage
 
     img = read_bzimage(path)
     extent = img.image_extent
@@ -382,12 +388,12 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
               crash_cpu, fmt) -> None:
     """Predict `kexec -p` (kexec-tools 2.0.25) or `kexec -s -p` into the first
     kernel's crash region, and the capture kernel's boot."""
-    from earlymem.kdump import predict_crash_load
-    from earlymem.kexec.bzimage import read_bzimage
+    from earlymem.kexec.capture import predict_crash_load
     from earlymem.kexec.file_load import KernelPurgatory
     from earlymem.kexec.holes import KexecLoadError
     from earlymem.kexec.tools_2_0_25 import KernelHeader
-    from earlymem.predict import NOT_DMESG, predict_lines
+    from earlymem.pipeline import NOT_DMESG, predict_lines
+    from earlymem.sources.bzimage import read_bzimage
 
     loaded, report = _load_and_report(dmesg, machine_file, proc_root, None, boot, kernel_version)
     machine, profile = loaded.machine, loaded.profile
@@ -410,7 +416,7 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
     if normal:
         if file_load:
             raise click.UsageError("--normal is kexec-tools' kexec -l; --file-load models only crash loads")
-        from earlymem.kdump import predict_normal_load
+        from earlymem.kexec.capture import predict_normal_load
 
         try:
             load = predict_normal_load(report, KernelHeader.from_bzimage(img), initrd_size, append, rng_ready=rng_ready)
@@ -472,7 +478,7 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
     to a loaded kdump kernel: the early allocator's placements, the hand-off to
     the page allocator, the running system's allocations, and where kexec -p
     writes -- with every page the load overwrote that the running kernel owned."""
-    from earlymem.replay import replay
+    from earlymem.replay.replay import replay
 
     versions = [v.strip() for v in version.split(",") if v.strip()]
     if not versions:
@@ -493,8 +499,8 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
             click.echo(f"   verdict: {res.verdict()}")
         return
     res = results[0]
+    from earlymem.lib.ranges import Range
     from earlymem.mm.buddy import buddyinfo_line
-    from earlymem.ranges import Range
 
     early = "bootmem" if res.era.early == "bootmem" else "memblock"
     click.echo(f"# {scenario} under Linux {version}  (lines starting with '|' are the kernel's own printk text)")

@@ -15,13 +15,19 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher, unified_diff
 from pathlib import Path
 
-from earlymem.errors import InputError
-from earlymem.kernels import parse_version, profile_for
+from earlymem.boot.e820 import e820_report
+from earlymem.kernels import profile_for
+from earlymem.lib.errors import InputError
+from earlymem.lib.version import parse_version
 from earlymem.machine import CpuAffinity, Machine
 from earlymem.mm.watermarks import watermark_text
-from earlymem.predict import predict_lines
-from earlymem.report import e820_report
-from earlymem.sources.dmesg import BootLog, message_text, parse_boot_logs
+from earlymem.pipeline import predict_lines
+from earlymem.sources.dmesg import (
+    BootLog,
+    machine_from_boot_log,
+    message_text,
+    parse_boot_logs,
+)
 
 __all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "predict_capture", "harness_cpus",
            "parse_zoneinfo"]
@@ -235,7 +241,7 @@ def harness_cpus(note: str) -> list[CpuAffinity]:
 def capture_machine(cap, first: BootLog) -> Machine:
     """The first kernel's Machine for an oracle capture: its log's input facts,
     and where the log names no CPUs, the guest's (:func:`harness_cpus`)."""
-    machine = Machine.from_boot_log(first)
+    machine = machine_from_boot_log(first)
     if not machine.cpus:
         machine.cpus = harness_cpus(cap.note)
         machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
@@ -245,7 +251,7 @@ def capture_machine(cap, first: BootLog) -> Machine:
 def predict_capture(cap, first: BootLog, profile, state: dict | None = None) -> tuple[Machine, object, list[tuple[str, str]]]:
     """earlymem's prediction for a capture's first kernel, from its input
     facts (:func:`capture_machine`): ``(machine, e820 report, lines)``;
-    ``state`` receives the hand-off (earlymem.predict.predict_lines())."""
+    ``state`` receives the hand-off (earlymem.pipeline.predict_lines())."""
     machine = capture_machine(cap, first)
     report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
     lines, _ = predict_lines(machine, profile, report, [], state)
@@ -259,7 +265,11 @@ def _kexec_inputs(cap, machine: Machine) -> dict | None:
     note's ``kdump initrd`` line; older captures only have kexec-tools' own
     echo of the file size), the --append string of src/earlymem/oracle/init.sh
     and the guest's CPU count (``-smp``)."""
-    from earlymem.kdump import DEBIAN_BZIMAGE, DEBIAN_IMAGE_SPAN, DEBIAN_RESERVE_SPAN
+    from earlymem.kexec.capture import (
+        DEBIAN_BZIMAGE,
+        DEBIAN_IMAGE_SPAN,
+        DEBIAN_RESERVE_SPAN,
+    )
 
     key = machine.kernel_version.key[:2] if machine.kernel_version else None
     if key not in DEBIAN_BZIMAGE:
@@ -285,7 +295,12 @@ def _predict_kexec(cap, machine: Machine, profile, report, lines, predicted: dic
     """The oracle's loads, in its order -- ``kexec -p`` (kexec-tools 2.0.25), then
     (``oracle.kexec=both``) ``kexec -s -p`` (the kernel's kexec_file_load) --
     and the capture kernel the last one boots."""
-    from earlymem.kdump import DEBIAN_KERNEL_PURGATORY, kdump_boot, place_crash_load, predict_normal_load
+    from earlymem.kexec.capture import (
+        DEBIAN_KERNEL_PURGATORY,
+        kdump_boot,
+        place_crash_load,
+        predict_normal_load,
+    )
 
     inputs = _kexec_inputs(cap, machine)
     if inputs is None:

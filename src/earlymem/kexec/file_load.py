@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from earlymem.kernels.profile import KexecFileEra
 from earlymem.kexec.holes import PAGE, KexecLoadError, Segment
 from earlymem.kexec.tools_2_0_25 import KernelHeader
 
@@ -54,15 +55,6 @@ class KernelPurgatory:
     bufsz: int
     memsz: int
     align: int
-
-
-@dataclass(frozen=True)
-class KexecFileEra:
-    top_down_exact: bool  # temp_start = end - memsz + 1 (else end - memsz)
-    rng_seed_setup_data: bool  # boot params carry a SETUP_RNG_SEED slot (6.1+)
-    crash_hotplug_phdrs: int | None  # CONFIG_CRASH_HOTPLUG: phdr slots reserved (2 + NR_CPUS_DEFAULT + CRASH_MAX_MEMORY_RANGES)
-    params_memsz_aligned: bool  # the boot_param debug line shows the page-aligned memsz
-    segment_lines: str  # "loading" (kexec_file: Loading segment N: ...) or "table" (nr_segments + segment[N]: ...)
 
 
 @dataclass

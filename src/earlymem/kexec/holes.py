@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from earlymem.errors import InputError
-from earlymem.x86_64 import PAGE
+from earlymem.lib.errors import InputError
+from earlymem.lib.x86_64 import PAGE
 
 __all__ = ["HoleFinder", "KexecLoadError", "Segment", "PAGE", "ULONG_MAX"]
 

@@ -42,7 +42,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from earlymem.kexec.holes import PAGE, ULONG_MAX, HoleFinder, KexecLoadError, Segment
-from earlymem.kexec.tools_2_0_25 import delete_memmap  # the same in 2.0.2 (its entries had no type)
+from earlymem.kexec.tools_2_0_25 import (
+    delete_memmap,  # the same in 2.0.2 (its entries had no type)
+)
 
 __all__ = ["KdumpKernel", "KexecLoadError", "Segment", "crash_load", "PURGATORY_MEMSZ"]
 

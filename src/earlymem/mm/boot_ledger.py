@@ -21,11 +21,11 @@ of managed pages; per zone, managed + reserved == present.
 from __future__ import annotations
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.e820 import E820Entry, E820Type
+from earlymem.lib.ranges import Range, RangeSet
+from earlymem.lib.x86_64 import PAGE_SHIFT
+from earlymem.machine.e820 import E820Entry, E820Type
 from earlymem.mm.handoff import ZoneHandoff
 from earlymem.mm.ledger import Ledger, LedgerError
-from earlymem.ranges import Range, RangeSet
-from earlymem.x86_64 import PAGE_SHIFT
 
 __all__ = ["boot_ledger", "check_boot_ledger"]
 

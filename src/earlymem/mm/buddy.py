@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from earlymem.ranges import Range, RangeSet
+from earlymem.lib.ranges import Range, RangeSet
 
 __all__ = ["BuddyZone", "FreeArea", "buddy_blocks", "run_orders", "buddyinfo_line"]
 

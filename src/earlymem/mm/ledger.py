@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from earlymem.ranges import Range, RangeSet
+from earlymem.lib.ranges import Range, RangeSet
 
 __all__ = ["Ledger", "LedgerError"]
 

@@ -44,8 +44,8 @@ import bisect
 from dataclasses import dataclass, field
 from math import isqrt
 
+from earlymem.lib.ranges import Range, RangeSet
 from earlymem.mm.buddy import FreeArea, buddy_blocks
-from earlymem.ranges import Range, RangeSet
 
 __all__ = ["Zone", "PageAllocator", "STRUCT_PAGE_2_6_23", "LOWMEM_RESERVE_RATIO"]
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 from earlymem.sources.capture import split_sections
 from earlymem.sources.text import read_text_lines
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
+from earlymem.lib.units import format_size, parse_size
 from earlymem.oracle.kernels import KERNELS
 from earlymem.sources.text import read_toml
-from earlymem.units import format_size, parse_size
 
 __all__ = ["NumaNode", "BootConfig", "read_matrix", "parse_cpus"]
 

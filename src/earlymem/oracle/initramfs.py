@@ -21,7 +21,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 
 __all__ = ["build_initramfs", "init_script"]
 

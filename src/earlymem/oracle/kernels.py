@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 
 __all__ = ["DebianKernel", "KERNELS", "kernel_for", "cache_dir", "FetchedKernel", "fetch_kernel"]
 

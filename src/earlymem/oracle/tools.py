@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 
 __all__ = ["REQUIRED", "ensure_tools"]
 

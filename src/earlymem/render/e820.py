@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from earlymem.e820 import E820Entry
-from earlymem.kernels import KernelProfile
+from earlymem.kernels.profile import KernelProfile
+from earlymem.machine.e820 import E820Entry
 
 __all__ = ["format_table", "format_entry", "header", "format_event"]
 
@@ -67,7 +67,7 @@ def format_event(event: tuple, profile: KernelProfile) -> str | None:
       labels bring their own leading space (Debian 7.2.13 captures).
     * 2.6.27 .. 3.4: ``e820 update range: %016Lx - %016Lx `` + old + `` ==> ``
       + new; removals print nothing.  Events come from
-      :attr:`earlymem.e820.E820Table.events`.
+      :attr:`earlymem.machine.e820.E820Table.events`.
     """
     kind = event[0]
     if kind == "warn":

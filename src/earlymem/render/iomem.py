@@ -14,7 +14,7 @@ ACPI/PNP claims.
 
 from __future__ import annotations
 
-from earlymem.e820 import E820Entry, E820Type
+from earlymem.machine.e820 import E820Entry, E820Type
 
 __all__ = ["iomem_lines", "child_line", "IOMEM_NAMES"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 
 __all__ = ["split_sections"]
 

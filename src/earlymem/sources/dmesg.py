@@ -19,13 +19,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from earlymem.e820 import E820Entry, E820Type
-from earlymem.errors import InputError
-from earlymem.ranges import Range
+from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
+from earlymem.lib.units import U64_MAX
+from earlymem.lib.version import parse_version
+from earlymem.machine import CpuAffinity, Machine, NumaAffinity
+from earlymem.machine.e820 import E820Entry, E820Type
 from earlymem.sources.text import read_text_lines
-from earlymem.units import U64_MAX
 
-__all__ = [
+__all__ = ["machine_from_boot_log", 
     "E820Line",
     "E820Block",
     "SratAffinity",
@@ -465,3 +468,34 @@ def memory_line(lines: list[str]) -> tuple[int, int, int] | None:
             phys = int(m.group(2)) // 4
             return i, phys, phys - int(m.group(3)) // 4 - int(m.group(4)) // 4
     return None
+
+
+def machine_from_boot_log(log: BootLog) -> Machine:
+    """Take only the input facts of a boot log (see README, 'input facts').
+
+    :raises InputError: if the log has no BIOS-provided map.
+    """
+    fw = log.firmware
+    if fw is None:
+        raise InputError("no 'BIOS-provided physical RAM map' (BIOS-e820 lines) in this boot", source=log.source, line=log.first_lineno)
+    try:
+        version = parse_version(log.version) if log.version else None
+    except InputError as exc:
+        raise exc.located(source=log.source, line=log.version_lineno)
+    cpus = [CpuAffinity(c.apic, c.node, c.pxm) for c in log.srat_cpus]
+    if not cpus and not log.srat and log.possible_cpus:
+        # no SRAT: every CPU is node 0's; their APIC ids only number them
+        cpus = [CpuAffinity(i, 0, 0) for i in range(log.possible_cpus)]
+    return Machine(
+        e820=fw.entries,
+        command_line=CommandLine(log.command_line or ""),
+        kernel_version=version,
+        numa=[NumaAffinity(s.node, s.pxm, s.range, s.hotplug, s.non_volatile) for s in log.srat],
+        initrd=log.ramdisk,
+        rsdp=log.rsdp,
+        source=log.source,
+        cpus=cpus,
+        boot_apic=cpus[0].apic if cpus else None,
+        acpi_tables=tuple(log.acpi_tables) or None,
+        ioapics=len(log.ioapics) or None,
+    )

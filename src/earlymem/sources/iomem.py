@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from earlymem.e820 import E820Entry, type_from_iomem_name
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
+from earlymem.lib.units import U64_MAX
+from earlymem.machine.e820 import E820Entry, type_from_iomem_name
 from earlymem.sources.text import read_text_lines
-from earlymem.units import U64_MAX
 
 __all__ = ["IomemResource", "parse_iomem", "read_iomem", "iomem_e820", "read_firmware_memmap"]
 

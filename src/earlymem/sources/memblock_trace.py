@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from earlymem.ranges import Range, RangeSet
+from earlymem.lib.ranges import Range, RangeSet
 
 __all__ = ["TraceCall", "kernel_calls", "dumped_reserved", "reserved_at_handoff"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 
 __all__ = ["read_text_lines", "read_toml", "MAX_INPUT_BYTES", "MAX_LINE_CHARS"]
 

@@ -4,7 +4,7 @@
 (``0x`` hex, leading ``0`` octal, else decimal; lib/kstrtox.c
 ``_parse_integer_fixup_radix``) followed by an optional binary suffix.  The
 kernel wraps silently on 64-bit overflow; earlymem refuses such values instead
-(:class:`~earlymem.errors.InputError`), because a wrapped size is never what a
+(:class:`~earlymem.lib.errors.InputError`), because a wrapped size is never what a
 user meant.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 
 __all__ = [
     "U64_MAX",

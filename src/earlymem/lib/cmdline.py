@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from earlymem.errors import InputError
-from earlymem.units import memparse, parse_integer
+from earlymem.lib.errors import InputError
+from earlymem.lib.units import memparse, parse_integer
 
 __all__ = ["CommandLine", "split_args"]
 

@@ -6,7 +6,7 @@ arch/x86/include/asm/page_types.h, pgtable_64_types.h, dma.h and cache.h
 
 from __future__ import annotations
 
-from earlymem.units import PAGE_SHIFT, PAGE_SIZE
+from earlymem.lib.units import PAGE_SHIFT, PAGE_SIZE
 
 __all__ = ["PAGE_SHIFT", "PAGE", "PMD_SIZE", "PUD_SHIFT", "PUD_SIZE", "PGDIR_SHIFT", "PGDIR_SIZE",
            "SMP_CACHE_BYTES", "MAX_DMA_ADDRESS", "MAX_DMA_PFN", "MAX_DMA32_PFN"]

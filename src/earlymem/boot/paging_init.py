@@ -16,7 +16,7 @@ the era's profile says which applies: ``memoryless_initmem_as_memoryless``.
 Where that NODE_DATA lands depends on everything memblock handed out since the
 first NODE_DATA, in this order (read in Debian's 5.10.223 source):
 
-1. ``reserve_crashkernel()`` (first kernel only; :mod:`earlymem.crashkernel`);
+1. ``reserve_crashkernel()`` (first kernel only; :mod:`earlymem.boot.crashkernel`);
 2. ``paging_init()`` -> ``sparse_init()`` (mm/sparse.c, SPARSEMEM_EXTREME +
    SPARSEMEM_VMEMMAP + MEMORY_HOTREMOVE as Debian builds):
 
@@ -62,12 +62,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
-from earlymem.e820 import E820Type
-from earlymem.kernels import KernelProfile
+from earlymem.allocators.memblock import (
+    MEMBLOCK_ALLOC_ACCESSIBLE,
+    NUMA_NO_NODE,
+    Memblock,
+)
+from earlymem.kernels.profile import KernelProfile
+from earlymem.lib.ranges import Range, RangeSet
+from earlymem.lib.x86_64 import (
+    MAX_DMA_ADDRESS,
+    PAGE,
+    PAGE_SHIFT,
+    PGDIR_SHIFT,
+    PMD_SIZE,
+    PUD_SHIFT,
+    PUD_SIZE,
+    SMP_CACHE_BYTES,
+)
 from earlymem.machine import CpuAffinity, Machine
-from earlymem.ranges import Range, RangeSet
-from earlymem.x86_64 import MAX_DMA_ADDRESS, PAGE, PAGE_SHIFT, PGDIR_SHIFT, PMD_SIZE, PUD_SHIFT, PUD_SIZE, SMP_CACHE_BYTES
+from earlymem.machine.e820 import E820Type
 
 __all__ = ["LateNodes", "late_node_data", "setup_arch_resources", "possible_cpus", "logical_cpu_apic", "sparse_init", "alloc_node_data"]
 
@@ -282,7 +295,7 @@ def setup_arch_resources(machine: Machine, profile: KernelProfile, mb: Memblock,
        ``PM: hibernation: Registered nosave memory: [mem ...]``.  Which ranges
        are registered is the era's (``profile.nosave_ram_walk``).
 
-    :param e820: the kernel's e820_table at that point (earlymem.nodes.EarlyNodes.e820).
+    :param e820: the kernel's e820_table at that point (earlymem.boot.numa_init.EarlyNodes.e820).
     :param firmware_entries: entries of e820_table_firmware (the sanitized firmware map).
     """
     ioapics = machine.ioapics

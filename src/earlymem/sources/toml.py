@@ -1,168 +1,29 @@
-"""``Machine``: what the firmware, the boot loader and the command line hand the kernel.
-
-Plain data, built from a boot log (only its input facts), from /proc and /sys
-files of a running system, or from a TOML file (schema: docs/machine-toml.md).
-Nothing in a Machine is a decision the kernel made; predictions start here.
-"""
+"""A machine description in TOML (docs/machine-toml.md) as a :class:`~earlymem.machine.Machine`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from earlymem.cmdline import CommandLine
-from earlymem.e820 import E820Entry, E820Type, type_from_iomem_name
-from earlymem.errors import InputError
-from earlymem.kernels import KernelVersion, parse_version
-from earlymem.ranges import Range
-from earlymem.sources.dmesg import BootLog, label_to_type
-from earlymem.units import U64_MAX, parse_size
+from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
+from earlymem.lib.units import U64_MAX, parse_size
+from earlymem.lib.version import parse_version
+from earlymem.machine import CpuAffinity, Machine, NumaAffinity
+from earlymem.machine.e820 import E820Entry, E820Type, type_from_iomem_name
+from earlymem.sources.dmesg import label_to_type
+from earlymem.sources.text import read_toml
 
-__all__ = ["Machine", "NumaAffinity", "CpuAffinity", "TYPE_NAMES", "machine_from_dict", "toml_number"]
-
-
-@dataclass(frozen=True)
-class NumaAffinity:
-    """An ACPI SRAT memory affinity: ``range`` belongs to proximity domain ``pxm`` (node ``node``)."""
-
-    node: int
-    pxm: int
-    range: Range
-    hotplug: bool = False
-    non_volatile: bool = False
+__all__ = ["machine_from_toml", "machine_from_dict", "toml_number", "TYPE_NAMES"]
 
 
-@dataclass(frozen=True)
-class CpuAffinity:
-    """An ACPI SRAT processor affinity: the CPU with (x2)APIC id ``apic`` is in node ``node``."""
+def machine_from_toml(path: str | Path) -> Machine:
+    """Read a machine description (docs/machine-toml.md).
 
-    apic: int
-    node: int
-    pxm: int
-
-
-@dataclass
-class Machine:
-    """The input facts of one boot.
-
-    :param e820: the firmware map as the kernel printed it (BIOS-e820), in order.
-    :param command_line: the kernel command line.
-    :param kernel_version: the kernel release, if known.
-    :param numa: SRAT memory affinity ranges.
-    :param kernel_image: physical ``[start, end)`` of the kernel image, if known.
-    :param initrd: physical range of the initrd (``RAMDISK: [mem ...]``).
-    :param rsdp: physical address of the ACPI RSDP.
-    :param cpus: SRAT processor affinities, in the firmware's order (taken as
-        the MADT's order too: the kernel numbers CPUs in that order); from a
-        log without SRAT, the possible CPUs its ``Allowing N CPUs`` line
-        counts, all on node 0.
-    :param boot_apic: APIC id of the CPU the kernel boots on (the first
-        listed, unless this is a kdump kernel booted by the CPU that crashed);
-        None: unknown.
-    :param acpi_tables: signatures of the ACPI tables; None: unknown.
-    :param ioapics: how many I/O APICs the MADT lists; None: unknown.
-    :param source: where the facts came from.
+    :raises InputError: naming the file and the field for any bad value.
     """
-
-    e820: list[E820Entry]
-    command_line: CommandLine = field(default_factory=lambda: CommandLine(""))
-    kernel_version: KernelVersion | None = None
-    numa: list[NumaAffinity] = field(default_factory=list)
-    kernel_image: Range | None = None
-    initrd: Range | None = None
-    rsdp: int | None = None
-    source: str = "<machine>"
-    #: sizeof() of the structs early allocations depend on, from the kernel's BTF.
-    struct_sizes: dict[str, int] = field(default_factory=dict)
-    #: ``(name, start, end)`` of Kernel code/rodata/data/bss, from the kernel image.
-    kernel_resources: list[tuple[str, int, int]] = field(default_factory=list)
-    #: what early_reserve_memory() reserves of the image: ``[_text,
-    #: __end_of_kernel_reserve)``; None: the whole kernel_image (or the
-    #: Debian assumption).
-    kernel_reserve: Range | None = None
-    #: size of the image's .brk section, the end of kernel_reserve (from --kernel)
-    kernel_brk_size: int | None = None
-    #: what the kernel frees of its image after boot, from --kernel's section headers (earlymem.frees)
-    image_frees: dict[str, int] = field(default_factory=dict)
-    cpus: list[CpuAffinity] = field(default_factory=list)
-    boot_apic: int | None = None
-    acpi_tables: tuple[str, ...] | None = None
-    ioapics: int | None = None
-
-    # -- builders -------------------------------------------------------------------
-
-    @classmethod
-    def from_boot_log(cls, log: BootLog) -> "Machine":
-        """Take only the input facts of a boot log (see README, 'input facts').
-
-        :raises InputError: if the log has no BIOS-provided map.
-        """
-        fw = log.firmware
-        if fw is None:
-            raise InputError("no 'BIOS-provided physical RAM map' (BIOS-e820 lines) in this boot", source=log.source, line=log.first_lineno)
-        try:
-            version = parse_version(log.version) if log.version else None
-        except InputError as exc:
-            raise exc.located(source=log.source, line=log.version_lineno)
-        cpus = [CpuAffinity(c.apic, c.node, c.pxm) for c in log.srat_cpus]
-        if not cpus and not log.srat and log.possible_cpus:
-            # no SRAT: every CPU is node 0's; their APIC ids only number them
-            cpus = [CpuAffinity(i, 0, 0) for i in range(log.possible_cpus)]
-        return cls(
-            e820=fw.entries,
-            command_line=CommandLine(log.command_line or ""),
-            kernel_version=version,
-            numa=[NumaAffinity(s.node, s.pxm, s.range, s.hotplug, s.non_volatile) for s in log.srat],
-            initrd=log.ramdisk,
-            rsdp=log.rsdp,
-            source=log.source,
-            cpus=cpus,
-            boot_apic=cpus[0].apic if cpus else None,
-            acpi_tables=tuple(log.acpi_tables) or None,
-            ioapics=len(log.ioapics) or None,
-        )
-
-    @classmethod
-    def from_proc(cls, root: str | Path = "/") -> "Machine":
-        """Read a running system (or a copy of its files under ``root``).
-
-        Uses ``sys/firmware/memmap`` for the firmware map (falling back to the
-        top level of ``proc/iomem``), ``proc/cmdline`` and ``proc/sys/kernel/osrelease``.
-        """
-        from earlymem.sources.iomem import iomem_e820, read_firmware_memmap, read_iomem
-
-        base = Path(root)
-        memmap = base / "sys/firmware/memmap"
-        if memmap.is_dir():
-            e820 = read_firmware_memmap(memmap)
-        else:
-            e820 = iomem_e820(read_iomem(base / "proc/iomem"))
-        cmd = _read_optional(base / "proc/cmdline")
-        rel = _read_optional(base / "proc/sys/kernel/osrelease")
-        return cls(
-            e820=e820,
-            command_line=CommandLine(cmd or ""),
-            kernel_version=parse_version(rel) if rel else None,
-            source=str(base),
-        )
-
-    @classmethod
-    def from_toml(cls, path: str | Path) -> "Machine":
-        """Read a machine description (docs/machine-toml.md).
-
-        :raises InputError: naming the file and the field for any bad value.
-        """
-        from earlymem.sources.text import read_toml
-
-        return machine_from_dict(read_toml(path), str(path))
-
-
-def _read_optional(p: Path) -> str | None:
-    try:
-        return p.read_text().strip()
-    except OSError:
-        return None
+    return machine_from_dict(read_toml(path), str(path))
 
 
 #: Names accepted for e820 types in TOML (and their canonical spelling).

@@ -12,7 +12,7 @@ into the vmlinux ELF, whose PT_LOAD segments give the image's physical extent
 
 Hostile input: every offset is checked against the file, the decompressed size
 is capped (:data:`MAX_VMLINUX`), and any problem is one
-:class:`~earlymem.errors.InputError` naming the file and the field.
+:class:`~earlymem.lib.errors.InputError` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from earlymem.errors import InputError
-from earlymem.ranges import Range
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
 
 __all__ = ["Field", "FIELDS", "BzImage", "read_bzimage", "parse_bzimage", "MAX_VMLINUX", "MAX_BZIMAGE"]
 
@@ -125,7 +125,7 @@ class BzImage:
     percpu_static: int | None = None
     #: what the kernel frees of its image after boot (see _image_frees()), bytes
     image_frees: dict[str, int] = field(default_factory=dict)
-    #: the kexec_file purgatory the vmlinux embeds, if any (earlymem.kexec.purgatory)
+    #: the kexec_file purgatory the vmlinux embeds, if any (earlymem.sources.purgatory)
     purgatory: object = None
 
     @property
@@ -215,14 +215,14 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
         image.brk_size = facts.get("brk")
         image.percpu_static = facts.get("percpu_static")
         image.image_frees = {k: v for k, v in facts.items() if k in ("text_gap", "rodata_gap", "initmem", "smp_locks")}
-        from earlymem.kexec.purgatory import purgatory_facts
+        from earlymem.sources.purgatory import purgatory_facts
 
         try:
             image.purgatory = purgatory_facts(vmlinux, source)
         except InputError:
             image.purgatory = None  # a kernel without CONFIG_KEXEC_FILE
         if btf is not None:
-            from earlymem.kexec.btf import struct_sizes
+            from earlymem.sources.btf import struct_sizes
 
             image.struct_sizes = struct_sizes(btf, source)
         if rm:
@@ -358,7 +358,7 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
     early_reserve_memory() reserves: ``__end_of_kernel_reserve`` =
     PAGE_ALIGN(end of .brk) (arch/x86/kernel/vmlinux.lds.S; ``.init.scratch``
     lies above it, up to ``_end``) and the real-mode trampoline's reserved size
-    (earlymem.kexec.realmode), if found, and section sizes early allocations
+    (earlymem.sources.realmode), if found, and section sizes early allocations
     depend on: ``brk`` (.brk) and ``percpu_static`` (.data..percpu, linked at 0)."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
@@ -375,7 +375,7 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
         percpu = elf.get_section_by_name(".data..percpu") if elf.num_sections() else None
         facts = {"percpu_static": percpu["sh_size"]} if percpu is not None else {}
         facts.update(_image_frees(sections, percpu))
-        from earlymem.kexec.realmode import realmode_size
+        from earlymem.sources.realmode import realmode_size
 
         rm = realmode_size(init_data.data(), init_data["sh_addr"]) if init_data is not None and init_data["sh_size"] < (64 << 20) else None
     except (ELFError, struct.error, ValueError) as exc:

@@ -20,7 +20,7 @@ From the user-defined e820 table to the lines ``free_area_init()`` prints:
    ranges`` (one line per memblock memory region) and ``Initmem setup node``.
 
 NODE_DATA placement needs the early reservations and allocations before it:
-:mod:`earlymem.setup_arch` replays them on this module's memblock.
+:mod:`earlymem.boot.setup_arch` replays them on this module's memblock.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.e820 import E820Entry, E820Table, E820Type, sanitize
-from earlymem.kernels import KernelProfile
+from earlymem.kernels.profile import KernelProfile
+from earlymem.lib.ranges import Range
+from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE_SHIFT
 from earlymem.machine import Machine
-from earlymem.ranges import Range
-from earlymem.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE_SHIFT
+from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
 
 __all__ = ["EarlyNodes", "early_nodes", "MAX_DMA_PFN", "MAX_DMA32_PFN"]
 
@@ -248,7 +248,7 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
     # kdump kernel's other nodes, nodes above mem=, nodes of CPUs only -- are
     # set up as memoryless, in node order: free_area_init() walks every
     # possible node.  (Before, 5.10 set up only the nodes of possible CPUs,
-    # later, from init_cpu_to_node(): earlymem.late_setup.)
+    # later, from init_cpu_to_node(): earlymem.boot.paging_init.)
     if from_srat and profile.memoryless_initmem_as_memoryless:
         for nid in {a.node for a in numa} | {c.node for c in machine.cpus}:
             initmem.setdefault(nid, f"Initmem setup node {nid} as memoryless")

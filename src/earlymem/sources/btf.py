@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 
 __all__ = ["struct_sizes", "BTF_MAGIC"]
 

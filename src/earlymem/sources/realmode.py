@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 
-from earlymem.x86_64 import PAGE
+from earlymem.lib.x86_64 import PAGE
 
 __all__ = ["realmode_size"]
 

@@ -8,7 +8,7 @@ Models arch/x86/kernel/e820.c (before 2.6.27: arch/x86_64/kernel/e820.c):
   zero), and made sorted and non-overlapping only by :func:`sanitize`;
 * :func:`sanitize` is ``sanitize_e820_map()`` / ``e820__update_table()``: the
   change-point sweep in which the highest numeric type wins;
-* :func:`apply_mem_params` applies ``mem=`` and every ``memmap=`` form the way
+* ``mem=``/``memmap=`` (earlymem.boot.e820) apply ``mem=`` and every ``memmap=`` form the way
   the chosen kernel era's ``parse_memopt()`` / ``parse_memmap_one()`` do, and
   reports whether the kernel would print the ``user-defined physical RAM map``.
 
@@ -21,23 +21,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence
 
-from earlymem.errors import InputError
-from earlymem.ranges import Range
-from earlymem.units import U64_MAX, memparse, parse_integer
-
-if TYPE_CHECKING:  # pragma: no cover
-    from earlymem.cmdline import CommandLine
-    from earlymem.kernels import KernelProfile
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
+from earlymem.lib.units import U64_MAX
 
 __all__ = [
     "E820Type",
     "E820Entry",
     "E820Table",
     "sanitize",
-    "UserMapResult",
-    "apply_mem_params",
     "type_from_iomem_name",
 ]
 
@@ -287,163 +281,3 @@ _IOMEM_NAMES = {
     "Soft Reserved": E820Type.SOFT_RESERVED,
     "Unknown E820 type": E820Type.RESERVED,
 }
-
-
-@dataclass
-class UserMapResult:
-    """What ``mem=``/``memmap=`` did to the table during ``parse_early_param()``.
-
-    :param table: the table after the parameters (sanitized if the era does so).
-    :param userdef: True if the kernel prints ``user-defined physical RAM map:``.
-    :param end_user_pfn: the ``mem=`` page limit of eras that cap instead of
-        editing the table (x86_64 before 2.6.27), else None.
-    :param ignored: parameters the kernel rejects (-EINVAL), with the reason.
-    """
-
-    table: E820Table
-    userdef: bool = False
-    end_user_pfn: int | None = None
-    ignored: list[str] = field(default_factory=list)
-
-
-def apply_mem_params(firmware: E820Table, cmdline: "CommandLine", profile: "KernelProfile") -> UserMapResult:
-    """Apply every ``mem=`` and ``memmap=`` of the command line, in order.
-
-    ``parse_early_param()`` calls each early_param handler once per occurrence,
-    left to right (``mem=`` and ``memmap=`` interleaved as written); then
-    ``e820__finish_early_params()`` (``finish_e820_parsing()`` before v4.12)
-    sanitizes the table if any parameter set ``userdef`` (since 2.6.25) and
-    prints it.  :raises InputError: if the kernel would panic
-    (``Invalid user supplied memory map``).
-    """
-    table = firmware.copy()
-    result = UserMapResult(table)
-    kw = {"full_message": profile.e820_full_message}
-    for name, value in cmdline.params():
-        if name == "mem":
-            ok = _parse_mem(value, table, result, profile, kw)
-        elif name == "memmap":
-            if profile.memmap_comma_list:
-                # parse_memmap_opt() ignores parse_memmap_one()'s result and returns 0.
-                for item in value.split(",") if value is not None else []:
-                    _parse_memmap_one(item, table, result, profile, kw)
-                ok = True
-            else:
-                ok = _parse_memmap_one(value, table, result, profile, kw)
-        else:
-            continue
-        if not ok:
-            # init/main.c do_early_param(): the handler returned non-zero.
-            table.events.append(("malformed", name))
-    if result.userdef and profile.sanitize_user_map:
-        new = sanitize(table.entries, no_merge_types=profile.e820_no_merge_types, max_entries=table.capacity)
-        if new is None:
-            if len(table.entries) < 2:
-                raise InputError(
-                    "the kernel panics with 'Invalid user supplied memory map': "
-                    f"fewer than two e820 entries after mem=/memmap= ({len(table.entries)})",
-                    field="memmap",
-                )
-            raise InputError(
-                "the kernel panics with 'Invalid user supplied memory map': an entry wraps past 2^64",
-                field="memmap",
-            )
-        table.entries = new
-    return result
-
-
-def _size(text: str, pos: int, profile: "KernelProfile", param: str):
-    try:
-        return memparse(text, pos, profile.memparse_suffixes)
-    except InputError as exc:
-        raise exc.located(field=f"{param}={text}")
-
-
-def _parse_mem(value: str | None, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> bool:
-    """``parse_memopt()``.  :return: False where the handler returns -EINVAL."""
-    if value is None:
-        result.ignored.append("mem (no value)")
-        return False
-    if value == "nopentium" and profile.mem_rejects_zero:
-        table.events.append(("warn", "mem=nopentium ignored! (only supported on x86_32)"))
-        result.ignored.append("mem=nopentium (only supported on x86_32)")
-        return False
-    size = _size(value, 0, profile, "mem").value
-    if profile.mem_caps_end_pfn:
-        # arch/x86_64/kernel/e820.c (<= 2.6.26) parse_memopt: end_user_pfn only.
-        result.end_user_pfn = size >> 12
-        return True
-    result.userdef = True
-    if size == 0 and profile.mem_rejects_zero:
-        result.ignored.append(f"mem={value} (size 0)")
-        return False
-    table.remove_range(size, U64_MAX - size, E820Type.RAM, **kw)
-    return True
-
-
-def _parse_memmap_one(item: str | None, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> bool:
-    """``parse_memmap_one()``.  :return: False where it returns -EINVAL."""
-    if item is None or item == "":
-        result.ignored.append("memmap (no value)")
-        return False
-    if item.startswith("exactmap"):
-        table.entries.clear()
-        result.userdef = True
-        return True
-    first = _size(item, 0, profile, "memmap")
-    if first.end == 0:
-        result.ignored.append(f"memmap={item} (not a size)")
-        return False
-    mem_size, p = first.value, first.end
-    result.userdef = True
-    op = item[p : p + 1]
-    types = {"@": E820Type.RAM, "#": E820Type.ACPI, "$": E820Type.RESERVED, "!": E820Type.PRAM}
-    if op in types and op in profile.memmap_forms:
-        start = _size(item, p + 1, profile, "memmap")
-        table.add(start.value, mem_size, types[op], **kw)
-        p = start.end
-    elif op == "%" and "%" in profile.memmap_forms:
-        start = _size(item, p + 1, profile, "memmap")
-        p = start.end
-        old_type = new_type = 0
-        if item[p : p + 1] == "-":
-            num = parse_integer(item, p + 1)
-            old_type, p = num.value, num.end
-        if item[p : p + 1] == "+":
-            num = parse_integer(item, p + 1)
-            new_type, p = num.value, num.end
-        if p != len(item):
-            # Checked before the edit, unlike the @#$! forms, which edit first
-            # and return -EINVAL after: captures pc-4g-percent-trailing (6.1,
-            # 7.2) and pc-4g-retype-debug.
-            result.ignored.append(f"memmap={item} (trailing characters)")
-            return False
-        if old_type and new_type:
-            table.update_range(start.value, mem_size, old_type, new_type, **kw)
-        elif new_type:
-            table.add(start.value, mem_size, new_type, **kw)
-        elif old_type:
-            table.remove_range(start.value, mem_size, old_type, **kw)
-        else:
-            table.remove_range(start.value, mem_size, None, **kw)
-        return True
-    elif op and op in "@#$!%":
-        # A form this era does not know: the remainder is trailing garbage,
-        # but the bare size was already read (falls into the 'else' below).
-        result.ignored.append(f"memmap={item} ('{op}' form not known to this kernel)")
-        _bare_size_limit(mem_size, table, result, profile, kw)
-        return False
-    else:
-        _bare_size_limit(mem_size, table, result, profile, kw)
-    if p != len(item):
-        result.ignored.append(f"memmap={item} (trailing characters)")
-        return False
-    return True
-
-
-def _bare_size_limit(size: int, table: E820Table, result: UserMapResult, profile: "KernelProfile", kw) -> None:
-    """``memmap=S`` with no address: acts like ``mem=S``."""
-    if profile.mem_caps_end_pfn:
-        result.end_user_pfn = size >> 12
-    else:
-        table.remove_range(size, U64_MAX - size, E820Type.RAM, **kw)

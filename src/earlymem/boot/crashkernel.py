@@ -8,7 +8,7 @@ space, else the simple ``size[@base]`` syntax.  Warnings are the kernel's
 verbatim texts.
 
 Where the reservation lands is decided by a memblock search after every
-earlier boot allocation; :mod:`earlymem.setup_arch` replays those (page
+earlier boot allocation; :mod:`earlymem.boot.setup_arch` replays those (page
 tables, printk ring buffer, initrd, NODE_DATA), and the search here follows
 arch/x86/kernel/setup.c ``reserve_crashkernel()`` (to v6.6: low window
 [16 MiB, 4 GiB) first unless ``,high``, then up to 64 TiB; a fixed base needs
@@ -22,10 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.kernels import KernelProfile
+from earlymem.kernels.profile import KernelProfile
+from earlymem.lib.ranges import Range
+from earlymem.lib.units import memparse
 from earlymem.machine import Machine
-from earlymem.ranges import Range
-from earlymem.units import memparse
 
 __all__ = ["CrashRequest", "CrashPrediction", "parse_crashkernel", "predict_crashkernel"]
 
@@ -226,7 +226,7 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock |
     """The crashkernel lines and regions, or None when they are not determined.
 
     :param mb: memblock as ``reserve_crashkernel()`` finds it (after
-        :func:`earlymem.setup_arch.setup_allocations`); None when the kernel's
+        :func:`earlymem.boot.setup_arch.setup_allocations`); None when the kernel's
         place is unknown (KASLR), which leaves every placement undetermined.
     """
     if mb is None:

@@ -36,15 +36,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.e820 import E820Type
-from earlymem.errors import InputError
-from earlymem.kernels import KernelProfile
-from earlymem.late_setup import alloc_node_data
+from earlymem.boot.numa_init import (
+    EarlyNodes,
+    assumed_brk_size,
+    assumed_kernel_image,
+    assumed_kernel_reserve,
+)
+from earlymem.boot.paging_init import alloc_node_data
+from earlymem.kernels.profile import KernelProfile
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range, RangeSet
+from earlymem.lib.units import memparse
+from earlymem.lib.x86_64 import PAGE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE
 from earlymem.machine import Machine
-from earlymem.nodes import EarlyNodes, assumed_brk_size, assumed_kernel_image, assumed_kernel_reserve
-from earlymem.ranges import Range, RangeSet
-from earlymem.units import memparse
-from earlymem.x86_64 import PAGE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE
+from earlymem.machine.e820 import E820Type
 
 __all__ = ["SetupAllocations", "setup_allocations", "DEBIAN_STRUCT_SIZES", "log_buf_len"]
 
@@ -125,7 +130,7 @@ def _struct_sizes(machine: Machine, notes: list[str]) -> dict[str, int]:
 
 
 #: PAGE_ALIGN(real_mode_blob_end - real_mode_blob) of the pinned Debian 5.10
-#: image, found in its vmlinux by earlymem.kexec.realmode (header + relocs):
+#: image, found in its vmlinux by earlymem.sources.realmode (header + relocs):
 #: 0x5244 bytes -> 0x6000.  (5.13 and later reserve the whole first MiB.)
 DEBIAN_REALMODE_SIZE = {(5, 10): 0x6000}
 #: CONFIG_X86_RESERVE_LOW (KiB) of Debian's configs: trim_low_memory_range().

@@ -19,17 +19,27 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
-from earlymem.cmdline import CommandLine
-from earlymem.e820 import E820Entry, E820Type
-from earlymem.errors import InputError
-from earlymem.kernels import KernelProfile
+from earlymem.boot.e820 import E820Report
+from earlymem.boot.numa_init import DEBIAN_IMAGE_SIZE, DEBIAN_RESERVE_SPAN
+from earlymem.kernels.profile import KernelProfile
 from earlymem.kexec.file_load import FileLoad, KernelPurgatory, file_load_bzimage64
-from earlymem.kexec.tools_2_0_25 import (RANGE_ACPI, RANGE_ACPI_NVS, RANGE_PMEM, RANGE_PRAM, RANGE_RAM, RANGE_RESERVED,
-                                         CrashLoad, KernelHeader, crash_load_bzimage64, normal_load_bzimage64)
+from earlymem.kexec.tools_2_0_25 import (
+    RANGE_ACPI,
+    RANGE_ACPI_NVS,
+    RANGE_PMEM,
+    RANGE_PRAM,
+    RANGE_RAM,
+    RANGE_RESERVED,
+    CrashLoad,
+    KernelHeader,
+    crash_load_bzimage64,
+    normal_load_bzimage64,
+)
+from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
 from earlymem.machine import Machine
-from earlymem.nodes import DEBIAN_IMAGE_SIZE, DEBIAN_RESERVE_SPAN
-from earlymem.ranges import Range
-from earlymem.report import E820Report
+from earlymem.machine.e820 import E820Entry, E820Type
 
 __all__ = ["KexecPrediction", "predict_crash_load", "DEBIAN_BZIMAGE", "DEBIAN_IMAGE_SPAN", "DEBIAN_RESERVE_SPAN", "DEBIAN_KERNEL_PURGATORY", "predict_normal_load", "place_crash_load", "kdump_boot"]
 
@@ -53,7 +63,7 @@ DEBIAN_KERNEL_PURGATORY: dict[tuple[int, int], KernelPurgatory] = {
     (6, 12): KernelPurgatory(0x4000, 0x5000, 0x1000),
     (7, 2): KernelPurgatory(0x4000, 0x5000, 0x1000),
 }
-#: _end - _text and __end_of_kernel_reserve - _text of the same images (earlymem.nodes).
+#: _end - _text and __end_of_kernel_reserve - _text of the same images (earlymem.boot.numa_init).
 DEBIAN_IMAGE_SPAN = DEBIAN_IMAGE_SIZE
 
 _MEMMAP_TYPE = {E820Type.RAM: RANGE_RAM, E820Type.ACPI: RANGE_ACPI, E820Type.NVS: RANGE_ACPI_NVS,
@@ -130,9 +140,9 @@ def kdump_boot(machine: Machine, profile: KernelProfile, load, image_span: int, 
     It boots on the CPU that crashed (machine_kexec() runs there), so that
     CPU, ``crash_cpu`` in the first kernel's numbering, is its boot CPU.
     """
-    from earlymem.late_setup import logical_cpu_apic
-    from earlymem.predict import predict_lines
-    from earlymem.report import e820_report
+    from earlymem.boot.e820 import e820_report
+    from earlymem.boot.paging_init import logical_cpu_apic
+    from earlymem.pipeline import predict_lines
 
     kern = next(s for s in load.segments if s.name == "kernel")
     rd = next((s for s in load.segments if s.name == "initrd"), None)

@@ -1,6 +1,6 @@
 """start_kernel() from setup_arch() to memblock_free_all(): the per-CPU first
 chunk, the early hash tables and the swiotlb bounce buffer (in that order,
-after setup_command_line()'s two copies, which earlymem.predict reserves).
+after setup_command_line()'s two copies, which earlymem.pipeline reserves).
 
 setup_per_cpu_areas() -> pcpu_embed_first_chunk(): :func:`percpu_first_chunk`.
 
@@ -40,11 +40,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
-from earlymem.kernels import KernelProfile
+from earlymem.allocators.memblock import (
+    MEMBLOCK_ALLOC_ACCESSIBLE,
+    NUMA_NO_NODE,
+    Memblock,
+)
+from earlymem.kernels.profile import KernelProfile
+from earlymem.lib.ranges import Range
+from earlymem.lib.x86_64 import (
+    MAX_DMA32_PFN,
+    MAX_DMA_ADDRESS,
+    PAGE,
+    PMD_SIZE,
+    SMP_CACHE_BYTES,
+)
 from earlymem.machine import Machine
-from earlymem.ranges import Range
-from earlymem.x86_64 import MAX_DMA32_PFN, MAX_DMA_ADDRESS, PAGE, PMD_SIZE, SMP_CACHE_BYTES
 
 __all__ = ["StartKernel", "start_kernel", "swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk",
            "cpu_entry_area_tables"]
@@ -65,7 +75,7 @@ class StartKernel:
 
     lines: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: earlymem.frees.LateFree in print order; None when the possible CPUs are unknown
+    #: earlymem.mm.frees.LateFree in print order; None when the possible CPUs are unknown
     frees: list | None = None
 
 
@@ -75,14 +85,14 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
     in kernel order -- setup_command_line()'s two copies (init/main.c, 5.10:
     saved_command_line and static_command_line), setup_per_cpu_areas(),
     vfs_caches_init_early(), trap_init(), mem_init()'s swiotlb -- then the
-    frees after the hand-off (earlymem.frees).
+    frees after the hand-off (earlymem.mm.frees).
 
-    :param late: earlymem.late_setup.LateNodes (dma_reserve, free pages after sparse_init()).
-    :param cpus: the possible CPUs (earlymem.late_setup.possible_cpus()); empty when unknown.
-    :param zones: every zone of every online node (earlymem.mm.zones).
+    :param late: earlymem.boot.paging_init.LateNodes (dma_reserve, free pages after sparse_init()).
+    :param cpus: the possible CPUs (earlymem.boot.paging_init.possible_cpus()); empty when unknown.
+    :param zones: every zone of every online node (earlymem.boot.free_area_init).
     """
-    from earlymem.frees import late_frees
-    from earlymem.nodes import assumed_kernel_image
+    from earlymem.boot.numa_init import assumed_kernel_image
+    from earlymem.mm.frees import late_frees
 
     out = StartKernel()
     mb, allocs = setup.memblock, late.allocations
@@ -232,7 +242,7 @@ HASH_TABLES = (("Dentry cache", 8, 13, "dhash_entries"), ("Inode-cache", 8, 14, 
 def nr_kernel_pages(profile: KernelProfile, zones, dma_reserve: int, free_after_sparse: int) -> tuple[int, int]:
     """``(nr_kernel_pages, nr_all_pages)`` as free_area_init() leaves them.
 
-    :param zones: earlymem.mm.zones.ZoneSize of every online node.
+    :param zones: earlymem.boot.free_area_init.ZoneSize of every online node.
     """
     if profile.nr_kernel_pages_from_memblock:
         return free_after_sparse, free_after_sparse

@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from earlymem.cmdline import CommandLine
-from earlymem.errors import InputError
-from earlymem.kernels import KernelProfile, parse_version, profile_for
+from earlymem.kernels import profile_for
+from earlymem.kernels.profile import KernelProfile
+from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
+from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
-from earlymem.ranges import Range
+from earlymem.sources.dmesg import machine_from_boot_log
+from earlymem.sources.procfs import machine_from_proc
+from earlymem.sources.toml import machine_from_toml
 
 __all__ = ["LoadedInput", "load_input"]
 
@@ -78,17 +83,17 @@ def load_input(
         if boot > len(boots):
             raise InputError(f"the log has {len(boots)} boot(s), not {boot}", source=str(dmesg), field="--boot")
         log = boots[boot - 1]
-        machine = Machine.from_boot_log(log)
+        machine = machine_from_boot_log(log)
         profile = _profile(log.version, kernel_version, str(dmesg), log.version_lineno)
         # The BIOS-e820 lines of a log were printed after sanitizing.
         loaded = LoadedInput(machine, profile, True, log.firmware.who, (str(dmesg), log.command_line_lineno, None), crash_cpu=log.crash_cpu)
     elif machine_file is not None:
-        machine = Machine.from_toml(machine_file)
+        machine = machine_from_toml(machine_file)
         version = str(machine.kernel_version) if machine.kernel_version else None
         profile = _profile(version, kernel_version, str(machine_file))
         loaded = LoadedInput(machine, profile, False, "BIOS-e820", (str(machine_file), None, "command_line"))
     else:
-        machine = Machine.from_proc(proc_root)
+        machine = machine_from_proc(proc_root)
         version = str(machine.kernel_version) if machine.kernel_version else None
         profile = _profile(version, kernel_version, str(proc_root))
         # /sys/firmware/memmap is e820_table_firmware: the sanitized BIOS map
@@ -98,7 +103,7 @@ def load_input(
         machine.command_line = CommandLine(f"{machine.command_line.text} {append}".strip())
         loaded.cmdline_source = ("--append", None, None)
     if kernel_image is not None:
-        from earlymem.kexec.bzimage import read_bzimage
+        from earlymem.sources.bzimage import read_bzimage
 
         image = read_bzimage(kernel_image)
         machine.struct_sizes = dict(image.struct_sizes)

@@ -6,10 +6,10 @@ verify`` (which compares them, family by family, with a real boot).
 
 from __future__ import annotations
 
-from earlymem.e820 import E820Table
-from earlymem.kernels import KernelProfile
+from earlymem.boot.e820 import E820Report
+from earlymem.kernels.profile import KernelProfile
 from earlymem.machine import Machine
-from earlymem.report import E820Report
+from earlymem.machine.e820 import E820Table
 
 __all__ = ["predict_lines", "NOT_DMESG"]
 
@@ -19,10 +19,10 @@ NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo", "zone
 
 
 def _online_zones(nodes, cpus) -> list:
-    """Every zone of every online node (earlymem.mm.zones): nodes with memory,
+    """Every zone of every online node (earlymem.boot.free_area_init): nodes with memory,
     and with SRAT the nodes onlined for their CPUs (5.10 init_cpu_to_node(),
     6.1+ try_online_node() at CPU bring-up)."""
-    from earlymem.mm.zones import zone_sizes
+    from earlymem.boot.free_area_init import zone_sizes
 
     online = {r.nid for r in nodes.memblock.memory if r.size}
     if nodes.from_srat:
@@ -33,9 +33,9 @@ def _online_zones(nodes, cpus) -> list:
 def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, zones, setup, missing: list[str], state: dict | None,
                     late_frees: list | None) -> list[tuple[str, str]]:
     """Spanned and present pages of every zone; where the kernel's place is
-    known, the hand-off, and with ``late_frees`` (earlymem.frees) the managed
+    known, the hand-off, and with ``late_frees`` (earlymem.mm.frees) the managed
     pages /proc/zoneinfo shows once the kernel has given back its init memory."""
-    from earlymem.mm.zones import MOVABLE_PARAMS
+    from earlymem.boot.free_area_init import MOVABLE_PARAMS
 
     if any(machine.command_line.has(p) for p in MOVABLE_PARAMS):
         missing.append("zoneinfo (kernelcore=, movablecore=, movable_node: ZONE_MOVABLE is not modelled)")
@@ -44,7 +44,7 @@ def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, zones, setu
     if setup is None:
         missing.append("zoneinfo managed pages (the kernel's place is unknown with KASLR)")
         return lines
-    from earlymem.frees import pages_by_zone
+    from earlymem.mm.frees import pages_by_zone
     from earlymem.mm.handoff import memblock_free_all
     from earlymem.mm.watermarks import lowmem_reserve, watermark_text, zone_watermarks
 
@@ -90,7 +90,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     :param state: if given, receives ``handoff`` (earlymem.mm.handoff.ZoneHandoff
         per zone) and ``watermarks`` when the kernel's place is known.
     """
-    from earlymem.nodes import early_nodes
+    from earlymem.boot.numa_init import early_nodes
 
     lines = report.lines()
     missing: list[str] = []
@@ -99,7 +99,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     user = report.user
     table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820_capacity)
     nodes = early_nodes(table, machine, profile)
-    from earlymem.setup_arch import setup_allocations
+    from earlymem.boot.setup_arch import setup_allocations
 
     early_at = len(lines)  # where NUMA init starts printing
     lines += [("numa", t) for t in nodes.numa_lines]
@@ -110,7 +110,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
         lines += [("numa", t) for t in setup.node_data_lines]
         if notes is not None:
             notes.extend(setup.notes)
-    from earlymem.crashkernel import predict_crashkernel
+    from earlymem.boot.crashkernel import predict_crashkernel
     from earlymem.render.iomem import child_line, iomem_lines
 
     crash = predict_crashkernel(machine, profile, setup.memblock if setup else None)
@@ -127,7 +127,7 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     lines += [("zones", t) for t in nodes.zone_lines]
     lines += [("node-ranges", t) for t in nodes.node_range_lines]
     lines += [("initmem", t) for t in nodes.initmem_lines]
-    from earlymem.late_setup import possible_cpus
+    from earlymem.boot.paging_init import possible_cpus
 
     cpus = possible_cpus(machine)
     zones = _online_zones(nodes, cpus)
@@ -135,8 +135,8 @@ def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, 
     if setup is not None:
         # paging_init() to the end of setup_arch(): 5.10's NODE_DATA for memoryless
         # CPU nodes, the nosave regions
-        from earlymem.late_setup import late_node_data
-        from earlymem.mem_init import start_kernel
+        from earlymem.boot.paging_init import late_node_data
+        from earlymem.boot.start_kernel import start_kernel
 
         late = late_node_data(machine, profile, setup.memblock, setup.node_data, setup.nd_size, setup.sizes, nodes.from_srat,
                               nodes.e820 or [], len(report.firmware), nodes.max_pfn)

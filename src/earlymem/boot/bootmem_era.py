@@ -33,12 +33,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from earlymem.allocators.bootmem import BOOTMEM_DEFAULT, BOOTMEM_EXCLUSIVE, BootmemNode, FreedRun
-from earlymem.e820 import E820Entry, E820Type
-from earlymem.errors import InputError
+from earlymem.allocators.bootmem import (
+    BOOTMEM_DEFAULT,
+    BOOTMEM_EXCLUSIVE,
+    BootmemNode,
+    FreedRun,
+)
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
+from earlymem.lib.x86_64 import MAX_DMA_ADDRESS, PAGE, PGDIR_SIZE, PUD_SIZE
 from earlymem.machine import Machine
-from earlymem.ranges import Range
-from earlymem.x86_64 import MAX_DMA_ADDRESS, PAGE, PGDIR_SIZE, PUD_SIZE
+from earlymem.machine.e820 import E820Entry, E820Type
 
 __all__ = ["BootmemBoot", "Event", "boot_bootmem_era", "find_e820_area"]
 
@@ -128,7 +133,7 @@ def find_e820_area(e820: list[E820Entry], bad: _BadAddr, start: int, end: int, s
 
 def crashkernel_size_at_base(machine: Machine) -> Range | None:
     """2.6.23 early_param("crashkernel"): ``size@base`` or nothing."""
-    from earlymem.units import memparse
+    from earlymem.lib.units import memparse
 
     value = machine.command_line.get("crashkernel")
     if not value:
@@ -144,7 +149,7 @@ def crashkernel_request(machine: Machine, system_ram: int, events: list[Event]) 
     """``(size, base)`` from the generic parse_crashkernel() of 2.6.24 on (kernel/kexec.c):
     ``size@base`` and the ``range:size[,range:size...][@base]`` list against
     System RAM; its warnings go to ``events``.  ``(0, 0)``: nothing usable."""
-    from earlymem.crashkernel import parse_crashkernel
+    from earlymem.boot.crashkernel import parse_crashkernel
     from earlymem.kernels import profile_for
 
     req = parse_crashkernel(machine.command_line.text, system_ram, profile_for("2.6.25"))

@@ -14,7 +14,7 @@ import io
 import struct
 from dataclasses import dataclass
 
-from earlymem.errors import InputError
+from earlymem.lib.errors import InputError
 
 __all__ = ["PurgatoryFacts", "purgatory_facts"]
 

@@ -3,8 +3,8 @@
 The phases, each recorded in a page ledger (:mod:`earlymem.mm.ledger`):
 
 1. **early** -- the era's early allocator: bootmem (2.6.23-2.6.33, see
-   :mod:`earlymem.bootmem_era`), memblock (2.6.37, :mod:`earlymem.early_memblock`;
-   5.10 and later through earlymem's predictor, :mod:`earlymem.setup_arch`);
+   :mod:`earlymem.boot.bootmem_era`), memblock (2.6.37, :mod:`earlymem.boot.memblock_2_6_37`;
+   5.10 and later through earlymem's predictor, :mod:`earlymem.boot.setup_arch`);
 2. **buddy** -- what the early allocator hands to the page allocator;
 3. **running** -- the running system's allocations (:mod:`earlymem.mm.page_alloc`,
    whose module text states the policy);
@@ -41,17 +41,23 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from earlymem.bootmem_era import PGDAT_SIZE_2_6_23, BootmemBoot, Event, boot_bootmem_era
-from earlymem.e820 import E820Entry, E820Type, sanitize
-from earlymem.errors import InputError
-from earlymem.kernels import parse_version
+from earlymem.boot.bootmem_era import (
+    PGDAT_SIZE_2_6_23,
+    BootmemBoot,
+    Event,
+    boot_bootmem_era,
+)
 from earlymem.kexec.tools_2_0_2 import KdumpKernel, KexecLoadError, Segment, crash_load
-from earlymem.machine import Machine, machine_from_dict, toml_number
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range, RangeSet
+from earlymem.lib.version import parse_version
+from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE
+from earlymem.machine import Machine
+from earlymem.machine.e820 import E820Entry, E820Type, sanitize
 from earlymem.mm.buddy import BuddyZone
 from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23, PageAllocator, Zone
-from earlymem.ranges import Range, RangeSet
-from earlymem.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE
+from earlymem.sources.toml import machine_from_dict, toml_number
 
 __all__ = ["ReplayResult", "Scenario", "replay", "load_scenario", "scenario_path", "SCENARIOS", "era_of"]
 
@@ -115,7 +121,7 @@ class Scenario:
 def scenario_path(name: str) -> Path:
     """A bundled scenario by name, or a TOML file path."""
     if name in SCENARIOS:
-        return Path(str(resources.files("earlymem") / "scenarios" / f"{name}.toml"))
+        return Path(str(resources.files("earlymem.replay") / "scenarios" / f"{name}.toml"))
     p = Path(name)
     if p.suffix == ".toml" and p.is_file():
         return p
@@ -180,7 +186,7 @@ def load_scenario(path: Path) -> Scenario:
 
 def kdump_from_bzimage(path: str) -> KdumpKernel:
     """The header fields the 2.0.2 loader reads, from a real bzImage."""
-    from earlymem.kexec.bzimage import read_bzimage
+    from earlymem.sources.bzimage import read_bzimage
 
     img = read_bzimage(path, decompress=False)
     f = img.fields
@@ -383,7 +389,7 @@ def _free_runs(mb, e820_ram: list[Range]) -> list[tuple[int, int]]:
 
 
 def _replay_2_6_37(sc: Scenario, era: Era, version: str, e820: list[E820Entry], nodes: dict[int, Range]) -> ReplayResult:
-    from earlymem.early_memblock import boot_2_6_37
+    from earlymem.boot.memblock_2_6_37 import boot_2_6_37
 
     boot = boot_2_6_37(sc.machine, e820, nodes)
     owners = [(_pages(r), w) for w, r in boot.reserved if w != "crashkernel"]
@@ -395,13 +401,13 @@ def _replay_2_6_37(sc: Scenario, era: Era, version: str, e820: list[E820Entry], 
 def _replay_predictor(sc: Scenario, era: Era, version: str, e820: list[E820Entry], nodes: dict[int, Range]) -> ReplayResult:
     """A modern kernel on the same machine: Debian's image at CONFIG_PHYSICAL_START
     (16 MiB) with nokaslr, through earlymem's predictor."""
-    from earlymem.crashkernel import predict_crashkernel
-    from earlymem.e820 import E820Table
+    from earlymem.boot.crashkernel import predict_crashkernel
+    from earlymem.boot.e820 import e820_report
+    from earlymem.boot.numa_init import early_nodes
+    from earlymem.boot.setup_arch import setup_allocations
     from earlymem.kernels import profile_for
-    from earlymem.cmdline import CommandLine
-    from earlymem.nodes import early_nodes
-    from earlymem.report import e820_report
-    from earlymem.setup_arch import setup_allocations
+    from earlymem.lib.cmdline import CommandLine
+    from earlymem.machine.e820 import E820Table
 
     m0 = sc.machine
     cmd = m0.command_line.text
@@ -424,10 +430,10 @@ def _replay_predictor(sc: Scenario, era: Era, version: str, e820: list[E820Entry
         if crash_pred.regions:
             crash, ok = crash_pred.regions[-1], True
         else:
-            from earlymem.bootmem_era import crashkernel_size_at_base
+            from earlymem.boot.bootmem_era import crashkernel_size_at_base
 
             crash = crashkernel_size_at_base(machine)
-    from earlymem.nodes import assumed_kernel_image
+    from earlymem.boot.numa_init import assumed_kernel_image
 
     image = assumed_kernel_image(machine)
     owners = [(Range(0, 0x100), "low memory (first 1 MiB)")]

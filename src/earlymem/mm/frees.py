@@ -17,16 +17,16 @@ range), in the order a boot prints them:
    mark_rodata_ro() (arch/x86/mm/init_64.c).
 
 Sizes 1, 4 and 5 come from the image's section headers (``earlymem bzimage``;
-earlymem.kexec.bzimage._image_frees()), else the Debian series' table.
+earlymem.sources.bzimage._image_frees()), else the Debian series' table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from earlymem.lib.ranges import Range
+from earlymem.lib.x86_64 import PAGE
 from earlymem.machine import Machine
-from earlymem.ranges import Range
-from earlymem.x86_64 import PAGE
 
 __all__ = ["LateFree", "late_frees", "pages_by_zone", "DEBIAN_IMAGE_FREES"]
 
@@ -93,7 +93,7 @@ def late_frees(machine: Machine, image: Range, crash_regions: list[Range], cpus_
 
 def pages_by_zone(frees: list[LateFree], zones) -> dict[tuple[int, str], int]:
     """Pages given back per ``(nid, zone name)``: each free lands in the zone
-    holding its first page (``zones``: earlymem.mm.zones.ZoneSize)."""
+    holding its first page (``zones``: earlymem.boot.free_area_init.ZoneSize)."""
     out: dict[tuple[int, str], int] = {}
     for f in frees:
         pfn = f.at >> 12

@@ -1,0 +1,41 @@
+"""A running system's input facts from its /proc and /sys files (or a copy of them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.version import parse_version
+from earlymem.machine import Machine
+from earlymem.sources.iomem import iomem_e820, read_firmware_memmap, read_iomem
+
+__all__ = ["machine_from_proc"]
+
+
+def machine_from_proc(root: str | Path = "/") -> Machine:
+    """Read a running system (or a copy of its files under ``root``).
+
+    Uses ``sys/firmware/memmap`` for the firmware map (falling back to the
+    top level of ``proc/iomem``), ``proc/cmdline`` and ``proc/sys/kernel/osrelease``.
+    """
+    base = Path(root)
+    memmap = base / "sys/firmware/memmap"
+    if memmap.is_dir():
+        e820 = read_firmware_memmap(memmap)
+    else:
+        e820 = iomem_e820(read_iomem(base / "proc/iomem"))
+    cmd = _read_optional(base / "proc/cmdline")
+    rel = _read_optional(base / "proc/sys/kernel/osrelease")
+    return Machine(
+        e820=e820,
+        command_line=CommandLine(cmd or ""),
+        kernel_version=parse_version(rel) if rel else None,
+        source=str(base),
+    )
+
+
+def _read_optional(p: Path) -> str | None:
+    try:
+        return p.read_text().strip()
+    except OSError:
+        return None
