@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from earlymem.boot.e820 import e820_report  # noqa: E402
+from earlymem.phases.e820 import e820_report  # noqa: E402
 from earlymem.kernels import profile_for
 from earlymem.lib.cmdline import CommandLine  # noqa: E402
 from earlymem.lib.ranges import Range  # noqa: E402

@@ -10,14 +10,14 @@ from generated import generated_machine, machine_args
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from earlymem.boot.e820 import e820_report
+from earlymem.result import BootResult
 from earlymem.kernels import profile_for
+from earlymem.lib.ranges import Range
 from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
-from earlymem.mm.boot_ledger import boot_ledger, check_boot_ledger
-from earlymem.mm.ledger import LedgerError
+from earlymem.mm.ledger import Ledger, LedgerError
 from earlymem.oracle.capture import read_capture
-from earlymem.pipeline import predict_lines
+from earlymem.pipeline import boot
 from earlymem.sources.dmesg import machine_from_boot_log, parse_boot_logs
 
 FIX = Path(__file__).parent / "fixtures"
@@ -25,22 +25,25 @@ CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "hold
 M, G = 1 << 20, 1 << 30
 
 
-def _check(machine: Machine, version: str, sanitized: bool, who: str = "BIOS-e820") -> dict:
-    profile = profile_for(parse_version(version))
-    report = e820_report(machine, profile, already_sanitized=sanitized, who=who)
-    state: dict = {}
-    predict_lines(machine, profile, report, [], state)
-    assert "handoff" in state
-    ledger = boot_ledger(state["e820"], state["memblock"], state["handoff"], state["end_pfn"])
-    check_boot_ledger(ledger, state["memblock"], state["handoff"])
-    return state
+def _check(machine: Machine, version: str) -> BootResult:
+    """boot() checks the ledger itself (earlymem.pipeline); the result carries
+    its phases, which are checked again here from the result alone."""
+    result = boot(machine, profile_for(parse_version(version)))
+    assert [p.name for p in result.ledger] == ["firmware", "memblock", "buddy"]
+    ledger = Ledger(result.max_pfn)
+    for phase in result.ledger:
+        ledger.add_phase(phase.name, [(Range(s, e), o) for s, e, o in phase.owners])
+    ledger.check()
+    free = sum(e - s for s, e, o in result.ledger[2].owners if o.startswith("free"))
+    assert free == sum(z.managed_at_handoff for z in result.zones) == sum(e - s for s, e in result.freed_runs)
+    return result
 
 
 @pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_capture_conserves_pages(cap):
     c = read_capture(cap)
     first = parse_boot_logs(c.sections.get("first/dmesg") or c.serial, str(cap))[0]
-    _check(machine_from_boot_log(first), first.version, True, first.firmware.who)
+    _check(machine_from_boot_log(first), first.version)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,21 +54,30 @@ def test_every_capture_conserves_pages(cap):
 def test_generated_machines_conserve_pages(low_mb, high_gb, holes, nodes, crash, version):
     machine = generated_machine(low_mb, high_gb, holes, nodes, crash, version)
     try:
-        state = _check(machine, version, False)
+        result = _check(machine, version)
     except Exception as exc:  # a machine the kernel would refuse is not a conservation failure
         if isinstance(exc, LedgerError) or isinstance(exc, AssertionError):
             raise
         return
-    assert sum(h.managed for h in state["handoff"]) > 0
+    assert sum(z.managed_at_handoff for z in result.zones) > 0
 
 
-def test_a_broken_handoff_is_caught():
+def test_a_broken_handoff_is_caught(monkeypatch):
+    # the pipeline checks conservation on every boot: a hand-off that loses one
+    # free page makes boot() fail loudly instead of returning a result
+    import earlymem.pipeline as pipeline
+
     cap = FIX / "oracle" / "pc-4g-ck256-load-crash--6.1"
     c = read_capture(cap)
     first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
-    state = _check(machine_from_boot_log(first), first.version, True, first.firmware.who)
-    h = state["handoff"][1]
-    h.runs[0] = (h.runs[0][0] + 1, h.runs[0][1])  # one free page lost
-    ledger = boot_ledger(state["e820"], state["memblock"], state["handoff"], state["end_pfn"])
+    real = pipeline.memblock_free_all
+
+    def lossy(mb, zones, max_pfn):
+        handoff = real(mb, zones, max_pfn)
+        h = handoff[1]
+        h.runs[0] = (h.runs[0][0] + 1, h.runs[0][1])  # one free page lost
+        return handoff
+
+    monkeypatch.setattr(pipeline, "memblock_free_all", lossy)
     with pytest.raises(LedgerError):
-        check_boot_ledger(ledger, state["memblock"], state["handoff"])
+        boot(machine_from_boot_log(first))

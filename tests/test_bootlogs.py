@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from earlymem.boot.e820 import e820_report
+from earlymem.phases.e820 import e820_report
 from earlymem.kernels import profile_for
 from earlymem.lib.version import parse_version
 from earlymem.sources.dmesg import machine_from_boot_log, message_text, read_boot_logs

@@ -2,7 +2,7 @@
 
 import pytest
 
-from earlymem.boot.crashkernel import parse_crashkernel
+from earlymem.phases.crashkernel import parse_crashkernel
 from earlymem.kernels import profile_for
 
 RAM = 4095 << 20

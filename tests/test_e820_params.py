@@ -6,7 +6,7 @@ test_bootlogs.py; these tests pin the era differences the profiles encode.
 
 import pytest
 
-from earlymem.boot.e820 import apply_mem_params
+from earlymem.phases.e820 import apply_mem_params
 from earlymem.kernels import profile_for
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError

@@ -15,13 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.boot.free_area_init import ZoneSize
+from earlymem.phases.free_area_init import ZoneSize
 from earlymem.kernels import profile_for
 from earlymem.lib.ranges import Range, RangeSet
 from earlymem.lib.version import parse_version
 from earlymem.mm.buddy import buddy_blocks
-from earlymem.mm.handoff import MAX_ORDER, ZoneHandoff, memblock_free_all, run_orders
-from earlymem.mm.watermarks import Watermarks, zone_watermarks
+from earlymem.mm.handoff import MAX_ORDER, memblock_free_all, run_orders
+from earlymem.result import Zone
+from earlymem.mm.watermarks import zone_watermarks
 from earlymem.oracle.capture import read_capture
 from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
 from earlymem.sources.dmesg import machine_from_boot_log
@@ -107,11 +108,10 @@ def test_min_free_kbytes_rule_and_zoneinfo_format_on_real_zones(cap):
         assert mins <= wm.min_free_kbytes // 4
     # the era's block format, byte for byte, given the kernel's own numbers
     fields = profile.zoneinfo_fields
-    hand = [ZoneHandoff(ZoneSize(z["nid"], z["name"], 0, z["spanned"], z["present"]), z["managed"]) for z in zs]
-    for h, z in zip(hand, zs):
-        h.counts = [z["pages free"]] + [0] * (MAX_ORDER - 1)
-    given = Watermarks(0, [(z["min"], z["low"], z["high"], z.get("promo", 0)) for z in zs], [z["prot"] for z in zs])
-    assert zoneinfo_text(fields, hand, given).splitlines() == [ln for z in zs for ln in z["lines"]]
+    given = [Zone(z["nid"], z["name"], 0, z["spanned"], z["present"], z["managed"], z["managed"],
+                  (z["pages free"],) + (0,) * (MAX_ORDER - 1), z["min"], z["low"], z["high"], z.get("promo", 0), tuple(z["prot"]))
+             for z in zs]
+    assert zoneinfo_text(fields, given).splitlines() == [ln for z in zs for ln in z["lines"]]
 
 
 @pytest.mark.parametrize("cap", CAPTURES[:8], ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -122,9 +122,7 @@ def test_buddyinfo_format(cap):
     for ln in real:
         m = re.match(r"^Node (\d+), zone\s+(\S+)((?:\s+\d+){11}) $", ln)
         assert m, ln
-        h = ZoneHandoff(ZoneSize(int(m.group(1)), m.group(2), 0, 1, 1))
-        h.counts = [int(x) for x in m.group(3).split()]
-        hand.append(h)
+        hand.append(Zone(int(m.group(1)), m.group(2), 0, 1, 1, free_lists=tuple(int(x) for x in m.group(3).split())))
     assert buddyinfo_text(hand).splitlines() == real
 
 
@@ -209,7 +207,7 @@ def test_percpu_and_hash_table_lines(cap):
 
 
 def test_nr_kernel_pages_rules():
-    from earlymem.boot.start_kernel import nr_kernel_pages
+    from earlymem.phases.start_kernel import nr_kernel_pages
 
     zones = [ZoneSize(0, "DMA", 1, 4095, 3998), ZoneSize(0, "DMA32", 4096, 1044480, 782304)]
     # 5.10/6.1: present less the memmap estimate (spanned pages unless the zone
@@ -225,26 +223,26 @@ def test_only_the_used_brk_stays_reserved():
     # setup_arch(): [_text, __end_of_kernel_reserve) is reserved, then
     # reserve_brk() keeps of .brk only what dmi_setup() and
     # early_alloc_pgt_buf() took -- the rest of the section is free memory
-    from earlymem.boot.numa_init import (
-        DEBIAN_BRK_SIZE,
-        DEBIAN_RESERVE_SPAN,
-        early_nodes,
-    )
-    from earlymem.boot.setup_arch import setup_allocations
+    from earlymem.kernels.builds import pinned_build
     from earlymem.lib.cmdline import CommandLine
     from earlymem.machine import Machine
-    from earlymem.machine.e820 import E820Entry, E820Table, E820Type
+    from earlymem.machine.e820 import E820Entry, E820Type
+    from earlymem.pipeline import boot
 
     profile = profile_for(parse_version("5.10"))
     m = Machine([E820Entry(0, 0x9FC00, E820Type.RAM), E820Entry(0x100000, (1 << 30) - 0x100000, E820Type.RAM)],
                 CommandLine("nokaslr"), parse_version("5.10"))
-    nodes = early_nodes(E820Table(m.e820, 128), m, profile)
-    mb = setup_allocations(nodes, m, profile).memblock
-    end = 0x1000000 + DEBIAN_RESERVE_SPAN[(5, 10)]
-    brk = end - DEBIAN_BRK_SIZE[(5, 10)]
+    build = pinned_build(m.kernel_version)
+    result = boot(m, profile)
+
+    def is_reserved(addr):
+        return any(r.start <= addr < r.end for r in result.reserved)
+
+    end = 0x1000000 + build.reserve_span
+    brk = end - build.brk_size
     used = 4096 * (1 + profile.init_pgt_buf_pages)
-    assert mb.is_reserved(brk - 1) and mb.is_reserved(brk + used - 1)
-    assert not mb.is_reserved(brk + used) and not mb.is_reserved(end - 1)
+    assert is_reserved(brk - 1) and is_reserved(brk + used - 1)
+    assert not is_reserved(brk + used) and not is_reserved(end - 1)
 
 
 @pytest.mark.parametrize("cap", CAPTURES + MBDEBUG, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -256,7 +254,6 @@ def test_present_and_managed_pages_against_the_kernel(cap):
     # printed the line (6.12 prints it late: after "Freeing SMP alternatives
     # memory").  Per zone, the hand-off plus everything given back after it
     # (earlymem.mm.frees) must be the managed pages of /proc/zoneinfo -- exactly.
-    from earlymem.mm.frees import pages_by_zone
     from earlymem.sources.dmesg import memory_line, message_text, parse_boot_logs
     from earlymem.verify import predict_capture
 
@@ -264,17 +261,14 @@ def test_present_and_managed_pages_against_the_kernel(cap):
     dmesg = c.sections["first/dmesg"]
     at, physpages, totalram = memory_line(dmesg)
     first = parse_boot_logs(dmesg, str(cap))[0]
-    state: dict = {}
-    predict_capture(c, first, profile_for(parse_version(first.version)), state)
-    assert sum(h.zone.present for h in state["handoff"]) == physpages
+    _, result = predict_capture(c, first, profile_for(parse_version(first.version)))
+    assert sum(z.present for z in result.zones) == physpages
     before = {message_text(ln) for ln in dmesg[:at]}
-    given_back = sum(f.pages for f in state["late_frees"] if f.line in before)
-    assert sum(h.managed for h in state["handoff"]) + given_back == totalram
-    later = pages_by_zone(state["late_frees"], [h.zone for h in state["handoff"]])
+    given_back = sum(f.pages for f in result.frees if f"Freeing {f.what} memory: {f.pages << 2}K" in before)
+    assert sum(z.managed_at_handoff for z in result.zones) + given_back == totalram
     real = {(z["nid"], z["name"]): z["managed"] for z in _zoneinfo(c)}
-    for h in state["handoff"]:
-        key = (h.zone.nid, h.zone.name)
-        assert h.managed + later.get(key, 0) == real[key], key
+    for z in result.zones:
+        assert z.managed == real[(z.nid, z.name)], (z.nid, z.name)
 
 
 @pytest.mark.parametrize("cap", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -321,7 +315,7 @@ def test_swiotlb_areas_and_resizing():
     # kernel/dma/swiotlb.c (6.x): areas for the possible CPUs rounded up to a
     # power of two; at least IO_TLB_SEGSIZE slabs an area (the buffer grows to
     # the next power of two); halved while memory below 4 GiB is short
-    from earlymem.boot.start_kernel import swiotlb_init
+    from earlymem.phases.start_kernel import swiotlb_init
     from earlymem.lib.cmdline import CommandLine
     from earlymem.machine import Machine
     from earlymem.machine.e820 import E820Entry, E820Type

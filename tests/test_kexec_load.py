@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from earlymem.kernels import profile_for
+from earlymem.sources.dmesg import parse_boot_logs
+
 from earlymem.kexec.holes import HoleFinder, KexecLoadError
 from earlymem.kexec.tools_2_0_25 import (
     RANGE_ACPI,
@@ -65,7 +68,7 @@ def test_segment_table_and_capture_kernel_match(cap):
     assert fam["kexec-segments"].ok, "\n".join(fam["kexec-segments"].diff())
     assert fam["kdump-e820"].ok, "\n".join(fam["kdump-e820"].diff())
     if fam["kdump-nodes"].expected:
-        # (5.10 included: the crashing CPU's memoryless node, earlymem.boot.paging_init)
+        # (5.10 included: the crashing CPU's memoryless node, earlymem.phases.paging_init)
         assert fam["kdump-nodes"].ok, "\n".join(fam["kdump-nodes"].diff())
 
 
@@ -73,29 +76,23 @@ def test_segment_table_and_capture_kernel_match(cap):
 def test_e820_map_handed_over_is_kexec_tools(cap):
     # the "E820 memmap:" lines kexec-tools --debug prints are the capture
     # kernel's boot_params e820 -- compared line by line
-    from earlymem.boot.e820 import e820_report
-    from earlymem.kernels import profile_for
-    from earlymem.kexec.capture import predict_crash_load
+    from earlymem.kexec.capture import kexec_load
     from earlymem.oracle.capture import read_capture
-    from earlymem.pipeline import predict_lines
-    from earlymem.sources.dmesg import parse_boot_logs
-    from earlymem.verify import _kexec_inputs
+    from earlymem.verify import _kexec_inputs, predict_capture
 
     c = read_capture(cap)
     dbg = c.sections["first/kexec_load_debug"]
     if "E820 memmap:" not in dbg:
         pytest.skip("kexec -p failed in this capture (no crash region)")
     first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
-    m = machine_from_boot_log(first)
     prof = profile_for(first.version)
-    rep = e820_report(m, prof, already_sanitized=True, who=first.firmware.who)
-    lines, _ = predict_lines(m, prof, rep)
-    kp = predict_crash_load(m, prof, rep, lines, **_kexec_inputs(c, m))
+    m, result = predict_capture(c, first, prof)
+    kp = kexec_load(m, result, profile=prof, **_kexec_inputs(c, m))
     want = [ln for ln in dbg[dbg.index("E820 memmap:") + 1:] if re.match(r"^[0-9a-f]{16}-[0-9a-f]{16} \(\d+\)$", ln)]
-    got = kp.load.debug[kp.load.debug.index("E820 memmap:") + 1:]
+    got = list(kp.debug[kp.debug.index("E820 memmap:") + 1:])
     assert got[: len(want)] == want
     assert [ln for ln in dbg if ln.startswith(("Loaded ", "Created ", "kernel init_size"))] == \
-        [ln for ln in kp.load.debug if ln.startswith(("Loaded ", "Created ", "kernel init_size"))]
+        [ln for ln in kp.debug if ln.startswith(("Loaded ", "Created ", "kernel init_size"))]
 
 
 def test_load_places_top_down_in_the_crash_region():
@@ -183,7 +180,8 @@ def test_purgatory_facts_refuse_a_binary_without_one(tmp_path):
 
 def test_file_load_rules_per_era():
     from earlymem.kernels import profile_for
-    from earlymem.kexec.file_load import KernelPurgatory, file_load_bzimage64
+    from earlymem.kernels.builds import KernelPurgatory
+    from earlymem.kexec.file_load import file_load_bzimage64
 
     purg = KernelPurgatory(0x4000, 0x5000, 0x1000)
     old = file_load_bzimage64(IOMEM, H61, purg, 0xFC4BD, "console=ttyS0", profile_for("6.1").kexec_file)
@@ -207,10 +205,15 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "earlymem", *map(str, args)], capture_output=True, text=True)
 
 
-def _synthetic_kernel(tmp_path):
+def _synthetic_kernel(tmp_path, release: bytes | None = None):
+    """A small relocatable bzImage64; ``release`` makes its version string name
+    that build (e.g. a pinned one, whose facts then complete the image's)."""
     from tests.test_bzimage import bzimage
 
     data = bytearray(bzimage())  # protocol 2.15, relocatable bzImage64 header, gzip vmlinux
+    if release is not None:
+        text = release + b" (earlymem) #1 SMP\0"
+        data[0x300:0x300 + len(text)] = text
     struct.pack_into("<I", data, 0x230, 0x200000)  # kernel_alignment
     data[0x234] = 1
     struct.pack_into("<I", data, 0x238, 2047)  # cmdline_size
@@ -274,8 +277,9 @@ def test_realmode_blob_size_is_found_in_a_vmlinux():
 def test_cli_kexec_capture_kernel_boots_on_the_crashing_cpu(tmp_path):
     # 5.10: a capture kernel booted on CPU 1 (node 1 has no memory in the crash
     # region) sets node 1 up late; CPU 0's node is online: nothing late
+    # (the image claims the pinned 5.10 build, whose struct sizes complete it: it has no .BTF)
     log = FIX / "oracle" / "numa2x4g-ck256-load-crash--5.10" / "serial.log"
-    k = _synthetic_kernel(tmp_path)
+    k = _synthetic_kernel(tmp_path, b"5.10.0-32-amd64")
     late = "Initmem setup node 1 [mem 0x0000000000000000-0x0000000000000000]"
     args = ("kexec", "--dmesg", log, "--kernel", k, "--format", "kdump", "--append", "console=ttyS0 nr_cpus=1 nokaslr")
     from_log = _cli(*args)  # the log's panic line: "CPU: 1 PID: 1 Comm: init Kdump: loaded"
@@ -284,3 +288,18 @@ def test_cli_kexec_capture_kernel_boots_on_the_crashing_cpu(tmp_path):
     assert on0.returncode == 0 and late not in on0.stdout
     bad = _cli(*args, "--crash-cpu", "5")
     assert bad.returncode == 2 and "--crash-cpu" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_capture_kernel_of_an_unknown_build_predicts_nothing_that_needs_its_facts(tmp_path):
+    # an image of a build earlymem has no facts for, without .BTF: the capture
+    # kernel's e820 map is predicted, its NODE_DATA is not (and says why)
+    log = FIX / "oracle" / "numa2x4g-ck256-load-crash--5.10" / "serial.log"
+    k = _synthetic_kernel(tmp_path)  # "6.1.0-test"
+    proc = _cli("kexec", "--dmesg", log, "--kernel", k, "--format", "json", "--append", "console=ttyS0 nr_cpus=1 nokaslr")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    capture = json.loads(proc.stdout)["capture"]
+    assert any(ln["family"] == "e820" for ln in capture["lines"])
+    assert not any("NODE_DATA" in ln["text"] for ln in capture["lines"])
+    assert any(n["what"] == "NODE_DATA" and "lacks" in n["reason"] for n in capture["not_predicted"])

@@ -1,5 +1,5 @@
 """paging_init() to init_cpu_to_node(): sparse_init()'s memblock allocations and
-5.10's late NODE_DATA for a CPU's memoryless node (earlymem.boot.paging_init).
+5.10's late NODE_DATA for a CPU's memoryless node (earlymem.phases.paging_init).
 
 The sparse_init() expectations are worked by hand from the rules in Debian's
 5.10.223 mm/sparse.c and arch/x86/mm/init_64.c (see the module docstring);
@@ -19,13 +19,13 @@ from earlymem.allocators.memblock import (
     NUMA_NO_NODE,
     Memblock,
 )
-from earlymem.boot.paging_init import (
+from earlymem.phases.paging_init import (
     late_node_data,
     logical_cpu_apic,
     possible_cpus,
     sparse_init,
 )
-from earlymem.boot.setup_arch import DEBIAN_STRUCT_SIZES
+from earlymem.kernels.builds import pinned_build
 from earlymem.kernels import profile_for
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
@@ -36,7 +36,7 @@ from earlymem.verify import verify_path
 
 FIX = Path(__file__).parent / "fixtures"
 G, M = 1 << 30, 1 << 20
-SIZES = DEBIAN_STRUCT_SIZES[(5, 10)]
+SIZES = dict(pinned_build(parse_version("5.10")).struct_sizes)
 ND = 0x2A000  # roundup(sizeof(pg_data_t), PAGE_SIZE) of Debian's 5.10
 
 
@@ -209,9 +209,8 @@ def test_vmemmap_shortcut_places_what_step_by_step_does(low_mb, high_gb, holes, 
     # 7.2's vmemmap is taken 2 MiB block by block with table pages between;
     # late_setup._vmemmap_stack() places long stretches at once: the reserved
     # regions must come out the same either way
-    import earlymem.boot.paging_init as ls
-    from earlymem.boot.e820 import e820_report
-    from earlymem.pipeline import predict_lines
+    import earlymem.phases.paging_init as ls
+    from earlymem.pipeline import boot
 
     profile = profile_for(parse_version("7.2"))
     machine = generated_machine(low_mb, high_gb, holes, nodes, crash, "7.2")
@@ -219,9 +218,7 @@ def test_vmemmap_shortcut_places_what_step_by_step_does(low_mb, high_gb, holes, 
     try:
         for shortcut in (True, False):
             ls.VMEMMAP_STACK_SHORTCUT = shortcut
-            state: dict = {}
-            predict_lines(machine, profile, e820_report(machine, profile, already_sanitized=False), [], state)
-            got.append([(r.base, r.size, r.nid, r.flags) for r in state["memblock"].reserved])
+            got.append(boot(machine, profile).reserved)
     except InputError:
         return  # a machine the kernel refuses
     finally:

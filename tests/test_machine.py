@@ -3,7 +3,7 @@
 import pytest
 from conftest import FIXTURES
 
-from earlymem.boot.e820 import e820_report
+from earlymem.phases.e820 import e820_report
 from earlymem.kernels import profile_for
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range

@@ -39,8 +39,8 @@ def test_reserved_bytes_at_the_handoff_match(cap):
     kernel = reserved_at_handoff(lines)
     assert kernel is not None, "no memblock=debug dump"
     mb = predicted_memblock(cap)
-    memory = RangeSet(Range(r.base, r.base + r.size) for r in mb.memory if r.size)
-    ours = RangeSet(Range(r.base, r.base + r.size) for r in mb.reserved if r.size).intersect(memory)
+    memory = RangeSet(Range(r.start, r.end) for r in mb.memory)
+    ours = RangeSet(Range(r.start, r.end) for r in mb.reserved).intersect(memory)
     theirs = kernel.intersect(memory)
     assert theirs.subtract(ours).total == 0, f"reserved only by the kernel: {theirs.subtract(ours)}"
     assert ours.subtract(theirs).total == 0, f"reserved only by earlymem: {ours.subtract(theirs)}"

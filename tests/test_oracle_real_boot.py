@@ -42,7 +42,7 @@ def test_smallest_configuration_boots_and_reproduces_its_fixture(tmp_path):
 def test_real_debian_kernel_image_reads_back():
     """The pinned 6.1 bzImage (fetched above, cached): header, payload and the image
     extent earlymem assumes when no --kernel is given."""
-    from earlymem.boot.numa_init import DEBIAN_IMAGE_SIZE, PHYSICAL_START
+    from earlymem.phases.numa_init import DEBIAN_IMAGE_SIZE, PHYSICAL_START
     from earlymem.oracle.kernels import fetch_kernel
     from earlymem.sources.bzimage import read_bzimage
 
@@ -104,9 +104,9 @@ def test_kexec_facts_tables_are_the_real_image():
 def test_early_allocation_tables_are_the_real_image():
     # the section and struct sizes the hand-off model takes from the Debian
     # series when no --kernel is given, against the real 6.1 vmlinuz
-    from earlymem.boot.numa_init import DEBIAN_BRK_SIZE
-    from earlymem.boot.setup_arch import DEBIAN_STRUCT_SIZES
-    from earlymem.boot.start_kernel import DEBIAN_PCPU_CHUNK, DEBIAN_PERCPU_STATIC
+    from earlymem.phases.numa_init import DEBIAN_BRK_SIZE
+    from earlymem.phases.setup_arch import DEBIAN_STRUCT_SIZES
+    from earlymem.phases.start_kernel import DEBIAN_PCPU_CHUNK, DEBIAN_PERCPU_STATIC
     from earlymem.oracle.kernels import fetch_kernel
     from earlymem.sources.bzimage import read_bzimage
 

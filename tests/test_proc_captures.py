@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from earlymem.boot.e820 import e820_report
+from earlymem.phases.e820 import e820_report
 from earlymem.kernels import profile_for
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.ranges import RangeSet

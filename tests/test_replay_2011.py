@@ -14,6 +14,14 @@ from earlymem.replay.replay import replay
 GiB = 1 << 30
 
 
+def _alloc(r, purpose: str):
+    """The early allocation made for ``purpose`` (BootResult.allocations), as a byte Range."""
+    from earlymem.lib.ranges import Range
+
+    a = next(a for a in r.result.allocations if a.purpose == purpose)
+    return Range(a.start, a.end)
+
+
 @pytest.fixture(scope="module")
 def r2623():
     return replay("seed-2011", "2.6.23")
@@ -22,13 +30,13 @@ def r2623():
 def test_node0_bitmap_lands_at_page_align_end(r2623):
     # find_e820_area(): [1M, ...) hits the kernel image in bad_addr(), so the
     # bitmap moves to PAGE_ALIGN(__pa(_end)) = 0xf9b000 (the report's address)
-    assert r2623.boot.bitmaps[0].start == 0xF9B000
+    assert _alloc(r2623, "bootmem bitmap of node 0").start == 0xF9B000
 
 
 def test_bitmap_sizes_follow_the_node_spans(r2623):
     # bootmem_bootmap_pages(): one bit per page of the span, holes included;
     # node 0 spans 49 GiB (48 GiB RAM + the PCI hole), node 1 48 GiB
-    b0, b1 = r2623.boot.bitmaps[0], r2623.boot.bitmaps[1]
+    b0, b1 = _alloc(r2623, "bootmem bitmap of node 0"), _alloc(r2623, "bootmem bitmap of node 1")
     assert b0.size == 49 * GiB // 4096 // 8 == 0x188000
     assert b1.size == 48 * GiB // 4096 // 8
     assert b0.end == 0x1123000  # ~17.14 MiB: the report's "ends ~17.1 MB"
@@ -36,10 +44,10 @@ def test_bitmap_sizes_follow_the_node_spans(r2623):
 
 def test_crash_reservation_is_silently_accepted_over_the_bitmap(r2623):
     # 2.6.23 reserve_bootmem_core(): already-set bits are accepted without a word
-    ev = [e for e in r2623.boot.events if e.data.get("what") == "crashkernel"][0]
+    ev = [e for e in r2623.events if e.data.get("what") == "crashkernel"][0]
     assert ev.data["error"] == 0 and ev.data["already"] == 0x123
-    assert r2623.boot.crash_reserved
-    assert not any("crashkernel" in e.text for e in r2623.boot.events if e.kernel_line)
+    assert r2623.crash_reserved
+    assert not any("crashkernel" in e.text for e in r2623.events if e.printed)
 
 
 def test_retirement_frees_the_bitmap_pages_inside_the_crash_region(r2623):
@@ -58,21 +66,23 @@ def test_conservation_every_ram_page_is_kept_or_freed_exactly_once(r2623):
 
     page = 4096
     ram = RangeSet(Range(-(-e.addr // page), (e.addr + e.size) // page) for e in r2623.machine.e820 if e.type == E820Type.RAM)
-    kept = [r for _, r in r2623.boot.reserved] + list(r2623.boot.pgdats.values()) + list(r2623.boot.bitmaps.values())
-    kept += list(r2623.boot.mem_maps.values())  # paging_init(): alloc_node_mem_map()
-    kept = RangeSet(Range(r.start // page, -(-r.end // page)) for r in kept).intersect(ram)
-    runs = [r for rs in r2623.boot.freed.values() for r in rs]
-    free = RangeSet(Range(r.start_pfn, r.end_pfn) for r in runs if r.what == "free")
-    assert sum(r.end_pfn - r.start_pfn for r in runs if r.what == "free") == free.total  # no page twice
-    assert free == ram.subtract(kept)
-    bitmap = RangeSet(Range(r.start_pfn, r.end_pfn) for r in runs if r.what == "bitmap")
-    assert not bitmap.intersect(free) and bitmap.total == sum(n.map_pages for n in r2623.boot.nodes)
+    # every reservation, NODE_DATA, bitmap and mem_map (paging_init(): alloc_node_mem_map())
+    allocs = r2623.result.allocations
+    kept = RangeSet(Range(a.start // page, -(-a.end // page)) for a in allocs).intersect(ram)
+    bitmap = RangeSet(Range(a.start // page, -(-a.end // page)) for a in allocs if a.purpose.startswith("bootmem bitmap"))
+    runs = r2623.result.freed_runs
+    freed = RangeSet(Range(s, e) for s, e in runs)
+    assert sum(e - s for s, e in runs) == freed.total  # no page twice
+    assert freed.subtract(bitmap) == ram.subtract(kept)
+    # bootmem_bootmap_pages(): one bit per page of each node's span, whole pages
+    spans = [n.memory[0] for n in r2623.result.nodes]
+    assert bitmap.intersect(freed) == bitmap and bitmap.total == sum(-(-((e - s) // page) // 8 // page) for s, e in spans)
 
 
 def test_2625_exclusive_reservation_fails_visibly():
     r = replay("seed-2011", "2.6.25")
-    assert not r.boot.crash_reserved and not r.leaked
-    assert any(e.kernel_line and e.text == "crashkernel reservation failed - memory is in use" for e in r.boot.events)
+    assert not r.crash_reserved and not r.leaked
+    assert any(e.printed and e.text == "crashkernel reservation failed - memory is in use" for e in r.events)
     assert r.verdict().startswith("SAFE BUT NO KDUMP")
 
 
@@ -122,7 +132,7 @@ def test_ledger_makes_the_overlap_a_query(r2623):
 
 def test_buddy_free_lists_hold_exactly_the_freed_pages(r2623):
     # eager merging (mm/page_alloc.c __free_one_page) up to order MAX_ORDER-1 = 10
-    freed = sum(r.end_pfn - r.start_pfn for runs in r2623.boot.freed.values() for r in runs)
+    freed = sum(e - s for s, e in r2623.result.freed_runs)
     assert sum(z.free_pages for z in r2623.buddy) == freed
     dma32 = next(z for z in r2623.buddy if (z.nid, z.name) == (0, "DMA32"))
     # the leaked bitmap tail 0x1000-0x1122 merges into blocks of order 8, 5, 1 and 0
@@ -152,14 +162,16 @@ def test_2624_announces_the_reservation_and_still_overlaps():
     # 2.6.24 reserve_crashkernel() (setup_64.c): the line before reserve_bootmem,
     # System RAM = end_pfn pages with holes (97 GiB = 99328 MB); no conflict check yet
     r = replay("seed-2011", "2.6.24")
-    lines = [e.text for e in r.boot.events if e.kernel_line]
+    lines = [e.text for e in r.events if e.printed]
     assert "Reserving 128MB of memory at 16MB for crashkernel (System RAM: 99328MB)" in lines
     assert r.leaked_pages == 291
 
 
 def test_scenario_without_kernel_image_is_a_located_error(tmp_path):
     f = tmp_path / "m.toml"
-    f.write_text('kernel_version = "2.6.23"\ncommand_line = "crashkernel=64M@16M"\n[[e820]]\nstart = "1M"\nend = "1G"\ntype = "usable"\n')
+    # (two e820 entries: with fewer the kernel fakes a BIOS-88 map, refused before the image matters)
+    f.write_text('kernel_version = "2.6.23"\ncommand_line = "crashkernel=64M@16M"\n[[e820]]\nstart = 0\nend = "640K"\ntype = "usable"\n'
+                 '[[e820]]\nstart = "1M"\nend = "1G"\ntype = "usable"\n')
     proc = subprocess.run([sys.executable, "-m", "earlymem", "replay", str(f)], capture_output=True, text=True)
     assert proc.returncode == 2
     err = proc.stderr.strip()

@@ -77,7 +77,7 @@ MODERN_LOGS = sorted((Path(__file__).parent / "fixtures" / "bootlogs").glob("*.l
 
 @pytest.mark.parametrize("path", CAPTURES + MODERN_LOGS + HOLDOUT, ids=lambda p: p.name)
 def test_zone_node_range_and_initmem_lines_match_fully(path):
-    """earlymem.boot.numa_init: the Zone ranges, Early memory node ranges and Initmem
+    """earlymem.phases.numa_init: the Zone ranges, Early memory node ranges and Initmem
     setup lines of every Debian 5.10/6.1/6.12/7.2 boot, byte for byte."""
     fam = {f.name: f for f in verify_path(path).families}
     for name in ("zones", "node-ranges", "initmem"):
@@ -87,7 +87,7 @@ def test_zone_node_range_and_initmem_lines_match_fully(path):
 @pytest.mark.parametrize("path", CAPTURES + MODERN_LOGS + HOLDOUT, ids=lambda p: p.name)
 def test_numa_and_node_data_lines_match_fully(path):
     """NUMA merge lines, the faked node and every NODE_DATA placement
-    (earlymem.boot.setup_arch: page tables, printk ring buffer, initrd move, then
+    (earlymem.phases.setup_arch: page tables, printk ring buffer, initrd move, then
     alloc_node_data()), byte for byte."""
     f = {f.name: f for f in verify_path(path).families}["numa"]
     assert any(ln.startswith("NODE_DATA(") for ln in f.expected)
@@ -135,20 +135,15 @@ def test_predicted_iomem_is_the_kernels(path):
     (Crash kernel here; Kernel code/... need --kernel) appear in the capture's
     /proc/iomem exactly and in order; the other e820 entries appear with their
     start and name (devices may nest them or stretch their end)."""
-    from earlymem.boot.e820 import e820_report
-    from earlymem.kernels import profile_for
-    from earlymem.lib.version import parse_version
     from earlymem.oracle.capture import read_capture
-    from earlymem.pipeline import predict_lines
+    from earlymem.pipeline import boot
+    from earlymem.render.iomem import iomem_text
     from earlymem.sources.dmesg import read_boot_logs
 
     iomem = read_capture(path).sections.get("first/iomem")
     assert iomem
     first = read_boot_logs(path / "serial.log")[0]
-    machine = machine_from_boot_log(first)
-    profile = profile_for(parse_version(first.version))
-    lines, _ = predict_lines(machine, profile, e820_report(machine, profile, already_sanitized=True, who=first.firmware.who))
-    predicted = [t for f, t in lines if f == "iomem"]
+    predicted = iomem_text(boot(machine_from_boot_log(first)).iomem)
     assert any(t.endswith(" : System RAM") for t in predicted)
     exact = []
     for t in predicted:

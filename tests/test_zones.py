@@ -1,4 +1,4 @@
-"""Zones per node (earlymem.boot.free_area_init): spanned and present pages, checked by
+"""Zones per node (earlymem.phases.free_area_init): spanned and present pages, checked by
 hand on small layouts and against /proc/zoneinfo of every committed capture."""
 
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.boot.free_area_init import ZONE_ORDER, zone_sizes
-from earlymem.boot.numa_init import EarlyNodes
+from earlymem.phases.free_area_init import ZONE_ORDER, zone_sizes
+from earlymem.phases.numa_init import EarlyNodes
 from earlymem.verify import verify_path
 
 FIX = Path(__file__).parent / "fixtures"

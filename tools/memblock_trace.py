@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from earlymem.allocators.memblock import Memblock
+from earlymem.result import BootResult
 from earlymem.kernels import profile_for
 from earlymem.lib.ranges import Range, RangeSet
 from earlymem.lib.version import parse_version
@@ -28,17 +29,16 @@ from earlymem.sources.memblock_trace import kernel_calls, reserved_at_handoff
 from earlymem.verify import predict_capture
 
 
-def predicted_memblock(path: Path) -> Memblock:
-    """earlymem's memblock at the hand-off for a capture, with its trace."""
+def predicted_memblock(path: Path) -> BootResult:
+    """earlymem's boot of a capture: memblock at the hand-off, with its trace."""
     cap = read_capture(path)
     first = parse_boot_logs(cap.sections["first/dmesg"], str(path))[0]
-    state: dict = {}
     Memblock.TRACE = True
     try:
-        predict_capture(cap, first, profile_for(parse_version(first.version)), state)
+        _, result = predict_capture(cap, first, profile_for(parse_version(first.version)))
     finally:
         Memblock.TRACE = False
-    return state["memblock"]
+    return result
 
 
 def _fmt(rs: RangeSet, limit: int = 8) -> str:
@@ -50,7 +50,7 @@ def compare(path: Path) -> bool:
     lines = read_capture(path).sections["first/dmesg"]
     real = kernel_calls(lines)
     mb = predicted_memblock(path)
-    ours = mb.trace or []
+    ours = list(mb.memblock_trace or [])
     a = [(c.kind, c.base, c.size) for c in real]
     sm = difflib.SequenceMatcher(a=a, b=ours, autojunk=False)
     print(f"== {path.name}: {len(real)} kernel calls after the dump, {len(ours)} earlymem calls in all")
@@ -62,9 +62,9 @@ def compare(path: Path) -> bool:
         for kind, base, size in ours[j1:j2]:
             print(f"  earlymem {kind:7} [{base:#x}-{base + size:#x})")
         print("  --")
-    memory = RangeSet(Range(r.base, r.base + r.size) for r in mb.memory if r.size)
+    memory = RangeSet(Range(r.start, r.end) for r in mb.memory)
     kernel = (reserved_at_handoff(lines) or RangeSet()).intersect(memory)
-    earlymem = RangeSet(Range(r.base, r.base + r.size) for r in mb.reserved if r.size).intersect(memory)
+    earlymem = RangeSet(Range(r.start, r.end) for r in mb.reserved).intersect(memory)
     only_k, only_e = kernel.subtract(earlymem), earlymem.subtract(kernel)
     print(f"  reserved at the hand-off only by the kernel: {only_k.total} bytes {_fmt(only_k)}")
     print(f"  reserved at the hand-off only by earlymem: {only_e.total} bytes {_fmt(only_e)}")

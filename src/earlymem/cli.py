@@ -1,4 +1,10 @@
-"""The ``earlymem`` command line."""
+"""The ``earlymem`` command line: options -> the API (earlymem/__init__.py) -> a renderer.
+
+Nothing here models the kernel or formats its output; the oracle commands drive
+:mod:`earlymem.oracle`.  Exit status: 0 done, 1 a predicted failure or a
+verify difference, 2 bad input (one line naming the file and line or field),
+70 an internal error.
+"""
 
 from __future__ import annotations
 
@@ -34,84 +40,54 @@ def _input_options(func):
         click.option("--proc", "proc_root", type=click.Path(file_okay=False, path_type=Path), help="A running system's root (/ or a copy with sys/firmware/memmap, proc/cmdline, proc/sys/kernel/osrelease)."),
         click.option("--append", "append", help="Extra kernel parameters, as if appended to the command line (e.g. 'memmap=64M$0x50000000')."),
         click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1), help="Which boot of a multi-boot log (1 = first kernel, 2 = e.g. its kdump kernel)."),
-        click.option("--kernel-version", help="Kernel release to use instead of the log's 'Linux version' banner."),
-        click.option("--kernel", "kernel_image", type=click.Path(dir_okay=False, path_type=Path), help="The vmlinuz (bzImage): where the kernel lies, instead of the assumed Debian default."),
+        click.option("--kernel-version", help="Kernel release to use instead of the log's 'Linux version' banner (a series such as 6.1 stands for earlymem's pinned build of it)."),
+        click.option("--kernel", "kernel_image", type=click.Path(dir_okay=False, path_type=Path), help="The vmlinuz (bzImage) of the kernel that boots: its facts (extent, struct sizes, frees) instead of a pinned build's."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None):
-    """Load one input and compute its e820 report; errors located where they came from."""
-    from earlymem.boot.e820 import e820_report
+def _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None):
     from earlymem.sources.inputs import load_input
 
     try:
-        loaded = load_input(
-            dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot,
-            kernel_version=kernel_version, append=append, kernel_image=kernel_image,
-        )
+        loaded = load_input(dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot,
+                            kernel_version=kernel_version, append=append, kernel_image=kernel_image)
     except ValueError as exc:
         raise click.UsageError(str(exc))
-    if loaded.kaslr_note:
-        click.echo(f"earlymem: note: {loaded.kaslr_note}", err=True)
-    try:
-        report = e820_report(loaded.machine, loaded.profile, already_sanitized=loaded.map_is_sanitized, who=loaded.who)
-    except InputError as exc:  # a command-line parameter: point at where it came from
-        source, line, field = loaded.cmdline_source
-        raise exc.located(source=source, line=line, field=field)
-    return loaded, report
+    for note in loaded.notes:
+        _note(note)
+    return loaded
+
+
+def _note(text: str) -> None:
+    click.echo(f"earlymem: note: {text}", err=True)
 
 
 @cli.command("e820")
 @_input_options
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "json", "table"]), default="dmesg", show_default=True)
-def e820_cmd(
-    dmesg: Path | None,
-    machine_file: Path | None,
-    proc_root: Path | None,
-    append: str | None,
-    boot: int,
-    kernel_version: str | None,
-    kernel_image: Path | None,
-    fmt: str,
-) -> None:
+def e820_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
     """Print the firmware memory map exactly as the kernel printed it.
 
     When the command line has mem= or memmap=, the e820 edits they make and
     the user-defined map the kernel derives follow, as that kernel prints
     them.  With --append, see what extra parameters would do.
     """
-    loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
+    from earlymem.pipeline import e820_phase
+    from earlymem.render import text
+
+    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
+    report = e820_phase(loaded.machine, loaded.profile)
     machine = loaded.machine
     if fmt == "dmesg":
         click.echo("\n".join(report.dmesg_lines()))
     elif fmt == "json":
-        data = {"source": machine.source, "kernel_version": kernel_version or (str(machine.kernel_version) if machine.kernel_version else None)}
-        data.update(report.to_json())
-        click.echo(json.dumps(data, indent=2))
+        version = str(machine.kernel_version) if machine.kernel_version else None
+        click.echo(json.dumps(text.e820_json(report, machine.source, kernel_version or version), indent=2))
     else:
-        _print_table(report)
-
-
-def _print_table(report) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from earlymem.lib.units import format_size
-
-    console = Console()
-    maps = [("firmware (" + report.firmware_who + ")", report.firmware)]
-    if report.user is not None and report.user.userdef:
-        maps.append(("user-defined", report.user.table.entries))
-    for title, entries in maps:
-        t = Table(title=f"{title} map, as kernels of the {report.profile.name} era print it")
-        for col in ("start", "end (incl.)", "size", "type"):
-            t.add_column(col, justify="right" if col != "type" else "left")
-        for e in entries:
-            t.add_row(f"{e.addr:#x}", f"{e.addr + e.size - 1:#x}", format_size(e.size), report.profile.label(e.type).strip())
-        console.print(t)
+        text.e820_table(report)
 
 
 @cli.group("oracle")
@@ -215,7 +191,7 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "iomem", "zoneinfo", "buddyinfo", "json"]), default="dmesg", show_default=True,
               help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; zoneinfo: each zone's pages block "
                    "(free pages at the hand-off; managed, watermarks and protection as they stand after boot); "
-                   "buddyinfo: the free lists at the hand-off; json: the lines, as data.")
+                   "buddyinfo: the free lists at the hand-off; json: the whole boot, as data (schema earlymem/phases/1).")
 def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 
@@ -226,53 +202,51 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
     after memblock_free_all(), managed pages, watermarks and protection as
     /proc/zoneinfo shows them once boot is done), with buddyinfo the free
     lists right after memblock_free_all().  stderr names what is not
-    predicted yet and what was assumed.
+    predicted and what was assumed.
     """
-    from earlymem.pipeline import NOT_DMESG, predict_lines
+    from earlymem.pipeline import boot as run_boot
+    from earlymem.render.boot import not_predicted_note
+    from earlymem.render.iomem import iomem_text
+    from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
 
-    loaded, report = _load_and_report(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
+    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
     profile = loaded.profile
-    notes: list[str] = []
-    state: dict = {}
-    lines, missing = predict_lines(loaded.machine, profile, report, notes, state)
-    for note in notes:
-        click.echo(f"earlymem: note: {note}", err=True)
+    result = run_boot(loaded.machine, profile, loaded.kernel)
+    for note in result.assumptions:
+        _note(note)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
     if fmt in ("zoneinfo", "buddyinfo"):
-        from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
-
-        if "handoff" not in state:
-            movable = [m for m in missing if m.startswith("zoneinfo (")]
-            if not profile.models_early_nodes:
-                why = f"the {profile.name} era is not modelled here"
-            else:
-                why = movable[0] if movable else "the kernel's place is unknown (KASLR: pass nokaslr)"
+        ready = result.zones and all(z.free_lists is not None for z in result.zones)
+        if fmt == "zoneinfo":
+            ready = ready and all(z.managed is not None for z in result.zones)
+        if not ready:
+            why = (result.why_not("zoneinfo") or result.why_not("zoneinfo managed pages")
+                   or f"the {profile.name} era's zones are not modelled here")
             click.echo(f"earlymem: /proc/{fmt} is not predicted: {why}", err=True)
             sys.exit(1)
         if fmt == "zoneinfo":
-            click.echo(zoneinfo_text(profile.zoneinfo_fields, state["handoff"], state["watermarks"], state["managed"]))
-            click.echo("earlymem: note: 'pages free' is the hand-off's (the running system allocates from it); managed "
-                       "pages, watermarks and protection are /proc/zoneinfo's after boot, the init memory and initrd "
-                       "given back", err=True)
+            click.echo(zoneinfo_text(profile.zoneinfo_fields, result.zones))
+            _note("'pages free' is the hand-off's (the running system allocates from it); managed pages, watermarks and "
+                  "protection are /proc/zoneinfo's after boot, the init memory and initrd given back")
         else:
-            click.echo(buddyinfo_text(state["handoff"]))
-            click.echo("earlymem: note: the free lists right after the hand-off; the kernel later frees its init memory "
-                       "and the initrd, and allocates", err=True)
+            click.echo(buddyinfo_text(result.zones))
+            _note("the free lists right after the hand-off; the kernel later frees its init memory and the initrd, and allocates")
         return
     if fmt == "iomem":
-        iomem = [t for f, t in lines if f == "iomem"]
-        if not iomem:
+        if not result.iomem:
             click.echo(f"earlymem: /proc/iomem is not predicted for the {profile.name} era", err=True)
             sys.exit(1)
-        click.echo("\n".join(iomem))
-        click.echo("earlymem: note: device resources (PCI, IOAPIC, HPET, APIC, ROMs) are not predicted; they may nest or stretch the non-RAM entries", err=True)
-        if not loaded.machine.kernel_resources:
-            click.echo("earlymem: note: Kernel code/rodata/data/bss need --kernel VMLINUZ (with nokaslr)", err=True)
+        click.echo("\n".join(iomem_text(result.iomem)))
+        _note("device resources (PCI, IOAPIC, HPET, APIC, ROMs) are not predicted; they may nest or stretch the non-RAM entries")
+        if not result.predicted("iomem Kernel code/rodata/data/bss"):
+            _note("Kernel code/rodata/data/bss need --kernel VMLINUZ (with nokaslr)")
         return
-    if fmt == "json":
-        click.echo(json.dumps({"profile": profile.name, "lines": [{"family": f, "text": t} for f, t in lines if f != "crashkernel-determined"], "not_predicted": missing}, indent=2))
-    else:
-        click.echo("\n".join(t for f, t in lines if f not in NOT_DMESG))
-        click.echo(f"earlymem: note: not predicted yet for the {profile.name} era: {', '.join(missing)}", err=True)
+    click.echo("\n".join(result.dmesg()))
+    note = not_predicted_note(result)
+    if note:
+        _note(note)
 
 
 @cli.command("verify")
@@ -289,32 +263,15 @@ def verify_cmd(paths, kernel_version, fmt, diff) -> None:
     are not predicted yet.  Exits 1 if earlymem predicts a line the kernel did
     not print.
     """
-    from rich.console import Console
-    from rich.table import Table
-
+    from earlymem.render import text
     from earlymem.verify import FAMILIES, verify_path
 
     reports = [verify_path(p, kernel_version=kernel_version) for p in paths]
-    failed = any(f.wrong for r in reports for f in r.families)
     if fmt == "json":
-        click.echo(json.dumps([r.to_json() for r in reports], indent=2))
+        click.echo(json.dumps(text.verify_json(reports), indent=2))
     else:
-        console = Console()
-        for r in reports:
-            t = Table(title=f"{r.source} -- kernel {r.kernel}, profile {r.profile}")
-            t.add_column("family")
-            t.add_column("matched / expected", justify="right")
-            t.add_column("")
-            for f in r.families:
-                t.add_row(FAMILIES[f.name], f"{f.matched}/{len(f.expected)}", f.state)
-            console.print(t)
-            if diff:
-                for f in r.families:
-                    if f.predicted is not None and not f.ok:
-                        console.print(f"[bold]{f.name}[/bold]:", highlight=False)
-                        for line in f.diff():
-                            console.print(line, markup=False, highlight=False)
-    if failed:
+        text.verify_tables(reports, FAMILIES, diff)
+    if any(f.wrong for r in reports for f in r.families):
         sys.exit(1)
 
 
@@ -323,47 +280,14 @@ def verify_cmd(paths, kernel_version, fmt, diff) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def bzimage_cmd(path, fmt) -> None:
     """Read a kernel image: boot-protocol header, payload, and where the kernel lies."""
-    from earlymem.sources.bzimage import FIELDS, read_bzimage
+    from earlymem.render import text
+    from earlymem.sources.bzimage import read_bzimage
 
     img = read_bzimage(path)
-    extent = img.image_extent
     if fmt == "json":
-        click.echo(json.dumps({
-            "source": img.source, "protocol": img.protocol_text, "kernel_version": img.kernel_version,
-            "fields": img.fields, "compression": img.compression,
-            "load_segments": [{"paddr": hex(p), "memsz": hex(m)} for p, m in img.load_segments],
-            "image": [hex(extent.start), hex(extent.end)] if extent else None,
-            "kexec_file_probe": img.kernel_probe_error() or "ok",
-            "btf_struct_sizes": {k: img.struct_sizes[k] for k in ("pglist_data", "printk_info", "prb_desc") if k in img.struct_sizes},
-        }, indent=2))
-        return
-    click.echo(f"{img.source}: bzImage, boot protocol {img.protocol_text}, {img.size} bytes")
-    if img.kernel_version:
-        click.echo(f"kernel version: {img.kernel_version}")
-    for f in FIELDS:
-        if f.name in img.fields:
-            click.echo(f"  {f.name:<22} {img.fields[f.name]:#x}")
-    click.echo(f"payload: {img.compression}")
-    for p, m in img.load_segments:
-        click.echo(f"  PT_LOAD paddr {p:#x} memsz {m:#x}")
-    if extent:
-        click.echo(f"kernel image [_text, _end): {extent.start:#x}-{extent.last:#x} ({extent.size:#x} bytes)")
-    for name in ("pglist_data", "printk_info", "prb_desc"):
-        if name in img.struct_sizes:
-            click.echo(f"  BTF sizeof(struct {name}) = {img.struct_sizes[name]:#x}")
-    click.echo(f"kexec_file_load probe: {img.kernel_probe_error() or 'ok (a relocatable bzImage64)'}")
-    click.echo(f"initrd_addr_max (as kexec-tools uses it): {img.initrd_addr_max:#x}")
-
-
-def _segments_json(segments) -> list[dict]:
-    """kexec segments as JSON numbers, in load order."""
-    return [{"name": s.name, "mem": s.mem, "memsz": s.memsz, "bufsz": s.bufsz} for s in segments]
-
-
-def _load_fails(exc) -> None:
-    """A load the real tool refuses: its words on stderr, exit status 1 (not bad input)."""
-    click.echo(f"earlymem: the load fails: {exc.message}", err=True)
-    sys.exit(1)
+        click.echo(json.dumps(text.bzimage_json(img), indent=2))
+    else:
+        click.echo("\n".join(text.bzimage_text(img)))
 
 
 @cli.command("kexec")
@@ -377,7 +301,7 @@ def _load_fails(exc) -> None:
 @click.option("--append", "append", default="", help="kexec's --append: the capture kernel's command line.")
 @click.option("--file-load", is_flag=True, help="kexec -s: the kernel places the segments (kexec_file_load) instead of kexec-tools.")
 @click.option("--normal", is_flag=True, help="kexec -l (kexec-tools): a normal load anywhere in RAM, no crash region, no capture kernel.")
-@click.option("--running-kernel", type=click.Path(dir_okay=False, path_type=Path), help="The first kernel's vmlinuz, for --file-load's purgatory (default: --kernel, the usual same build).")
+@click.option("--running-kernel", type=click.Path(dir_okay=False, path_type=Path), help="The first kernel's vmlinuz: its facts for the first kernel's boot, and its purgatory for --file-load (default: the pinned build the log names; --kernel's purgatory).")
 @click.option("--cpus", type=click.IntRange(min=1), default=1, show_default=True, help="The first kernel's possible CPUs (one PT_NOTE each).")
 @click.option("--rng-ready", is_flag=True, help="kexec-tools' getrandom(GRND_NONBLOCK) succeeds (hardware with RDRAND), adding an RNG-seed setup_data segment.")
 @click.option("--crash-cpu", type=click.IntRange(min=0), help="The first kernel's CPU that crashes; the capture kernel boots on it. "
@@ -388,86 +312,58 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
               crash_cpu, fmt) -> None:
     """Predict `kexec -p` (kexec-tools 2.0.25) or `kexec -s -p` into the first
     kernel's crash region, and the capture kernel's boot."""
-    from earlymem.kexec.capture import predict_crash_load
-    from earlymem.kexec.file_load import KernelPurgatory
-    from earlymem.kexec.holes import KexecLoadError
-    from earlymem.kexec.tools_2_0_25 import KernelHeader
-    from earlymem.pipeline import NOT_DMESG, predict_lines
-    from earlymem.sources.bzimage import read_bzimage
+    from earlymem.kexec.capture import LoadMethod, kexec_load
+    from earlymem.pipeline import boot as run_boot
+    from earlymem.render import text
+    from earlymem.sources.inputs import read_kernel
 
-    loaded, report = _load_and_report(dmesg, machine_file, proc_root, None, boot, kernel_version)
+    if normal and file_load:
+        raise click.UsageError("--normal is kexec-tools' kexec -l; --file-load models only crash loads")
+    loaded = _load(dmesg, machine_file, proc_root, None, boot, kernel_version)
     machine, profile = loaded.machine, loaded.profile
-    img = read_bzimage(kernel)
-    if img.image_extent is None:
-        raise InputError("the capture kernel's vmlinux could not be read (protocol before 2.08?)", source=str(kernel), field="payload")
-    purgatory = None
-    if file_load:
-        p = read_bzimage(running_kernel).purgatory if running_kernel else img.purgatory
-        if p is None:
-            raise InputError("no kexec_file purgatory in the running kernel's image (CONFIG_KEXEC_FILE off?)",
-                             source=str(running_kernel or kernel), field="purgatory")
-        purgatory = KernelPurgatory(p.padded, p.memsz, p.align)
+    capture = read_kernel(kernel)
+    running = read_kernel(running_kernel) if running_kernel else None
     initrd_size = None
     if initrd is not None:
         try:
             initrd_size = initrd.stat().st_size
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", source=str(initrd)) from None
-    if normal:
-        if file_load:
-            raise click.UsageError("--normal is kexec-tools' kexec -l; --file-load models only crash loads")
-        from earlymem.kexec.capture import predict_normal_load
-
-        try:
-            load = predict_normal_load(report, KernelHeader.from_bzimage(img), initrd_size, append, rng_ready=rng_ready)
-        except KexecLoadError as exc:
-            _load_fails(exc)
-        if fmt == "json":
-            click.echo(json.dumps({"method": "kexec -l (kexec-tools 2.0.25)", "segments": _segments_json(load.segments),
-                                   "e820": [{"start": a, "end": b, "type": t} for a, b, t in load.e820], "cmdline": load.cmdline, "debug": load.debug}, indent=2))
-        else:
-            click.echo("\n".join(load.debug))
-        return
     notes: list[str] = []
-    lines, _ = predict_lines(machine, profile, report, notes)
     if crash_cpu is None:
         crash_cpu = loaded.crash_cpu
         if crash_cpu is None:
             crash_cpu = 0
-            if len({c.node for c in machine.cpus}) > 1:
+            if len({c.node for c in machine.cpus}) > 1 and not normal:
                 notes.append("the crash is taken to happen on CPU 0, where the capture kernel then boots (pass --crash-cpu)")
     elif machine.cpus and crash_cpu >= len(machine.cpus):
         raise InputError(f"CPU {crash_cpu} is not among the machine's {len(machine.cpus)} SRAT CPUs", field="--crash-cpu")
-    try:
-        kp = predict_crash_load(machine, profile, report, lines, header=KernelHeader.from_bzimage(img), image_span=img.image_extent.size,
-                                reserve_span=(img.reserve_end - img.image_extent.start) if img.reserve_end else None,
-                                initrd_size=initrd_size, append=append, cpus=cpus, rng_ready=rng_ready, file_load=file_load, purgatory=purgatory,
-                                crash_cpu=crash_cpu)
-    except KexecLoadError as exc:
-        _load_fails(exc)
-    for note in notes + kp.notes:
-        click.echo(f"earlymem: note: {note}", err=True)
+    first = run_boot(machine, profile, running)
+    method = LoadMethod.NORMAL if normal else LoadMethod.KEXEC_FILE_LOAD if file_load else LoadMethod.KEXEC_LOAD
+    if method != LoadMethod.NORMAL and not first.predicted("crashkernel"):
+        raise InputError(f"the first kernel's crash region is not predicted: {first.why_not('crashkernel')}", source=machine.source)
+    load = kexec_load(machine, first, capture, profile=profile, initrd_size=initrd_size, append=append, method=method,
+                      running=running, cpus=cpus, rng_ready=rng_ready, crash_cpu=crash_cpu)
+    if not load.loaded:
+        # a load the real tool refuses: its words on stderr, exit status 1 (not bad input)
+        click.echo(f"earlymem: the load fails: {load.error}", err=True)
+        sys.exit(1)
+    for note in ([] if normal else list(first.assumptions)) + notes + list(load.notes):
+        _note(note)
     if fmt == "json":
-        click.echo(json.dumps({
-            "method": "kexec_file_load" if file_load else "kexec_load (kexec-tools 2.0.25)",
-            "segments": _segments_json(kp.load.segments),
-            "e820": [{"start": a, "end": b, "type": t} for a, b, t in kp.load.e820],
-            "cmdline": kp.load.cmdline,
-            "debug": kp.load.debug,
-            "kdump": [{"family": f, "text": t} for f, t in kp.kdump_lines if f not in ("crashkernel-determined",)],
-        }, indent=2))
-    elif fmt == "kdump":
-        click.echo("\n".join(t for f, t in kp.kdump_lines if f not in NOT_DMESG))
+        click.echo(json.dumps(text.kexec_json(load), indent=2))
+    elif fmt == "kdump" and not normal:
+        click.echo("\n".join(load.capture.dmesg() if load.capture else []))
     else:
-        click.echo("\n".join(kp.load.debug))
-        if not file_load:
-            click.echo("earlymem: note: segment[i].buf (kexec-tools' own buffers) and the ELF/relocation chatter are not printed", err=True)
+        click.echo("\n".join(load.debug))
+        if method == LoadMethod.KEXEC_LOAD:
+            _note("segment[i].buf (kexec-tools' own buffers) and the ELF/relocation chatter are not printed")
 
 
 @cli.command("replay")
 @click.argument("scenario", default="seed-2011")
 @click.option("--kernel-version", "version", default="2.6.23", show_default=True,
-              help="The kernel to replay the machine under: 2.6.23-2.6.33 (bootmem), 2.6.37 (memblock), 5.10 and later (earlymem's predictor); "
+              help="The kernel to replay the machine under: 2.6.23-2.6.33 (bootmem), 2.6.37 (memblock), 5.10 and later (the modern boot); "
                    "several, comma-separated, compare eras in brief.")
 @click.option("--brief", is_flag=True, help="Only the era, the kernel's crashkernel lines, what kexec -p overwrote, and the verdict.")
 @click.option("--kdump-kernel", "kdump_kernel", type=click.Path(dir_okay=False), default=None,
@@ -478,106 +374,25 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
     to a loaded kdump kernel: the early allocator's placements, the hand-off to
     the page allocator, the running system's allocations, and where kexec -p
     writes -- with every page the load overwrote that the running kernel owned."""
-    from earlymem.replay.replay import replay
+    from earlymem.render import text
+    from earlymem.replay import replay
 
     versions = [v.strip() for v in version.split(",") if v.strip()]
     if not versions:
         raise InputError("no kernel version given", field="--kernel-version")
     results = [replay(scenario, v, kdump_image=kdump_kernel) for v in versions]
     if fmt == "json":
-        out = [_replay_json(scenario, r) for r in results]
+        out = [text.replay_json(scenario, r) for r in results]
         click.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2))
         return
     if brief or len(results) > 1:
-        for res in results:
-            click.echo(f"== {scenario} under Linux {res.version}: {res.era.source}")
-            for e in res.events:
-                if e.kind == "crashkernel" and e.kernel_line:
-                    click.echo("| " + e.text)
-            for o in res.overwritten:
-                click.echo(f"   kexec -p {o.segment} overwrote PFNs {o.pfns.start:#x}-{o.pfns.end - 1:#x} held by {o.owner}")
-            click.echo(f"   verdict: {res.verdict()}")
+        click.echo("\n".join(text.replay_brief(scenario, results)))
         return
-    res = results[0]
-    from earlymem.lib.ranges import Range
-    from earlymem.mm.buddy import buddyinfo_line
-
-    early = "bootmem" if res.era.early == "bootmem" else "memblock"
-    click.echo(f"# {scenario} under Linux {version}  (lines starting with '|' are the kernel's own printk text)")
-    click.echo(f"  era: {res.era.source}")
-    for e in res.events:
-        click.echo(("| " if e.kernel_line else "  ") + e.text)
-    click.echo(f"  /proc/buddyinfo when {early} hands over (before the running system allocates):")
-    for z in res.buddy:
-        click.echo("| " + buddyinfo_line(z))
-    for s, e, why in res.leaked:
-        click.echo(f"  PFNs {s:#x}-{e - 1:#x} ({e - s} pages) lie in the crash region: {why}")
-        for phase in (early, "buddy", "running"):
-            owners = ", ".join(f"{o} {r.start:#x}-{r.end - 1:#x}" for r, o in res.ledger.owners(phase, Range(s, e)))
-            click.echo(f"    ledger, phase {phase}: {owners}")
-    a = res.allocator
-    want = "every page the watermarks allow" if res.scenario.allocate is None else f"{res.scenario.allocate} pages"
-    click.echo(f"  running system: {want}, order-0, from node {res.scenario.alloc_node}; zonelist order {a.zonelist_order() if a.order is None else a.order}, min_free_kbytes {a.min_free_kbytes}")
-    for z, got in res.running:
-        first = ", ".join(f"{r.start:#x}-{r.end - 1:#x}" for r in z.first_out)
-        click.echo(f"    node {z.nid} {z.name:<6} {got.total:>9} pages (pages_low {z.pages_low}, lowmem_reserve {z.lowmem_reserve[2]}); handed out first: {first}")
-    click.echo("  /proc/buddyinfo after the running system's allocations:")
-    for z in res.buddy_after:
-        click.echo("| " + buddyinfo_line(z))
-    if res.segments:
-        click.echo("  kexec -p (kexec-tools 2.0.2, i386 bzImage loader), segments in load order:")
-        for i, seg in enumerate(res.segments):
-            click.echo(f"    {i}: {seg.name:<40} mem {seg.mem:#010x}-{seg.end - 1:#010x} memsz {seg.memsz:#x} bufsz {seg.bufsz:#x}")
-        click.echo(f"  capture kernel command line: {res.kdump_cmdline}")
-        for o in res.overwritten:
-            click.echo(f"  OVERWRITTEN: {o.segment} wrote PFNs {o.pfns.start:#x}-{o.pfns.end - 1:#x} ({o.pfns.size} pages) held by {o.owner}")
-        for o in res.written_free:
-            if res.ledger.claims.get("Crash kernel") and any(s <= o.pfns.start < e for s, e, _ in res.leaked):
-                click.echo(f"  written while free: {o.segment} PFNs {o.pfns.start:#x}-{o.pfns.end - 1:#x} ({o.pfns.size} pages): the page allocator can still hand them out")
-    elif res.kexec_error:
-        click.echo(f"  kexec -p: {res.kexec_error}")
-    for n in res.notes:
-        click.echo(f"earlymem: note: {n}", err=True)
-    click.echo(f"verdict: {res.verdict()}")
-
-
-def _replay_json(scenario: str, res) -> dict:
-    def rng(r) -> dict:
-        return {"start": r.start, "end": r.end}
-
-    b = res.boot
-    return {
-        "scenario": scenario,
-        "kernel": res.version,
-        "era": {"early_allocator": res.era.early, "source": res.era.source},
-        "bitmaps": {str(n): {**rng(r), "bytes": r.size} for n, r in b.bitmaps.items()} if b else {},
-        "node_data": {str(n): rng(r) for n, r in b.pgdats.items()} if b else {},
-        "mem_map": {str(n): rng(r) for n, r in b.mem_maps.items()} if b else {},
-        "crash": None if res.crash is None else {**rng(res.crash), "reserved": res.crash_reserved},
-        "leaked": [{"start_pfn": s, "end_pfn": e, "pages": e - s, "why": w} for s, e, w in res.leaked],
-        "leaked_pages": res.leaked_pages,
-        "buddyinfo": [{"node": z.nid, "zone": z.name, "free_blocks_by_order": z.counts} for z in res.buddy],
-        "running": {
-            "zonelist_order": res.allocator.zonelist_order() if res.allocator.order is None else res.allocator.order,
-            "min_free_kbytes": res.allocator.min_free_kbytes,
-            "zones": [{"node": z.nid, "zone": z.name, "present_pages": z.present_pages, "pages_min": z.pages_min, "pages_low": z.pages_low,
-                       "pages_high": z.pages_high, "lowmem_reserve": z.lowmem_reserve} for z in res.allocator.zones],
-            "allocated": [{"node": z.nid, "zone": z.name, "pages": got.total, "ranges": [[r.start, r.end] for r in got][:64]} for z, got in res.running],
-        },
-        "buddyinfo_after": [{"node": z.nid, "zone": z.name, "free_blocks_by_order": z.counts} for z in res.buddy_after],
-        "kexec": {
-            "error": res.kexec_error,
-            "segments": _segments_json(res.segments),
-            "cmdline": res.kdump_cmdline,
-            "overwritten": [{"segment": o.segment, "start_pfn": o.pfns.start, "end_pfn": o.pfns.end, "owner": o.owner} for o in res.overwritten],
-            "overwritten_pages": res.overwritten_pages,
-            "written_free": [{"segment": o.segment, "start_pfn": o.pfns.start, "end_pfn": o.pfns.end} for o in res.written_free],
-        },
-        "ledger": {phase: [{"start_pfn": r.start, "end_pfn": r.end, "owner": o} for r, o in owners] for phase, owners in res.ledger.phases.items()},
-        "events": [{"kind": e.kind, "text": e.text, "kernel_line": e.kernel_line, **e.data} for e in res.events],
-        "notes": res.notes,
-        "verdict": res.verdict(),
-    }
+    lines, notes = text.replay_text(scenario, version, results[0])
+    click.echo("\n".join(lines[:-1]))
+    for n in notes:
+        _note(n)
+    click.echo(lines[-1])
 
 
 @cli.command("profiles")

@@ -1,167 +1,455 @@
-"""Everything earlymem predicts for one boot, as ``(family, line)`` in kernel order.
+"""``boot(machine, profile, kernel) -> BootResult``: the one place that orders an era's phases.
 
-Shared by ``earlymem predict`` (which prints the lines) and ``earlymem
-verify`` (which compares them, family by family, with a real boot).
+Every era starts with the e820 phase (``e820__memory_setup()`` and the early
+parameters, :mod:`earlymem.phases.e820`).  Then, by the profile's
+:class:`~earlymem.kernels.profile.Pipeline`:
+
+* ``MODERN`` (5.5 on), in kernel order: where the image lies
+  (:mod:`~earlymem.phases.image`), NUMA init (:mod:`~earlymem.phases.numa_init`),
+  setup_arch()'s allocations to NODE_DATA (:mod:`~earlymem.phases.setup_arch`),
+  reserve_crashkernel() (:mod:`~earlymem.phases.crashkernel`), paging_init() to
+  the end of setup_arch() (:mod:`~earlymem.phases.paging_init`), the zones
+  (:mod:`~earlymem.phases.free_area_init`), start_kernel() to the hand-off
+  (:mod:`~earlymem.phases.start_kernel`), memblock_free_all()
+  (:mod:`earlymem.mm.handoff`), the watermarks (:mod:`earlymem.mm.watermarks`)
+  and what kernel_init() gives back (:mod:`~earlymem.phases.kernel_init`); the
+  page ledger (:mod:`earlymem.mm.boot_ledger`) is checked on every run;
+* ``BOOTMEM`` (2.6.23-2.6.33): :mod:`earlymem.phases.bootmem_era`, then
+  free_all_bootmem_core()'s hand-off and 2.6.2x's zone sizes;
+* ``MEMBLOCK_2_6_37``: :mod:`earlymem.phases.memblock_2_6_37`, the same after it;
+* ``E820``: nothing more is modelled, and the result says so.
+
+Whatever is not predicted is named in ``BootResult.not_predicted`` with the
+reason; nothing is printed here.
 """
 
 from __future__ import annotations
 
-from earlymem.boot.e820 import E820Report
-from earlymem.kernels.profile import KernelProfile
+import re
+
+from earlymem.allocators.memblock import Memblock
+from earlymem.phases.bootmem_era import PGDAT_SIZE_2_6_23, Event, boot_bootmem_era
+from earlymem.phases.crashkernel import predict_crashkernel
+from earlymem.phases.e820 import E820Report, e820_report
+from earlymem.phases.free_area_init import MOVABLE_PARAMS, zone_sizes
+from earlymem.phases.image import place_kernel
+from earlymem.phases.kernel_init import LateFree, kernel_init_lines, late_frees, pages_by_zone
+from earlymem.phases.memblock_2_6_37 import boot_2_6_37
+from earlymem.phases.numa_init import early_nodes
+from earlymem.phases.paging_init import iomem_resources, late_node_data, possible_cpus
+from earlymem.result import (Allocation, BootResult, CrashRegion, E820Range, Free, IomemResource, LedgerPhase, Line,
+                                  MemblockRegion, NotPredicted, NumaNode, Zone)
+from earlymem.phases.setup_arch import setup_allocations
+from earlymem.phases.start_kernel import start_kernel
+from earlymem.kernels.builds import KernelBuild, build_for, pinned_build
+from earlymem.kernels.eras import profile_for
+from earlymem.kernels.profile import KernelProfile, Pipeline
+from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range, RangeSet
+from earlymem.lib.version import KernelVersion, parse_version
+from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE
 from earlymem.machine import Machine
-from earlymem.machine.e820 import E820Table
+from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
+from earlymem.mm.boot_ledger import boot_ledger, check_boot_ledger
+from earlymem.mm.handoff import memblock_free_all
+from earlymem.mm.ledger import Ledger
+from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23
+from earlymem.mm.watermarks import lowmem_reserve, zone_watermarks
 
-__all__ = ["predict_lines", "NOT_DMESG"]
+__all__ = ["boot", "e820_phase", "resolve_build", "early_era_ledger", "STRUCT_PAGE_MODERN"]
 
-#: Families predict_lines() returns that are not kernel log lines: markers,
-#: /proc/iomem lines and /proc/zoneinfo summaries.
-NOT_DMESG = ("crashkernel-determined", "iomem-crash", "iomem", "zoneinfo", "zoneinfo-managed", "zoneinfo-watermarks")
+#: sizeof(struct page) assumed for 2.6.37's zone sizing (64 bytes since the
+#: double-word cmpxchg alignment of 3.x) -- it only sizes memmap_pages.
+STRUCT_PAGE_MODERN = 64
 
-
-def _online_zones(nodes, cpus) -> list:
-    """Every zone of every online node (earlymem.boot.free_area_init): nodes with memory,
-    and with SRAT the nodes onlined for their CPUs (5.10 init_cpu_to_node(),
-    6.1+ try_online_node() at CPU bring-up)."""
-    from earlymem.boot.free_area_init import zone_sizes
-
-    online = {r.nid for r in nodes.memblock.memory if r.size}
-    if nodes.from_srat:
-        online |= {c.node for c in cpus}
-    return zone_sizes(nodes, sorted(online))
+#: the families whose lines depend on where the kernel lies and on its build
+IMAGE_FAMILIES = ("NODE_DATA", "crashkernel", "nosave", "percpu", "hash", "swiotlb", "frees")
+_SERIES = re.compile(r"^\d+\.\d+$")
 
 
-def _zoneinfo_lines(machine: Machine, profile: KernelProfile, nodes, zones, setup, missing: list[str], state: dict | None,
-                    late_frees: list | None) -> list[tuple[str, str]]:
-    """Spanned and present pages of every zone; where the kernel's place is
-    known, the hand-off, and with ``late_frees`` (earlymem.mm.frees) the managed
-    pages /proc/zoneinfo shows once the kernel has given back its init memory."""
-    from earlymem.boot.free_area_init import MOVABLE_PARAMS
-
-    if any(machine.command_line.has(p) for p in MOVABLE_PARAMS):
-        missing.append("zoneinfo (kernelcore=, movablecore=, movable_node: ZONE_MOVABLE is not modelled)")
-        return []
-    lines = [("zoneinfo", f"Node {z.nid}, zone {z.name}: spanned={z.spanned} present={z.present}") for z in zones]
-    if setup is None:
-        missing.append("zoneinfo managed pages (the kernel's place is unknown with KASLR)")
-        return lines
-    from earlymem.mm.frees import pages_by_zone
-    from earlymem.mm.handoff import memblock_free_all
-    from earlymem.mm.watermarks import lowmem_reserve, watermark_text, zone_watermarks
-
-    handoff = memblock_free_all(setup.memblock, zones, nodes.max_pfn)
-    if late_frees is None:
-        missing.append("zoneinfo managed pages and watermarks (the possible CPUs are unknown)")
-        early: dict = {}
-        later: dict = {}
-    else:
-        early = pages_by_zone([f for f in late_frees if f.before_initcalls], [h.zone for h in handoff])
-        later = pages_by_zone(late_frees, [h.zone for h in handoff])
-    # managed pages when /proc/zoneinfo is read after boot, and when the
-    # initcalls set the watermarks (init_per_zone_wmark_min(), hugepage_init())
-    final = [h.managed + later.get((h.zone.nid, h.zone.name), 0) for h in handoff]
-    at_initcalls = [h.managed + early.get((h.zone.nid, h.zone.name), 0) for h in handoff]
-    wm = zone_watermarks([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, at_initcalls)],
-                         movable_like_highmem=profile.movable_wmark_like_highmem)
-    if profile.lowmem_reserve_follows_managed:
-        wm.protection = lowmem_reserve([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, final)])
-    if late_frees is not None:
-        lines += [("zoneinfo-managed", f"Node {h.zone.nid}, zone {h.zone.name}: managed={m}") for h, m in zip(handoff, final)]
-        lines += [("zoneinfo-watermarks", f"Node {h.zone.nid}, zone {h.zone.name}: {watermark_text(mk[0], mk[1], mk[2], prot)}")
-                  for h, mk, prot in zip(handoff, wm.marks, wm.protection)]
-    if state is not None:
-        state["handoff"] = handoff
-        state["memblock"] = setup.memblock
-        state["e820"] = nodes.e820 or []
-        state["end_pfn"] = nodes.max_pfn
-        #: per zone, the managed pages /proc/zoneinfo shows after boot
-        state["managed"] = final
-        state["watermarks"] = wm
-    return lines
+def resolve_build(machine: Machine, kernel: KernelBuild | None) -> tuple[KernelBuild | None, list[str], str | None]:
+    """The build whose facts a boot uses: ``kernel`` (an image's), completed by
+    the pinned build of the same release; else the pinned build the machine's
+    release names.  Returns ``(build, assumptions, why_none)``."""
+    notes: list[str] = []
+    if kernel is not None:
+        named = machine.kernel_version.text if machine.kernel_version is not None else ""
+        if kernel.release and named and not _SERIES.match(named) and kernel.release != named:
+            notes.append(f"the image given is {kernel.release}, but the machine's kernel is {named}: the image's facts are used")
+        same = pinned_build(_version(kernel.release)) if kernel.release else None
+        return kernel.completed_by(same), notes, None
+    build, why = build_for(machine.kernel_version, machine.kernel_banner)
+    if build is not None and machine.kernel_version is not None and machine.kernel_version.text != build.release:
+        notes.append(f"kernel {machine.kernel_version.text} is taken as the pinned build {build.name}")
+    return build, notes, why
 
 
-def predict_lines(machine: Machine, profile: KernelProfile, report: E820Report, notes: list[str] | None = None,
-                  state: dict | None = None) -> tuple[list[tuple[str, str]], list[str]]:
-    """The predicted lines, and the families not predicted (for this era or this boot).
+def _version(text: str) -> KernelVersion | None:
+    try:
+        return parse_version(text)
+    except InputError:
+        return None
 
-    Families: ``e820``, ``e820-edit``, ``early-param``, ``user-map`` (see
-    :meth:`E820Report.lines`), then ``numa``, ``zones``, ``node-ranges``,
-    ``initmem`` for eras whose profile ``models_early_nodes``.
 
-    :param state: if given, receives ``handoff`` (earlymem.mm.handoff.ZoneHandoff
-        per zone) and ``watermarks`` when the kernel's place is known.
+def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelBuild | None = None) -> BootResult:
+    """Boot ``machine`` under ``profile`` (default: its kernel's era) with the
+    facts of ``kernel`` (default: the pinned build its release names).
+
+    :raises InputError: for input the kernel would not take at all (a map it
+        would fake, a bad early parameter is printed, not raised), located in
+        its file where the machine knows it.
     """
-    from earlymem.boot.numa_init import early_nodes
+    if profile is None:
+        if machine.kernel_version is None:
+            raise InputError("no kernel version (no 'Linux version' banner); pass --kernel-version", source=machine.source)
+        profile = profile_for(machine.kernel_version)
+    report = e820_phase(machine, profile)
+    run = {Pipeline.MODERN: _boot_modern, Pipeline.BOOTMEM: _boot_early_era, Pipeline.MEMBLOCK_2_6_37: _boot_early_era,
+           Pipeline.E820: _boot_e820_only}[profile.pipeline]
+    return run(machine, profile, report, kernel)
 
-    lines = report.lines()
-    missing: list[str] = []
-    if not profile.models_early_nodes:
-        return lines, ["NUMA", "NODE_DATA", "zones", "node ranges", "Initmem", "crashkernel"] + missing
+
+# -- common --------------------------------------------------------------------------------
+
+
+def e820_phase(machine: Machine, profile: KernelProfile) -> E820Report:
+    """``e820__memory_setup()`` and the early parameters: the printed firmware map,
+    the edits mem=/memmap= make and the user-defined map (earlymem.phases.e820).
+
+    :raises InputError: located at the command line's source for a bad parameter.
+    """
+    try:
+        return e820_report(machine, profile, already_sanitized=machine.e820_printed, who=machine.e820_who)
+    except InputError as exc:  # a command-line parameter: point at where it came from
+        if machine.command_line_at is None:
+            raise
+        source, line, fieldname = machine.command_line_at
+        raise exc.located(source=source, line=line, field=fieldname) from None
+
+
+def _e820_ranges(entries, profile: KernelProfile) -> tuple[E820Range, ...]:
+    return tuple(E820Range(e.addr, e.addr + e.size, int(e.type), profile.label(e.type).strip()) for e in entries)
+
+
+def _result(machine: Machine, profile: KernelProfile, report: E820Report, build: KernelBuild | None, **kw) -> BootResult:
+    user = report.user
+    return BootResult(
+        era=profile.name, pipeline=profile.pipeline.value,
+        kernel_version=machine.kernel_version.text or str(machine.kernel_version) if machine.kernel_version else None,
+        build=build.name if build is not None else None, source=machine.source, command_line=machine.command_line.text,
+        firmware_e820=_e820_ranges(report.firmware, profile),
+        user_e820=_e820_ranges(user.table.entries, profile) if user is not None and user.userdef else None,
+        **kw,
+    )
+
+
+def _e820_lines(report: E820Report) -> list[Line]:
+    return [Line(f, t, "e820__memory_setup" if f == "e820" else "parse_early_param") for f, t in report.lines()]
+
+
+def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
+    why = f"the {profile.name} era's boot after the e820 map is not modelled ({profile.summary})"
+    missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "node ranges", "Initmem", "crashkernel")]
+    return _result(machine, profile, report, None, e820=_e820_ranges(report.firmware, profile), max_pfn=0,
+                   kernel_image=None, lines=tuple(_e820_lines(report)), not_predicted=tuple(missing))
+
+
+# -- 5.5 and later -------------------------------------------------------------------------
+
+
+def _allocs(items, phase: str) -> list[Allocation]:
+    return [Allocation(what, base, size, phase) for what, base, size in items]
+
+
+def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
+    build, assumptions, why_build = resolve_build(machine, kernel)
+    missing: list[NotPredicted] = []
+    placed, why = place_kernel(machine, build)
+    if build is None:
+        placed, why = None, why_build  # an extent alone leaves the build's struct sizes unknown
+    elif build.missing_facts():
+        placed, why = None, f"the image {build.name} lacks sizeof() of {', '.join(build.missing_facts())} (no .BTF?)"
+
+    lines: list[Line] = _e820_lines(report)
     user = report.user
     table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820_capacity)
-    nodes = early_nodes(table, machine, profile)
-    from earlymem.boot.setup_arch import setup_allocations
-
+    nodes = early_nodes(table, machine, profile, placed.extent if placed else None)
     early_at = len(lines)  # where NUMA init starts printing
-    lines += [("numa", t) for t in nodes.numa_lines]
-    setup = setup_allocations(nodes, machine, profile)
-    if setup is None:
-        missing.insert(0, "NODE_DATA (the kernel's place is unknown with KASLR)")
+    lines += [Line("numa", t, "x86_numa_init") for t in nodes.numa_lines]
+    setup = crash = late = sk = None
+    allocations: list[Allocation] = []
+    if placed is None:
+        missing += [NotPredicted(f, why) for f in IMAGE_FAMILIES]
     else:
-        lines += [("numa", t) for t in setup.node_data_lines]
-        if notes is not None:
-            notes.extend(setup.notes)
-    from earlymem.boot.crashkernel import predict_crashkernel
-    from earlymem.render.iomem import child_line, iomem_lines
-
-    crash = predict_crashkernel(machine, profile, setup.memblock if setup else None)
-    if crash is None:
-        missing.insert(1, "crashkernel (the kernel's place is unknown with KASLR)")
-    else:
+        setup = setup_allocations(nodes, machine, profile, placed, build)
+        lines += [Line("numa", t, "initmem_init") for t in setup.node_data_lines]
+        assumptions += setup.notes
+        allocations += _allocs(setup.allocations, "setup_arch")
+        crash = predict_crashkernel(machine, profile, setup.memblock)
         # 5.10's low-1M line comes from reserve_real_mode(), before NUMA init;
         # reserve_crashkernel() runs after NODE_DATA and before paging_init()
-        lines[early_at:early_at] = [("crashkernel", t) for t in crash.early]
-        lines += [("crashkernel", t) for t in crash.lines]
+        lines[early_at:early_at] = [Line("crashkernel", t, "reserve_real_mode") for t in crash.early]
+        lines += [Line("crashkernel", t, "reserve_crashkernel") for t in crash.lines]
     # free_area_init()'s lines: from paging_init(), or (7.x) from start_kernel()
     # after the end of setup_arch() (late.lines below)
     free_area_init_at = len(lines)
-    lines += [("zones", t) for t in nodes.zone_lines]
-    lines += [("node-ranges", t) for t in nodes.node_range_lines]
-    lines += [("initmem", t) for t in nodes.initmem_lines]
-    from earlymem.boot.paging_init import possible_cpus
-
+    lines += [Line("zones", t, "free_area_init") for t in nodes.zone_lines]
+    lines += [Line("node-ranges", t, "free_area_init") for t in nodes.node_range_lines]
+    lines += [Line("initmem", t, "free_area_init") for t in nodes.initmem_lines]
     cpus = possible_cpus(machine)
-    zones = _online_zones(nodes, cpus)
-    late_frees = None
+    online = {r.nid for r in nodes.memblock.memory if r.size}
+    if nodes.from_srat:
+        # 5.10 init_cpu_to_node(), 6.1+ try_online_node() at CPU bring-up
+        online |= {c.node for c in cpus}
+    zones = zone_sizes(nodes, sorted(online))
+    frees: list[LateFree] | None = None
     if setup is not None:
         # paging_init() to the end of setup_arch(): 5.10's NODE_DATA for memoryless
         # CPU nodes, the nosave regions
-        from earlymem.boot.paging_init import late_node_data
-        from earlymem.boot.start_kernel import start_kernel
-
         late = late_node_data(machine, profile, setup.memblock, setup.node_data, setup.nd_size, setup.sizes, nodes.from_srat,
                               nodes.e820 or [], len(report.firmware), nodes.max_pfn)
+        late_lines = [Line(f, t, "free_area_init" if f == "initmem" else "paging_init") for f, t in late.lines]
         if profile.sparse_init_in_start_kernel:
-            lines[free_area_init_at:free_area_init_at] = late.lines
+            lines[free_area_init_at:free_area_init_at] = late_lines
         else:
-            lines += late.lines
-        if notes is not None:
-            notes.extend(late.notes)
-        # start_kernel() up to the hand-off, and what the kernel gives back after it
+            lines += late_lines
+        assumptions += late.notes
+        # start_kernel() up to the hand-off (its allocations go on after paging_init()'s)
+        n_late = len(late.allocations)
         known = cpus if machine.cpus and machine.boot_apic is not None else []
-        sk = start_kernel(machine, profile, nodes, setup, late, crash.regions if crash else [], known, zones)
-        lines += sk.lines
-        if notes is not None:
-            notes.extend(sk.notes)
-        late_frees = sk.frees
-        if state is not None and sk.frees is not None:
-            state["late_frees"] = sk.frees
-    lines += _zoneinfo_lines(machine, profile, nodes, zones, setup, missing, state, late_frees)
-    children = list(machine.kernel_resources)
-    if crash is not None:
-        lines += [("iomem-crash", child_line("Crash kernel", r.start, r.end)) for r in crash.regions]
-        lines.append(("crashkernel-determined", ""))
-        children += [("Crash kernel", r.start, r.end) for r in crash.regions]
-    lines += [("iomem", t) for t in iomem_lines(nodes.e820 or [], children)]
-    if not machine.kernel_resources:
-        missing.append("iomem Kernel code/rodata/data/bss (give --kernel with nokaslr)")
-    return lines, missing
+        sk = start_kernel(machine, profile, build, nodes, setup, late, known, zones)
+        lines += [Line(f, t, "start_kernel") for f, t in sk.lines]
+        assumptions += sk.notes
+        allocations += _allocs(late.allocations[:n_late], "paging_init") + _allocs(late.allocations[n_late:], "start_kernel")
+        # kernel_init(): what the kernel gives back after the hand-off
+        if known:
+            moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)
+            frees = late_frees(machine, build.image_frees, placed.extent, crash.regions, len(known), len(known), moved)
+        lines += [Line(f, t, "kernel_init") for f, t in kernel_init_lines(frees or [], sk.mapped, profile)]
+
+    # the zones: spanned/present always; the hand-off, managed pages and watermarks with the image's place
+    result_zones: list[Zone] = []
+    movable = [p for p in MOVABLE_PARAMS if machine.command_line.has(p)]
+    min_free_kbytes = None
+    ledger: tuple[LedgerPhase, ...] = ()
+    freed_runs: list[tuple[int, int]] = []
+    if movable:
+        missing.append(NotPredicted("zoneinfo", "kernelcore=, movablecore=, movable_node: ZONE_MOVABLE is not modelled"))
+        zones = []
+    elif setup is None:
+        missing.append(NotPredicted("zoneinfo managed pages", why))
+        result_zones = [Zone(z.nid, z.name, z.start_pfn, z.spanned, z.present) for z in zones]
+    else:
+        handoff = memblock_free_all(setup.memblock, zones, nodes.max_pfn)
+        led = boot_ledger(nodes.e820 or [], setup.memblock, handoff, nodes.max_pfn)
+        check_boot_ledger(led, setup.memblock, handoff)  # conservation, on every run
+        ledger = _ledger_phases(led)
+        freed_runs = [run for h in handoff for run in h.runs]
+        if frees is None:
+            missing.append(NotPredicted("zoneinfo managed pages", "the possible CPUs are unknown"))
+            early: dict = {}
+            later: dict = {}
+        else:
+            early = pages_by_zone([f for f in frees if f.before_initcalls], [h.zone for h in handoff])
+            later = pages_by_zone(frees, [h.zone for h in handoff])
+        # managed pages when /proc/zoneinfo is read after boot, and when the
+        # initcalls set the watermarks (init_per_zone_wmark_min(), hugepage_init())
+        final = [h.managed + later.get((h.zone.nid, h.zone.name), 0) for h in handoff]
+        at_initcalls = [h.managed + early.get((h.zone.nid, h.zone.name), 0) for h in handoff]
+        wm = zone_watermarks([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, at_initcalls)],
+                             movable_like_highmem=profile.movable_wmark_like_highmem)
+        if profile.lowmem_reserve_follows_managed:
+            wm.protection = lowmem_reserve([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, final)])
+        known_frees = frees is not None
+        min_free_kbytes = wm.min_free_kbytes if known_frees else None
+        for h, m, mk, prot in zip(handoff, final, wm.marks, wm.protection):
+            z = h.zone
+            result_zones.append(Zone(z.nid, z.name, z.start_pfn, z.spanned, z.present, h.managed,
+                                     m if known_frees else None, tuple(h.counts),
+                                     *((mk[0], mk[1], mk[2], mk[3], tuple(prot)) if known_frees else (None,) * 5)))
+    children = list(placed.resources) if placed is not None else []
+    crash_regions: list[Range] = crash.regions if crash is not None else []
+    children += [("Crash kernel", r.start, r.end) for r in crash_regions]
+    if placed is None or not placed.resources:
+        missing.append(NotPredicted("iomem Kernel code/rodata/data/bss", "give --kernel VMLINUZ (with nokaslr)"))
+    if placed is not None:
+        allocations[0:0] = [Allocation("kernel image [_text, __end_of_kernel_reserve)", placed.reserve.start, placed.reserve.size,
+                                       "early_reserve_memory")]
+        if machine.initrd is not None:
+            allocations.insert(1, Allocation("initrd", machine.initrd.start, machine.initrd.size, "early_reserve_memory"))
+    n_low = len(crash_regions) - 1
+    crash_res = tuple(CrashRegion(r.start, r.end, low=i < n_low) for i, r in enumerate(crash_regions))
+    allocations += [Allocation("crashkernel low" if c.low else "crashkernel", c.start, c.end - c.start, "reserve_crashkernel")
+                    for c in crash_res]
+    mb: Memblock | None = setup.memblock if setup is not None else None
+    node_data = setup.node_data if setup is not None else {}
+    node_ids = sorted({r.nid for r in nodes.memblock.memory if r.size} | set(node_data))
+    numa_nodes = tuple(NumaNode(n, tuple((r.base, r.end) for r in nodes.memblock.memory if r.size and r.nid == n),
+                                node_data.get(n)) for n in node_ids)
+    return _result(
+        machine, profile, report, build,
+        kernel_image=(placed.extent.start, placed.extent.end) if placed is not None else None,
+        e820=_e820_ranges(nodes.e820 or [], profile), max_pfn=nodes.max_pfn,
+        memory=_regions(mb.memory if mb else nodes.memblock.memory),
+        reserved=_regions(mb.reserved if mb else []),
+        allocations=tuple(allocations), crash=crash_res, crash_predicted=crash is not None,
+        nodes=numa_nodes, zones=tuple(result_zones), min_free_kbytes=min_free_kbytes,
+        frees=tuple(Free(f.what, f.pages, f.at) for f in frees) if frees is not None else None,
+        ledger=ledger, lines=tuple(lines),
+        iomem=tuple(IomemResource(s, e, n, d) for d, s, e, n in iomem_resources(nodes.e820 or [], children)),
+        assumptions=tuple(dict.fromkeys(assumptions)), not_predicted=tuple(missing), freed_runs=tuple(freed_runs),
+        memblock_trace=tuple(mb.trace) if mb is not None and mb.trace is not None else None,
+    )
+
+
+def _regions(regions) -> tuple[MemblockRegion, ...]:
+    return tuple(MemblockRegion(r.base, r.end, r.nid, r.flags) for r in regions if r.size)
+
+
+def _ledger_phases(ledger: Ledger) -> tuple[LedgerPhase, ...]:
+    return tuple(LedgerPhase(name, tuple((r.start, r.end, o) for r, o in owners)) for name, owners in ledger.phases.items())
+
+
+# -- 2.6.23-2.6.33 (bootmem) and 2.6.37 (memblock) -----------------------------------------
+
+
+def _pages(r: Range) -> Range:
+    """The page frames a byte range touches."""
+    return Range(r.start >> 12, -(-r.end // PAGE))
+
+
+def _ram_pages(e820: list[E820Entry]) -> list[Range]:
+    return [Range(-(-e.addr // PAGE), (e.addr + e.size) // PAGE) for e in e820 if e.type == E820Type.RAM]
+
+
+def _node_ranges(machine: Machine, end: int) -> dict[int, Range]:
+    nodes: dict[int, Range] = {}
+    for a in machine.numa:
+        r = nodes.get(a.node)
+        nodes[a.node] = Range(min(r.start, a.range.start), max(r.end, a.range.end)) if r else a.range
+    return nodes or {0: Range(0, end)}
+
+
+def _firmware_owners(e820: list[E820Entry]) -> list[tuple[Range, str]]:
+    out = []
+    for e in e820:
+        if e.type != E820Type.RAM:
+            name = E820Type(e.type).name.lower() if e.type in E820Type._value2member_map_ else str(e.type)
+            out.append((Range(e.addr >> 12, -(-(e.addr + e.size) // PAGE)), f"firmware ({name})"))
+    return out
+
+
+def early_era_ledger(e820: list[E820Entry], early_name: str, early_owners: list[tuple[Range, str]], crash: Range | None,
+                     crash_ok: bool, freed_runs: list[tuple[int, int]]) -> Ledger:
+    """The firmware, early-allocator and buddy phases of a boot whose early
+    allocator hands ``freed_runs`` to the page allocator (free_all_bootmem_core()
+    and free_all_memory_core_early() order); the crash region is claimed."""
+    end_pfn = max(-(-(e.addr + e.size) // PAGE) for e in e820)
+    firmware = _firmware_owners(e820)
+    ram = _ram_pages(e820)
+    hole = [(Range(0, end_pfn), "hole")]
+    crash_own = [(_pages(crash), "crash region")] if crash is not None and crash_ok else []
+    ledger = Ledger(end_pfn)
+    ledger.add_phase("firmware", firmware + [(r, "RAM") for r in ram] + hole)
+    ledger.add_phase(early_name, firmware + early_owners + crash_own + [(r, f"free ({early_name})") for r in ram] + hole)
+    freed = RangeSet(Range(s, e) for s, e in freed_runs)
+    kept = [(r, o) for r, o in early_owners if not o.startswith("bootmem bitmap")]
+    ledger.add_phase("buddy", firmware + [(r, "free (buddy)") for r in freed] + kept + crash_own + hole)
+    if crash is not None and crash_ok:
+        ledger.claims["Crash kernel"] = _pages(crash)
+    ledger.check()
+    return ledger
+
+
+def _free_runs(mb, e820_ram: list[Range]) -> list[tuple[int, int]]:
+    """memory - reserved, in ascending order (free_all_memory_core_early() /
+    memblock_free_all() walk the free ranges upward)."""
+    reserved = RangeSet(Range(r.base >> 12, -(-r.end // PAGE)) for r in mb.reserved if r.size)
+    free = RangeSet(e820_ram).subtract(reserved)
+    return [(r.start, r.end) for r in free]
+
+
+def _old_zones(nodes: dict[int, Range], ram: list[Range], struct_page: int, dma_reserve: int) -> list[Zone]:
+    """free_area_init_core() of 2.6.2x: spanned - holes - memmap pages (- dma_reserve in DMA)."""
+    ram_set = RangeSet(ram)
+    zones: list[Zone] = []
+    for nid in sorted(nodes):
+        span = _pages(nodes[nid])
+        for name, (lo, hi) in zip(("DMA", "DMA32", "Normal"), ((0, MAX_DMA_PFN), (MAX_DMA_PFN, MAX_DMA32_PFN), (MAX_DMA32_PFN, 1 << 52))):
+            z = span.intersect(Range(lo, hi))
+            if not z:
+                continue
+            present = ram_set.intersect([z]).total
+            memmap = -(-(z.size * struct_page) // PAGE)
+            present = present - memmap if present >= memmap else present
+            if name == "DMA" and present > dma_reserve:
+                present -= dma_reserve
+            zones.append(Zone(nid, name, z.start, z.size, present))
+    return zones
+
+
+def _event_line(e: Event, phase: str) -> Line:
+    return Line(e.kind, e.text, phase, printed=e.kernel_line, data=dict(e.data))
+
+
+def _boot_early_era(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
+    """2.6.23-2.6.33 (bootmem) or 2.6.37 (memblock) on the firmware map; the
+    kernel image's extent must be given (these eras have no pinned builds)."""
+    entries = sanitize(sorted(machine.e820, key=lambda e: e.addr), max_entries=128) or sorted(machine.e820, key=lambda e: e.addr)
+    lines = _e820_lines(report)
+    if machine.kernel_image is None:
+        why = f"the {profile.name} era needs the kernel image's [_text, _end) (kernel_image in the machine TOML)"
+        missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "crashkernel")]
+        return _result(machine, profile, report, None, e820=_e820_ranges(entries, profile), max_pfn=0, kernel_image=None,
+                       lines=tuple(lines), not_predicted=tuple(missing))
+    ram_end = max(e.addr + e.size for e in entries if e.type == E820Type.RAM)
+    nodes = _node_ranges(machine, ram_end)
+    assumptions: list[str] = []
+    if profile.pipeline is Pipeline.BOOTMEM:
+        b = boot_bootmem_era(machine, entries, exclusive=profile.crashkernel_bootmem_exclusive, announce=profile.crashkernel_announces,
+                             struct_page=STRUCT_PAGE_2_6_23, failed_text=profile.crashkernel_in_use_text)
+        early_name, events, crash, crash_ok = "bootmem", b.events, b.crash, b.crash_reserved
+        owners = [(_pages(r), w) for w, r in b.reserved if w != "crashkernel"]
+        owners += [(_pages(r), f"NODE_DATA({n})") for n, r in b.pgdats.items()]
+        owners += [(_pages(r), f"bootmem bitmap of node {n}") for n, r in b.bitmaps.items()]
+        owners += [(_pages(r), f"mem_map of node {n}") for n, r in b.mem_maps.items()]
+        runs = [(f.start_pfn, f.end_pfn) for n in sorted(b.freed) for f in b.freed[n]]
+        struct_page, dma_reserve = STRUCT_PAGE_2_6_23, b.dma_reserve
+        allocs = [Allocation(w, r.start, r.size, "setup_arch") for w, r in b.reserved if w != "crashkernel"]
+        allocs += [Allocation(f"NODE_DATA({n})", r.start, r.size, "setup_node_bootmem") for n, r in b.pgdats.items()]
+        allocs += [Allocation(f"bootmem bitmap of node {n}", r.start, r.size, "setup_node_bootmem") for n, r in b.bitmaps.items()]
+        allocs += [Allocation(f"mem_map of node {n}", r.start, r.size, "paging_init") for n, r in b.mem_maps.items()]
+        assumptions.append(f"pg_data_t assumed {PGDAT_SIZE_2_6_23:#x} bytes (page-rounded), SMP trampoline at 0x6000; "
+                           "MP-table and ACPI wakeup reservations not replayed")
+        if profile.name == "2.6.27":
+            assumptions.append("placed with 2.6.23's find_e820_area()/bad_addr() rules -- early_res holds the same ranges "
+                               "(kernel, initrd, EBDA, page tables, trampoline, BIOS page) for this kind of machine [assumption]")
+        phase = "setup_arch"
+        node_data = {n: r.start for n, r in b.pgdats.items()}
+    else:
+        b2 = boot_2_6_37(machine, entries, nodes)
+        early_name, events, crash, crash_ok = "memblock", b2.events, b2.crash, b2.crash_reserved
+        owners = [(_pages(r), w) for w, r in b2.reserved if w != "crashkernel"]
+        runs = _free_runs(b2.memblock, _ram_pages(entries))
+        struct_page, dma_reserve = STRUCT_PAGE_MODERN, 0
+        allocs = [Allocation(w, r.start, r.size, "setup_arch") for w, r in b2.reserved if w != "crashkernel"]
+        assumptions += b2.notes
+        phase = "setup_arch"
+        node_data = {}
+    ledger = early_era_ledger(entries, early_name, owners, crash, crash_ok, runs)
+    lines += [_event_line(e, phase) for e in events]
+    zones = _old_zones(nodes, _ram_pages(entries), struct_page, dma_reserve)
+    crash_res = (CrashRegion(crash.start, crash.end),) if crash is not None and crash_ok else ()
+    allocs += [Allocation("crashkernel", c.start, c.end - c.start, "reserve_crashkernel") for c in crash_res]
+    missing = [NotPredicted("zoneinfo managed pages", f"the {profile.name} era's hand-off is given as free runs, not per zone"),
+               NotPredicted("iomem", f"/proc/iomem is not modelled for the {profile.name} era")]
+    return _result(
+        machine, profile, report, None,
+        kernel_image=(machine.kernel_image.start, machine.kernel_image.end),
+        e820=_e820_ranges(entries, profile), max_pfn=ledger.end_pfn,
+        allocations=tuple(allocs), crash=crash_res, crash_predicted=True,
+        crash_requested=(crash.start, crash.end) if crash is not None and not crash_ok else None,
+        nodes=tuple(NumaNode(n, ((r.start, r.end),), node_data.get(n)) for n, r in sorted(nodes.items())),
+        zones=tuple(zones), ledger=_ledger_phases(ledger), lines=tuple(lines),
+        assumptions=tuple(assumptions), not_predicted=tuple(missing), freed_runs=tuple(runs),
+    )

@@ -9,25 +9,26 @@ cannot predict yet counts as 0 of N, never as skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher, unified_diff
 from pathlib import Path
 
-from earlymem.boot.e820 import e820_report
+from earlymem.result import BootResult
 from earlymem.kernels import profile_for
+from earlymem.kernels.builds import pinned_build
+from earlymem.kexec.capture import LoadMethod, kexec_load
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import parse_version
 from earlymem.machine import CpuAffinity, Machine
-from earlymem.mm.watermarks import watermark_text
-from earlymem.pipeline import predict_lines
-from earlymem.sources.dmesg import (
-    BootLog,
-    machine_from_boot_log,
-    message_text,
-    parse_boot_logs,
-)
+from earlymem.oracle.capture import read_capture
+from earlymem.pipeline import boot
+from earlymem.render.boot import family_lines
+from earlymem.render.procfs import watermark_text
+from earlymem.sources.dmesg import BootLog, machine_from_boot_log, message_text, parse_boot_logs
+from earlymem.sources.dmesg import crash_cpu as crash_cpu_of
 
 __all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "predict_capture", "harness_cpus",
            "parse_zoneinfo"]
@@ -243,36 +244,26 @@ def capture_machine(cap, first: BootLog) -> Machine:
     and where the log names no CPUs, the guest's (:func:`harness_cpus`)."""
     machine = machine_from_boot_log(first)
     if not machine.cpus:
-        machine.cpus = harness_cpus(cap.note)
-        machine.boot_apic = machine.cpus[0].apic if machine.cpus else None
+        cpus = harness_cpus(cap.note)
+        machine = dataclasses.replace(machine, cpus=cpus, boot_apic=cpus[0].apic if cpus else None)
     return machine
 
 
-def predict_capture(cap, first: BootLog, profile, state: dict | None = None) -> tuple[Machine, object, list[tuple[str, str]]]:
-    """earlymem's prediction for a capture's first kernel, from its input
-    facts (:func:`capture_machine`): ``(machine, e820 report, lines)``;
-    ``state`` receives the hand-off (earlymem.pipeline.predict_lines())."""
+def predict_capture(cap, first: BootLog, profile) -> tuple[Machine, BootResult]:
+    """earlymem's boot of a capture's first kernel, from its input facts
+    (:func:`capture_machine`): ``(machine, result)``."""
     machine = capture_machine(cap, first)
-    report = e820_report(machine, profile, already_sanitized=True, who=first.firmware.who)
-    lines, _ = predict_lines(machine, profile, report, [], state)
-    return machine, report, lines
+    return machine, boot(machine, profile)
 
 
 def _kexec_inputs(cap, machine: Machine) -> dict | None:
     """What the oracle's ``kexec -p`` was given, from the harness that made the capture:
-    the kdump kernel (the pinned Debian image of the same series, its header
-    facts in earmem.kdump.DEBIAN_BZIMAGE), /boot/kdump-initrd.img's size (the
-    note's ``kdump initrd`` line; older captures only have kexec-tools' own
-    echo of the file size), the --append string of src/earlymem/oracle/init.sh
-    and the guest's CPU count (``-smp``)."""
-    from earlymem.kexec.capture import (
-        DEBIAN_BZIMAGE,
-        DEBIAN_IMAGE_SPAN,
-        DEBIAN_RESERVE_SPAN,
-    )
-
-    key = machine.kernel_version.key[:2] if machine.kernel_version else None
-    if key not in DEBIAN_BZIMAGE:
+    the kdump kernel (the pinned Debian image of the same series: earlymem.kernels.builds),
+    /boot/kdump-initrd.img's size (the note's ``kdump initrd`` line; older
+    captures only have kexec-tools' own echo of the file size), the --append
+    string of src/earlymem/oracle/init.sh and the guest's CPU count (``-smp``)."""
+    build = pinned_build(machine.kernel_version, machine.kernel_banner)
+    if build is None:
         return None
     size = None
     m = re.search(r"kdump initrd: (\d+) bytes", cap.note)
@@ -286,52 +277,42 @@ def _kexec_inputs(cap, machine: Machine) -> dict | None:
                 break
     append = _oracle_kappend() + (" nokaslr" if machine.command_line.flag("nokaslr") else "")
     m = re.search(r"-smp (\d+)", cap.note)
-    return {"header": DEBIAN_BZIMAGE[key], "image_span": DEBIAN_IMAGE_SPAN[key], "reserve_span": DEBIAN_RESERVE_SPAN[key],
-            "initrd_size": size, "append": append,
-            "cpus": int(m.group(1)) if m else 1}
+    return {"capture": build, "initrd_size": size, "append": append, "cpus": int(m.group(1)) if m else 1}
 
 
-def _predict_kexec(cap, machine: Machine, profile, report, lines, predicted: dict) -> None:
+def _predict_kexec(cap, machine: Machine, profile, first: BootResult, predicted: dict) -> None:
     """The oracle's loads, in its order -- ``kexec -p`` (kexec-tools 2.0.25), then
     (``oracle.kexec=both``) ``kexec -s -p`` (the kernel's kexec_file_load) --
     and the capture kernel the last one boots."""
-    from earlymem.kexec.capture import (
-        DEBIAN_KERNEL_PURGATORY,
-        kdump_boot,
-        place_crash_load,
-        predict_normal_load,
-    )
-
     inputs = _kexec_inputs(cap, machine)
     if inputs is None:
         return
-    key = machine.kernel_version.key[:2] if machine.kernel_version else None
-    image_span, reserve_span = inputs.pop("image_span"), inputs.pop("reserve_span")
     segment_lines: list[str] = []
     if "first/kexec_normal_debug" in cap.sections:
-        try:
-            segment_lines += predict_normal_load(report, inputs["header"], inputs["initrd_size"], inputs["append"]).segment_lines()
-        except InputError:
-            pass
+        load = kexec_load(machine, first, profile=profile, method=LoadMethod.NORMAL, **inputs)
+        if load.loaded:
+            segment_lines += load.segment_lines
     last = None
-    for file_load, sec in ((False, "first/kexec_load_debug"), (True, "first/kexec_file_dmesg")):
+    crash_cpu = crash_cpu_of(cap.serial) if "kdump/dmesg" in cap.sections else None
+    for method, sec in ((LoadMethod.KEXEC_LOAD, "first/kexec_load_debug"), (LoadMethod.KEXEC_FILE_LOAD, "first/kexec_file_dmesg")):
         if sec not in cap.sections:
             continue
         try:
-            last = place_crash_load(machine, profile, report, lines, **inputs, file_load=file_load, purgatory=DEBIAN_KERNEL_PURGATORY.get(key))
+            load = kexec_load(machine, first, profile=profile, method=method, crash_cpu=crash_cpu, **inputs)
         except InputError:
+            load = None
+        if load is None or not load.loaded:
             last = None  # the load fails (no crash region ...): nothing printed
             continue
-        segment_lines += last.segment_lines()
+        last = load
+        segment_lines += load.segment_lines
     predicted["kexec-segments"] = segment_lines
     predicted["kdump-e820"], predicted["kdump-nodes"] = [], []
-    if "kdump/dmesg" in cap.sections and last is not None:
+    if "kdump/dmesg" in cap.sections and last is not None and last.capture is not None:
         # only the last load boots a capture kernel
-        from earlymem.sources.dmesg import crash_cpu
-
-        kp = kdump_boot(machine, profile, last, image_span, reserve_span, inputs["initrd_size"], crash_cpu(cap.serial))
-        predicted["kdump-e820"] = [t for f, t in kp.kdump_lines if f == "e820"]
-        predicted["kdump-nodes"] = [t for fam in ("numa", "zones", "node-ranges", "initmem") for f, t in kp.kdump_lines if f == fam]
+        kd = last.capture
+        predicted["kdump-e820"] = kd.lines_of("e820")
+        predicted["kdump-nodes"] = [t for fam in ("numa", "zones", "node-ranges", "initmem") for t in kd.lines_of(fam)]
 
 
 def verify_path(path: str | Path, *, kernel_version: str | None = None) -> VerifyReport:
@@ -339,8 +320,6 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
 
     :raises InputError: for unreadable input or a log without input facts.
     """
-    from earlymem.oracle.capture import read_capture
-
     cap = read_capture(path)
     sections = cap.sections
     source = str(path)
@@ -370,13 +349,15 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         raise exc.located(source=source, line=first.version_lineno)
     predicted: dict[str, list[str] | None] = {name: None for name in FAMILIES}
     if first.firmware is not None:
-        machine, report, lines = predict_capture(cap, first, profile)
-        for fam in {f for f, _ in lines} & set(FAMILIES):
-            predicted[fam] = [t for f, t in lines if f == fam]
-        if ("crashkernel-determined", "") in lines:
-            predicted["crashkernel"] = [t for f, t in lines if f == "crashkernel"]
+        machine, result = predict_capture(cap, first, profile)
+        families = family_lines(result)
+        for fam in set(families) & set(FAMILIES):
+            if families[fam] and fam != "iomem-crash":
+                predicted[fam] = families[fam]
+        if result.crash_predicted:
+            predicted["crashkernel"] = families.get("crashkernel", [])
             if "first/iomem" in sections:  # a plain boot log has no /proc/iomem
-                predicted["iomem-crash"] = [t for f, t in lines if f == "iomem-crash"]
+                predicted["iomem-crash"] = families["iomem-crash"]
         if predicted.get("frees") and any(m.startswith("Kernel panic - not syncing") for m in msgs):
             # the boot died (no root, no init): only what it gave back before that can be compared
             predicted["frees"] = predicted["frees"][:len(expected["frees"])]
@@ -386,7 +367,7 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         if "user-map" not in predicted or predicted["user-map"] is None:
             predicted["user-map"] = []
         if any(sec in sections for sec in ("first/kexec_load_debug", "first/kexec_file_dmesg", "first/kexec_normal_debug")):
-            _predict_kexec(cap, machine, profile, report, lines, predicted)
+            _predict_kexec(cap, machine, profile, result, predicted)
     result = VerifyReport(source, first.version, profile.name)
     for name in FAMILIES:
         result.families.append(FamilyResult(name, expected[name], predicted[name]))

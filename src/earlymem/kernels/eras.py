@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from earlymem.kernels.profile import KernelProfile, KexecFileEra
+from earlymem.kernels.profile import KernelProfile, KexecFileEra, Pipeline
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import KernelVersion, parse_version
 from earlymem.machine.e820 import E820Type
@@ -63,7 +63,7 @@ _P_2_6_23 = replace(
     name="2.6.23",
     first=KernelVersion(2, 6, 23),
     summary="replay: bootmem, crashkernel=size@base reserved without a conflict check (the 2011 bug)",
-    replay="bootmem",
+    pipeline=Pipeline.BOOTMEM,
     replay_source="arch/x86_64/kernel/setup.c, machine_kexec.c: crashkernel=size@base, reserve_bootmem_generic() without a check",
 )
 
@@ -111,7 +111,7 @@ _P_2_6_34 = replace(
     name="2.6.34",
     first=KernelVersion(2, 6, 34),
     summary="replay: not modelled -- crashkernel via find_e820_area()/reserve_early() before bootmem [release unverified]",
-    replay=None,
+    pipeline=Pipeline.E820,
     sources=_P_2_6_27.sources[:1] + (
         "the 2.6.37 memblock pull (Oct 2010) shows the 2.6.36 reserve_crashkernel(): find_e820_area() and "
         "reserve_early(..., \"CRASH KERNEL\") [the first release with it is not pinned; 2.6.34 assumed]",
@@ -124,7 +124,7 @@ _P_2_6_37 = replace(
     name="2.6.37",
     first=KernelVersion(2, 6, 37),
     summary="replay: memblock replaces early_res and x86 bootmem (top-down); crashkernel via memblock_find_in_range",
-    replay="memblock-2.6.37",
+    pipeline=Pipeline.MEMBLOCK_2_6_37,
     crashkernel_announces=True,
     crashkernel_bootmem_exclusive=False,
     crashkernel_in_use_text="crashkernel reservation failed - memory is in use.",
@@ -141,7 +141,7 @@ _P_2_6_38 = replace(
     name="2.6.38",
     first=KernelVersion(2, 6, 38),
     summary="replay: not modelled -- NUMA init rewritten (arch/x86/mm/numa.c) [placement unread]",
-    replay=None,
+    pipeline=Pipeline.E820,
     replay_source="",
 )
 
@@ -216,9 +216,8 @@ _P_5_5 = replace(
     _P_4_19,
     name="5.5",
     first=KernelVersion(5, 5, 0),
-    models_early_nodes=True,
     crash_low_1m_message=True,
-    replay="predictor",
+    pipeline=Pipeline.MODERN,
     kexec_file=KexecFileEra(top_down_exact=False, rng_seed_setup_data=False, crash_hotplug_phdrs=None,
                             params_memsz_aligned=False, segment_lines="loading"),
     replay_source="earlymem's predictor (setup_arch.py, crashkernel.py)",

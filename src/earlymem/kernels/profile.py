@@ -8,10 +8,24 @@ version numbers.  The eras themselves are in :mod:`earlymem.kernels.eras`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from earlymem.lib.version import KernelVersion
 
-__all__ = ["KernelProfile", "KexecFileEra"]
+__all__ = ["KernelProfile", "KexecFileEra", "Pipeline"]
+
+
+class Pipeline(str, Enum):
+    """The boot phases an era runs (earlymem.pipeline orders them)."""
+
+    #: only e820__memory_setup() and the early parameters are modelled
+    E820 = "e820"
+    #: 2.6.23-2.6.33 x86_64: bootmem (earlymem.phases.bootmem_era)
+    BOOTMEM = "bootmem"
+    #: 2.6.37: memblock replaces early_res and bootmem (earlymem.phases.memblock_2_6_37)
+    MEMBLOCK_2_6_37 = "memblock-2.6.37"
+    #: 5.5 and later: earlymem.phases.numa_init ... kernel_init
+    MODERN = "modern"
 
 
 @dataclass(frozen=True)
@@ -69,9 +83,6 @@ class KernelProfile:
     #: numa_cleanup_meminfo() clamps node blocks below at 0 (arch/x86/mm/numa.c)
     #: or at memblock_start_of_DRAM() (mm/numa_memblks.c, v6.12).
     numa_low_is_dram_start: bool = False
-    #: earlymem predicts this era's NUMA, zone and node-range lines
-    #: (earlymem.boot.numa_init; checked against Debian 5.10, 6.1, 6.12 and 7.2).
-    models_early_nodes: bool = False
     #: arch/x86/kernel/crash.c crash_reserve_low_1M(): with any crashkernel=,
     #: reserve [0, 1M) and print "kexec: Reserving the low 1M of memory for
     #: crashkernel" (until v5.13 reserved the first 1M unconditionally).
@@ -96,7 +107,7 @@ class KernelProfile:
     #: every possible node without memory prints "Initmem setup node %d as
     #: memoryless" (mm/page_alloc.c free_area_init() walks all possible
     #: nodes); before, 5.10's init_cpu_to_node() set up only possible CPUs'
-    #: nodes, late, printing an empty [mem 0-0] range (earlymem.boot.paging_init).
+    #: nodes, late, printing an empty [mem 0-0] range (earlymem.phases.paging_init).
     memoryless_initmem_as_memoryless: bool = False
     #: the per-zone lines /proc/zoneinfo prints before "protection:"
     #: (mm/vmstat.c zoneinfo_show_print()), for ``predict --format zoneinfo``.
@@ -105,11 +116,11 @@ class KernelProfile:
     #: (32 when empty) and leaves it out of lowmem_pages (earlymem.mm.watermarks).
     movable_wmark_like_highmem: bool = False
     #: swiotlb bookkeeping: 0 = 5.10's io_tlb_list + io_tlb_orig_addr arrays;
-    #: else sizeof(struct io_tlb_slot) of the per-slab array (earlymem.boot.start_kernel).
+    #: else sizeof(struct io_tlb_slot) of the per-slab array (earlymem.phases.start_kernel).
     swiotlb_slot_bytes: int = 0
     #: nr_kernel_pages = memblock's free pages at free_area_init() (6.10's
     #: calc_nr_kernel_pages()); before, present pages less the memmap estimate
-    #: and dma_reserve (earlymem.boot.start_kernel)
+    #: and dma_reserve (earlymem.phases.start_kernel)
     nr_kernel_pages_from_memblock: bool = False
     #: alloc_large_system_hash() vmallocs with vmalloc_huge(), which maps the
     #: table with 2 MiB pages ("vmalloc hugepage") when it is at least PMD_SIZE:
@@ -144,10 +155,11 @@ class KernelProfile:
     #: initramfs_async=1): "Freeing initrd memory" comes after other rootfs
     #: initcalls' lines; before, it came first
     initrd_unpacked_async: bool = False
-    #: how ``earlymem replay`` runs this era: "bootmem" (earlymem.boot.bootmem_era),
-    #: "memblock-2.6.37" (earlymem.boot.memblock_2_6_37), "predictor" (the
-    #: models_early_nodes eras), or None (not modelled: refused).
-    replay: str | None = None
+    #: which boot phases earlymem.boot() runs for this era (earlymem.pipeline):
+    #: the bootmem era (2.6.23-2.6.33), 2.6.37's memblock, the modern eras
+    #: (5.5 on: NUMA, NODE_DATA, crashkernel, zones ... checked against Debian
+    #: 5.10, 6.1, 6.12 and 7.2), or only the e820 phase.
+    pipeline: Pipeline = Pipeline.E820
     #: reserve_crashkernel() with the generic parse_crashkernel() (kernel/kexec.c,
     #: 2.6.24): range lists, and "Reserving %ldMB of memory at %ldMB for
     #: crashkernel (System RAM: %ldMB)"; before, only size@base, silently.

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from earlymem.kernels.builds import KernelPurgatory
 from earlymem.kernels.profile import KexecFileEra
 from earlymem.kexec.holes import PAGE, KexecLoadError, Segment
 from earlymem.kexec.tools_2_0_25 import KernelHeader
@@ -45,16 +46,6 @@ BOOT_PARAMS = 4096
 SETUP_DATA = 16
 EFI_SETUP_DATA = 96
 RNG_SEED_LENGTH = 32
-
-
-@dataclass(frozen=True)
-class KernelPurgatory:
-    """The purgatory the running kernel embeds (kexec_purgatory), as
-    kexec_purgatory_setup_kbuf() sizes it: bufsz padded to the bss alignment."""
-
-    bufsz: int
-    memsz: int
-    align: int
 
 
 @dataclass

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from earlymem.kernels.builds import KernelHeader
 from earlymem.kexec.holes import PAGE, ULONG_MAX, HoleFinder, KexecLoadError, Segment
 
 __all__ = ["KexecTools", "KEXEC_TOOLS_2_0_25", "KernelHeader", "CrashLoad", "crash_load_bzimage64", "normal_load_bzimage64",
@@ -77,31 +78,6 @@ class KexecTools:
 #: e_entry 0x760 -> elf_rel_build_load() packs 0x70e0 bytes and pads to 0x9000.
 KEXEC_TOOLS_2_0_25 = KexecTools("2.0.25", 0x70E0, 0x9000, 0x1000, 0x760,
                                 "Debian 1:2.0.25-3+deb12u3 /usr/sbin/kexec, embedded purgatory (tools/purgatory_facts.py)")
-
-
-@dataclass(frozen=True)
-class KernelHeader:
-    """The setup-header facts the bzImage64 loader uses."""
-
-    file_len: int
-    setup_sects: int
-    protocol: int
-    loadflags: int
-    xloadflags: int
-    relocatable: bool
-    kernel_alignment: int
-    init_size: int
-    cmdline_size: int
-
-    @property
-    def kern16_size(self) -> int:
-        return ((self.setup_sects or 4) + 1) * 512
-
-    @classmethod
-    def from_bzimage(cls, img) -> "KernelHeader":
-        f = img.fields
-        return cls(img.size, f.get("setup_sects", 0), img.protocol, f.get("loadflags", 0), f.get("xloadflags", 0),
-                   bool(f.get("relocatable_kernel", 0)), f.get("kernel_alignment", 0), f.get("init_size", 0), f.get("cmdline_size", 255))
 
 
 @dataclass

@@ -8,7 +8,7 @@ Models arch/x86/kernel/e820.c (before 2.6.27: arch/x86_64/kernel/e820.c):
   zero), and made sorted and non-overlapping only by :func:`sanitize`;
 * :func:`sanitize` is ``sanitize_e820_map()`` / ``e820__update_table()``: the
   change-point sweep in which the highest numeric type wins;
-* ``mem=``/``memmap=`` (earlymem.boot.e820) apply ``mem=`` and every ``memmap=`` form the way
+* ``mem=``/``memmap=`` (earlymem.phases.e820) apply ``mem=`` and every ``memmap=`` form the way
   the chosen kernel era's ``parse_memopt()`` / ``parse_memmap_one()`` do, and
   reports whether the kernel would print the ``user-defined physical RAM map``.
 

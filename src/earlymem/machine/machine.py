@@ -46,7 +46,8 @@ class Machine:
     :param command_line: the kernel command line.
     :param kernel_version: the kernel release, if known.
     :param numa: SRAT memory affinity ranges.
-    :param kernel_image: physical ``[start, end)`` of the kernel image, if known.
+    :param kernel_image: physical ``[start, end)`` of the kernel image, if the machine
+        description fixes it (else the build's facts place it: earlymem.phases.image).
     :param initrd: physical range of the initrd (``RAMDISK: [mem ...]``).
     :param rsdp: physical address of the ACPI RSDP.
     :param cpus: SRAT processor affinities, in the firmware's order (taken as
@@ -69,18 +70,18 @@ class Machine:
     initrd: Range | None = None
     rsdp: int | None = None
     source: str = "<machine>"
-    #: sizeof() of the structs early allocations depend on, from the kernel's BTF.
-    struct_sizes: dict[str, int] = field(default_factory=dict)
-    #: ``(name, start, end)`` of Kernel code/rodata/data/bss, from the kernel image.
-    kernel_resources: list[tuple[str, int, int]] = field(default_factory=list)
-    #: what early_reserve_memory() reserves of the image: ``[_text,
-    #: __end_of_kernel_reserve)``; None: the whole kernel_image (or the
-    #: Debian assumption).
-    kernel_reserve: Range | None = None
-    #: size of the image's .brk section, the end of kernel_reserve (from --kernel)
-    kernel_brk_size: int | None = None
-    #: what the kernel frees of its image after boot, from --kernel's section headers (earlymem.mm.frees)
-    image_frees: dict[str, int] = field(default_factory=dict)
+    #: where the boot loader put a relocatable kernel that runs where it lies
+    #: (kexec's capture kernel); None: the kernel's own load address, or KASLR's choice.
+    kernel_load_addr: int | None = None
+    #: the whole ``Linux version ...`` banner of a boot log (it names the build).
+    kernel_banner: str | None = None
+    #: the map is one the kernel already sanitized and printed (a log's BIOS-e820
+    #: lines, /sys/firmware/memmap), not a raw one the loader passes (TOML, kexec)
+    e820_printed: bool = False
+    #: the ``who`` the firmware map is printed with (``BIOS-e820``; a log's own)
+    e820_who: str = "BIOS-e820"
+    #: where the command line came from, to blame for a bad parameter: ``(source, line, field)``
+    command_line_at: tuple[str | None, int | None, str | None] | None = None
     cpus: list[CpuAffinity] = field(default_factory=list)
     boot_apic: int | None = None
     acpi_tables: tuple[str, ...] | None = None

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import NUMA_NO_NODE, Memblock
-from earlymem.boot.free_area_init import ZoneSize
+from earlymem.phases.free_area_init import ZoneSize
 from earlymem.lib.x86_64 import PAGE_SHIFT
 from earlymem.mm.buddy import MAX_ORDER, run_orders
 

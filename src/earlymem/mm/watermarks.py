@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import isqrt
 
-__all__ = ["Watermarks", "zone_watermarks", "lowmem_reserve", "watermark_text", "LOWMEM_RESERVE_RATIO"]
+__all__ = ["Watermarks", "zone_watermarks", "lowmem_reserve", "LOWMEM_RESERVE_RATIO"]
 
 #: mm/page_alloc.c sysctl_lowmem_reserve_ratio[], by zone name (Device: not set, 0).
 LOWMEM_RESERVE_RATIO = {"DMA": 256, "DMA32": 256, "Normal": 32, "Movable": 0, "Device": 0}
@@ -127,8 +127,3 @@ def lowmem_reserve(zones: list[tuple[int, str, int]]) -> list[list[int]]:
                 row[k] = acc // ratio
         protection.append(row)
     return protection
-
-
-def watermark_text(wmin, low, high, protection: list[int]) -> str:
-    """One zone's min, low, high and protection, as verify's zoneinfo-watermarks family compares them."""
-    return f"min={wmin} low={low} high={high} protection: ({', '.join(str(p) for p in protection)})"

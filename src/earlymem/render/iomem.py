@@ -1,4 +1,5 @@
-"""The memory part of /proc/iomem as a 5.x-7.x x86_64 kernel shows it.
+"""The memory part of /proc/iomem as a 5.x-7.x x86_64 kernel shows it (the resources:
+earlymem.phases.paging_init.iomem_resources()).
 
 ``e820__reserve_resources()`` (arch/x86/kernel/e820.c) makes one resource per
 entry of the kernel's e820 table, named by ``e820_type_to_string()``;
@@ -14,39 +15,14 @@ ACPI/PNP claims.
 
 from __future__ import annotations
 
-from earlymem.machine.e820 import E820Entry, E820Type
 
-__all__ = ["iomem_lines", "child_line", "IOMEM_NAMES"]
-
-#: e820_type_to_string(), v5.x-7.x.
-IOMEM_NAMES = {
-    E820Type.RAM: "System RAM",
-    E820Type.RESERVED_KERN: "System RAM",
-    E820Type.ACPI: "ACPI Tables",
-    E820Type.NVS: "ACPI Non-volatile Storage",
-    E820Type.UNUSABLE: "Unusable memory",
-    E820Type.PRAM: "Persistent Memory (legacy)",
-    E820Type.PMEM: "Persistent Memory",
-    E820Type.SOFT_RESERVED: "Soft Reserved",
-    E820Type.RESERVED: "Reserved",
-}
-
+__all__ = ["iomem_text", "child_line"]
 
 def child_line(name: str, start: int, end: int) -> str:
     """A resource one level under a top-level one (``r_show()``: two spaces, width 8, end inclusive)."""
     return f"  {start:08x}-{end - 1:08x} : {name}"
 
 
-def iomem_lines(e820: list[E820Entry], children: list[tuple[str, int, int]]) -> list[str]:
-    """Top-level e820 resources, each System RAM one with the ``children``
-    (``(name, start, end)`` half-open) that lie inside it, in address order."""
-    out: list[str] = []
-    for e in sorted((e for e in e820 if e.size), key=lambda e: e.addr):
-        end = e.addr + e.size
-        out.append(f"{e.addr:08x}-{end - 1:08x} : {IOMEM_NAMES.get(e.type, 'Unknown E820 type')}")
-        if IOMEM_NAMES.get(e.type) != "System RAM":
-            continue
-        for name, a, b in sorted(children, key=lambda c: c[1]):
-            if e.addr <= a and b <= end:
-                out.append(child_line(name, a, b))
-    return out
+def iomem_text(resources) -> list[str]:
+    """``r_show()``'s lines for :class:`earlymem.result.IomemResource` entries, in order."""
+    return [f"{'  ' * r.depth}{r.start:08x}-{r.end - 1:08x} : {r.name}" for r in resources]

@@ -14,31 +14,43 @@ counters, NUMA events or pagesets, which depend on the running system).
 
 from __future__ import annotations
 
-from earlymem.mm.handoff import ZoneHandoff
-from earlymem.mm.watermarks import Watermarks
-
-__all__ = ["zoneinfo_text", "buddyinfo_text"]
+__all__ = ["zoneinfo_text", "buddyinfo_text", "watermark_text", "zoneinfo_lines"]
 
 
-def zoneinfo_text(fields: tuple[str, ...], zones: list[ZoneHandoff], wm: Watermarks, managed: list[int] | None = None) -> str:
-    """Each zone's pages block: free pages of the hand-off, ``managed`` (default:
-    the hand-off's), the watermarks and protection of ``wm``."""
+def zoneinfo_text(fields: tuple[str, ...], zones) -> str:
+    """Each zone's pages block (earlymem.result.Zone): free pages of the
+    hand-off; managed pages, watermarks and protection as after boot."""
     out = []
-    managed = managed if managed is not None else [h.managed for h in zones]
-    for h, (wmin, low, high, promo), prot, m in zip(zones, wm.marks, wm.protection, managed):
-        z = h.zone
-        values = {"pages free": h.free_pages, "boost": 0, "min": wmin, "low": low, "high": high, "promo": promo,
-                  "spanned": z.spanned, "present": z.present, "managed": m, "cma": 0}
+    for z in zones:
+        values = {"pages free": z.free_pages, "boost": 0, "min": z.min, "low": z.low, "high": z.high, "promo": z.promo,
+                  "spanned": z.spanned, "present": z.present, "managed": z.managed, "cma": 0}
         text = f"Node {z.nid}, zone {z.name:>8}"
         for name in fields:
             text += f"\n  pages free     {values[name]}" if name == "pages free" else f"\n        {name:<9}{values[name]}"
-        text += "\n        protection: (" + ", ".join(str(p) for p in prot) + ")"
+        text += "\n        protection: (" + ", ".join(str(p) for p in z.protection) + ")"
         out.append(text)
     return "\n".join(out)
 
 
-def buddyinfo_text(zones: list[ZoneHandoff]) -> str:
+def buddyinfo_text(zones) -> str:
+    """/proc/buddyinfo at the hand-off: one line per populated zone."""
     return "\n".join(
-        f"Node {h.zone.nid}, zone {h.zone.name:>8} " + "".join(f"{c:6d} " for c in h.counts)
-        for h in zones if h.zone.present
+        f"Node {z.nid}, zone {z.name:>8} " + "".join(f"{c:6d} " for c in z.free_lists)
+        for z in zones if z.present
     )
+
+
+def watermark_text(wmin, low, high, protection) -> str:
+    """One zone's min, low, high and protection, as verify's zoneinfo-watermarks family compares them."""
+    return f"min={wmin} low={low} high={high} protection: ({', '.join(str(p) for p in protection)})"
+
+
+def zoneinfo_lines(zones) -> dict[str, list[str]]:
+    """verify's /proc/zoneinfo families: spanned/present per zone, and where
+    predicted, managed and the watermarks."""
+    out = {"zoneinfo": [f"Node {z.nid}, zone {z.name}: spanned={z.spanned} present={z.present}" for z in zones]}
+    if zones and all(z.managed is not None for z in zones):
+        out["zoneinfo-managed"] = [f"Node {z.nid}, zone {z.name}: managed={z.managed}" for z in zones]
+        out["zoneinfo-watermarks"] = [f"Node {z.nid}, zone {z.name}: {watermark_text(z.min, z.low, z.high, z.protection)}"
+                                      for z in zones]
+    return out

@@ -2,9 +2,10 @@
 
 The phases, each recorded in a page ledger (:mod:`earlymem.mm.ledger`):
 
-1. **early** -- the era's early allocator: bootmem (2.6.23-2.6.33, see
-   :mod:`earlymem.boot.bootmem_era`), memblock (2.6.37, :mod:`earlymem.boot.memblock_2_6_37`;
-   5.10 and later through earlymem's predictor, :mod:`earlymem.boot.setup_arch`);
+1. **early** -- the era's boot (:func:`earlymem.boot`): bootmem (2.6.23-2.6.33,
+   :mod:`earlymem.phases.bootmem_era`), memblock (2.6.37,
+   :mod:`earlymem.phases.memblock_2_6_37`; 5.10 and later the whole modern boot
+   to the hand-off);
 2. **buddy** -- what the early allocator hands to the page allocator;
 3. **running** -- the running system's allocations (:mod:`earlymem.mm.page_alloc`,
    whose module text states the policy);
@@ -30,8 +31,9 @@ Eras and what each does with ``crashkernel=128M@16M`` on the 2011 machine:
   pre-image of the 2.6.37 conversion; release unverified) is not modelled;
 * 2.6.37: memblock, no bitmap: the reservation succeeds and never reaches the
   page allocator;
-* 5.10, 6.1, 6.12, 7.x: earlymem's predictor (the image sits at 16 MiB, so
-  the fixed base fails: "crashkernel reservation failed - memory is in use.").
+* 5.10, 6.1, 6.12, 7.x: the modern boot with the pinned Debian build of the
+  series (the image sits at 16 MiB with nokaslr, so the fixed base fails:
+  "crashkernel reservation failed - memory is in use.").
 """
 
 from __future__ import annotations
@@ -41,30 +43,29 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from earlymem.boot.bootmem_era import (
-    PGDAT_SIZE_2_6_23,
-    BootmemBoot,
-    Event,
-    boot_bootmem_era,
-)
+from earlymem.phases.bootmem_era import crashkernel_size_at_base
+from earlymem.result import BootResult, Line, Verdict
+from earlymem.kernels import PROFILES, profile_for
+from earlymem.kernels.profile import Pipeline
 from earlymem.kexec.tools_2_0_2 import KdumpKernel, KexecLoadError, Segment, crash_load
+from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range, RangeSet
 from earlymem.lib.version import parse_version
-from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE
+from earlymem.lib.x86_64 import PAGE
 from earlymem.machine import Machine
-from earlymem.machine.e820 import E820Entry, E820Type, sanitize
+from earlymem.machine.e820 import E820Entry, E820Type
 from earlymem.mm.buddy import BuddyZone
 from earlymem.mm.ledger import Ledger
-from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23, PageAllocator, Zone
+from earlymem.mm.page_alloc import PageAllocator, Zone
+from earlymem.pipeline import boot, early_era_ledger
+from earlymem.sources.text import read_toml
 from earlymem.sources.toml import machine_from_dict, toml_number
 
 __all__ = ["ReplayResult", "Scenario", "replay", "load_scenario", "scenario_path", "SCENARIOS", "era_of"]
 
 SCENARIOS = ("seed-2011",)
-#: sizeof(struct page) assumed for 2.6.37 and later (64 bytes since the
-#: double-word cmpxchg alignment of 3.x) -- it only sizes memmap_pages.
-STRUCT_PAGE_MODERN = 64
+_ZONE_INDEX = {"DMA": 0, "DMA32": 1, "Normal": 2}
 
 
 @dataclass(frozen=True)
@@ -72,37 +73,34 @@ class Era:
     """How the replay runs one kernel version (read from its era's profile)."""
 
     name: str
-    early: str  # "bootmem" | "memblock-2.6.37" | "predictor"
-    announce: bool = False
-    exclusive: bool = False
-    failed_text: str = "crashkernel reservation failed - memory is in use"
+    pipeline: Pipeline
     source: str = ""
     profile: str = ""
 
+    @property
+    def early(self) -> str:
+        """The early allocator's name in the ledger: ``bootmem`` or ``memblock``."""
+        return "bootmem" if self.pipeline is Pipeline.BOOTMEM else "memblock"
+
 
 def era_of(version: str) -> Era:
-    """The replay era of a kernel version (KernelProfile.replay and its crashkernel
-    fields); a one-line error says which versions are modelled."""
-    from earlymem.kernels import PROFILES, profile_for
-
+    """The replay era of a kernel version (KernelProfile.pipeline); a one-line
+    error says which versions are modelled."""
     prof = profile_for(version)
-    if prof.replay is None:
+    if prof.pipeline is Pipeline.E820:
         spans, i = [], 0
         while i < len(PROFILES):
-            if PROFILES[i].replay is None:
+            if PROFILES[i].pipeline is Pipeline.E820:
                 i += 1
                 continue
             j = i
-            while j + 1 < len(PROFILES) and PROFILES[j + 1].replay is not None:
+            while j + 1 < len(PROFILES) and PROFILES[j + 1].pipeline is not Pipeline.E820:
                 j += 1
             spans.append(f"{PROFILES[i].name} until {PROFILES[j + 1].name}" if j + 1 < len(PROFILES) else f"{PROFILES[i].name} on")
             i = j + 1
         raise InputError(f"the replay models kernels from {', '.join(spans)}; not {version} (era {prof.name}: {prof.summary})",
                          source="<command line>", field="--kernel-version")
-    if prof.replay == "predictor" and not prof.models_early_nodes:
-        raise InputError(f"not {version}: the predictor does not model its era", source="<command line>", field="--kernel-version")
-    return Era(version, prof.replay, prof.crashkernel_announces, prof.crashkernel_bootmem_exclusive,
-               prof.crashkernel_in_use_text, prof.replay_source or f"earlymem's {prof.name} profile", prof.name)
+    return Era(version, prof.pipeline, prof.replay_source or f"earlymem's {prof.name} profile", prof.name)
 
 
 @dataclass
@@ -139,8 +137,6 @@ def _version_number(text: object, src: str, where: str) -> int:
 
 def load_scenario(path: Path) -> Scenario:
     """A machine TOML (docs/machine-toml.md) with the replay's ``[running]`` and ``[kdump]`` tables."""
-    from earlymem.sources.text import read_toml
-
     src = str(path)
     data = dict(read_toml(path))
     running = data.pop("running", {})
@@ -208,7 +204,8 @@ class ReplayResult:
     scenario: Scenario
     version: str
     era: Era
-    events: list[Event]
+    #: the boot itself (earlymem.boot)
+    result: BootResult
     crash: Range | None
     crash_reserved: bool
     ledger: Ledger
@@ -216,7 +213,6 @@ class ReplayResult:
     buddy_after: list[BuddyZone]
     allocator: PageAllocator
     running: list[tuple[Zone, RangeSet]]
-    boot: BootmemBoot | None = None
     #: pages inside the crash region the page allocator received: ``(start_pfn, end_pfn, why)``
     leaked: list[tuple[int, int, str]] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
@@ -241,6 +237,25 @@ class ReplayResult:
     @property
     def overwritten_pages(self) -> int:
         return sum(o.pfns.size for o in self.overwritten)
+
+    @property
+    def events(self) -> tuple[Line, ...]:
+        """The boot's timeline: the kernel's lines and earlymem's account of silent steps."""
+        return self.result.lines
+
+    def verdict_kind(self) -> Verdict:
+        """The outcome as an enum (:meth:`verdict` says it in words)."""
+        if self.crash is None:
+            return Verdict.NO_CRASH_REGION
+        if not self.crash_reserved:
+            return Verdict.SAFE_NO_KDUMP
+        if self.overwritten:
+            return Verdict.CORRUPTION
+        if self.leaked:
+            return Verdict.LATENT_CORRUPTION
+        if self.kexec_error:
+            return Verdict.NO_KDUMP
+        return Verdict.SAFE
 
     def verdict(self) -> str:
         crash = self.crash
@@ -267,14 +282,6 @@ def _pages(r: Range) -> Range:
     return Range(r.start >> 12, -(-r.end // PAGE))
 
 
-def _node_ranges(machine: Machine, end: int) -> dict[int, Range]:
-    nodes: dict[int, Range] = {}
-    for a in machine.numa:
-        r = nodes.get(a.node)
-        nodes[a.node] = Range(min(r.start, a.range.start), max(r.end, a.range.end)) if r else a.range
-    return nodes or {0: Range(0, end)}
-
-
 def replay(name: str, version: str = "2.6.23", *, kdump_image: str | None = None) -> ReplayResult:
     """Replay scenario ``name`` under kernel ``version``."""
     path = scenario_path(name)
@@ -282,181 +289,90 @@ def replay(name: str, version: str = "2.6.23", *, kdump_image: str | None = None
     era = era_of(version)
     if kdump_image is not None:
         sc.kdump = kdump_from_bzimage(kdump_image)
-    machine = sc.machine
-    entries = sanitize(sorted(machine.e820, key=lambda e: e.addr), max_entries=128) or sorted(machine.e820, key=lambda e: e.addr)
-    ram_end = max(e.addr + e.size for e in entries if e.type == E820Type.RAM)
-    nodes = _node_ranges(machine, ram_end)
+    m0 = sc.machine
+    if era.pipeline is Pipeline.MODERN:
+        # the pinned build of the series, at CONFIG_PHYSICAL_START with nokaslr
+        machine = dataclasses.replace(m0, kernel_version=parse_version(version), kernel_image=None,
+                                      command_line=CommandLine((m0.command_line.text + " nokaslr").strip()))
+    else:
+        machine = dataclasses.replace(m0, kernel_version=parse_version(version))
     try:
-        if era.early == "bootmem":
-            res = _replay_bootmem(sc, era, version, entries, nodes)
-        elif era.early == "memblock-2.6.37":
-            res = _replay_2_6_37(sc, era, version, entries, nodes)
-        else:
-            res = _replay_predictor(sc, era, version, entries, nodes)
+        result = boot(machine, profile_for(version))
+        if not result.predicted("crashkernel") or not result.ledger:
+            why = result.why_not("crashkernel") or result.why_not("zoneinfo managed pages") or "the boot is not modelled"
+            raise InputError(f"kernel {version}: {why}", field="--kernel-version")
+        res = _finish(sc, era, version, machine, result)
     except InputError as exc:
         raise exc.located(source=str(path)) from None
-    _kexec(res, entries)
+    _kexec(res, [E820Entry(e.start, e.end - e.start, e.type) for e in result.e820])
     return res
 
 
-# -- the early phase per era -------------------------------------------------------------
-
-
-def _firmware_owners(e820: list[E820Entry]) -> list[tuple[Range, str]]:
-    out = []
-    for e in e820:
-        if e.type != E820Type.RAM:
-            name = E820Type(e.type).name.lower() if e.type in E820Type._value2member_map_ else str(e.type)
-            out.append((Range(e.addr >> 12, -(-(e.addr + e.size) // PAGE)), f"firmware ({name})"))
-    return out
-
-
-def _ram_pages(e820: list[E820Entry]) -> list[Range]:
-    return [Range(-(-e.addr // PAGE), (e.addr + e.size) // PAGE) for e in e820 if e.type == E820Type.RAM]
-
-
-def _finish(sc: Scenario, era: Era, version: str, e820: list[E820Entry], nodes: dict[int, Range], events: list[Event],
-            early_name: str, early_owners: list[tuple[Range, str]], crash: Range | None, crash_ok: bool,
-            freed_runs: list[tuple[int, int]], struct_page: int, dma_reserve: int, boot: BootmemBoot | None = None,
-            freed_why: dict[str, Range] | None = None, notes: list[str] | None = None, zonelist: str | None = None) -> ReplayResult:
-    """Ledger, zones, running system -- shared by every era."""
-    end_pfn = max(-(-(e.addr + e.size) // PAGE) for e in e820)
-    firmware = _firmware_owners(e820)
-    ram = _ram_pages(e820)
-    hole = [(Range(0, end_pfn), "hole")]
-    crash_own = [(_pages(crash), "crash region")] if crash is not None and crash_ok else []
-    ledger = Ledger(end_pfn)
-    ledger.add_phase("firmware", firmware + [(r, "RAM") for r in ram] + hole)
-    ledger.add_phase(early_name, firmware + early_owners + crash_own + [(r, f"free ({early_name})") for r in ram] + hole)
-    freed = RangeSet(Range(s, e) for s, e in freed_runs)
-    kept = [(r, o) for r, o in early_owners if not o.startswith("bootmem bitmap")]
-    ledger.add_phase("buddy", firmware + [(r, "free (buddy)") for r in freed] + kept + crash_own + hole)
-    if crash is not None and crash_ok:
-        ledger.claims["Crash kernel"] = _pages(crash)
-    # zones: spanned - holes - memmap_pages (- dma_reserve in DMA), free_area_init_core()
-    ram_set = RangeSet(ram)
-    zones: list[Zone] = []
-    for nid in sorted(nodes):
-        span = _pages(nodes[nid])
-        for idx, (lo, hi) in enumerate(((0, MAX_DMA_PFN), (MAX_DMA_PFN, MAX_DMA32_PFN), (MAX_DMA32_PFN, 1 << 52))):
-            z = span.intersect(Range(lo, hi))
-            if not z:
-                continue
-            present = ram_set.intersect([z]).total
-            memmap = -(-(z.size * struct_page) // PAGE)
-            present = present - memmap if present >= memmap else present
-            if idx == 0 and present > dma_reserve:
-                present -= dma_reserve
-            zones.append(Zone(nid, idx, z, present))
+def _finish(sc: Scenario, era: Era, version: str, machine: Machine, result: BootResult) -> ReplayResult:
+    """The early phase's ledger, the zones and the running system -- for every era."""
+    e820 = [E820Entry(e.start, e.end - e.start, e.type) for e in result.e820]
+    notes = list(result.assumptions) if era.pipeline is Pipeline.MODERN else [f"{version}: {a}" for a in result.assumptions]
+    if era.pipeline is Pipeline.MODERN:
+        ledger, crash, ok = _modern_ledger(machine, result, e820)
+        notes.append(f"{version}: the image is the pinned build {result.build} at 16 MiB with nokaslr; the hand-off follows "
+                     "every allocation the boot makes up to memblock_free_all()")
+        notes.append(f"{version}: the running system is modelled with 2.6.2x's page-allocator rules (node-ordered zonelists, as since 4.14); "
+                     "it cannot reach the crash region here, which never enters the page allocator")
+        zonelist = "node"
+        # the page allocator's zones as the hand-off sized them: managed pages
+        zones = [Zone(z.nid, _ZONE_INDEX[z.name], Range(z.start_pfn, z.start_pfn + z.spanned), z.managed_at_handoff or 0)
+                 for z in result.zones if z.name in _ZONE_INDEX and z.spanned]
+    else:
+        ledger = Ledger(result.max_pfn)
+        for phase in result.ledger:
+            ledger.add_phase(phase.name, [(Range(s, e), o) for s, e, o in phase.owners])
+        crash = Range(*result.crash_requested) if result.crash_requested else (Range(result.crash[0].start, result.crash[0].end) if result.crash else None)
+        ok = bool(result.crash)
+        if ok:
+            ledger.claims["Crash kernel"] = _pages(crash)
+        zonelist = None
+        zones = [Zone(z.nid, _ZONE_INDEX[z.name], Range(z.start_pfn, z.start_pfn + z.spanned), z.present) for z in result.zones]
+    freed_runs = list(result.freed_runs)
     buddy_free = ledger.pages_of("buddy", "free")
     allocator = PageAllocator(zones, freed_runs, buddy_free, zonelist)
     buddy = [BuddyZone.build(z.nid, z.name, z.span, buddy_free) for z in zones]
     running = allocator.allocate(sc.allocate, sc.alloc_node)
     taken = [(r, f"allocated (running system, {z.name} node {z.nid})") for z, got in running for r in got]
-    ledger.add_phase("running", firmware + taken + ledger.phases["buddy"] + hole)
+    firmware = [(r, o) for r, o in ledger.phases["firmware"] if o.startswith("firmware")]
+    ledger.add_phase("running", firmware + taken + ledger.phases["buddy"])
     ledger.check()
     free_after = ledger.pages_of("running", "free")
     buddy_after = [BuddyZone.build(z.nid, z.name, z.span, free_after) for z in zones]
-    res = ReplayResult(sc, version, era, events, crash, crash_ok, ledger, buddy, buddy_after, allocator, running, boot, notes=list(notes or []))
+    res = ReplayResult(sc, version, era, result, crash, ok, ledger, buddy, buddy_after, allocator, running, notes=notes)
+    bitmaps = {a.purpose: _pages(Range(a.start, a.end)) for a in result.allocations if a.purpose.startswith("bootmem bitmap")}
     for r in ledger.conflicts("buddy", "Crash kernel", "free"):
-        why = next((w for w, b in (freed_why or {}).items() if b.overlaps(r)), "free in the early allocator")
+        why = next((f"node {w.rsplit(' ', 1)[1]} bootmem bitmap freed by free_all_bootmem_core()" for w, b in bitmaps.items()
+                    if b.overlaps(r)), "free in the early allocator")
         res.leaked.append((r.start, r.end, why))
     return res
 
 
-def _replay_bootmem(sc: Scenario, era: Era, version: str, e820: list[E820Entry], nodes: dict[int, Range]) -> ReplayResult:
-    boot = boot_bootmem_era(sc.machine, e820, exclusive=era.exclusive, announce=era.announce, struct_page=STRUCT_PAGE_2_6_23, failed_text=era.failed_text)
-    owners = [(_pages(r), w) for w, r in boot.reserved if w != "crashkernel"]
-    owners += [(_pages(r), f"NODE_DATA({n})") for n, r in boot.pgdats.items()]
-    owners += [(_pages(r), f"bootmem bitmap of node {n}") for n, r in boot.bitmaps.items()]
-    owners += [(_pages(r), f"mem_map of node {n}") for n, r in boot.mem_maps.items()]
-    runs = [(f.start_pfn, f.end_pfn) for n in sorted(boot.freed) for f in boot.freed[n]]
-    why = {f"node {n} bootmem bitmap freed by free_all_bootmem_core()": _pages(r) for n, r in boot.bitmaps.items()}
-    notes = [f"{version}: pg_data_t assumed {PGDAT_SIZE_2_6_23:#x} bytes (page-rounded), SMP trampoline at 0x6000; MP-table and ACPI wakeup reservations not replayed"]
-    if era.profile == "2.6.27":
-        notes.append(f"{version}: placed with 2.6.23's find_e820_area()/bad_addr() rules -- early_res holds the same ranges "
-                     "(kernel, initrd, EBDA, page tables, trampoline, BIOS page) for this kind of machine [assumption]")
-    return _finish(sc, era, version, e820, nodes, boot.events, "bootmem", owners, boot.crash, boot.crash_reserved, runs,
-                   STRUCT_PAGE_2_6_23, boot.dma_reserve, boot, why, notes)
-
-
-def _free_runs(mb, e820_ram: list[Range]) -> list[tuple[int, int]]:
-    """memory - reserved, in ascending order (free_all_memory_core_early() /
-    memblock_free_all() walk the free ranges upward)."""
-    reserved = RangeSet(Range(r.base >> 12, -(-r.end // PAGE)) for r in mb.reserved if r.size)
-    free = RangeSet(e820_ram).subtract(reserved)
-    return [(r.start, r.end) for r in free]
-
-
-def _replay_2_6_37(sc: Scenario, era: Era, version: str, e820: list[E820Entry], nodes: dict[int, Range]) -> ReplayResult:
-    from earlymem.boot.memblock_2_6_37 import boot_2_6_37
-
-    boot = boot_2_6_37(sc.machine, e820, nodes)
-    owners = [(_pages(r), w) for w, r in boot.reserved if w != "crashkernel"]
-    runs = _free_runs(boot.memblock, _ram_pages(e820))
-    return _finish(sc, era, version, e820, nodes, boot.events, "memblock", owners, boot.crash, boot.crash_reserved, runs,
-                   STRUCT_PAGE_MODERN, 0, notes=boot.notes)
-
-
-def _replay_predictor(sc: Scenario, era: Era, version: str, e820: list[E820Entry], nodes: dict[int, Range]) -> ReplayResult:
-    """A modern kernel on the same machine: Debian's image at CONFIG_PHYSICAL_START
-    (16 MiB) with nokaslr, through earlymem's predictor."""
-    from earlymem.boot.crashkernel import predict_crashkernel
-    from earlymem.boot.e820 import e820_report
-    from earlymem.boot.numa_init import early_nodes
-    from earlymem.boot.setup_arch import setup_allocations
-    from earlymem.kernels import profile_for
-    from earlymem.lib.cmdline import CommandLine
-    from earlymem.machine.e820 import E820Table
-
-    m0 = sc.machine
-    cmd = m0.command_line.text
-    machine = dataclasses.replace(m0, kernel_version=parse_version(version), kernel_image=None,
-                                  command_line=CommandLine((cmd + " nokaslr").strip()))
-    profile = profile_for(version)
-    report = e820_report(machine, profile, already_sanitized=False)
-    user = report.user
-    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820_capacity)
-    en = early_nodes(table, machine, profile)
-    setup = setup_allocations(en, machine, profile)
-    if setup is None:  # cannot happen with nokaslr: the image's place is known
-        raise InputError("the kernel image's place is unknown", field="kernel_image")
-    events = [Event("numa", t, True) for t in en.numa_lines + setup.node_data_lines]
-    crash_pred = predict_crashkernel(machine, profile, setup.memblock)
+def _modern_ledger(machine: Machine, result: BootResult, e820: list[E820Entry]) -> tuple[Ledger, Range | None, bool]:
+    """The replay's early phases of a modern boot: every allocation the boot made,
+    by purpose, the rest of memblock.reserved at the hand-off, and the crash region."""
     crash: Range | None = None
     ok = False
-    if crash_pred is not None:
-        events += [Event("crashkernel", t, True) for t in crash_pred.early + crash_pred.lines]
-        if crash_pred.regions:
-            crash, ok = crash_pred.regions[-1], True
-        else:
-            from earlymem.boot.bootmem_era import crashkernel_size_at_base
-
-            crash = crashkernel_size_at_base(machine)
-    from earlymem.boot.numa_init import assumed_kernel_image
-
-    image = assumed_kernel_image(machine)
+    main = [c for c in result.crash if not c.low]
+    if main:
+        crash, ok = Range(main[-1].start, main[-1].end), True
+    else:
+        crash = crashkernel_size_at_base(machine)
     owners = [(Range(0, 0x100), "low memory (first 1 MiB)")]
-    if image is not None:
-        owners.append((_pages(image), "kernel image"))
-    if machine.initrd is not None:
-        owners.append((_pages(machine.initrd), "initrd"))
-    owners += [(_pages(Range(b, b + s)), w) for w, b, s in setup.allocations]
-    if crash_pred is not None:
-        owners += [(_pages(r), "crashkernel (low)") for r in crash_pred.regions[:-1]]
-    mb = setup.memblock
-    # every other reservation, minus the crash region (_finish() gives it its own
-    # owner; memblock may have merged it with a neighbouring reservation)
-    other = RangeSet(Range(r.base >> 12, -(-r.end // PAGE)) for r in mb.reserved if r.size)
+    owners += [(_pages(Range(a.start, a.end)), a.purpose) for a in result.allocations
+               if a.size and not a.purpose.startswith("crashkernel") or a.purpose == "crashkernel low"]
+    # every other reservation, minus the crash region (it has its own owner;
+    # memblock may have merged it with a neighbouring reservation)
+    other = RangeSet(Range(r.start >> 12, -(-r.end // PAGE)) for r in result.reserved)
     if ok and crash is not None:
         other = other.subtract([_pages(crash)])
     owners += [(r, "memblock reserved") for r in other]
-    ram = _ram_pages(en.e820 or e820)
-    runs = _free_runs(mb, ram)
-    notes = list(setup.notes) + [f"{version}: the image is Debian's at 16 MiB with nokaslr; allocations after NODE_DATA and the crash region (vmemmap, per-CPU, page tables above 4 GiB) are not replayed"]
-    notes.append(f"{version}: the running system is modelled with 2.6.2x's page-allocator rules (node-ordered zonelists, as since 4.14); "
-                 "it cannot reach the crash region here, which never enters the page allocator")
-    return _finish(sc, era, version, en.e820 or e820, nodes, events, "memblock", owners, crash, ok, runs, STRUCT_PAGE_MODERN, 0, notes=notes, zonelist="node")
+    ledger = early_era_ledger(e820, "memblock", owners, crash, ok, list(result.freed_runs))
+    return ledger, crash, ok
 
 
 # -- kexec -p ----------------------------------------------------------------------------
@@ -478,7 +394,7 @@ def _kexec(res: ReplayResult, e820: list[E820Entry]) -> None:
         res.kexec_error = exc.message
         return
     res.segments, res.kdump_cmdline, res.kexec_debug = segs, cmdline, debug
-    if res.era.early != "bootmem":
+    if res.era.pipeline is not Pipeline.BOOTMEM:
         res.notes.append("kexec -p is kexec-tools 2.0.2 (the 2010-2011 tool) in every era; later kexec-tools place "
                          "segments differently (the bzImage64 loader from 2.0.4, kexec_file_load)")
     for seg in sorted(segs, key=lambda s: s.mem):

@@ -25,10 +25,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from earlymem.kernels.builds import KernelBuild, KernelHeader, KernelPurgatory
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
 
-__all__ = ["Field", "FIELDS", "BzImage", "read_bzimage", "parse_bzimage", "MAX_VMLINUX", "MAX_BZIMAGE"]
+__all__ = ["Field", "FIELDS", "BzImage", "read_bzimage", "parse_bzimage", "kernel_build", "kernel_header", "MAX_VMLINUX", "MAX_BZIMAGE"]
 
 #: Largest bzImage file accepted, and largest decompressed vmlinux.
 MAX_BZIMAGE = 64 << 20
@@ -389,3 +390,34 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
     if brk is not None:
         facts["brk"] = brk
     return segs, btf, _kernel_resources(sections), reserve_end, rm, facts
+
+
+def kernel_header(img: BzImage) -> KernelHeader:
+    """The setup-header facts the kexec loaders read, from a parsed image."""
+    f = img.fields
+    return KernelHeader(img.size, f.get("setup_sects", 0), img.protocol, f.get("loadflags", 0), f.get("xloadflags", 0),
+                        bool(f.get("relocatable_kernel", 0)), f.get("kernel_alignment", 0), f.get("init_size", 0),
+                        f.get("cmdline_size", 255))
+
+
+def kernel_build(img: BzImage) -> KernelBuild | None:
+    """What earlymem needs of a kernel build, from its image (None when the
+    vmlinux could not be read: a protocol before 2.08).
+
+    The pinned build of the same release completes what the image does not
+    show (the unused .bss..decrypted size): see KernelBuild.completed_by().
+    """
+    extent = img.image_extent
+    if extent is None:
+        return None
+    sizes = dict(img.struct_sizes)
+    if img.percpu_static is not None:
+        sizes["percpu_static"] = img.percpu_static
+    p = img.purgatory
+    return KernelBuild(
+        name=img.source, release=img.kernel_version.split()[0] if img.kernel_version else None,
+        load_addr=extent.start, image_span=extent.size,
+        reserve_span=(img.reserve_end - extent.start) if img.reserve_end else None, brk_size=img.brk_size,
+        struct_sizes=sizes, image_frees=dict(img.image_frees), resources=tuple(img.kernel_resources),
+        header=kernel_header(img), purgatory=KernelPurgatory(p.padded, p.memsz, p.align) if p is not None else None,
+    )

@@ -490,6 +490,7 @@ def machine_from_boot_log(log: BootLog) -> Machine:
         e820=fw.entries,
         command_line=CommandLine(log.command_line or ""),
         kernel_version=version,
+        kernel_banner=log.banner,
         numa=[NumaAffinity(s.node, s.pxm, s.range, s.hotplug, s.non_volatile) for s in log.srat],
         initrd=log.ramdisk,
         rsdp=log.rsdp,
@@ -498,4 +499,8 @@ def machine_from_boot_log(log: BootLog) -> Machine:
         boot_apic=cpus[0].apic if cpus else None,
         acpi_tables=tuple(log.acpi_tables) or None,
         ioapics=len(log.ioapics) or None,
+        # the BIOS-e820 lines of a log were printed after sanitizing
+        e820_printed=True,
+        e820_who=fw.who,
+        command_line_at=(log.source, log.command_line_lineno, None),
     )

@@ -31,6 +31,10 @@ def machine_from_proc(root: str | Path = "/") -> Machine:
         command_line=CommandLine(cmd or ""),
         kernel_version=parse_version(rel) if rel else None,
         source=str(base),
+        # /sys/firmware/memmap is e820_table_firmware: the sanitized BIOS map
+        # (tests/test_proc_captures.py checks this on real kernels)
+        e820_printed=True,
+        command_line_at=(str(base), None, "proc/cmdline"),
     )
 
 

@@ -150,4 +150,5 @@ def machine_from_dict(data: dict, name: str) -> Machine:
     if ioapics is not None and ioapics > 128:  # MAX_IO_APICS
         raise InputError("at most 128 I/O APICs (MAX_IO_APICS)", source=name, field="ioapics")
     return Machine(e820, CommandLine(cmd), kv, numa, image, initrd, rsdp, name, cpus=cpus, boot_apic=boot_apic,
+                   command_line_at=(name, None, "command_line"),
                    acpi_tables=tuple(tables) if tables is not None else None, ioapics=ioapics)

@@ -24,7 +24,7 @@ In the order the kernel makes them (arch/x86/kernel/setup.c, 5.10 to 7.x):
    SMP_CACHE_BYTES, nid)``, printing ``NODE_DATA(n) allocated [mem ...]``.
 
 Struct sizes are per build: read from the ``--kernel`` image's BTF, else the
-pinned Debian kernels' (see :data:`DEBIAN_STRUCT_SIZES`).
+pinned Debian kernels' (:data:`earlymem.kernels.builds.PINNED`).
 
 Assumed and stated: the CPU has no 1 GiB pages (QEMU's default ``qemu64``
 model; with ``pdpe1gb`` the PMD pages are not needed), 4-level paging, no
@@ -36,13 +36,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.boot.numa_init import (
-    EarlyNodes,
-    assumed_brk_size,
-    assumed_kernel_image,
-    assumed_kernel_reserve,
-)
-from earlymem.boot.paging_init import alloc_node_data
+from earlymem.phases.image import PlacedKernel
+from earlymem.phases.numa_init import EarlyNodes, alloc_node_data
+from earlymem.kernels.builds import KernelBuild
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range, RangeSet
@@ -51,31 +47,15 @@ from earlymem.lib.x86_64 import PAGE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Type
 
-__all__ = ["SetupAllocations", "setup_allocations", "DEBIAN_STRUCT_SIZES", "log_buf_len"]
+__all__ = ["SetupAllocations", "setup_allocations", "log_buf_len"]
 
 ISA_END_ADDRESS = 0x100000
 #: kernel/printk/printk_ringbuffer.h: one descriptor per 2^5 bytes of text.
 PRB_AVGBITS = 5
 #: kernel/printk/printk.c: LOG_ALIGN = __alignof__(unsigned long).
 LOG_ALIGN = 8
-#: CONFIG_LOG_BUF_SHIFT=17 in Debian's amd64 configs (config-6.1.0-50-amd64): a
-#: log_buf_len= not above 128 KiB keeps the static buffer.
-DEBIAN_LOG_BUF_SHIFT = 17
 #: kernel/printk/printk.c log_buf_len_update(): LOG_BUF_LEN_MAX.
 LOG_BUF_LEN_MAX = 1 << 31
-
-#: sizeof() in the pinned Debian kernels, from each vmlinux's .BTF
-#: (``earlymem bzimage`` prints them; tests/test_oracle_real_boot.py checks 6.1).
-#: ``page``, ``mem_section``, ``mem_section_usage`` (an rcu_head and the subsection map)
-#: and ``resource`` are the same in all four: 0x40, 0x20, 0x18, 0x40.
-_SPARSE = {"page": 0x40, "mem_section": 0x20, "mem_section_usage": 0x18, "resource": 0x40}
-DEBIAN_STRUCT_SIZES: dict[tuple[int, int], dict[str, int]] = {
-    (5, 10): {"pglist_data": 0x29FC0, "prb_desc": 0x18, "printk_info": 0x58, **_SPARSE},
-    (6, 1): {"pglist_data": 0x2A880, "prb_desc": 0x18, "printk_info": 0x58, **_SPARSE},
-    (6, 12): {"pglist_data": 0x2A980, "prb_desc": 0x18, "printk_info": 0x58, **_SPARSE},
-    (7, 2): {"pglist_data": 0x2B080, "prb_desc": 0x18, "printk_info": 0x70, **_SPARSE},
-}
-
 
 @dataclass
 class SetupAllocations:
@@ -90,17 +70,18 @@ class SetupAllocations:
     #: physical address of each node's pg_data_t, and its allocated size.
     node_data: dict[int, int] = field(default_factory=dict)
     nd_size: int = 0
-    #: the struct sizes used (the kernel's BTF, else the Debian series').
+    #: the struct sizes used (the build's: earlymem.kernels.builds).
     sizes: dict[str, int] = field(default_factory=dict)
 
 
-def log_buf_len(machine: Machine) -> int:
+def log_buf_len(machine: Machine, log_buf_shift: int) -> int:
     """``new_log_buf_len`` after every ``log_buf_len=`` (0: the static buffer stays).
 
     log_buf_len_update() rounds each value up to a power of two and keeps it
-    when it exceeds the static buffer; an unparsable value counts as 0.
+    when it exceeds the static buffer (``1 << CONFIG_LOG_BUF_SHIFT``); an
+    unparsable value counts as 0.
     """
-    default = 1 << DEBIAN_LOG_BUF_SHIFT
+    default = 1 << log_buf_shift
     new = 0
     for value in machine.command_line.get_all("log_buf_len"):
         if not value:
@@ -115,29 +96,10 @@ def log_buf_len(machine: Machine) -> int:
     return new
 
 
-def _struct_sizes(machine: Machine, notes: list[str]) -> dict[str, int]:
-    if machine.struct_sizes and all(k in machine.struct_sizes for k in DEBIAN_STRUCT_SIZES[(5, 10)]):
-        return machine.struct_sizes
-    key = machine.kernel_version.key[:2] if machine.kernel_version else (6, 1)
-    if key not in DEBIAN_STRUCT_SIZES:
-        below = [k for k in DEBIAN_STRUCT_SIZES if k <= key]
-        key = max(below) if below else min(DEBIAN_STRUCT_SIZES)
-        notes.append(
-            f"struct sizes (pg_data_t, printk records) assumed from Debian {key[0]}.{key[1]}; "
-            "pass --kernel VMLINUZ to read them from the kernel's BTF"
-        )
-    return DEBIAN_STRUCT_SIZES[key]
-
-
-#: PAGE_ALIGN(real_mode_blob_end - real_mode_blob) of the pinned Debian 5.10
-#: image, found in its vmlinux by earlymem.sources.realmode (header + relocs):
-#: 0x5244 bytes -> 0x6000.  (5.13 and later reserve the whole first MiB.)
-DEBIAN_REALMODE_SIZE = {(5, 10): 0x6000}
-#: CONFIG_X86_RESERVE_LOW (KiB) of Debian's configs: trim_low_memory_range().
 RESERVE_LOW = 64 << 10
 
 
-def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, notes: list[str]) -> None:
+def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, sizes, notes: list[str]) -> None:
     """Below 1 MiB.  From 5.13 reserve_real_mode() reserves all of it.  Before
     (the profile's crash_low_1m_message era), arch/x86/realmode/init.c
     reserve_real_mode() takes the trampoline top-down below 1 MiB and
@@ -153,8 +115,9 @@ def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, 
                    if e.type == E820Type.RAM and e.addr < ISA_END_ADDRESS), 0xA0000)
     bios_start = min(max(lowmem, 0x10000), 0xA0000) // PAGE * PAGE
     mb.reserve(bios_start, ISA_END_ADDRESS - bios_start)
-    key = machine.kernel_version.key[:2] if machine.kernel_version else None
-    size = machine.struct_sizes.get("real_mode_blob") or DEBIAN_REALMODE_SIZE.get(key)
+    # PAGE_ALIGN(real_mode_blob_end - real_mode_blob), read from the vmlinux
+    # (earlymem.sources.realmode; kernels.builds for the pinned 5.10)
+    size = sizes.get("real_mode_blob")
     if size is None:
         notes.append("the real-mode trampoline's size is unknown: the whole first MiB is taken as reserved")
         mb.reserve(0, ISA_END_ADDRESS)
@@ -292,22 +255,22 @@ def _init_mem_mapping(mb: Memblock, max_pfn: int, image: Range, profile: KernelP
     return max(pt.max_mapped, ISA_END_ADDRESS)
 
 
-def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfile) -> SetupAllocations | None:
+def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfile, kernel: PlacedKernel,
+                      build: KernelBuild) -> SetupAllocations:
     """Replay setup_arch()'s memblock allocations up to NODE_DATA.
 
-    :return: None when the kernel image's place is unknown (KASLR).
+    :param kernel: where the image lies (earlymem.phases.image).
+    :param build: the build's facts (struct sizes, CONFIG_LOG_BUF_SHIFT).
     """
-    image = assumed_kernel_image(machine)
-    if image is None:
-        return None
+    image = kernel.extent
     mb = nodes.memblock
     notes: list[str] = []
     out = SetupAllocations(mb, [], notes=notes)
-    sizes = out.sizes = _struct_sizes(machine, notes)
+    sizes = out.sizes = dict(build.struct_sizes)
     # 1. early reservations (early_reserve_memory(): [_text, __end_of_kernel_reserve))
-    _reserve_low_memory(mb, machine, profile, notes)
-    reserved_image = assumed_kernel_reserve(machine) or image
-    brk = assumed_brk_size(machine)
+    _reserve_low_memory(mb, machine, profile, sizes, notes)
+    reserved_image = kernel.reserve
+    brk = kernel.brk_size
     if brk and brk < reserved_image.size:
         # [_text, __end_of_kernel_reserve) ends where .brk starts; reserve_brk()
         # then keeps only what brk users took: dmi_setup()'s copies (assumed to
@@ -326,7 +289,7 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     max_mapped = _init_mem_mapping(mb, nodes.max_pfn, image, profile, out.allocations)
     mb.set_current_limit(max_mapped)
     # 3. the printk ring buffer
-    text = log_buf_len(machine)
+    text = log_buf_len(machine, build.log_buf_shift)
     if text:
         count = text >> PRB_AVGBITS
         for what, size in (("log_buf", text), ("printk descs", count * sizes["prb_desc"]), ("printk infos", count * sizes["printk_info"])):

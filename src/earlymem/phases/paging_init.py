@@ -16,7 +16,7 @@ the era's profile says which applies: ``memoryless_initmem_as_memoryless``.
 Where that NODE_DATA lands depends on everything memblock handed out since the
 first NODE_DATA, in this order (read in Debian's 5.10.223 source):
 
-1. ``reserve_crashkernel()`` (first kernel only; :mod:`earlymem.boot.crashkernel`);
+1. ``reserve_crashkernel()`` (first kernel only; :mod:`earlymem.phases.crashkernel`);
 2. ``paging_init()`` -> ``sparse_init()`` (mm/sparse.c, SPARSEMEM_EXTREME +
    SPARSEMEM_VMEMMAP + MEMORY_HOTREMOVE as Debian builds):
 
@@ -80,9 +80,10 @@ from earlymem.lib.x86_64 import (
     SMP_CACHE_BYTES,
 )
 from earlymem.machine import CpuAffinity, Machine
+from earlymem.phases.numa_init import alloc_node_data, early_pfn_to_nid
 from earlymem.machine.e820 import E820Type
 
-__all__ = ["LateNodes", "late_node_data", "setup_arch_resources", "possible_cpus", "logical_cpu_apic", "sparse_init", "alloc_node_data"]
+__all__ = ["LateNodes", "late_node_data", "setup_arch_resources", "possible_cpus", "logical_cpu_apic", "sparse_init", "iomem_resources", "IOMEM_NAMES"]
 
 #: CONFIG_X86_INTERNODE_CACHE_SHIFT=6 in Debian's configs.
 INTERNODE_CACHE_BYTES = 1 << 6
@@ -122,24 +123,6 @@ class LateNodes:
     #: whole free pages in memblock after sparse_init() (6.10+
     #: calc_nr_kernel_pages(), called from free_area_init())
     free_after_sparse: int = 0
-
-
-def alloc_node_data(mb: Memblock, nid: int, nd_size: int) -> tuple[int, list[str]]:
-    """arch/x86/mm/numa.c alloc_node_data(): ``memblock_phys_alloc_try_nid(nd_size,
-    SMP_CACHE_BYTES, nid)`` and its lines; the address is 0 when it failed."""
-    addr = mb.alloc_range_nid(nd_size, SMP_CACHE_BYTES, 0, MEMBLOCK_ALLOC_ACCESSIBLE, nid, False)
-    if not addr:
-        return 0, [f"Cannot find {nd_size} bytes in any node (initial node: {nid})"]
-    lines = [f"NODE_DATA({nid}) allocated [mem {addr:#010x}-{addr + nd_size - 1:#010x}]"]
-    tnid = _early_pfn_to_nid(mb, addr)
-    if tnid != nid:
-        lines.append(f"    NODE_DATA({nid}) on node {tnid}")
-    return addr, lines
-
-
-def _early_pfn_to_nid(mb: Memblock, addr: int) -> int:
-    region = mb.memory_region(addr)
-    return region.nid if region is not None else NUMA_NO_NODE
 
 
 def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], allocations: list[tuple[str, int, int]],
@@ -237,7 +220,7 @@ def _sparse_init_nid(mb: Memblock, nid: int, secs: list[tuple[int, int]], node_d
         return
     goal = pgdat & ~((1 << SECTION_SIZE_BITS) - 1)
     limit = goal + (1 << SECTION_SIZE_BITS)
-    unid = _early_pfn_to_nid(mb, goal)
+    unid = early_pfn_to_nid(mb, goal)
     if unid == NUMA_NO_NODE:
         unid = min(node_data)  # early_pfn_to_nid(): first_online_node
     usage = mb.alloc_try_nid(usage_size * count, SMP_CACHE_BYTES, goal, limit, unid)
@@ -295,7 +278,7 @@ def setup_arch_resources(machine: Machine, profile: KernelProfile, mb: Memblock,
        ``PM: hibernation: Registered nosave memory: [mem ...]``.  Which ranges
        are registered is the era's (``profile.nosave_ram_walk``).
 
-    :param e820: the kernel's e820_table at that point (earlymem.boot.numa_init.EarlyNodes.e820).
+    :param e820: the kernel's e820_table at that point (earlymem.phases.numa_init.EarlyNodes.e820).
     :param firmware_entries: entries of e820_table_firmware (the sanitized firmware map).
     """
     ioapics = machine.ioapics
@@ -589,3 +572,36 @@ def _init_cpu_to_node(machine: Machine, profile: KernelProfile, mb: Memblock, no
         online.add(cpu.node)  # node_set_online()
         # free_area_init_node(): get_pfn_range_for_nid() finds no memory: 0, 0
         out.lines.append(("initmem", f"Initmem setup node {cpu.node} [mem {0:#018x}-{0:#018x}]"))
+
+
+#: e820_type_to_string(), v5.x-7.x.
+IOMEM_NAMES = {
+    E820Type.RAM: "System RAM",
+    E820Type.RESERVED_KERN: "System RAM",
+    E820Type.ACPI: "ACPI Tables",
+    E820Type.NVS: "ACPI Non-volatile Storage",
+    E820Type.UNUSABLE: "Unusable memory",
+    E820Type.PRAM: "Persistent Memory (legacy)",
+    E820Type.PMEM: "Persistent Memory",
+    E820Type.SOFT_RESERVED: "Soft Reserved",
+    E820Type.RESERVED: "Reserved",
+}
+
+
+
+
+def iomem_resources(e820: list, children: list[tuple[str, int, int]]) -> list[tuple[int, int, int, str]]:
+    """/proc/iomem's memory part: ``e820__reserve_resources()`` makes one
+    top-level resource per e820 entry named by e820_type_to_string(), and the
+    kernel image (Kernel code/rodata/data/bss) and the crash regions nest under
+    their System RAM entry.  Returns ``(depth, start, end, name)`` in r_show() order."""
+    out: list[tuple[int, int, int, str]] = []
+    for e in sorted((e for e in e820 if e.size), key=lambda e: e.addr):
+        end = e.addr + e.size
+        out.append((0, e.addr, end, IOMEM_NAMES.get(e.type, "Unknown E820 type")))
+        if IOMEM_NAMES.get(e.type) != "System RAM":
+            continue
+        for name, a, b in sorted(children, key=lambda c: c[1]):
+            if e.addr <= a and b <= end:
+                out.append((1, a, b, name))
+    return out

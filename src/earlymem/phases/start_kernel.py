@@ -45,8 +45,8 @@ from earlymem.allocators.memblock import (
     NUMA_NO_NODE,
     Memblock,
 )
+from earlymem.kernels.builds import KernelBuild
 from earlymem.kernels.profile import KernelProfile
-from earlymem.lib.ranges import Range
 from earlymem.lib.x86_64 import (
     MAX_DMA32_PFN,
     MAX_DMA_ADDRESS,
@@ -75,25 +75,24 @@ class StartKernel:
 
     lines: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: earlymem.mm.frees.LateFree in print order; None when the possible CPUs are unknown
-    frees: list | None = None
+    #: swiotlb_print_info()'s "mapped" line, printed later from pci_iommu_init()
+    #: (earlymem.phases.kernel_init orders it among the frees); None: not predicted
+    mapped: str | None = None
 
 
-def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, crash_regions: list[Range], cpus: list,
+def start_kernel(machine: Machine, profile: KernelProfile, build: KernelBuild, nodes, setup, late, cpus: list,
                  zones: list) -> StartKernel:
     """start_kernel() from setup_arch() to memblock_free_all(), on setup.memblock,
     in kernel order -- setup_command_line()'s two copies (init/main.c, 5.10:
     saved_command_line and static_command_line), setup_per_cpu_areas(),
-    vfs_caches_init_early(), trap_init(), mem_init()'s swiotlb -- then the
-    frees after the hand-off (earlymem.mm.frees).
+    vfs_caches_init_early(), trap_init(), mem_init()'s swiotlb.
 
-    :param late: earlymem.boot.paging_init.LateNodes (dma_reserve, free pages after sparse_init()).
-    :param cpus: the possible CPUs (earlymem.boot.paging_init.possible_cpus()); empty when unknown.
-    :param zones: every zone of every online node (earlymem.boot.free_area_init).
+    :param build: the build's facts (static per-CPU area, struct sizes).
+
+    :param late: earlymem.phases.paging_init.LateNodes (dma_reserve, free pages after sparse_init()).
+    :param cpus: the possible CPUs (earlymem.phases.paging_init.possible_cpus()); empty when unknown.
+    :param zones: every zone of every online node (earlymem.phases.free_area_init).
     """
-    from earlymem.boot.numa_init import assumed_kernel_image
-    from earlymem.mm.frees import late_frees
-
     out = StartKernel()
     mb, allocs = setup.memblock, late.allocations
     cmd_len = len(machine.command_line.text) + 1
@@ -101,8 +100,8 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
         allocs.append(("command line copy", mb.alloc(cmd_len, SMP_CACHE_BYTES), cmd_len))
     if cpus:
         cpu_nodes = [c.node if nodes.from_srat else 0 for c in cpus]
-        out.lines += [("percpu", t) for t in percpu_first_chunk(machine, mb, cpu_nodes, set(setup.node_data), allocs,
-                                                                 profile.pcpu_chunk_lists)]
+        out.lines += [("percpu", t) for t in percpu_first_chunk(build.struct_sizes, mb, cpu_nodes, set(setup.node_data),
+                                                                 allocs, profile.pcpu_chunk_lists)]
         cpumasks(machine, profile, mb, len(cpus), allocs)
     else:
         out.notes.append("the possible CPUs are unknown: the per-CPU first chunk is not reserved (managed pages a little high)")
@@ -119,7 +118,7 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
         out.notes.append("the possible CPUs are unknown: the vmalloc'd hash tables' lines are not predicted")
     out.lines += [("hash", t) for t in hashes]
     if cpus:
-        cpu_entry_area_tables(machine, mb, len(cpus), allocs)
+        cpu_entry_area_tables(build.struct_sizes, mb, len(cpus), allocs)
     # max_possible_pfn: max_pfn, raised by every SRAT memory affinity to
     # PFN_UP(end - 1) (drivers/acpi/numa/srat.c acpi_numa_memory_affinity_init())
     srat = machine.numa if machine.command_line.get("numa") != "off" else []
@@ -130,20 +129,7 @@ def start_kernel(machine: Machine, profile: KernelProfile, nodes, setup, late, c
         mapped = None
         out.notes.append("the possible CPUs are unknown: the swiotlb buffer's place is not predicted")
     out.lines += [("swiotlb", t) for t in tlb]
-    image = assumed_kernel_image(machine)
-    frees: list = []
-    if cpus and image is not None:
-        moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)
-        out.frees = frees = late_frees(machine, image, crash_regions, len(cpus), len(cpus), moved)
-    # swiotlb_print_info() prints the "mapped" line late, from pci_iommu_init()
-    # (a rootfs_initcall, arch/x86/kernel/pci-dma.c): after the SMP
-    # alternatives are freed, and after the initrd where populate_rootfs()
-    # still ran synchronously before it (profile initrd_unpacked_async)
-    cut = max([i + 1 for i, f in enumerate(frees)
-               if f.before_initcalls or (f.what == "initrd" and not profile.initrd_unpacked_async)], default=0)
-    out.lines += [("frees", f.line) for f in frees[:cut]]
-    out.lines += [("swiotlb", mapped)] if mapped else []
-    out.lines += [("frees", f.line) for f in frees[cut:]]
+    out.mapped = mapped
     return out
 
 
@@ -242,7 +228,7 @@ HASH_TABLES = (("Dentry cache", 8, 13, "dhash_entries"), ("Inode-cache", 8, 14, 
 def nr_kernel_pages(profile: KernelProfile, zones, dma_reserve: int, free_after_sparse: int) -> tuple[int, int]:
     """``(nr_kernel_pages, nr_all_pages)`` as free_area_init() leaves them.
 
-    :param zones: earlymem.boot.free_area_init.ZoneSize of every online node.
+    :param zones: earlymem.phases.free_area_init.ZoneSize of every online node.
     """
     if profile.nr_kernel_pages_from_memblock:
         return free_after_sparse, free_after_sparse
@@ -304,14 +290,6 @@ PERCPU_MODULE_RESERVE = 8 << 10
 PERCPU_DYNAMIC_RESERVE = 28 << 10
 PERCPU_DYNAMIC_EARLY_SIZE = 12 << 10
 PCPU_MIN_UNIT_SIZE = 32 << 10
-#: the static per-CPU area (the .data..percpu section) of the pinned Debian
-#: kernels, read from their section headers (--kernel reads the image's own);
-#: their "percpu: Embedded ... s<size>" lines show the same
-DEBIAN_PERCPU_STATIC = {(5, 10): 221184, (6, 1): 217088, (6, 12): 233472, (7, 2): 221184}
-#: sizeof(struct pcpu_chunk) in their BTF (pcpu_block_md is 32 in all four)
-DEBIAN_PCPU_CHUNK = {(5, 10): 136, (6, 1): 136, (6, 12): 192, (7, 2): 128}
-
-
 def cpumasks(machine: Machine, profile: KernelProfile, mb: Memblock, nr_cpu_ids: int,
              allocations: list[tuple[str, int, int]]) -> None:
     """The end of setup_per_cpu_areas() (arch/x86/kernel/setup_percpu.c):
@@ -331,7 +309,7 @@ def cpumasks(machine: Machine, profile: KernelProfile, mb: Memblock, nr_cpu_ids:
         allocations.append((f"cpumasks ({k})", addr, size * k))
 
 
-def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], online: set[int],
+def percpu_first_chunk(sizes, mb: Memblock, cpu_nodes: list[int], online: set[int],
                        allocations: list[tuple[str, int, int]], chunk_lists: tuple[int, int] = (2, 2)) -> list[str]:
     """setup_per_cpu_areas() -> pcpu_embed_first_chunk() (mm/percpu.c, arch/x86/kernel/setup_percpu.c, 5.10).
 
@@ -344,10 +322,11 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
     first ``PFN_ALIGN(static + reserved + dynamic)`` bytes and returns the rest
     and unused units whole; pcpu_setup_first_chunk() takes its maps and the
     two first chunks' bitmaps; the alloc_info and the areas array are freed.
+    ``sizes``: the build's facts -- ``percpu_static`` (the .data..percpu
+    section) and sizeof(struct pcpu_chunk) (earlymem.kernels.builds).
     ``chunk_lists``: the era's (types, extra slots) of the chunk lists (KernelProfile.pcpu_chunk_lists).
     """
-    key = machine.kernel_version.key[:2] if machine.kernel_version else (6, 1)
-    static = machine.struct_sizes.get("percpu_static") or DEBIAN_PERCPU_STATIC.get(key, DEBIAN_PERCPU_STATIC[(6, 1)])
+    static = sizes["percpu_static"]
     ncpu = len(cpu_nodes)
     if not ncpu:
         return []
@@ -403,7 +382,7 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
             else:
                 mb.phys_free(at, unit)
     # pcpu_setup_first_chunk()
-    chunk = machine.struct_sizes.get("pcpu_chunk") or DEBIAN_PCPU_CHUNK.get(key, 136)
+    chunk = sizes["pcpu_chunk"]
     types, extra = chunk_lists
     slots = max((unit.bit_length()) - 5 + 2, 1) + extra  # __pcpu_size_to_slot(unit) + extra
     meta = [8 * len(groups), 8 * len(groups), 4 * ncpu, 8 * ncpu, slots * 16 * types]
@@ -419,11 +398,7 @@ def percpu_first_chunk(machine: Machine, mb: Memblock, cpu_nodes: list[int], onl
 
 
 
-#: sizeof(struct cpu_entry_area) in the pinned Debian kernels' BTF (all four)
-DEBIAN_CPU_ENTRY_AREA = 0x3B000
-
-
-def cpu_entry_area_tables(machine: Machine, mb: Memblock, ncpus: int, allocations: list[tuple[str, int, int]]) -> None:
+def cpu_entry_area_tables(sizes, mb: Memblock, ncpus: int, allocations: list[tuple[str, int, int]]) -> None:
     """trap_init() -> setup_cpu_entry_areas(): each possible CPU's entry area
     (after the read-only IDT page at CPU_ENTRY_AREA_BASE, in CPU order --
     sequential with nokaslr) is mapped with cea_set_pte() -> set_pte_vaddr();
@@ -431,7 +406,7 @@ def cpu_entry_area_tables(machine: Machine, mb: Memblock, ncpus: int, allocation
     and fill_pte() (arch/x86/mm/init_64.c) take a page for the PUD table, the
     PMD table and each PTE table the range touches: spp_getpage() =
     ``memblock_alloc(PAGE_SIZE, PAGE_SIZE)`` before the hand-off."""
-    size = machine.struct_sizes.get("cpu_entry_area") or DEBIAN_CPU_ENTRY_AREA
+    size = sizes["cpu_entry_area"]  # sizeof(struct cpu_entry_area), BTF
     span = PAGE + ncpus * size  # CPU_ENTRY_AREA_BASE is PMD-aligned
     pages = 2 + -(-span // (2 << 20))
     for _ in range(pages):

@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.boot.bootmem_era import Event, crashkernel_request
+from earlymem.phases.bootmem_era import Event, crashkernel_request
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
 from earlymem.lib.x86_64 import MAX_DMA_ADDRESS, PAGE
@@ -119,6 +119,6 @@ def boot_2_6_37(machine: Machine, e820: list[E820Entry], nodes: dict[int, Range]
             reserve("crashkernel", crash)
             ok = True
             events.append(Event("crashkernel", f"Reserving {crash.size >> 20}MB of memory at {crash.start >> 20}MB for crashkernel (System RAM: {total >> 20}MB)", True))
-    notes = ["2.6.37: the page tables, vmemmap and per-CPU areas are not replayed (top-down, far above the crash region)",
-             f"2.6.37: sizeof(pg_data_t) rounded to pages assumed {PGDAT_SIZE_2_6_37:#x}"]
+    notes = ["the page tables, vmemmap and per-CPU areas are not replayed (top-down, far above the crash region)",
+             f"sizeof(pg_data_t) rounded to pages assumed {PGDAT_SIZE_2_6_37:#x}"]
     return MemblockBoot(events, mb, crash, ok, reserved, notes)

@@ -20,21 +20,22 @@ From the user-defined e820 table to the lines ``free_area_init()`` prints:
    ranges`` (one line per memblock memory region) and ``Initmem setup node``.
 
 NODE_DATA placement needs the early reservations and allocations before it:
-:mod:`earlymem.boot.setup_arch` replays them on this module's memblock.
+:mod:`earlymem.phases.setup_arch` replays them on this module's memblock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from earlymem.allocators.memblock import Memblock
+from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
+from earlymem.lib.x86_64 import SMP_CACHE_BYTES
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.ranges import Range
 from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE_SHIFT
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
 
-__all__ = ["EarlyNodes", "early_nodes", "MAX_DMA_PFN", "MAX_DMA32_PFN"]
+__all__ = ["EarlyNodes", "early_nodes", "alloc_node_data", "early_pfn_to_nid", "MAX_DMA_PFN", "MAX_DMA32_PFN"]
 
 BIOS_BEGIN, BIOS_END = 0xA0000, 0x100000
 
@@ -57,58 +58,6 @@ class EarlyNodes:
     #: free_area_init()'s arch_zone_lowest/highest_possible_pfn: ``(name, low, high)``
     #: per zone below ZONE_MOVABLE, in zone order (pfns).
     zone_limits: list[tuple[str, int, int]] | None = None
-
-
-#: Where the kernel image lies when no vmlinuz is given: _text at
-#: CONFIG_PHYSICAL_START (0x1000000 in Debian's amd64 configs) with nokaslr,
-#: and _end - _text from the PT_LOAD segments of the Debian vmlinux of the
-#: series (readelf -l of the images in tests/fixtures/oracle's notes).
-PHYSICAL_START = 0x1000000
-DEBIAN_IMAGE_SIZE = {(5, 10): 0x3600000, (6, 1): 0x3A00000, (6, 12): 0x3200000, (7, 2): 0x3800000}
-#: __end_of_kernel_reserve - _text of the same images (PAGE_ALIGN of the end of
-#: .brk; .init.scratch above it is not reserved): what early_reserve_memory()
-#: puts in memblock.
-DEBIAN_RESERVE_SPAN = {(5, 10): 0x302C000, (6, 1): 0x3430000, (6, 12): 0x2C30000, (7, 2): 0x3230000}
-#: The .brk section's size in the same images (section headers): the last part
-#: of that span, of which setup_arch() keeps only what was used (reserve_brk()).
-DEBIAN_BRK_SIZE = {(5, 10): 0x2C000, (6, 1): 0x30000, (6, 12): 0x30000, (7, 2): 0x30000}
-
-
-def assumed_kernel_image(machine: Machine) -> Range | None:
-    """The kernel's physical extent: given, or assumed for a Debian kernel with nokaslr.
-
-    :return: None with KASLR on (the decompressor chose a random place).
-    """
-    if machine.kernel_image is not None:
-        return machine.kernel_image
-    if not machine.command_line.flag("nokaslr"):
-        return None
-    key = machine.kernel_version.key[:2] if machine.kernel_version else None
-    size = DEBIAN_IMAGE_SIZE.get(key, max(DEBIAN_IMAGE_SIZE.values()))
-    return Range(PHYSICAL_START, PHYSICAL_START + size)
-
-
-def assumed_kernel_reserve(machine: Machine) -> Range | None:
-    """``[_text, __end_of_kernel_reserve)``: what early_reserve_memory() reserves."""
-    if machine.kernel_reserve is not None:
-        return machine.kernel_reserve
-    image = assumed_kernel_image(machine)
-    if image is None or machine.kernel_image is not None:
-        return image  # given by the user: taken as the reserved extent
-    key = machine.kernel_version.key[:2] if machine.kernel_version else None
-    span = DEBIAN_RESERVE_SPAN.get(key, max(DEBIAN_RESERVE_SPAN.values()))
-    return Range(image.start, image.start + span)
-
-
-def assumed_brk_size(machine: Machine) -> int | None:
-    """Size of the image's .brk section (the end of the reserved span): read
-    from --kernel, else the Debian series'; None for a user-given image."""
-    if machine.kernel_brk_size is not None:
-        return machine.kernel_brk_size
-    if machine.kernel_image is not None and machine.kernel_reserve is None:
-        return None
-    key = machine.kernel_version.key[:2] if machine.kernel_version else None
-    return DEBIAN_BRK_SIZE.get(key)
 
 
 def e820_add_kernel_range(table: E820Table, image: Range | None) -> None:
@@ -190,10 +139,13 @@ def _numa_cleanup(blks: list[_Blk], mb: Memblock, max_pfn: int, profile: KernelP
     return kept, lines
 
 
-def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile) -> EarlyNodes:
-    """Lay out memory, nodes and zones from the (user-defined) e820 table and SRAT."""
+def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile, image: Range | None) -> EarlyNodes:
+    """Lay out memory, nodes and zones from the (user-defined) e820 table and SRAT.
+
+    :param image: the kernel's ``[_text, _end)`` (earlymem.phases.image), None if unknown.
+    """
     table = user_table.copy()
-    e820_add_kernel_range(table, assumed_kernel_image(machine))
+    e820_add_kernel_range(table, image)
     trim_bios_range(table, profile)
     numa = machine.numa
     max_pfn = table.end_of_ram_pfn(1 << (46 - PAGE_SHIFT))
@@ -248,9 +200,30 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile)
     # kdump kernel's other nodes, nodes above mem=, nodes of CPUs only -- are
     # set up as memoryless, in node order: free_area_init() walks every
     # possible node.  (Before, 5.10 set up only the nodes of possible CPUs,
-    # later, from init_cpu_to_node(): earlymem.boot.paging_init.)
+    # later, from init_cpu_to_node(): earlymem.phases.paging_init.)
     if from_srat and profile.memoryless_initmem_as_memoryless:
         for nid in {a.node for a in numa} | {c.node for c in machine.cpus}:
             initmem.setdefault(nid, f"Initmem setup node {nid} as memoryless")
     initmem_lines = [initmem[nid] for nid in sorted(initmem)]
     return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem_lines, list(table.entries), from_srat, zone_limits)
+
+
+# -- arch/x86/mm/numa.c: NODE_DATA ---------------------------------------------------------
+
+
+def alloc_node_data(mb: Memblock, nid: int, nd_size: int) -> tuple[int, list[str]]:
+    """arch/x86/mm/numa.c alloc_node_data(): ``memblock_phys_alloc_try_nid(nd_size,
+    SMP_CACHE_BYTES, nid)`` and its lines; the address is 0 when it failed."""
+    addr = mb.alloc_range_nid(nd_size, SMP_CACHE_BYTES, 0, MEMBLOCK_ALLOC_ACCESSIBLE, nid, False)
+    if not addr:
+        return 0, [f"Cannot find {nd_size} bytes in any node (initial node: {nid})"]
+    lines = [f"NODE_DATA({nid}) allocated [mem {addr:#010x}-{addr + nd_size - 1:#010x}]"]
+    tnid = early_pfn_to_nid(mb, addr)
+    if tnid != nid:
+        lines.append(f"    NODE_DATA({nid}) on node {tnid}")
+    return addr, lines
+
+
+def early_pfn_to_nid(mb: Memblock, addr: int) -> int:
+    region = mb.memory_region(addr)
+    return region.nid if region is not None else NUMA_NO_NODE

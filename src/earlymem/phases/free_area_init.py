@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from earlymem.boot.numa_init import EarlyNodes
+from earlymem.phases.numa_init import EarlyNodes
 
 __all__ = ["ZoneSize", "zone_sizes", "ZONE_ORDER", "MOVABLE_PARAMS"]
 

@@ -149,7 +149,7 @@ def crashkernel_request(machine: Machine, system_ram: int, events: list[Event]) 
     """``(size, base)`` from the generic parse_crashkernel() of 2.6.24 on (kernel/kexec.c):
     ``size@base`` and the ``range:size[,range:size...][@base]`` list against
     System RAM; its warnings go to ``events``.  ``(0, 0)``: nothing usable."""
-    from earlymem.boot.crashkernel import parse_crashkernel
+    from earlymem.phases.crashkernel import parse_crashkernel
     from earlymem.kernels import profile_for
 
     req = parse_crashkernel(machine.command_line.text, system_ram, profile_for("2.6.25"))

@@ -8,7 +8,7 @@ space, else the simple ``size[@base]`` syntax.  Warnings are the kernel's
 verbatim texts.
 
 Where the reservation lands is decided by a memblock search after every
-earlier boot allocation; :mod:`earlymem.boot.setup_arch` replays those (page
+earlier boot allocation; :mod:`earlymem.phases.setup_arch` replays those (page
 tables, printk ring buffer, initrd, NODE_DATA), and the search here follows
 arch/x86/kernel/setup.c ``reserve_crashkernel()`` (to v6.6: low window
 [16 MiB, 4 GiB) first unless ``,high``, then up to 64 TiB; a fixed base needs
@@ -226,7 +226,7 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock |
     """The crashkernel lines and regions, or None when they are not determined.
 
     :param mb: memblock as ``reserve_crashkernel()`` finds it (after
-        :func:`earlymem.boot.setup_arch.setup_allocations`); None when the kernel's
+        :func:`earlymem.phases.setup_arch.setup_allocations`); None when the kernel's
         place is unknown (KASLR), which leaves every placement undetermined.
     """
     if mb is None:

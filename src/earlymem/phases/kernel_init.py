@@ -1,4 +1,4 @@
-"""What the kernel gives back after the hand-off, and the lines it prints.
+"""kernel_init(): what the kernel gives back after the hand-off, and the lines it prints.
 
 Each goes through free_reserved_area() ("Freeing %s memory: %ldK", whole pages
 from PAGE_ALIGN(start) to end & PAGE_MASK; nothing printed for an empty
@@ -16,31 +16,22 @@ range), in the order a boot prints them:
 5. ``unused kernel image (text/rodata gap)`` and ``(rodata/data gap)`` --
    mark_rodata_ro() (arch/x86/mm/init_64.c).
 
-Sizes 1, 4 and 5 come from the image's section headers (``earlymem bzimage``;
-earlymem.sources.bzimage._image_frees()), else the Debian series' table.
+Sizes 1, 3, 4 and 5 are the build's (earlymem.kernels.builds: an image's
+section headers, earlymem.sources.bzimage._image_frees(), or a pinned build's
+table).  swiotlb's "mapped" line, printed by pci_iommu_init() (a
+rootfs_initcall), falls among them (:func:`kernel_init_lines`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.ranges import Range
 from earlymem.lib.x86_64 import PAGE
 from earlymem.machine import Machine
 
-__all__ = ["LateFree", "late_frees", "pages_by_zone", "DEBIAN_IMAGE_FREES"]
-
-#: the pinned Debian images' section-header sizes (bytes): text/rodata gap,
-#: rodata/data gap, initmem, .smp_locks -- and the unused .bss..decrypted, an
-#: input section merged into .bss whose size the headers do not show (taken
-#: from the kernels' own "Freeing unused decrypted memory" lines).
-DEBIAN_IMAGE_FREES = {
-    (5, 10): {"text_gap": 2040 << 10, "rodata_gap": 560 << 10, "initmem": 2676 << 10, "smp_locks": 32 << 10, "decrypted": 2036 << 10},
-    (6, 1): {"text_gap": 2040 << 10, "rodata_gap": 1124 << 10, "initmem": 2820 << 10, "smp_locks": 36 << 10, "decrypted": 2036 << 10},
-    (6, 12): {"text_gap": 0, "rodata_gap": 456 << 10, "initmem": 4180 << 10, "smp_locks": 40 << 10, "decrypted": 2028 << 10},
-    (7, 2): {"text_gap": 1236 << 10, "rodata_gap": 628 << 10, "initmem": 4648 << 10, "smp_locks": 48 << 10, "decrypted": 2028 << 10},
-}
-
+__all__ = ["LateFree", "late_frees", "pages_by_zone", "kernel_init_lines"]
 
 @dataclass(frozen=True)
 class LateFree:
@@ -62,16 +53,14 @@ class LateFree:
         return f"Freeing {self.what} memory: {self.pages << 2}K"
 
 
-def late_frees(machine: Machine, image: Range, crash_regions: list[Range], cpus_present: int, cpus_possible: int,
+def late_frees(machine: Machine, sizes, image: Range, crash_regions: list[Range], cpus_present: int, cpus_possible: int,
                initrd: Range | None = None) -> list[LateFree]:
     """The frees after the hand-off, in print order (empty ones left out).
 
+    :param sizes: the build's image frees, bytes (KernelBuild.image_frees).
     :param initrd: where the initrd is by then (reserve_initrd() may have
         moved it below the direct mapping); default: where it was loaded.
     """
-    key = machine.kernel_version.key[:2] if machine.kernel_version else None
-    sizes = dict(DEBIAN_IMAGE_FREES.get(key, {}))
-    sizes.update(machine.image_frees)
     out: list[LateFree] = []
     if "smp_locks" in sizes and not (cpus_present == 1 and cpus_possible > 1):
         out.append(LateFree("SMP alternatives", sizes["smp_locks"] // PAGE, image.start))
@@ -93,7 +82,7 @@ def late_frees(machine: Machine, image: Range, crash_regions: list[Range], cpus_
 
 def pages_by_zone(frees: list[LateFree], zones) -> dict[tuple[int, str], int]:
     """Pages given back per ``(nid, zone name)``: each free lands in the zone
-    holding its first page (``zones``: earlymem.boot.free_area_init.ZoneSize)."""
+    holding its first page (``zones``: earlymem.phases.free_area_init.ZoneSize)."""
     out: dict[tuple[int, str], int] = {}
     for f in frees:
         pfn = f.at >> 12
@@ -101,4 +90,18 @@ def pages_by_zone(frees: list[LateFree], zones) -> dict[tuple[int, str], int]:
             if z.spanned and z.start_pfn <= pfn < z.start_pfn + z.spanned:
                 out[(z.nid, z.name)] = out.get((z.nid, z.name), 0) + f.pages
                 break
+    return out
+
+
+def kernel_init_lines(frees: list[LateFree], mapped: str | None, profile: KernelProfile) -> list[tuple[str, str]]:
+    """The frees' lines in print order, with swiotlb_print_info()'s ``mapped``
+    line where pci_iommu_init() (a rootfs_initcall, arch/x86/kernel/pci-dma.c)
+    prints it: after the SMP alternatives are freed, and after the initrd where
+    populate_rootfs() still ran synchronously before it (profile
+    ``initrd_unpacked_async``)."""
+    cut = max([i + 1 for i, f in enumerate(frees)
+               if f.before_initcalls or (f.what == "initrd" and not profile.initrd_unpacked_async)], default=0)
+    out = [("frees", f.line) for f in frees[:cut]]
+    out += [("swiotlb", mapped)] if mapped else []
+    out += [("frees", f.line) for f in frees[cut:]]
     return out

@@ -1,1 +1,0 @@
-"""The kernel's early boot, one module per phase in kernel order (see DESIGN.md)."""

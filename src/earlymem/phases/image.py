@@ -1,0 +1,69 @@
+"""Where the kernel image lies when setup_arch() starts.
+
+The first phase of a boot: the boot loader (or kexec) put a bzImage in memory
+and the decompressor (arch/x86/boot/compressed/misc.c ``extract_kernel()``)
+ran the kernel somewhere.  With ``nokaslr`` it runs at ``LOAD_PHYSICAL_ADDR``
+(CONFIG_PHYSICAL_START, the vmlinux's PT_LOAD address) -- or, for a relocatable
+kernel loaded higher (kexec's capture kernel), where it was loaded
+(``choose_random_location()`` is skipped and ``output = input`` rounded to
+``kernel_alignment``).  With KASLR on it picks a random slot, which this era of
+earlymem does not model: the place is then unknown.
+
+The result, :class:`PlacedKernel`, gives the image's extent, the span
+``early_reserve_memory()`` reserves (``[_text, __end_of_kernel_reserve)``), the
+``.brk`` size and the iomem Kernel resources; the build's other facts (struct
+sizes, frees) travel with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from earlymem.kernels.builds import KernelBuild
+from earlymem.lib.ranges import Range
+from earlymem.machine import Machine
+
+__all__ = ["PlacedKernel", "place_kernel"]
+
+
+@dataclass(frozen=True)
+class PlacedKernel:
+    """The running kernel's image in physical memory.
+
+    :param extent: ``[_text, _end)``, physical addresses.
+    :param reserve: ``[_text, __end_of_kernel_reserve)``, what early_reserve_memory() reserves.
+    :param brk_size: size of ``.brk`` at the end of ``reserve`` (None: not known, the whole span is reserved).
+    :param resources: ``(name, start, end)`` of Kernel code/rodata/data/bss as /proc/iomem shows them.
+    :param given: the extent came from the machine description, not from a build.
+    """
+
+    extent: Range
+    reserve: Range
+    brk_size: int | None = None
+    resources: tuple[tuple[str, int, int], ...] = ()
+    given: bool = False
+
+
+def place_kernel(machine: Machine, build: KernelBuild | None) -> tuple[PlacedKernel | None, str | None]:
+    """``(placed, None)``, or ``(None, why)`` when the kernel's place is unknown.
+
+    A machine that gives ``kernel_image`` (a TOML file) fixes the extent, which
+    is then also what is reserved.  Else the build's facts are placed at
+    ``machine.kernel_load_addr`` (a kexec'd kernel) or, with ``nokaslr``, at the
+    build's own load address.
+    """
+    if machine.kernel_image is not None:
+        return PlacedKernel(machine.kernel_image, machine.kernel_image, given=True), None
+    if build is None:
+        return None, None  # the caller knows why (no facts for the build)
+    if machine.kernel_load_addr is not None:
+        at = machine.kernel_load_addr
+    elif machine.command_line.flag("nokaslr"):
+        at = build.load_addr
+    else:
+        return None, "KASLR is on (no nokaslr): the kernel's physical place varies from boot to boot"
+    shift = at - build.load_addr
+    extent = Range(at, at + build.image_span)
+    reserve = Range(at, at + (build.reserve_span or build.image_span))
+    resources = tuple((n, s + shift, e + shift) for n, s, e in build.resources)
+    return PlacedKernel(extent, reserve, build.brk_size, resources), None

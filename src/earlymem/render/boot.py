@@ -1,0 +1,44 @@
+"""A :class:`~earlymem.result.BootResult` as text: the kernel's lines by family,
+/proc/iomem, and the sentences ``predict`` writes on stderr."""
+
+from __future__ import annotations
+
+from earlymem.result import BootResult
+from earlymem.render.iomem import child_line, iomem_text
+from earlymem.render.procfs import zoneinfo_lines
+
+__all__ = ["family_lines", "iomem_crash_lines", "not_predicted_note"]
+
+
+def iomem_crash_lines(result: BootResult) -> list[str]:
+    """The ``Crash kernel`` lines of /proc/iomem (one level under System RAM)."""
+    return [child_line("Crash kernel", c.start, c.end) for c in result.crash]
+
+
+def family_lines(result: BootResult) -> dict[str, list[str]]:
+    """Every family the boot predicts a line of, as verify compares them: the
+    kernel's log lines by family, ``zoneinfo`` (and ``-managed``,
+    ``-watermarks`` where predicted), ``iomem`` and, when the crashkernel
+    outcome is predicted, ``iomem-crash`` (possibly empty)."""
+    out: dict[str, list[str]] = {}
+    for ln in result.lines:
+        if ln.printed:
+            out.setdefault(ln.family, []).append(ln.text)
+    for fam, lines in zoneinfo_lines(result.zones).items():
+        if lines:
+            out[fam] = lines
+    if result.crash_predicted:
+        out["iomem-crash"] = iomem_crash_lines(result)
+    if result.iomem:
+        out["iomem"] = iomem_text(result.iomem)
+    return out
+
+
+def not_predicted_note(result: BootResult) -> str | None:
+    """One line naming what the boot does not predict and why (None when it predicts everything)."""
+    if not result.not_predicted:
+        return None
+    by_reason: dict[str, list[str]] = {}
+    for n in result.not_predicted:
+        by_reason.setdefault(n.reason, []).append(n.what)
+    return "not predicted yet: " + "; ".join(f"{', '.join(whats)} ({why})" for why, whats in by_reason.items())
