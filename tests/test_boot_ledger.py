@@ -16,7 +16,7 @@ from earlymem.lib.ranges import Range
 from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
 from earlymem.mm.ledger import Ledger, LedgerError
-from earlymem.oracle.capture import read_capture
+from earlymem.sources.capture import read_capture
 from earlymem.pipeline import boot
 from earlymem.sources.dmesg import machine_from_boot_log, parse_boot_logs
 

@@ -3,7 +3,7 @@
 import pytest
 
 from earlymem.lib.errors import InputError
-from earlymem.oracle.capture import read_capture
+from earlymem.sources.capture import read_capture
 from earlymem.verify import verify_path
 
 CAPTURE = """SeaBIOS noise\x1b[2J@@@@BEGIN first/cmdline@@@@\r

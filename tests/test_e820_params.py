@@ -11,7 +11,7 @@ from earlymem.kernels import profile_for
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
 from earlymem.machine.e820 import E820Entry, E820Table
-from earlymem.render.e820 import format_table
+from earlymem.phases.e820_print_table import format_table
 
 FW = [
     E820Entry(0, 0x9FC00, 1),

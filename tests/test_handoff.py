@@ -23,7 +23,7 @@ from earlymem.mm.buddy import buddy_blocks
 from earlymem.mm.handoff import MAX_ORDER, memblock_free_all, run_orders
 from earlymem.result import Zone
 from earlymem.mm.watermarks import zone_watermarks
-from earlymem.oracle.capture import read_capture
+from earlymem.sources.capture import read_capture
 from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
 from earlymem.sources.dmesg import machine_from_boot_log
 

@@ -77,7 +77,7 @@ def test_e820_map_handed_over_is_kexec_tools(cap):
     # the "E820 memmap:" lines kexec-tools --debug prints are the capture
     # kernel's boot_params e820 -- compared line by line
     from earlymem.kexec.capture import kexec_load
-    from earlymem.oracle.capture import read_capture
+    from earlymem.sources.capture import read_capture
     from earlymem.verify import _kexec_inputs, predict_capture
 
     c = read_capture(cap)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from earlymem.lib.ranges import Range, RangeSet
-from earlymem.oracle.capture import read_capture
+from earlymem.sources.capture import read_capture
 from earlymem.sources.memblock_trace import (
     dumped_reserved,
     kernel_calls,

@@ -73,7 +73,7 @@ def test_real_debian_kernel_btf_sizes_explain_node_data():
 def test_real_debian_kernel_resources_are_the_captured_iomem_ones():
     """Kernel code/rodata/data/bss read from the 6.1 image's section headers are
     the lines the same kernel showed in /proc/iomem (committed capture)."""
-    from earlymem.oracle.capture import read_capture
+    from earlymem.sources.capture import read_capture
     from earlymem.oracle.kernels import fetch_kernel
     from earlymem.sources.bzimage import read_bzimage
 

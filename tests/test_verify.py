@@ -97,7 +97,7 @@ def test_numa_and_node_data_lines_match_fully(path):
 @pytest.mark.parametrize("name", ["numa3-2g6g4g-ck384-load--6.12", "pc-8g-memmap-hole-ck256-load--5.10", "q35-2g-plain--7.2"])
 def test_predict_prints_kernel_lines_in_kernel_order(name, tmp_path):
     """Every line `earlymem predict` prints appears in the kernel's own log, in the same order."""
-    from earlymem.oracle.capture import read_capture
+    from earlymem.sources.capture import read_capture
     from earlymem.sources.dmesg import message_text
 
     cap = read_capture(ORACLE / name)
@@ -135,7 +135,7 @@ def test_predicted_iomem_is_the_kernels(path):
     (Crash kernel here; Kernel code/... need --kernel) appear in the capture's
     /proc/iomem exactly and in order; the other e820 entries appear with their
     start and name (devices may nest them or stretch their end)."""
-    from earlymem.oracle.capture import read_capture
+    from earlymem.sources.capture import read_capture
     from earlymem.pipeline import boot
     from earlymem.render.iomem import iomem_text
     from earlymem.sources.dmesg import read_boot_logs

@@ -13,17 +13,17 @@ uses it like this (docs/api.md)::
     print(r.crash, r.lines_of("crashkernel"))
 """
 
-__version__ = "0.1.0"
-
-from earlymem.result import SCHEMA, BootResult, Verdict  # noqa: E402
 from earlymem.kernels import KernelBuild, profile_for  # noqa: E402
 from earlymem.kexec.capture import KexecResult, LoadMethod, kexec_load  # noqa: E402
 from earlymem.lib.errors import InputError  # noqa: E402
+from earlymem.lib.version import EARLYMEM_VERSION as __version__
 from earlymem.machine import Machine  # noqa: E402
 from earlymem.pipeline import boot  # noqa: E402
 from earlymem.replay import ReplayResult, replay  # noqa: E402
+from earlymem.result import SCHEMA, BootResult, Verdict  # noqa: E402
 from earlymem.sources.inputs import load_machine, read_kernel  # noqa: E402
-from earlymem.verify import VerifyReport, verify_path as verify  # noqa: E402
+from earlymem.verify import VerifyReport  # noqa: E402
+from earlymem.verify import verify_path as verify
 
 __all__ = ["load_machine", "read_kernel", "profile_for", "boot", "kexec_load", "replay", "verify", "Machine", "KernelBuild",
            "BootResult", "KexecResult", "LoadMethod", "ReplayResult", "VerifyReport", "Verdict", "InputError", "SCHEMA",

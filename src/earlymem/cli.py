@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from earlymem import __version__
 from earlymem.kernels import PROFILES
 from earlymem.lib.errors import EXIT_BAD_INPUT, InputError
+from earlymem.lib.version import EARLYMEM_VERSION as __version__
 
 __all__ = ["main", "cli"]
 

@@ -28,19 +28,6 @@ from __future__ import annotations
 import re
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.phases.bootmem_era import PGDAT_SIZE_2_6_23, Event, boot_bootmem_era
-from earlymem.phases.crashkernel import predict_crashkernel
-from earlymem.phases.e820 import E820Report, e820_report
-from earlymem.phases.free_area_init import MOVABLE_PARAMS, zone_sizes
-from earlymem.phases.image import place_kernel
-from earlymem.phases.kernel_init import LateFree, kernel_init_lines, late_frees, pages_by_zone
-from earlymem.phases.memblock_2_6_37 import boot_2_6_37
-from earlymem.phases.numa_init import early_nodes
-from earlymem.phases.paging_init import iomem_resources, late_node_data, possible_cpus
-from earlymem.result import (Allocation, BootResult, CrashRegion, E820Range, Free, IomemResource, LedgerPhase, Line,
-                                  MemblockRegion, NotPredicted, NumaNode, Zone)
-from earlymem.phases.setup_arch import setup_allocations
-from earlymem.phases.start_kernel import start_kernel
 from earlymem.kernels.builds import KernelBuild, build_for, pinned_build
 from earlymem.kernels.eras import profile_for
 from earlymem.kernels.profile import KernelProfile, Pipeline
@@ -55,6 +42,36 @@ from earlymem.mm.handoff import memblock_free_all
 from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23
 from earlymem.mm.watermarks import lowmem_reserve, zone_watermarks
+from earlymem.phases.bootmem_era import PGDAT_SIZE_2_6_23, Event, boot_bootmem_era
+from earlymem.phases.crashkernel import predict_crashkernel
+from earlymem.phases.e820 import E820Report, e820_report
+from earlymem.phases.free_area_init import MOVABLE_PARAMS, zone_sizes
+from earlymem.phases.image import place_kernel
+from earlymem.phases.kernel_init import (
+    LateFree,
+    kernel_init_lines,
+    late_frees,
+    pages_by_zone,
+)
+from earlymem.phases.memblock_2_6_37 import boot_2_6_37
+from earlymem.phases.numa_init import early_nodes
+from earlymem.phases.paging_init import iomem_resources, late_node_data, possible_cpus
+from earlymem.phases.setup_arch import setup_allocations
+from earlymem.phases.start_kernel import start_kernel
+from earlymem.result import (
+    Allocation,
+    BootResult,
+    CrashRegion,
+    E820Range,
+    Free,
+    IomemResource,
+    LedgerPhase,
+    Line,
+    MemblockRegion,
+    NotPredicted,
+    NumaNode,
+    Zone,
+)
 
 __all__ = ["boot", "e820_phase", "resolve_build", "early_era_ledger", "STRUCT_PAGE_MODERN"]
 

@@ -16,18 +16,23 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher, unified_diff
 from pathlib import Path
 
-from earlymem.result import BootResult
 from earlymem.kernels import profile_for
 from earlymem.kernels.builds import pinned_build
 from earlymem.kexec.capture import LoadMethod, kexec_load
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import parse_version
 from earlymem.machine import CpuAffinity, Machine
-from earlymem.oracle.capture import read_capture
 from earlymem.pipeline import boot
 from earlymem.render.boot import family_lines
 from earlymem.render.procfs import watermark_text
-from earlymem.sources.dmesg import BootLog, machine_from_boot_log, message_text, parse_boot_logs
+from earlymem.result import BootResult
+from earlymem.sources.capture import read_capture
+from earlymem.sources.dmesg import (
+    BootLog,
+    machine_from_boot_log,
+    message_text,
+    parse_boot_logs,
+)
 from earlymem.sources.dmesg import crash_cpu as crash_cpu_of
 
 __all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "predict_capture", "harness_cpus",

@@ -20,20 +20,28 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from earlymem.phases.paging_init import logical_cpu_apic
-from earlymem.result import BootResult
 from earlymem.kernels.builds import KernelBuild
 from earlymem.kernels.profile import KernelProfile
 from earlymem.kexec.file_load import file_load_bzimage64
 from earlymem.kexec.holes import KexecLoadError
-from earlymem.kexec.tools_2_0_25 import (RANGE_ACPI, RANGE_ACPI_NVS, RANGE_PMEM, RANGE_PRAM, RANGE_RAM, RANGE_RESERVED,
-                                         crash_load_bzimage64, normal_load_bzimage64)
+from earlymem.kexec.tools_2_0_25 import (
+    RANGE_ACPI,
+    RANGE_ACPI_NVS,
+    RANGE_PMEM,
+    RANGE_PRAM,
+    RANGE_RAM,
+    RANGE_RESERVED,
+    crash_load_bzimage64,
+    normal_load_bzimage64,
+)
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Type
+from earlymem.phases.paging_init import logical_cpu_apic
 from earlymem.pipeline import boot
+from earlymem.result import BootResult
 
 __all__ = ["KexecSegment", "KexecResult", "kexec_load", "capture_machine", "firmware_memmap", "iomem_tuples", "LoadMethod"]
 

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from earlymem.lib.errors import InputError
 
-__all__ = ["KernelVersion", "parse_version"]
+__all__ = ["KernelVersion", "parse_version", "EARLYMEM_VERSION"]
+
+#: earlymem's own version (earlymem.__version__; pyproject.toml has the same)
+EARLYMEM_VERSION = "0.1.0"
 
 
 @dataclass(frozen=True, order=True, slots=True)

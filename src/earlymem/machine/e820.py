@@ -93,7 +93,7 @@ class E820Table:
     #: Edits as the kernel reports them at KERN_DEBUG, in order:
     #: ``("update", start, end, old_type, new_type)`` or
     #: ``("remove", start, end, old_type_or_None)`` (end exclusive, after the
-    #: kernel's clamp to ULLONG_MAX).  Rendered per era by render.e820.
+    #: kernel's clamp to ULLONG_MAX).  Printed per era by phases.e820_print_table.
     events: list[tuple] = field(default_factory=list)
 
     def copy(self) -> "E820Table":

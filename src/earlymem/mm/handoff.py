@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import NUMA_NO_NODE, Memblock
-from earlymem.phases.free_area_init import ZoneSize
 from earlymem.lib.x86_64 import PAGE_SHIFT
 from earlymem.mm.buddy import MAX_ORDER, run_orders
+from earlymem.phases.free_area_init import ZoneSize
 
 __all__ = ["ZoneHandoff", "memblock_free_all", "run_orders", "MAX_ORDER"]
 

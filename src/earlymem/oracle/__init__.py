@@ -10,7 +10,7 @@
 * :mod:`.config` describes a boot (memory, machine, NUMA, command line, kexec,
   crash) and reads matrices of them from TOML;
 * :mod:`.qemu` boots one configuration and writes a capture directory;
-* :mod:`.capture` splits a capture's serial log into named sections.
+* captures are read by :mod:`earlymem.sources.capture`.
 
 The recipe is the one in shared/oracle/README.md (TCG, ``nokaslr`` always).
 """

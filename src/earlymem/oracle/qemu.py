@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from earlymem import __version__
+from earlymem.lib.version import EARLYMEM_VERSION as __version__
 from earlymem.oracle.config import BootConfig
 from earlymem.oracle.initramfs import kdump_bytes_file
 from earlymem.oracle.kernels import FetchedKernel

@@ -39,11 +39,14 @@ from earlymem.allocators.bootmem import (
     BootmemNode,
     FreedRun,
 )
+from earlymem.kernels.eras import profile_for
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
+from earlymem.lib.units import memparse
 from earlymem.lib.x86_64 import MAX_DMA_ADDRESS, PAGE, PGDIR_SIZE, PUD_SIZE
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Type
+from earlymem.phases.crashkernel import parse_crashkernel
 
 __all__ = ["BootmemBoot", "Event", "boot_bootmem_era", "find_e820_area"]
 
@@ -133,8 +136,6 @@ def find_e820_area(e820: list[E820Entry], bad: _BadAddr, start: int, end: int, s
 
 def crashkernel_size_at_base(machine: Machine) -> Range | None:
     """2.6.23 early_param("crashkernel"): ``size@base`` or nothing."""
-    from earlymem.lib.units import memparse
-
     value = machine.command_line.get("crashkernel")
     if not value:
         return None
@@ -149,8 +150,6 @@ def crashkernel_request(machine: Machine, system_ram: int, events: list[Event]) 
     """``(size, base)`` from the generic parse_crashkernel() of 2.6.24 on (kernel/kexec.c):
     ``size@base`` and the ``range:size[,range:size...][@base]`` list against
     System RAM; its warnings go to ``events``.  ``(0, 0)``: nothing usable."""
-    from earlymem.phases.crashkernel import parse_crashkernel
-    from earlymem.kernels import profile_for
 
     req = parse_crashkernel(machine.command_line.text, system_ram, profile_for("2.6.25"))
     if req is None:

@@ -18,7 +18,7 @@ from earlymem.lib.errors import InputError
 from earlymem.lib.units import U64_MAX, memparse, parse_integer
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
-from earlymem.render.e820 import format_event, format_table, header
+from earlymem.phases.e820_print_table import format_event, format_table, header
 
 __all__ = ["E820Report", "e820_report", "firmware_table", "UserMapResult", "apply_mem_params"]
 

@@ -38,12 +38,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.phases.bootmem_era import Event, crashkernel_request
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
 from earlymem.lib.x86_64 import MAX_DMA_ADDRESS, PAGE
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Type
+from earlymem.phases.bootmem_era import Event, crashkernel_request
 
 __all__ = ["MemblockBoot", "boot_2_6_37", "PGDAT_SIZE_2_6_37"]
 

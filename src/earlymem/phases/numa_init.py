@@ -27,11 +27,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from earlymem.allocators.memblock import MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, Memblock
-from earlymem.lib.x86_64 import SMP_CACHE_BYTES
+from earlymem.allocators.memblock import (
+    MEMBLOCK_ALLOC_ACCESSIBLE,
+    NUMA_NO_NODE,
+    Memblock,
+)
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.ranges import Range
-from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE_SHIFT
+from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE_SHIFT, SMP_CACHE_BYTES
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
 

@@ -80,8 +80,8 @@ from earlymem.lib.x86_64 import (
     SMP_CACHE_BYTES,
 )
 from earlymem.machine import CpuAffinity, Machine
-from earlymem.phases.numa_init import alloc_node_data, early_pfn_to_nid
 from earlymem.machine.e820 import E820Type
+from earlymem.phases.numa_init import alloc_node_data, early_pfn_to_nid
 
 __all__ = ["LateNodes", "late_node_data", "setup_arch_resources", "possible_cpus", "logical_cpu_apic", "sparse_init", "iomem_resources", "IOMEM_NAMES"]
 

@@ -36,8 +36,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import Memblock
-from earlymem.phases.image import PlacedKernel
-from earlymem.phases.numa_init import EarlyNodes, alloc_node_data
 from earlymem.kernels.builds import KernelBuild
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.errors import InputError
@@ -46,6 +44,8 @@ from earlymem.lib.units import memparse
 from earlymem.lib.x86_64 import PAGE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Type
+from earlymem.phases.image import PlacedKernel
+from earlymem.phases.numa_init import EarlyNodes, alloc_node_data
 
 __all__ = ["SetupAllocations", "setup_allocations", "log_buf_len"]
 

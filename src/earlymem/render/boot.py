@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from earlymem.result import BootResult
 from earlymem.render.iomem import child_line, iomem_text
 from earlymem.render.procfs import zoneinfo_lines
+from earlymem.result import BootResult
 
 __all__ = ["family_lines", "iomem_crash_lines", "not_predicted_note"]
 

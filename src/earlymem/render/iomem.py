@@ -15,7 +15,6 @@ ACPI/PNP claims.
 
 from __future__ import annotations
 
-
 __all__ = ["iomem_text", "child_line"]
 
 def child_line(name: str, start: int, end: int) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from earlymem.phases.e820 import E820Report
-from earlymem.result import to_json_value
 from earlymem.lib.ranges import Range
 from earlymem.lib.units import format_size
 from earlymem.mm.buddy import buddyinfo_line
+from earlymem.phases.e820 import E820Report
+from earlymem.result import to_json_value
 from earlymem.sources.bzimage import FIELDS, BzImage
 
 __all__ = ["e820_table", "e820_json", "verify_tables", "verify_json", "bzimage_text", "bzimage_json", "kexec_json",

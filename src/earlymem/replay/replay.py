@@ -43,8 +43,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from earlymem.phases.bootmem_era import crashkernel_size_at_base
-from earlymem.result import BootResult, Line, Verdict
 from earlymem.kernels import PROFILES, profile_for
 from earlymem.kernels.profile import Pipeline
 from earlymem.kexec.tools_2_0_2 import KdumpKernel, KexecLoadError, Segment, crash_load
@@ -58,7 +56,10 @@ from earlymem.machine.e820 import E820Entry, E820Type
 from earlymem.mm.buddy import BuddyZone
 from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import PageAllocator, Zone
+from earlymem.phases.bootmem_era import crashkernel_size_at_base
 from earlymem.pipeline import boot, early_era_ledger
+from earlymem.result import BootResult, Line, Verdict
+from earlymem.sources.bzimage import read_bzimage
 from earlymem.sources.text import read_toml
 from earlymem.sources.toml import machine_from_dict, toml_number
 
@@ -182,8 +183,6 @@ def load_scenario(path: Path) -> Scenario:
 
 def kdump_from_bzimage(path: str) -> KdumpKernel:
     """The header fields the 2.0.2 loader reads, from a real bzImage."""
-    from earlymem.sources.bzimage import read_bzimage
-
     img = read_bzimage(path, decompress=False)
     f = img.fields
     return KdumpKernel(img.size, f.get("setup_sects", 0), img.protocol, bool(f.get("relocatable_kernel", 0)),
