@@ -29,7 +29,7 @@ from pathlib import Path
 
 from earlymem.kernels import profile_for
 from earlymem.lib.version import parse_version
-from earlymem.oracle.capture import read_capture
+from earlymem.sources.capture import read_capture
 from earlymem.sources.dmesg import memory_line, message_text, parse_boot_logs
 from earlymem.verify import parse_zoneinfo, predict_capture
 
@@ -53,27 +53,26 @@ def measure(path: Path) -> tuple | None:
     if "first/zoneinfo" not in cap.sections:
         return None
     first = parse_boot_logs(cap.sections["first/dmesg"], str(path))[0]
-    state: dict = {}
-    predict_capture(cap, first, profile_for(parse_version(first.version)), state)  # as verify does
-    if "handoff" not in state:
+    _, result = predict_capture(cap, first, profile_for(parse_version(first.version)))  # as verify does
+    zones = [z for z in result.zones if z.free_lists is not None]
+    if not zones:
         return None
     real = real_managed(cap)
-    # the hand-off plus what the kernel gave back after it (earlymem.mm.frees), per zone
-    rows = [(h.zone.name, m, real[(h.zone.nid, h.zone.name)])
-            for h, m in zip(state["handoff"], state["managed"]) if h.zone.present and (h.zone.nid, h.zone.name) in real]
+    # the hand-off plus what the kernel gave back after it (earlymem.phases.kernel_init), per zone
+    rows = [(z.name, z.managed, real[(z.nid, z.name)]) for z in zones if z.present and (z.nid, z.name) in real]
     buddy = {}
     for ln in cap.sections.get("first/buddyinfo", []):
         m = re.match(r"^Node (\d+), zone\s+(\S+)((?:\s+\d+){11})", ln)
         if m:
             buddy[(int(m.group(1)), m.group(2))] = [int(x) for x in m.group(3).split()]
-    bud = [(h.free_pages - sum(c << o for o, c in enumerate(buddy[k])), h.counts[10] - buddy[k][10])
-           for h in state["handoff"] for k in [(h.zone.nid, h.zone.name)] if h.zone.present and k in buddy]
+    bud = [(z.free_pages - sum(c << o for o, c in enumerate(buddy[k])), z.free_lists[10] - buddy[k][10])
+           for z in zones for k in [(z.nid, z.name)] if z.present and k in buddy]
     total = handoff_total(cap)
     totals = None
     if total:
         # 6.12 prints the line late, after "Freeing SMP alternatives memory": count what was given back by then
-        back = sum(f.pages for f in state.get("late_frees", []) if f.line in total[2])
-        totals = (sum(h.zone.present for h in state["handoff"]), total[0], sum(h.managed for h in state["handoff"]) + back, total[1])
+        back = sum(f.pages for f in result.frees or () if f"Freeing {f.what} memory: {f.pages << 2}K" in total[2])
+        totals = (sum(z.present for z in zones), total[0], sum(z.managed_at_handoff for z in zones) + back, total[1])
     return path.name.rsplit("--", 1)[-1], rows, totals, bud
 
 

@@ -23,7 +23,7 @@ from earlymem.result import BootResult
 from earlymem.kernels import profile_for
 from earlymem.lib.ranges import Range, RangeSet
 from earlymem.lib.version import parse_version
-from earlymem.oracle.capture import read_capture
+from earlymem.sources.capture import read_capture
 from earlymem.sources.dmesg import parse_boot_logs
 from earlymem.sources.memblock_trace import kernel_calls, reserved_at_handoff
 from earlymem.verify import predict_capture
