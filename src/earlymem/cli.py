@@ -315,6 +315,7 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
     from earlymem.kexec.capture import LoadMethod, kexec_load
     from earlymem.pipeline import boot as run_boot
     from earlymem.render import text
+    from earlymem.render.boot import not_predicted_note
     from earlymem.sources.inputs import read_kernel
 
     if normal and file_load:
@@ -354,6 +355,9 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
         click.echo(json.dumps(text.kexec_json(load), indent=2))
     elif fmt == "kdump" and not normal:
         click.echo("\n".join(load.capture.dmesg() if load.capture else []))
+        note = not_predicted_note(load.capture) if load.capture else None
+        if note:
+            _note(f"the capture kernel: {note}")
     else:
         click.echo("\n".join(load.debug))
         if method == LoadMethod.KEXEC_LOAD:
