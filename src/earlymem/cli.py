@@ -191,7 +191,7 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "iomem", "zoneinfo", "buddyinfo", "json"]), default="dmesg", show_default=True,
               help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; zoneinfo: each zone's pages block "
                    "(free pages at the hand-off; managed, watermarks and protection as they stand after boot); "
-                   "buddyinfo: the free lists at the hand-off; json: the whole boot, as data (schema earlymem/phases/1).")
+                   "buddyinfo: the free lists at the hand-off; json: the whole boot, as data (schema earlymem/boot/1).")
 def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 

@@ -195,6 +195,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
     lines += [Line("numa", t, "x86_numa_init") for t in nodes.numa_lines]
     setup = crash = late = sk = None
     allocations: list[Allocation] = []
+    crash_at = 0
     if placed is None:
         missing += [NotPredicted(f, why) for f in IMAGE_FAMILIES]
     else:
@@ -202,6 +203,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         lines += [Line("numa", t, "initmem_init") for t in setup.node_data_lines]
         assumptions += setup.notes
         allocations += _allocs(setup.allocations, "setup_arch")
+        crash_at = len(allocations)  # reserve_crashkernel() runs after NODE_DATA, before paging_init()
         crash = predict_crashkernel(machine, profile, setup.memblock)
         # 5.10's low-1M line comes from reserve_real_mode(), before NUMA init;
         # reserve_crashkernel() runs after NODE_DATA and before paging_init()
@@ -289,15 +291,18 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
     children += [("Crash kernel", r.start, r.end) for r in crash_regions]
     if placed is None or not placed.resources:
         missing.append(NotPredicted("iomem Kernel code/rodata/data/bss", "give --kernel VMLINUZ (with nokaslr)"))
-    if placed is not None:
-        allocations[0:0] = [Allocation("kernel image [_text, __end_of_kernel_reserve)", placed.reserve.start, placed.reserve.size,
-                                       "early_reserve_memory")]
-        if machine.initrd is not None:
-            allocations.insert(1, Allocation("initrd", machine.initrd.start, machine.initrd.size, "early_reserve_memory"))
     n_low = len(crash_regions) - 1
     crash_res = tuple(CrashRegion(r.start, r.end, low=i < n_low) for i, r in enumerate(crash_regions))
-    allocations += [Allocation("crashkernel low" if c.low else "crashkernel", c.start, c.end - c.start, "reserve_crashkernel")
-                    for c in crash_res]
+    # in kernel order: early_reserve_memory()'s image and initrd, setup_arch()'s
+    # allocations, reserve_crashkernel(), then paging_init() and start_kernel()'s
+    allocations[crash_at:crash_at] = [Allocation("crashkernel low" if c.low else "crashkernel", c.start, c.end - c.start,
+                                                 "reserve_crashkernel") for c in crash_res]
+    if placed is not None:
+        early = [Allocation("kernel image [_text, __end_of_kernel_reserve)", placed.reserve.start, placed.reserve.size,
+                            "early_reserve_memory")]
+        if machine.initrd is not None:
+            early.append(Allocation("initrd", machine.initrd.start, machine.initrd.size, "early_reserve_memory"))
+        allocations[0:0] = early
     mb: Memblock | None = setup.memblock if setup is not None else None
     node_data = setup.node_data if setup is not None else {}
     node_ids = sorted({r.nid for r in nodes.memblock.memory if r.size} | set(node_data))

@@ -1,7 +1,7 @@
 """``BootResult``: one boot, as typed data, from the firmware map to the hand-off and after.
 
 :func:`earlymem.boot` fills it; renderers (:mod:`earlymem.render`) turn it into
-the kernel's text or into JSON (``to_json()``, schema ``earlymem/phases/1``,
+the kernel's text or into JSON (``to_json()``, schema ``earlymem/boot/1``,
 docs/json-schema.md); kexec (:mod:`earlymem.kexec`) reads it, never text.
 Nothing here is mutable: a later stage takes a result and returns its own.
 
@@ -19,7 +19,7 @@ __all__ = ["SCHEMA", "LINE_FAMILIES", "Line", "E820Range", "MemblockRegion", "Al
            "Zone", "Free", "LedgerPhase", "NotPredicted", "IomemResource", "BootResult", "Verdict", "to_json_value"]
 
 #: The JSON schema of :meth:`BootResult.to_json` (docs/json-schema.md); bumped on any incompatible change.
-SCHEMA = "earlymem/phases/1"
+SCHEMA = "earlymem/boot/1"
 
 #: Families of kernel log lines a boot prints, in the order a boot prints their first line.
 LINE_FAMILIES = {
@@ -255,7 +255,7 @@ class BootResult:
         return next((n.reason for n in self.not_predicted if n.what == what), None)
 
     def to_json(self) -> dict:
-        """The result as JSON-ready data (schema ``earlymem/phases/1``: docs/json-schema.md)."""
+        """The result as JSON-ready data (schema ``earlymem/boot/1``: docs/json-schema.md)."""
         return to_json_value(self)
 
 

@@ -21,6 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from earlymem.kernels.builds import KernelBuild
+from earlymem.kernels.eras import profile_for
 from earlymem.kernels.profile import KernelProfile
 from earlymem.kexec.file_load import file_load_bzimage64
 from earlymem.kexec.holes import KexecLoadError
@@ -132,13 +133,14 @@ def capture_machine(machine: Machine, load: KexecResult, initrd_size: int | None
     )
 
 
-def kexec_load(machine: Machine, first: BootResult, capture: KernelBuild, *, profile: KernelProfile,
+def kexec_load(machine: Machine, first: BootResult, capture: KernelBuild, *, profile: KernelProfile | None = None,
                initrd_size: int | None = None, append: str = "", method: str = LoadMethod.KEXEC_LOAD,
                running: KernelBuild | None = None, cpus: int = 1, rng_ready: bool = False,
                crash_cpu: int | None = 0) -> KexecResult:
     """Load ``capture`` (its bzImage header) into the first kernel ``first`` booted on ``machine``.
 
-    :param profile: the first kernel's profile (kexec_file's rules are the running kernel's).
+    :param profile: the first kernel's profile (kexec_file's rules are the running kernel's);
+        default: its release's era.
     :param method: a :class:`LoadMethod`; ``KEXEC_FILE_LOAD`` needs the running kernel's
         purgatory (``running``, default ``capture``: the usual same build).
     :param cpus: the first kernel's possible CPUs (one PT_NOTE each).
@@ -148,6 +150,10 @@ def kexec_load(machine: Machine, first: BootResult, capture: KernelBuild, *, pro
     """
     if capture.header is None:
         raise InputError(f"no bzImage setup header known for {capture.name}", field="--kernel")
+    if profile is None:
+        if machine.kernel_version is None:
+            raise InputError("the first kernel's release is unknown: pass its profile", source=machine.source)
+        profile = profile_for(machine.kernel_version)
     try:
         if method == LoadMethod.NORMAL:
             load = normal_load_bzimage64(firmware_memmap(first), capture.header, initrd_size, append, rng_ready=rng_ready)

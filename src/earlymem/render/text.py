@@ -1,7 +1,7 @@
 """Tables and reports for people (rich), and the JSON of every command.
 
 Each command's JSON is the serialisation of its typed result with a
-``schema`` key (docs/json-schema.md): ``earlymem/phases/1`` (predict),
+``schema`` key (docs/json-schema.md): ``earlymem/boot/1`` (predict),
 ``earlymem/e820/1``, ``earlymem/verify/1``, ``earlymem/kexec/1``,
 ``earlymem/replay/1``, ``earlymem/bzimage/1``.
 """
@@ -22,7 +22,7 @@ __all__ = ["e820_table", "e820_json", "verify_tables", "verify_json", "bzimage_t
            "replay_text", "replay_brief", "replay_json", "SCHEMAS"]
 
 SCHEMAS = {
-    "boot": "earlymem/phases/1",
+    "boot": "earlymem/boot/1",
     "e820": "earlymem/e820/1",
     "verify": "earlymem/verify/1",
     "kexec": "earlymem/kexec/1",
@@ -120,7 +120,7 @@ _METHOD_TEXT = {"kexec_load": "kexec_load (kexec-tools 2.0.25)", "kexec_file_loa
 
 
 def kexec_json(load) -> dict:
-    """A KexecResult: the load, and the capture kernel's boot (schema earlymem/phases/1 inside)."""
+    """A KexecResult: the load, and the capture kernel's boot (schema earlymem/boot/1 inside)."""
     data = {"schema": SCHEMAS["kexec"], "method_text": _METHOD_TEXT.get(load.method, load.method)}
     data.update(to_json_value(load))
     if load.capture is not None:
