@@ -24,7 +24,7 @@ FW = [
 
 def user(cmd, version):
     p = profile_for(version)
-    return apply_mem_params(E820Table(list(FW), p.e820_capacity), CommandLine(cmd), p)
+    return apply_mem_params(E820Table(list(FW), p.e820.capacity), CommandLine(cmd), p)
 
 
 def test_mem_on_2_6_16_caps_end_pfn_without_a_user_map():

@@ -94,7 +94,7 @@ def test_min_free_kbytes_rule_and_zoneinfo_format_on_real_zones(cap):
     # the kernel computed add up to min_free_kbytes / 4 less rounding
     version = cap.name.rsplit("--", 1)[-1]
     profile = profile_for(parse_version(version))
-    wm = zone_watermarks([(z["nid"], z["name"], z["managed"]) for z in zs], movable_like_highmem=profile.movable_wmark_like_highmem)
+    wm = zone_watermarks([(z["nid"], z["name"], z["managed"]) for z in zs], movable_like_highmem=profile.zoneinfo.movable_wmark_like_highmem)
     populated = sum(1 for z in zs if z["managed"])
     assert [z["min"] for z in zs if not z["managed"]] == [m[0] for m, z in zip(wm.marks, zs) if not z["managed"]]
     mins = sum(z["min"] for z in zs if z["managed"])
@@ -107,7 +107,7 @@ def test_min_free_kbytes_rule_and_zoneinfo_format_on_real_zones(cap):
         # freed since), so a bound
         assert mins <= wm.min_free_kbytes // 4
     # the era's block format, byte for byte, given the kernel's own numbers
-    fields = profile.zoneinfo_fields
+    fields = profile.zoneinfo.fields
     given = [Zone(z["nid"], z["name"], 0, z["spanned"], z["present"], z["managed"], z["managed"],
                   (z["pages free"],) + (0,) * (MAX_ORDER - 1), z["min"], z["low"], z["high"], z.get("promo", 0), tuple(z["prot"]))
              for z in zs]
@@ -240,7 +240,7 @@ def test_only_the_used_brk_stays_reserved():
 
     end = 0x1000000 + build.reserve_span
     brk = end - build.brk_size
-    used = 4096 * (1 + profile.init_pgt_buf_pages)
+    used = 4096 * (1 + profile.memmap.init_pgt_buf_pages)
     assert is_reserved(brk - 1) and is_reserved(brk + used - 1)
     assert not is_reserved(brk + used) and not is_reserved(end - 1)
 

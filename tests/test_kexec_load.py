@@ -25,7 +25,6 @@ from earlymem.kexec.tools_2_0_25 import (
     KernelHeader,
     crash_load_bzimage64,
 )
-from earlymem.sources.dmesg import machine_from_boot_log
 from earlymem.verify import verify_path
 
 FIX = Path(__file__).parent / "fixtures"

@@ -280,7 +280,7 @@ def test_replay_eras_live_in_the_kernel_profiles():
     from earlymem.kernels import profile_for
     from earlymem.replay.replay import era_of
 
-    rows = {v: (p.pipeline.value, p.crashkernel_announces, p.crashkernel_bootmem_exclusive)
+    rows = {v: (p.pipeline.value, p.crash.announces, p.crash.bootmem_exclusive)
             for v in ("2.6.23", "2.6.24", "2.6.26", "2.6.33", "2.6.37", "6.1") for p in [profile_for(v)]}
     assert rows == {
         "2.6.23": ("bootmem", False, False),
@@ -290,7 +290,7 @@ def test_replay_eras_live_in_the_kernel_profiles():
         "2.6.37": ("memblock-2.6.37", True, False),
         "6.1": ("modern", True, False),
     }
-    assert profile_for("2.6.37").crashkernel_in_use_text.endswith("in use.") and not profile_for("2.6.30").crashkernel_in_use_text.endswith(".")
+    assert profile_for("2.6.37").crash.in_use_text.endswith("in use.") and not profile_for("2.6.30").crash.in_use_text.endswith(".")
     for v in ("2.6.22", "2.6.35", "3.10", "4.9"):
         with pytest.raises(Exception, match=f"not {v}"):
             era_of(v)

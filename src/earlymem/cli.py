@@ -227,7 +227,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
             click.echo(f"earlymem: /proc/{fmt} is not predicted: {why}", err=True)
             sys.exit(1)
         if fmt == "zoneinfo":
-            click.echo(zoneinfo_text(profile.zoneinfo_fields, result.zones))
+            click.echo(zoneinfo_text(profile.zoneinfo.fields, result.zones))
             _note("'pages free' is the hand-off's (the running system allocates from it); managed pages, watermarks and "
                   "protection are /proc/zoneinfo's after boot, the init memory and initrd given back")
         else:

@@ -189,7 +189,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
 
     lines: list[Line] = _e820_lines(report)
     user = report.user
-    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820_capacity)
+    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
     nodes = early_nodes(table, machine, profile, placed.extent if placed else None)
     early_at = len(lines)  # where NUMA init starts printing
     lines += [Line("numa", t, "x86_numa_init") for t in nodes.numa_lines]
@@ -228,7 +228,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         late = late_node_data(machine, profile, setup.memblock, setup.node_data, setup.nd_size, setup.sizes, nodes.from_srat,
                               nodes.e820 or [], len(report.firmware), nodes.max_pfn)
         late_lines = [Line(f, t, "free_area_init" if f == "initmem" else "paging_init") for f, t in late.lines]
-        if profile.sparse_init_in_start_kernel:
+        if profile.memmap.sparse_init_in_start_kernel:
             lines[free_area_init_at:free_area_init_at] = late_lines
         else:
             lines += late_lines
@@ -276,8 +276,8 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         final = [h.managed + later.get((h.zone.nid, h.zone.name), 0) for h in handoff]
         at_initcalls = [h.managed + early.get((h.zone.nid, h.zone.name), 0) for h in handoff]
         wm = zone_watermarks([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, at_initcalls)],
-                             movable_like_highmem=profile.movable_wmark_like_highmem)
-        if profile.lowmem_reserve_follows_managed:
+                             movable_like_highmem=profile.zoneinfo.movable_wmark_like_highmem)
+        if profile.zoneinfo.lowmem_reserve_follows_managed:
             wm.protection = lowmem_reserve([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, final)])
         known_frees = frees is not None
         min_free_kbytes = wm.min_free_kbytes if known_frees else None
@@ -428,8 +428,8 @@ def _boot_early_era(machine: Machine, profile: KernelProfile, report: E820Report
     nodes = _node_ranges(machine, ram_end)
     assumptions: list[str] = []
     if profile.pipeline is Pipeline.BOOTMEM:
-        b = boot_bootmem_era(machine, entries, exclusive=profile.crashkernel_bootmem_exclusive, announce=profile.crashkernel_announces,
-                             struct_page=STRUCT_PAGE_2_6_23, failed_text=profile.crashkernel_in_use_text)
+        b = boot_bootmem_era(machine, entries, exclusive=profile.crash.bootmem_exclusive, announce=profile.crash.announces,
+                             struct_page=STRUCT_PAGE_2_6_23, failed_text=profile.crash.in_use_text)
         early_name, events, crash, crash_ok = "bootmem", b.events, b.crash, b.crash_reserved
         owners = [(_pages(r), w) for w, r in b.reserved if w != "crashkernel"]
         owners += [(_pages(r), f"NODE_DATA({n})") for n, r in b.pgdats.items()]

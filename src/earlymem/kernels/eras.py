@@ -13,12 +13,31 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from earlymem.kernels.profile import KernelProfile, KexecFileEra, Pipeline
+from earlymem.kernels.profile import (CrashRules, E820Rules, KernelProfile, KexecFileEra, MemmapRules, NumaRules, Pipeline,
+                                      StartKernelRules, ZoneRules)
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import KernelVersion, parse_version
 from earlymem.machine.e820 import E820Type
 
 __all__ = ["PROFILES", "profile_for"]
+
+
+_GROUPS = {"e820": E820Rules, "numa": NumaRules, "crash": CrashRules, "memmap": MemmapRules, "start": StartKernelRules,
+           "zoneinfo": ZoneRules}
+
+
+def _era(base: KernelProfile | None, **changes) -> KernelProfile:
+    """An era: ``base`` (None for the first) with ``changes``; ``group__field=value``
+    changes one field of a subsystem group (``crash__generic=True``)."""
+    top = {k: v for k, v in changes.items() if "__" not in k}
+    groups: dict[str, dict] = {}
+    for key, value in changes.items():
+        if "__" in key:
+            group, name = key.split("__", 1)
+            groups.setdefault(group, {})[name] = value
+    if base is None:
+        return KernelProfile(**top, **{g: _GROUPS[g](**kv) for g, kv in groups.items()})
+    return replace(base, **top, **{g: replace(getattr(base, g), **kv) for g, kv in groups.items()})
 
 
 #: Type labels printed by e820_print_type() in the 2.6 ``(usable)`` style.
@@ -33,23 +52,24 @@ _LEGACY_LABELS = {
 # MAX_NUMNODES for Debian amd64 kernels: CONFIG_NODES_SHIFT=10 (config-*-amd64).
 _MAX_NUMNODES = 1 << 10
 
-_P_2_6_16 = KernelProfile(
+_P_2_6_16 = _era(
+    None,
     name="2.6.16",
     first=KernelVersion(2, 6, 16),
     summary="x86_64 e820.c with bootmem: mem= caps end_user_pfn, user map printed unsanitized",
-    e820_style="legacy",
-    e820_header_prefix="",
-    e820_labels=dict(_LEGACY_LABELS),
-    e820_unknown_label="type {type}",
-    memparse_suffixes="KMG",
-    mem_caps_end_pfn=True,
-    mem_rejects_zero=False,
-    memmap_forms="@#$",
-    memmap_comma_list=False,
-    sanitize_user_map=False,
-    e820_no_merge_types=(),
-    e820_capacity=128,
-    e820_full_message="Ooops! Too many entries in the memory map!",
+    e820__style="legacy",
+    e820__header_prefix="",
+    e820__labels=dict(_LEGACY_LABELS),
+    e820__unknown_label="type {type}",
+    e820__memparse_suffixes="KMG",
+    e820__mem_caps_end_pfn=True,
+    e820__mem_rejects_zero=False,
+    e820__memmap_forms="@#$",
+    e820__memmap_comma_list=False,
+    e820__sanitize_user_map=False,
+    e820__no_merge_types=(),
+    e820__capacity=128,
+    e820__full_message="Ooops! Too many entries in the memory map!",
     sources=(
         "arch/x86_64/kernel/e820.c (2.6.16-2.6.24): e820_print_map, parse_memopt "
         "(end_user_pfn), parse_memmap_opt, finish_e820_parsing",
@@ -58,7 +78,7 @@ _P_2_6_16 = KernelProfile(
     ),
 )
 
-_P_2_6_23 = replace(
+_P_2_6_23 = _era(
     _P_2_6_16,
     name="2.6.23",
     first=KernelVersion(2, 6, 23),
@@ -67,35 +87,35 @@ _P_2_6_23 = replace(
     replay_source="arch/x86_64/kernel/setup.c, machine_kexec.c: crashkernel=size@base, reserve_bootmem_generic() without a check",
 )
 
-_P_2_6_24 = replace(
+_P_2_6_24 = _era(
     _P_2_6_23,
     name="2.6.24",
     first=KernelVersion(2, 6, 24),
     summary="replay: generic parse_crashkernel() (range lists) and the 'Reserving ...MB ... for crashkernel' line",
-    crashkernel_announces=True,
+    crash__announces=True,
     replay_source="arch/x86/kernel/setup_64.c reserve_crashkernel(): announces, then reserve_bootmem() without a check",
 )
 
-_P_2_6_25 = replace(
+_P_2_6_25 = _era(
     _P_2_6_24,
     name="2.6.25",
     first=KernelVersion(2, 6, 25),
     summary="finish_e820_parsing sanitizes the user map; crashkernel via BOOTMEM_EXCLUSIVE fails visibly",
-    sanitize_user_map=True,
-    crashkernel_bootmem_exclusive=True,
+    e820__sanitize_user_map=True,
+    crash__bootmem_exclusive=True,
     replay_source="arch/x86/kernel/setup_64.c: reserve_bootmem_generic(..., BOOTMEM_EXCLUSIVE)",
     sources=("arch/x86/kernel/e820_64.c (2.6.25): finish_e820_parsing calls sanitize_e820_map",),
 )
 
-_P_2_6_27 = replace(
+_P_2_6_27 = _era(
     _P_2_6_25,
     name="2.6.27",
     first=KernelVersion(2, 6, 27),
     summary="unified arch/x86/kernel/e820.c: mem= removes RAM above the limit and sets userdef",
-    e820_labels={**_LEGACY_LABELS, E820Type.UNUSABLE: "(unusable)", E820Type.RESERVED_KERN: "(usable)"},
-    mem_caps_end_pfn=False,
-    e820_capacity=128 + 3 * _MAX_NUMNODES,
-    e820_full_message="Ooops! Too many entries in the memory map!",
+    e820__labels={**_LEGACY_LABELS, E820Type.UNUSABLE: "(unusable)", E820Type.RESERVED_KERN: "(usable)"},
+    e820__mem_caps_end_pfn=False,
+    e820__capacity=128 + 3 * _MAX_NUMNODES,
+    e820__full_message="Ooops! Too many entries in the memory map!",
     sources=(
         "arch/x86/kernel/e820.c (2.6.27-2.6.36 copies): parse_memopt -> e820_remove_range(mem_size, "
         "ULLONG_MAX - mem_size, E820_RAM, 1) with userdef = 1; E820_UNUSABLE '(unusable)'; "
@@ -106,7 +126,7 @@ _P_2_6_27 = replace(
     replay_source="arch/x86/kernel/setup.c (unified, early_res): reserve_crashkernel() after initmem_init(), BOOTMEM_EXCLUSIVE",
 )
 
-_P_2_6_34 = replace(
+_P_2_6_34 = _era(
     _P_2_6_27,
     name="2.6.34",
     first=KernelVersion(2, 6, 34),
@@ -119,15 +139,15 @@ _P_2_6_34 = replace(
     replay_source="",
 )
 
-_P_2_6_37 = replace(
+_P_2_6_37 = _era(
     _P_2_6_34,
     name="2.6.37",
     first=KernelVersion(2, 6, 37),
     summary="replay: memblock replaces early_res and x86 bootmem (top-down); crashkernel via memblock_find_in_range",
     pipeline=Pipeline.MEMBLOCK_2_6_37,
-    crashkernel_announces=True,
-    crashkernel_bootmem_exclusive=False,
-    crashkernel_in_use_text="crashkernel reservation failed - memory is in use.",
+    crash__announces=True,
+    crash__bootmem_exclusive=False,
+    crash__in_use_text="crashkernel reservation failed - memory is in use.",
     sources=_P_2_6_27.sources[:1] + (
         "'[GIT PULL] memblock for 2.6.37' (H. Peter Anvin, 2010-10-22): 'x86: Use memblock to replace early_res', "
         "'x86: Remove old bootmem code', top-down default; its setup.c hunk gives reserve_crashkernel()",
@@ -136,7 +156,7 @@ _P_2_6_37 = replace(
     replay_source="arch/x86/kernel/setup.c 2.6.37: memblock_find_in_range(base, base + size, size, 1M) must return base",
 )
 
-_P_2_6_38 = replace(
+_P_2_6_38 = _era(
     _P_2_6_37,
     name="2.6.38",
     first=KernelVersion(2, 6, 38),
@@ -154,18 +174,18 @@ _MEM_LABELS = {
     E820Type.UNUSABLE: "unusable",
 }
 
-_P_3_5 = replace(
+_P_3_5 = _era(
     _P_2_6_38,
     name="3.5",
     first=KernelVersion(3, 5, 0),
     summary="'[mem %#018Lx-%#018Lx]' ranges (end inclusive) and 'e820: ' header prefix",
-    e820_style="mem",
-    e820_header_prefix="e820: ",
-    e820_labels=dict(_MEM_LABELS),
-    e820_unknown_label="type {type}",
-    memparse_suffixes="KMGTPE",
-    memmap_comma_list=True,
-    e820_full_message="e820: too many entries; ignoring [mem {start:#010x}-{last:#010x}]",
+    e820__style="mem",
+    e820__header_prefix="e820: ",
+    e820__labels=dict(_MEM_LABELS),
+    e820__unknown_label="type {type}",
+    e820__memparse_suffixes="KMGTPE",
+    e820__memmap_comma_list=True,
+    e820__full_message="e820: too many entries; ignoring [mem {start:#010x}-{last:#010x}]",
     sources=(
         "Bjorn Helgaas, 'x86: print e820 physical addresses consistently with other parts of "
         "kernel' (2012, v3.5 [release unverified; a public 3.6.0-rc1 log already prints '[mem ...]']): printk(KERN_INFO \"%s: [mem %#018Lx-%#018Lx] \")",
@@ -175,36 +195,36 @@ _P_3_5 = replace(
     ),
 )
 
-_P_4_1 = replace(
+_P_4_1 = _era(
     _P_3_5,
     name="4.1",
     first=KernelVersion(4, 1, 0),
     summary="PRAM (type 12): memmap=nn!ss, 'persistent (type %u)', never merged by sanitize",
-    e820_labels={**_MEM_LABELS, E820Type.PMEM: "persistent (type {type})", E820Type.PRAM: "persistent (type {type})"},
-    mem_rejects_zero=True,
-    memmap_forms="@#$!",
-    e820_no_merge_types=(E820Type.PRAM,),
+    e820__labels={**_MEM_LABELS, E820Type.PMEM: "persistent (type {type})", E820Type.PRAM: "persistent (type {type})"},
+    e820__mem_rejects_zero=True,
+    e820__memmap_forms="@#$!",
+    e820__no_merge_types=(E820Type.PRAM,),
     sources=(
         "commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (2015, v4.1 [release unverified])",
         "parse_memopt: 'don't remove all of memory when handling mem={invalid}' [release unverified]",
     ),
 )
 
-_P_4_16 = replace(
+_P_4_16 = _era(
     _P_4_1,
     name="4.16",
     first=KernelVersion(4, 16, 0),
     summary="memmap=nn%ss-old+new range manipulation operator",
-    memmap_forms="@#$!%",
+    e820__memmap_forms="@#$!%",
     sources=("commit ef61f8a340fd 'x86/boot/e820: Implement a range manipulation operator' (Feb 2018; v4.16 or v4.17 [release unverified])",),
 )
 
-_P_4_19 = replace(
+_P_4_19 = _era(
     _P_4_16,
     name="4.19",
     first=KernelVersion(4, 19, 0),
     summary="headers lose the 'e820: ' prefix",
-    e820_header_prefix="",
+    e820__header_prefix="",
     sources=(
         "[commit unidentified] public logs: 'e820: BIOS-provided physical RAM map:' on 4.16.15 and "
         "4.17.4, 'e820: last_pfn' still prefixed on 4.18-rc1, 'BIOS-provided physical RAM map:' "
@@ -212,18 +232,18 @@ _P_4_19 = replace(
     ),
 )
 
-_P_5_5 = replace(
+_P_5_5 = _era(
     _P_4_19,
     name="5.5",
     first=KernelVersion(5, 5, 0),
-    crash_low_1m_message=True,
+    crash__low_1m_message=True,
     pipeline=Pipeline.MODERN,
     kexec_file=KexecFileEra(top_down_exact=False, rng_seed_setup_data=False, crash_hotplug_phdrs=None,
                             params_memsz_aligned=False, segment_lines="loading"),
     replay_source="earlymem's predictor (setup_arch.py, crashkernel.py)",
     summary="EFI soft-reserved memory: 'soft reserved', never merged by sanitize",
-    e820_labels={**_P_4_19.e820_labels, E820Type.SOFT_RESERVED: "soft reserved"},
-    e820_no_merge_types=(E820Type.PRAM, E820Type.SOFT_RESERVED),
+    e820__labels={**_P_4_19.e820.labels, E820Type.SOFT_RESERVED: "soft reserved"},
+    e820__no_merge_types=(E820Type.PRAM, E820Type.SOFT_RESERVED),
     sources=(
         "commit 262b45ae3ab4 'x86/efi: EFI soft reservation to E820 enumeration' (v5.5): "
         "E820_TYPE_SOFT_RESERVED and e820_nomerge()",
@@ -232,36 +252,36 @@ _P_5_5 = replace(
     ),
 )
 
-_P_5_13 = replace(
+_P_5_13 = _era(
     _P_5_5,
     name="5.13",
     first=KernelVersion(5, 13, 0),
     summary="the first 1 MiB is always reserved; no 'Reserving the low 1M ... for crashkernel' line",
-    crash_low_1m_message=False,
-    crashkernel_range_rounds_128m=True,
-    memoryless_initmem_as_memoryless=True,
+    crash__low_1m_message=False,
+    crash__range_rounds_128m=True,
+    numa__memoryless_initmem_as_memoryless=True,
     # [release unverified: after 5.10, by 6.1] vmalloc_huge() for the hash tables; Debian 6.1.176
     # and 6.12.117 mm/vmalloc.c: size_per_node = size / num_online_nodes() must reach PMD_SIZE
-    hash_vmalloc_huge="per-node",
+    start__hash_vmalloc_huge="per-node",
     # [release unverified: after 5.10, by 6.1] struct io_tlb_slot (orig_addr, alloc_size, list)
-    swiotlb_slot_bytes=24,
+    start__swiotlb_slot_bytes=24,
     # v5.14 [release unverified]: memcg-aware chunks gone ("percpu: rework memcg
     # accounting"), pcpu_to_depopulate_slot and pcpu_sidelined_slot added;
     # memblock=debug traces: pcpu_setup_first_chunk(672) on 5.10, (368) on 6.1+
-    pcpu_chunk_lists=(1, 4),
+    start__pcpu_chunk_lists=(1, 4),
     # "init/initramfs.c: do unpacking asynchronously" (v5.12 [release unverified]); captures:
     # "software IO TLB: mapped" after "Freeing initrd memory" on 5.10, before it on 6.1+
-    initrd_unpacked_async=True,
+    start__initrd_unpacked_async=True,
     # "x86/e820: Fix handling of subpage regions when calculating nosave
     # ranges" (2025, stable): in the pinned 6.1.170 and 6.12.117 (their
     # "Registered nosave memory" lines), not in 5.10.223
-    nosave_ram_walk=True,
+    e820__nosave_ram_walk=True,
     # [release unverified: after 5.10, by 6.1] /proc/zoneinfo's boost and cma lines (captures)
-    zoneinfo_fields=("pages free", "boost", "min", "low", "high", "spanned", "present", "managed", "cma"),
+    zoneinfo__fields=("pages free", "boost", "min", "low", "high", "spanned", "present", "managed", "cma"),
     # [release unverified: after 5.10, by 6.1] the SETUP_RNG_SEED slot in kexec_file's boot params (6.0)
     kexec_file=KexecFileEra(top_down_exact=False, rng_seed_setup_data=True, crash_hotplug_phdrs=None,
                             params_memsz_aligned=False, segment_lines="loading"),
-    init_pgt_buf_pages=16,
+    memmap__init_pgt_buf_pages=16,
     sources=(
         "[release unverified: after 5.10, by 6.1] parse_crashkernel_mem() rounds System RAM to 128 MiB: "
         "crashkernel=1G-4G:192M,4G-:256M gives 192M on Debian 5.10 and 256M on 6.1 for 4095 MB of RAM",
@@ -275,25 +295,25 @@ _P_5_13 = replace(
     ),
 )
 
-_P_6_12 = replace(
+_P_6_12 = _era(
     _P_5_13,
     name="6.12",
     first=KernelVersion(6, 12, 0),
     summary="NUMA blocks clamped to the start of DRAM; generic crashkernel reservation",
-    numa_low_is_dram_start=True,
-    crashkernel_generic=True,
-    node_data_page_rounded=False,
+    numa__low_is_dram_start=True,
+    crash__generic=True,
+    numa__node_data_page_rounded=False,
     # "mm/mm_init.c: add new function calc_nr_kernel_pages()" and "x86: remove
     # memblock_find_dma_reserve()" (Baoquan He, mm-stable March 2024: v6.10 [release unverified])
-    nr_kernel_pages_from_memblock=True,
+    memmap__nr_kernel_pages_from_memblock=True,
     # v6.5 x86 CPU hotplug rework (Thomas Gleixner): only cpu_sibling_setup_mask
     # is left (arch/x86/kernel/smpboot.c); traces: 5 cpumask allocations on 6.1, 2 on 6.12 (one node)
-    cpu_local_masks=1,
+    start__cpu_local_masks=1,
     # [release unverified: after 6.1, by 6.12] captures: an empty Movable zone's
     # min/low/high are 32 on 6.12 and 7.2, 0 on 6.1
-    movable_wmark_like_highmem=True,
+    zoneinfo__movable_wmark_like_highmem=True,
     # [release unverified: after 6.1, by 6.12] /proc/zoneinfo's promo line (captures)
-    zoneinfo_fields=("pages free", "boost", "min", "low", "high", "promo", "spanned", "present", "managed", "cma"),
+    zoneinfo__fields=("pages free", "boost", "min", "low", "high", "promo", "spanned", "present", "managed", "cma"),
     # [releases unverified: after 6.1, by 6.12] locate_mem_hole_top_down() "+ 1" fix
     # (Yuntao Wang, Dec 2023); CONFIG_CRASH_HOTPLUG (6.6) with Debian's
     # NR_CPUS_DEFAULT 8192 and CRASH_MAX_MEMORY_RANGES 8192 (config-6.12, config of
@@ -312,26 +332,26 @@ _P_6_12 = replace(
     ),
 )
 
-_P_7_0 = replace(
+_P_7_0 = _era(
     _P_6_12,
     name="7.0",
     # [release unverified: after 6.12, by 7.2] Debian 7.2.13 mm/vmalloc.c: the whole size against
     # PMD_SIZE (no per-node division); captures: every vmalloc'd table of 2 MiB or more is "vmalloc hugepage"
-    hash_vmalloc_huge="size",
+    start__hash_vmalloc_huge="size",
     # [release unverified: after 6.12, by 7.2] PB_migrate_isolate: __NR_PAGEBLOCK_BITS 5,
     # rounded up to 8 (include/linux/pageblock-flags.h, Debian 7.2.13 source); trace: sparse_init_nid(1408)
-    pageblock_bits=8,
+    memmap__pageblock_bits=8,
     # [release unverified: after 6.12, by 7.2] mm/mm_init.c mm_core_init_early() -> free_area_init()
     # -> sparse_init(); mm/sparse.c without sparse_buffer_init() (Debian 7.2.13 source);
     # trace: sparse_init after e820__reserve_resources, vmemmap_populate_hugepages(2097152) per block
-    sparse_init_in_start_kernel=True,
+    memmap__sparse_init_in_start_kernel=True,
     # [release unverified: after 6.12, by 7.2] mm/page_alloc.c adjust_managed_page_count()
     # of Debian 7.2.13 (not in 6.12.117); captures: protection grows by the freed init memory
-    lowmem_reserve_follows_managed=True,
+    zoneinfo__lowmem_reserve_follows_managed=True,
     first=KernelVersion(7, 0, 0),
     summary="e820 overhaul: ' System RAM'/' device reserved' labels, '[gap ...]' lines",
-    e820_style="gaps",
-    e820_labels={
+    e820__style="gaps",
+    e820__labels={
         E820Type.RAM: " System RAM",
         E820Type.RESERVED: " device reserved",
         E820Type.SOFT_RESERVED: " soft reserved",
@@ -341,8 +361,8 @@ _P_7_0 = replace(
         E820Type.PMEM: " persistent RAM (type {type})",
         E820Type.PRAM: " persistent RAM (type {type})",
     },
-    e820_unknown_label=" type {type}",
-    e820_full_message="E820 table full; ignoring [mem {start:#010x}-{last:#010x}]",
+    e820__unknown_label=" type {type}",
+    e820__full_message="E820 table full; ignoring [mem {start:#010x}-{last:#010x}]",
     sources=(
         "merge 'x86-boot-2026-02-09' (v7.0): commit 4a7a13e04c05 'x86/boot/e820: Improve "
         "e820_print_type() messages', commit 4d8e5a682be4 'x86/boot/e820: Print gaps in the E820 table'",

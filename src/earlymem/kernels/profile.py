@@ -2,17 +2,24 @@
 
 Behaviour that differs between kernel releases lives in profile fields, each
 with the source of the change, so that the rest of earlymem never compares
-version numbers.  The eras themselves are in :mod:`earlymem.kernels.eras`.
+version numbers.  The fields are grouped by the subsystem that owns the rule:
+:class:`E820Rules` (arch/x86/kernel/e820.c and the early parameters),
+:class:`NumaRules` (arch/x86/mm/numa.c), :class:`CrashRules` (crashkernel=),
+:class:`MemmapRules` (the direct mapping, sparse memory and the zones' setup),
+:class:`StartKernelRules` (start_kernel()'s allocations and what follows),
+:class:`ZoneRules` (watermarks and /proc/zoneinfo) and :class:`KexecFileEra`.
+The eras themselves are in :mod:`earlymem.kernels.eras`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from earlymem.lib.version import KernelVersion
 
-__all__ = ["KernelProfile", "KexecFileEra", "Pipeline"]
+__all__ = ["KernelProfile", "KexecFileEra", "Pipeline", "E820Rules", "NumaRules", "CrashRules", "MemmapRules",
+           "StartKernelRules", "ZoneRules"]
 
 
 class Pipeline(str, Enum):
@@ -30,6 +37,8 @@ class Pipeline(str, Enum):
 
 @dataclass(frozen=True)
 class KexecFileEra:
+    """kexec_file_load's crash placement rules (earlymem.kexec.file_load)."""
+
     top_down_exact: bool  # temp_start = end - memsz + 1 (else end - memsz)
     rng_seed_setup_data: bool  # boot params carry a SETUP_RNG_SEED slot (6.1+)
     crash_hotplug_phdrs: int | None  # CONFIG_CRASH_HOTPLUG: phdr slots reserved (2 + NR_CPUS_DEFAULT + CRASH_MAX_MEMORY_RANGES)
@@ -38,19 +47,18 @@ class KexecFileEra:
 
 
 @dataclass(frozen=True)
-class KernelProfile:
-    """What one era of x86_64 kernels does with the e820 map and ``mem=``/``memmap=``.
+class E820Rules:
+    """The e820 table, its printing and the ``mem=``/``memmap=`` early parameters
+    (arch/x86/kernel/e820.c; before 2.6.27 arch/x86_64/kernel/e820.c; lib/cmdline.c).
 
-    :param name: the first release of the era, e.g. ``"3.5"``.
-    :param first: that release as a version.
-    :param e820_style: ``legacy`` (`` %s: %016Lx - %016Lx (usable)``, end
+    :param style: ``legacy`` (`` %s: %016Lx - %016Lx (usable)``, end
         exclusive), ``mem`` (``%s: [mem %#018Lx-%#018Lx] usable``, end
         inclusive) or ``gaps`` (7.x: ``mem`` plus ``[gap ...]`` lines and new
         labels with a leading space).
-    :param e820_header_prefix: prefix of the ``BIOS-provided physical RAM map:``
+    :param header_prefix: prefix of the ``BIOS-provided physical RAM map:``
         and ``user-defined physical RAM map:`` headers.
-    :param e820_labels: type -> label printed after the range; others print
-        ``e820_unknown_label`` formatted with the type.
+    :param labels: type -> label printed after the range; others print
+        ``unknown_label`` formatted with the type.
     :param memparse_suffixes: size suffix letters memparse() knows.
     :param mem_caps_end_pfn: ``mem=`` only sets ``end_user_pfn`` (no table
         edit, no user map) instead of removing RAM from the table.
@@ -58,79 +66,100 @@ class KernelProfile:
     :param memmap_forms: the ``memmap=`` operator characters known.
     :param memmap_comma_list: ``memmap=`` takes a comma-separated list.
     :param sanitize_user_map: the user map is sanitized before printing.
-    :param e820_no_merge_types: types sanitize never merges (``e820_nomerge``).
-    :param e820_capacity: entries the kernel table holds.
-    :param e820_full_message: warning when an append does not fit.
+    :param no_merge_types: types sanitize never merges (``e820_nomerge``).
+    :param capacity: entries the kernel table holds.
+    :param full_message: warning when an append does not fit.
     """
 
-    name: str
-    first: KernelVersion
-    summary: str
-    e820_style: str
-    e820_header_prefix: str
-    e820_labels: dict[int, str]
-    e820_unknown_label: str
+    style: str
+    header_prefix: str
+    labels: dict[int, str]
+    unknown_label: str
     memparse_suffixes: str
     mem_caps_end_pfn: bool
     mem_rejects_zero: bool
     memmap_forms: str
     memmap_comma_list: bool
     sanitize_user_map: bool
-    e820_no_merge_types: tuple[int, ...]
-    e820_capacity: int
-    e820_full_message: str
-    sources: tuple[str, ...] = ()
+    no_merge_types: tuple[int, ...]
+    capacity: int
+    full_message: str
+    #: e820__register_nosave_regions(): registers the gaps between RAM entries
+    #: and from the last to max_pfn; before, the holes before entries and every
+    #: non-RAM entry, stopping at max_pfn
+    nosave_ram_walk: bool = False
+
+
+@dataclass(frozen=True)
+class NumaRules:
+    """NUMA init and NODE_DATA (arch/x86/mm/numa.c; mm/numa_memblks.c and mm/numa.c from v6.12)."""
+
     #: numa_cleanup_meminfo() clamps node blocks below at 0 (arch/x86/mm/numa.c)
     #: or at memblock_start_of_DRAM() (mm/numa_memblks.c, v6.12).
-    numa_low_is_dram_start: bool = False
-    #: arch/x86/kernel/crash.c crash_reserve_low_1M(): with any crashkernel=,
-    #: reserve [0, 1M) and print "kexec: Reserving the low 1M of memory for
-    #: crashkernel" (until v5.13 reserved the first 1M unconditionally).
-    crash_low_1m_message: bool = False
-    #: kernel/crash_reserve.c reserve_crashkernel_generic() and its messages
-    #: ("crashkernel reserved: ..."), instead of x86's own reserve_crashkernel().
-    crashkernel_generic: bool = False
-    #: parse_crashkernel_mem() rounds System RAM up to 128 MiB before matching
-    #: a range list (kernel/crash_core.c).
-    crashkernel_range_rounds_128m: bool = False
-    #: INIT_PGT_BUF_SIZE in pages (arch/x86/mm/init.c): the brk buffer the
-    #: first direct-mapping page tables come from before memblock is used.
-    init_pgt_buf_pages: int = 12
+    low_is_dram_start: bool = False
     #: alloc_node_data() rounds sizeof(pg_data_t) up to a page
     #: (arch/x86/mm/numa.c); mm/numa.c (v6.12) allocates it unrounded.
     node_data_page_rounded: bool = True
-    #: zone_names[] in the order free_area_init() prints them (ZONE_MOVABLE is
-    #: skipped there); Device with CONFIG_ZONE_DEVICE, as in Debian's configs.
-    zone_names: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Device")
-    #: kexec_file_load's crash placement rules (earlymem.kexec.file_load.KexecFileEra).
-    kexec_file: object = None
     #: every possible node without memory prints "Initmem setup node %d as
     #: memoryless" (mm/page_alloc.c free_area_init() walks all possible
     #: nodes); before, 5.10's init_cpu_to_node() set up only possible CPUs'
     #: nodes, late, printing an empty [mem 0-0] range (earlymem.phases.paging_init).
     memoryless_initmem_as_memoryless: bool = False
-    #: the per-zone lines /proc/zoneinfo prints before "protection:"
-    #: (mm/vmstat.c zoneinfo_show_print()), for ``predict --format zoneinfo``.
-    zoneinfo_fields: tuple[str, ...] = ("pages free", "min", "low", "high", "spanned", "present", "managed")
-    #: __setup_per_zone_wmarks() gives ZONE_MOVABLE highmem's clamped minimum
-    #: (32 when empty) and leaves it out of lowmem_pages (earlymem.mm.watermarks).
-    movable_wmark_like_highmem: bool = False
-    #: swiotlb bookkeeping: 0 = 5.10's io_tlb_list + io_tlb_orig_addr arrays;
-    #: else sizeof(struct io_tlb_slot) of the per-slab array (earlymem.phases.start_kernel).
-    swiotlb_slot_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class CrashRules:
+    """``crashkernel=``: parsing and reservation, each era's code and words."""
+
+    #: arch/x86/kernel/crash.c crash_reserve_low_1M(): with any crashkernel=,
+    #: reserve [0, 1M) and print "kexec: Reserving the low 1M of memory for
+    #: crashkernel" (until v5.13 reserved the first 1M unconditionally).
+    low_1m_message: bool = False
+    #: kernel/crash_reserve.c reserve_crashkernel_generic() and its messages
+    #: ("crashkernel reserved: ..."), instead of x86's own reserve_crashkernel().
+    generic: bool = False
+    #: parse_crashkernel_mem() rounds System RAM up to 128 MiB before matching
+    #: a range list (kernel/crash_core.c).
+    range_rounds_128m: bool = False
+    #: reserve_crashkernel() with the generic parse_crashkernel() (kernel/kexec.c,
+    #: 2.6.24): range lists, and "Reserving %ldMB of memory at %ldMB for
+    #: crashkernel (System RAM: %ldMB)"; before, only size@base, silently.
+    announces: bool = False
+    #: the crash region goes through reserve_bootmem(..., BOOTMEM_EXCLUSIVE),
+    #: which refuses pages already reserved (2.6.25).
+    bootmem_exclusive: bool = False
+    #: the line printed when a fixed base is taken.
+    in_use_text: str = "crashkernel reservation failed - memory is in use"
+
+
+@dataclass(frozen=True)
+class MemmapRules:
+    """The direct mapping, sparse memory and the zones' setup (arch/x86/mm/init.c,
+    mm/sparse.c, mm/mm_init.c)."""
+
+    #: INIT_PGT_BUF_SIZE in pages (arch/x86/mm/init.c): the brk buffer the
+    #: first direct-mapping page tables come from before memblock is used.
+    init_pgt_buf_pages: int = 12
+    #: zone_names[] in the order free_area_init() prints them (ZONE_MOVABLE is
+    #: skipped there); Device with CONFIG_ZONE_DEVICE, as in Debian's configs.
+    zone_names: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Device")
+    #: NR_PAGEBLOCK_BITS (include/linux/pageblock-flags.h): 4, or 8 once
+    #: isolation got its own bit (rounded up to a power of two)
+    pageblock_bits: int = 4
+    #: free_area_init() -- sparse_init(), the memoryless nodes' pg_data_t --
+    #: runs from start_kernel() -> mm_core_init_early() after setup_arch(),
+    #: and sparse_init() populates the vmemmap block by block (no buffer)
+    sparse_init_in_start_kernel: bool = False
     #: nr_kernel_pages = memblock's free pages at free_area_init() (6.10's
     #: calc_nr_kernel_pages()); before, present pages less the memmap estimate
     #: and dma_reserve (earlymem.phases.start_kernel)
     nr_kernel_pages_from_memblock: bool = False
-    #: alloc_large_system_hash() vmallocs with vmalloc_huge(), which maps the
-    #: table with 2 MiB pages ("vmalloc hugepage") when it is at least PMD_SIZE:
-    #: "no" (5.10: plain vmalloc), "per-node" (the size divided by the online
-    #: nodes, mm/vmalloc.c __vmalloc_node_range() of 6.1 and 6.12), "size" (7.2)
-    hash_vmalloc_huge: str = "no"
-    #: e820__register_nosave_regions() (arch/x86/kernel/e820.c): registers the
-    #: gaps between RAM entries and from the last to max_pfn; before, the holes
-    #: before entries and every non-RAM entry, stopping at max_pfn
-    nosave_ram_walk: bool = False
+
+
+@dataclass(frozen=True)
+class StartKernelRules:
+    """start_kernel()'s allocations up to the hand-off, and what kernel_init() does after it."""
+
     #: setup_cpu_local_masks() (arch/x86/kernel/cpu/common.c, smpboot.c):
     #: cpumasks it allocates -- initialized, callin, callout, sibling_setup;
     #: only sibling_setup after the v6.5 hotplug rework
@@ -139,39 +168,67 @@ class KernelProfile:
     #: ``(__pcpu_size_to_slot(unit_size) + extra) * types`` list heads:
     #: (types, extra) = (2, 2) with 5.10's memcg chunk type, (1, 4) after
     pcpu_chunk_lists: tuple[int, int] = (2, 2)
-    #: NR_PAGEBLOCK_BITS (include/linux/pageblock-flags.h): 4, or 8 once
-    #: isolation got its own bit (rounded up to a power of two)
-    pageblock_bits: int = 4
-    #: free_area_init() -- sparse_init(), the memoryless nodes' pg_data_t --
-    #: runs from start_kernel() -> mm_core_init_early() after setup_arch(),
-    #: and sparse_init() populates the vmemmap block by block (no buffer)
-    sparse_init_in_start_kernel: bool = False
+    #: alloc_large_system_hash() vmallocs with vmalloc_huge(), which maps the
+    #: table with 2 MiB pages ("vmalloc hugepage") when it is at least PMD_SIZE:
+    #: "no" (5.10: plain vmalloc), "per-node" (the size divided by the online
+    #: nodes, mm/vmalloc.c __vmalloc_node_range() of 6.1 and 6.12), "size" (7.2)
+    hash_vmalloc_huge: str = "no"
+    #: swiotlb bookkeeping: 0 = 5.10's io_tlb_list + io_tlb_orig_addr arrays;
+    #: else sizeof(struct io_tlb_slot) of the per-slab array (earlymem.phases.start_kernel).
+    swiotlb_slot_bytes: int = 0
+    #: populate_rootfs() unpacks the initramfs asynchronously (init/initramfs.c,
+    #: initramfs_async=1): "Freeing initrd memory" comes after other rootfs
+    #: initcalls' lines; before, it came first
+    initrd_unpacked_async: bool = False
+
+
+@dataclass(frozen=True)
+class ZoneRules:
+    """Watermarks and /proc/zoneinfo (mm/page_alloc.c, mm/vmstat.c)."""
+
+    #: the per-zone lines /proc/zoneinfo prints before "protection:"
+    #: (mm/vmstat.c zoneinfo_show_print()), for ``predict --format zoneinfo``.
+    fields: tuple[str, ...] = ("pages free", "min", "low", "high", "spanned", "present", "managed")
+    #: __setup_per_zone_wmarks() gives ZONE_MOVABLE highmem's clamped minimum
+    #: (32 when empty) and leaves it out of lowmem_pages (earlymem.mm.watermarks).
+    movable_wmark_like_highmem: bool = False
     #: adjust_managed_page_count() (mm/page_alloc.c) calls
     #: setup_per_zone_lowmem_reserve(): the protection /proc/zoneinfo shows
     #: follows the managed pages after the kernel gave its init memory back;
     #: before, it stays as init_per_zone_wmark_min() computed it
     lowmem_reserve_follows_managed: bool = False
-    #: populate_rootfs() unpacks the initramfs asynchronously (init/initramfs.c,
-    #: initramfs_async=1): "Freeing initrd memory" comes after other rootfs
-    #: initcalls' lines; before, it came first
-    initrd_unpacked_async: bool = False
-    #: which boot phases earlymem.boot() runs for this era (earlymem.pipeline):
-    #: the bootmem era (2.6.23-2.6.33), 2.6.37's memblock, the modern eras
-    #: (5.5 on: NUMA, NODE_DATA, crashkernel, zones ... checked against Debian
-    #: 5.10, 6.1, 6.12 and 7.2), or only the e820 phase.
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    """What one era of x86_64 kernels does, by subsystem.
+
+    :param name: the first release of the era, e.g. ``"3.5"``.
+    :param first: that release as a version.
+    :param summary: what changed in this era, in one line.
+    :param sources: where the era's rules were read.
+    :param pipeline: which boot phases earlymem.boot() runs for this era
+        (earlymem.pipeline): the bootmem era (2.6.23-2.6.33), 2.6.37's memblock,
+        the modern eras (5.5 on: NUMA, NODE_DATA, crashkernel, zones ...
+        checked against Debian 5.10, 6.1, 6.12 and 7.2), or only the e820 phase.
+    :param replay_source: where the replay's rules for this era were read.
+    """
+
+    name: str
+    first: KernelVersion
+    summary: str
+    e820: E820Rules
+    sources: tuple[str, ...] = ()
     pipeline: Pipeline = Pipeline.E820
-    #: reserve_crashkernel() with the generic parse_crashkernel() (kernel/kexec.c,
-    #: 2.6.24): range lists, and "Reserving %ldMB of memory at %ldMB for
-    #: crashkernel (System RAM: %ldMB)"; before, only size@base, silently.
-    crashkernel_announces: bool = False
-    #: the crash region goes through reserve_bootmem(..., BOOTMEM_EXCLUSIVE),
-    #: which refuses pages already reserved (2.6.25).
-    crashkernel_bootmem_exclusive: bool = False
-    #: the line printed when a fixed base is taken.
-    crashkernel_in_use_text: str = "crashkernel reservation failed - memory is in use"
-    #: where the replay's rules for this era were read.
     replay_source: str = ""
+    numa: NumaRules = field(default_factory=NumaRules)
+    crash: CrashRules = field(default_factory=CrashRules)
+    memmap: MemmapRules = field(default_factory=MemmapRules)
+    start: StartKernelRules = field(default_factory=StartKernelRules)
+    zoneinfo: ZoneRules = field(default_factory=ZoneRules)
+    #: kexec_file_load's crash placement rules; None: not modelled for the era
+    kexec_file: KexecFileEra | None = None
 
     def label(self, type_: int) -> str:
         """The text e820_print_type() prints for ``type_`` in this era."""
-        return self.e820_labels.get(type_, self.e820_unknown_label).format(type=int(type_))
+        return self.e820.labels.get(type_, self.e820.unknown_label).format(type=int(type_))

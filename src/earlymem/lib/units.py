@@ -31,7 +31,7 @@ PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 
 #: Suffix letters and the shift each applies (lib/cmdline.c memparse).  Eras
-#: that know fewer letters say so in their profile (``memparse_suffixes``).
+#: that know fewer letters say so in their profile (``e820.memparse_suffixes``).
 SUFFIX_SHIFTS = {"K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
 
 _DIGITS = "0123456789abcdef"

@@ -31,7 +31,7 @@ Both run before the initrd and the kernel's init memory are freed, so they
 see the hand-off's managed pages plus the SMP alternatives start_kernel()
 gave back (earlymem.mm.frees.LateFree.before_initcalls).  lowmem_reserve is
 recomputed whenever managed pages change from 7.x (adjust_managed_page_count();
-profile ``lowmem_reserve_follows_managed``): /proc/zoneinfo's protection then
+profile ``zoneinfo.lowmem_reserve_follows_managed``): /proc/zoneinfo's protection then
 reflects the managed pages after boot.
 """
 
@@ -84,7 +84,7 @@ def zone_watermarks(zones: list[tuple[int, str, int]], thp: bool = True, movable
 
     :param movable_like_highmem: ZONE_MOVABLE gets highmem's ``clamp(managed /
         1024, 32, 128)`` minimum and leaves lowmem_pages (the profile's
-        ``movable_wmark_like_highmem``).
+        ``zoneinfo.movable_wmark_like_highmem``).
     """
     managed = [m for _, _, m in zones]
     capped = [movable_like_highmem and name == "Movable" for _, name, _ in zones]

@@ -101,10 +101,10 @@ def _parse_ranges(text: str, system_ram: int, req: CrashRequest, profile: Kernel
     """``parse_crashkernel_mem()``: ``start-[end]:size[,...][@offset]``.
 
     The first range holding System RAM (``start <= ram < end``) gives the
-    size; eras with ``crashkernel_range_rounds_128m`` first round System RAM
+    size; eras with ``crash.range_rounds_128m`` first round System RAM
     up to 128 MiB (firmware keeps some RAM, so 4 GiB machines report 4095 MB).
     """
-    if profile.crashkernel_range_rounds_128m:
+    if profile.crash.range_rounds_128m:
         system_ram = -(-system_ram // (128 << 20)) * (128 << 20)
 
     def fail(message: str) -> None:
@@ -202,7 +202,7 @@ def parse_crashkernel(cmdline: str, system_ram: int, profile: KernelProfile) -> 
         _parse_ranges(text, system_ram, req, profile)
         return req
     _parse_simple(text, req)
-    if profile.crashkernel_generic and not req.error and req.size >= system_ram:
+    if profile.crash.generic and not req.error and req.size >= system_ram:
         req.error = True  # parse_crashkernel(): size >= system_ram -> -EINVAL, silently
     return req
 
@@ -233,7 +233,7 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock |
         return None
     cmdline = machine.command_line.text
     out = CrashPrediction()
-    if profile.crash_low_1m_message and "crashkernel=" in cmdline:
+    if profile.crash.low_1m_message and "crashkernel=" in cmdline:
         out.early.append("kexec: Reserving the low 1M of memory for crashkernel")
     total = mb.phys_mem_size()
     req = parse_crashkernel(cmdline, total, profile)
@@ -242,7 +242,7 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock |
     out.lines += req.warnings
     if req.error or not req.size:
         return out
-    if profile.crashkernel_generic:
+    if profile.crash.generic:
         _reserve_generic(req, mb, out)
     else:
         _reserve_x86(req, mb, total, out)

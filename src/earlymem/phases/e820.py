@@ -42,7 +42,7 @@ def firmware_table(machine: Machine, profile: KernelProfile, *, already_sanitize
                 source=machine.source,
                 field="e820",
             )
-        new = sanitize(entries, no_merge_types=profile.e820_no_merge_types, max_entries=128)
+        new = sanitize(entries, no_merge_types=profile.e820.no_merge_types, max_entries=128)
         if new is None or len(new) < 2:
             raise InputError(
                 "fewer than two e820 entries after sanitizing: the kernel would fall back to a "
@@ -51,7 +51,7 @@ def firmware_table(machine: Machine, profile: KernelProfile, *, already_sanitize
                 field="e820",
             )
         entries = new
-    return E820Table(entries, profile.e820_capacity)
+    return E820Table(entries, profile.e820.capacity)
 
 
 @dataclass
@@ -107,7 +107,7 @@ class E820Report:
             "profile": self.profile.name,
             "firmware": {"who": self.firmware_who, "entries": entries(self.firmware)},
             "user": (
-                {"entries": entries(user.table.entries), "sanitized": self.profile.sanitize_user_map}
+                {"entries": entries(user.table.entries), "sanitized": self.profile.e820.sanitize_user_map}
                 if user is not None and user.userdef
                 else None
             ),
@@ -159,12 +159,12 @@ def apply_mem_params(firmware: E820Table, cmdline: CommandLine, profile: KernelP
     """
     table = firmware.copy()
     result = UserMapResult(table)
-    kw = {"full_message": profile.e820_full_message}
+    kw = {"full_message": profile.e820.full_message}
     for name, value in cmdline.params():
         if name == "mem":
             ok = _parse_mem(value, table, result, profile, kw)
         elif name == "memmap":
-            if profile.memmap_comma_list:
+            if profile.e820.memmap_comma_list:
                 # parse_memmap_opt() ignores parse_memmap_one()'s result and returns 0.
                 for item in value.split(",") if value is not None else []:
                     _parse_memmap_one(item, table, result, profile, kw)
@@ -176,8 +176,8 @@ def apply_mem_params(firmware: E820Table, cmdline: CommandLine, profile: KernelP
         if not ok:
             # init/main.c do_early_param(): the handler returned non-zero.
             table.events.append(("malformed", name))
-    if result.userdef and profile.sanitize_user_map:
-        new = sanitize(table.entries, no_merge_types=profile.e820_no_merge_types, max_entries=table.capacity)
+    if result.userdef and profile.e820.sanitize_user_map:
+        new = sanitize(table.entries, no_merge_types=profile.e820.no_merge_types, max_entries=table.capacity)
         if new is None:
             if len(table.entries) < 2:
                 raise InputError(
@@ -195,7 +195,7 @@ def apply_mem_params(firmware: E820Table, cmdline: CommandLine, profile: KernelP
 
 def _size(text: str, pos: int, profile: KernelProfile, param: str):
     try:
-        return memparse(text, pos, profile.memparse_suffixes)
+        return memparse(text, pos, profile.e820.memparse_suffixes)
     except InputError as exc:
         raise exc.located(field=f"{param}={text}")
 
@@ -205,17 +205,17 @@ def _parse_mem(value: str | None, table: E820Table, result: UserMapResult, profi
     if value is None:
         result.ignored.append("mem (no value)")
         return False
-    if value == "nopentium" and profile.mem_rejects_zero:
+    if value == "nopentium" and profile.e820.mem_rejects_zero:
         table.events.append(("warn", "mem=nopentium ignored! (only supported on x86_32)"))
         result.ignored.append("mem=nopentium (only supported on x86_32)")
         return False
     size = _size(value, 0, profile, "mem").value
-    if profile.mem_caps_end_pfn:
+    if profile.e820.mem_caps_end_pfn:
         # arch/x86_64/kernel/e820.c (<= 2.6.26) parse_memopt: end_user_pfn only.
         result.end_user_pfn = size >> 12
         return True
     result.userdef = True
-    if size == 0 and profile.mem_rejects_zero:
+    if size == 0 and profile.e820.mem_rejects_zero:
         result.ignored.append(f"mem={value} (size 0)")
         return False
     table.remove_range(size, U64_MAX - size, E820Type.RAM, **kw)
@@ -239,11 +239,11 @@ def _parse_memmap_one(item: str | None, table: E820Table, result: UserMapResult,
     result.userdef = True
     op = item[p : p + 1]
     types = {"@": E820Type.RAM, "#": E820Type.ACPI, "$": E820Type.RESERVED, "!": E820Type.PRAM}
-    if op in types and op in profile.memmap_forms:
+    if op in types and op in profile.e820.memmap_forms:
         start = _size(item, p + 1, profile, "memmap")
         table.add(start.value, mem_size, types[op], **kw)
         p = start.end
-    elif op == "%" and "%" in profile.memmap_forms:
+    elif op == "%" and "%" in profile.e820.memmap_forms:
         start = _size(item, p + 1, profile, "memmap")
         p = start.end
         old_type = new_type = 0
@@ -284,7 +284,7 @@ def _parse_memmap_one(item: str | None, table: E820Table, result: UserMapResult,
 
 def _bare_size_limit(size: int, table: E820Table, result: UserMapResult, profile: KernelProfile, kw) -> None:
     """``memmap=S`` with no address: acts like ``mem=S``."""
-    if profile.mem_caps_end_pfn:
+    if profile.e820.mem_caps_end_pfn:
         result.end_user_pfn = size >> 12
     else:
         table.remove_range(size, U64_MAX - size, E820Type.RAM, **kw)

@@ -29,13 +29,13 @@ def header(kind: str, profile: KernelProfile) -> str:
         "extended": "extended physical RAM map:",
         "modified": "modified physical RAM map:",
     }[kind]
-    return profile.e820_header_prefix + text
+    return profile.e820.header_prefix + text
 
 
 def format_entry(who: str, entry: E820Entry, profile: KernelProfile) -> str:
     """One entry line, without the printk timestamp."""
     label = profile.label(entry.type)
-    if profile.e820_style == "legacy":
+    if profile.e820.style == "legacy":
         return f" {who}: {entry.addr:016x} - {(entry.addr + entry.size) & ((1 << 64) - 1):016x} {label}"
     last = (entry.addr + entry.size - 1) & ((1 << 64) - 1)
     return f"{who}: [mem {entry.addr:#018x}-{last:#018x}] {label}"
@@ -46,7 +46,7 @@ def format_table(who: str, entries: Iterable[E820Entry], profile: KernelProfile)
     lines: list[str] = []
     prev_end = 0
     for entry in entries:
-        if profile.e820_style == "gaps":
+        if profile.e820.style == "gaps":
             if entry.addr < prev_end:
                 lines.append("[Firmware Bug]: out of order E820 entry!")
             elif entry.addr > prev_end:
@@ -76,7 +76,7 @@ def format_event(event: tuple, profile: KernelProfile) -> str | None:
         return f"Malformed early option '{event[1]}'"
     start, end = event[1], event[2]
     last = end - 1
-    style = profile.e820_style
+    style = profile.e820.style
     if style == "legacy":
         if kind != "update":
             return None

@@ -98,9 +98,9 @@ def kernel_init_lines(frees: list[LateFree], mapped: str | None, profile: Kernel
     line where pci_iommu_init() (a rootfs_initcall, arch/x86/kernel/pci-dma.c)
     prints it: after the SMP alternatives are freed, and after the initrd where
     populate_rootfs() still ran synchronously before it (profile
-    ``initrd_unpacked_async``)."""
+    ``start.initrd_unpacked_async``)."""
     cut = max([i + 1 for i, f in enumerate(frees)
-               if f.before_initcalls or (f.what == "initrd" and not profile.initrd_unpacked_async)], default=0)
+               if f.before_initcalls or (f.what == "initrd" and not profile.start.initrd_unpacked_async)], default=0)
     out = [("frees", f.line) for f in frees[:cut]]
     out += [("swiotlb", mapped)] if mapped else []
     out += [("frees", f.line) for f in frees[cut:]]

@@ -82,7 +82,7 @@ def trim_bios_range(table: E820Table, profile: KernelProfile) -> None:
     """``trim_bios_range()``: page 0 and the legacy BIOS area are not RAM."""
     table.update_range(0, 4096, E820Type.RAM, E820Type.RESERVED)
     table.remove_range(BIOS_BEGIN, BIOS_END - BIOS_BEGIN, E820Type.RAM)
-    new = sanitize(table.entries, no_merge_types=profile.e820_no_merge_types, max_entries=table.capacity)
+    new = sanitize(table.entries, no_merge_types=profile.e820.no_merge_types, max_entries=table.capacity)
     if new is not None:
         table.entries = new
 
@@ -110,8 +110,8 @@ class _Blk:
 def _numa_cleanup(blks: list[_Blk], mb: Memblock, max_pfn: int, profile: KernelProfile) -> tuple[list[_Blk], list[str]]:
     """``numa_cleanup_meminfo()``: drop blocks without memory, clamp, merge same-node neighbours."""
     lines: list[str] = []
-    low = mb.start_of_dram() if profile.numa_low_is_dram_start else 0
-    high = mb.end_of_dram() if profile.numa_low_is_dram_start else max_pfn << PAGE_SHIFT
+    low = mb.start_of_dram() if profile.numa.low_is_dram_start else 0
+    high = mb.end_of_dram() if profile.numa.low_is_dram_start else max_pfn << PAGE_SHIFT
     mem = [(r.base, r.end) for r in mb.memory]
     kept: list[_Blk] = []
     for b in blks:
@@ -176,7 +176,7 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile,
     zone_lines = ["Zone ranges:"]
     zone_limits = []
     start = mb.start_of_dram() >> PAGE_SHIFT
-    for name in profile.zone_names:
+    for name in profile.memmap.zone_names:
         end = max(limits.get(name, 0), start)
         label = f"  {name:<8} "
         zone_lines.append(label + ("empty" if start == end else f"[mem {start << PAGE_SHIFT:#018x}-{(end << PAGE_SHIFT) - 1:#018x}]"))
@@ -204,7 +204,7 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile,
     # set up as memoryless, in node order: free_area_init() walks every
     # possible node.  (Before, 5.10 set up only the nodes of possible CPUs,
     # later, from init_cpu_to_node(): earlymem.phases.paging_init.)
-    if from_srat and profile.memoryless_initmem_as_memoryless:
+    if from_srat and profile.numa.memoryless_initmem_as_memoryless:
         for nid in {a.node for a in numa} | {c.node for c in machine.cpus}:
             initmem.setdefault(nid, f"Initmem setup node {nid} as memoryless")
     initmem_lines = [initmem[nid] for nid in sorted(initmem)]

@@ -11,7 +11,7 @@ since the node has no memory, ``    NODE_DATA(n) on node m``) and
 this.  Later kernels set every possible memoryless node up in
 free_area_init() ("mm: handle uninitialized numa nodes gracefully"; 6.1
 prints "as memoryless", 5.10 does not [release between them unverified]);
-the era's profile says which applies: ``memoryless_initmem_as_memoryless``.
+the era's profile says which applies: ``numa.memoryless_initmem_as_memoryless``.
 
 Where that NODE_DATA lands depends on everything memblock handed out since the
 first NODE_DATA, in this order (read in Debian's 5.10.223 source):
@@ -51,7 +51,7 @@ first NODE_DATA, in this order (read in Debian's 5.10.223 source):
 
 7.x runs step 2 (and the rest of free_area_init()) after step 6, from
 start_kernel() -> mm_core_init_early(), and populates the vmemmap block by
-block instead of from one buffer (profile ``sparse_init_in_start_kernel``).
+block instead of from one buffer (profile ``memmap.sparse_init_in_start_kernel``).
 
 Assumed and stated: 4-level paging (``MAX_PHYSMEM_BITS`` 46), the vmemmap
 base PGD-aligned and not randomized (``nokaslr``), CPUs with PSE, the MADT
@@ -128,8 +128,8 @@ class LateNodes:
 def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], allocations: list[tuple[str, int, int]],
                 notes: list[str], profile: KernelProfile | None = None) -> None:
     """mm/sparse.c sparse_init() as 5.10 runs it, on ``mb``; with a profile
-    whose ``sparse_init_in_start_kernel`` is set, as 7.2 does (see
-    :func:`_sparse_init_nid`), and its ``pageblock_bits``.
+    whose ``memmap.sparse_init_in_start_kernel`` is set, as 7.2 does (see
+    :func:`_sparse_init_nid`), and its ``memmap.pageblock_bits``.
 
     Sections are handled as runs of consecutive section numbers, so the cost
     grows with memory regions and vmemmap page tables, not with sections.
@@ -179,8 +179,8 @@ def sparse_init(mb: Memblock, node_data: dict[int, int], sizes: dict[str, int], 
             runs[-1][1].append((first, end))
         else:
             runs.append((nid, [(first, end)]))
-    usage_size = sizes["mem_section_usage"] + _usemap_size(profile.pageblock_bits if profile else NR_PAGEBLOCK_BITS)
-    no_buffer = bool(profile and profile.sparse_init_in_start_kernel)
+    usage_size = sizes["mem_section_usage"] + _usemap_size(profile.memmap.pageblock_bits if profile else NR_PAGEBLOCK_BITS)
+    no_buffer = bool(profile and profile.memmap.sparse_init_in_start_kernel)
     map_size = -(-sizes["page"] * PAGES_PER_SECTION // PMD_SIZE) * PMD_SIZE  # section_map_size()
     tables: dict[str, RangeSet] = {}
     for nid, secs in runs:
@@ -276,7 +276,7 @@ def setup_arch_resources(machine: Machine, profile: KernelProfile, mb: Memblock,
        ended extends it, any other takes ``memblock_alloc(sizeof(struct
        nosave_region), SMP_CACHE_BYTES)``; each call with pages prints
        ``PM: hibernation: Registered nosave memory: [mem ...]``.  Which ranges
-       are registered is the era's (``profile.nosave_ram_walk``).
+       are registered is the era's (``profile.e820.nosave_ram_walk``).
 
     :param e820: the kernel's e820_table at that point (earlymem.phases.numa_init.EarlyNodes.e820).
     :param firmware_entries: entries of e820_table_firmware (the sanitized firmware map).
@@ -310,7 +310,7 @@ def setup_arch_resources(machine: Machine, profile: KernelProfile, mb: Memblock,
     def up(a: int) -> int:
         return -(-a >> PAGE_SHIFT)
 
-    if profile.nosave_ram_walk:
+    if profile.e820.nosave_ram_walk:
         # the gaps between RAM entries, and from the last one to max_pfn
         last = 0
         for e in e820:
@@ -505,16 +505,16 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
     sparse_init() and the HPET resource are always replayed (the hand-off
     needs them); with ``e820`` (the kernel's table), so is the end of
     setup_arch() (:func:`setup_arch_resources`).  Eras with
-    ``sparse_init_in_start_kernel`` (7.x) run sparse_init() and the rest of
+    ``memmap.sparse_init_in_start_kernel`` (7.x) run sparse_init() and the rest of
     free_area_init() after all that, from start_kernel() ->
     mm_core_init_early() (mm/mm_init.c).  Only eras without
-    ``memoryless_initmem_as_memoryless`` (5.10) print NODE_DATA lines here;
+    ``numa.memoryless_initmem_as_memoryless`` (5.10) print NODE_DATA lines here;
     without SRAT processor affinities, or for a kdump kernel whose crashing
     CPU is unknown, they are not predicted and a note says why.
     """
     out = LateNodes()
     out.dma_reserve = _dma_reserve(mb)
-    if not profile.sparse_init_in_start_kernel:
+    if not profile.memmap.sparse_init_in_start_kernel:
         _free_area_init(machine, profile, mb, node_data, sizes, from_srat, out)
     if machine.acpi_tables is None or "HPET" in machine.acpi_tables:
         size = sizes["resource"] + HPET_RESOURCE_NAME_SIZE
@@ -523,7 +523,7 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
     if e820 is not None:
         nosave = setup_arch_resources(machine, profile, mb, e820, firmware_entries, max_pfn, sizes, out.allocations, out.notes)
         out.lines += [("nosave", t) for t in nosave]
-    if profile.sparse_init_in_start_kernel:
+    if profile.memmap.sparse_init_in_start_kernel:
         _free_area_init(machine, profile, mb, node_data, sizes, from_srat, out)
     return out
 
@@ -533,7 +533,7 @@ def _free_area_init(machine: Machine, profile: KernelProfile, mb: Memblock, node
     """What free_area_init() allocates: sparse_init(), then (6.1+) a pg_data_t
     for each possible node without memory; and the free pages it counts."""
     sparse_init(mb, node_data, sizes, out.allocations, out.notes, profile)
-    if profile.memoryless_initmem_as_memoryless and from_srat:
+    if profile.numa.memoryless_initmem_as_memoryless and from_srat:
         # free_area_init(): every possible node that is not online gets its
         # pg_data_t here ("Initializing node %d as memoryless"):
         # arch_alloc_nodedata() = memblock_alloc(sizeof(pg_data_t), SMP_CACHE_BYTES)
@@ -547,7 +547,7 @@ def _free_area_init(machine: Machine, profile: KernelProfile, mb: Memblock, node
 def _init_cpu_to_node(machine: Machine, profile: KernelProfile, mb: Memblock, node_data: dict[int, int], nd_size: int,
                       from_srat: bool, out: LateNodes) -> None:
     """5.10's init_cpu_to_node(): NODE_DATA for possible CPUs' offline nodes."""
-    if profile.memoryless_initmem_as_memoryless or not from_srat:
+    if profile.numa.memoryless_initmem_as_memoryless or not from_srat:
         return  # free_area_init() handles memoryless nodes / no CPU has a node
     if not machine.cpus:
         out.notes.append("SRAT processor affinities unknown: NODE_DATA of memoryless CPU nodes (init_cpu_to_node) not predicted")

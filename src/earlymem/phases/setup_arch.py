@@ -101,12 +101,12 @@ RESERVE_LOW = 64 << 10
 
 def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, sizes, notes: list[str]) -> None:
     """Below 1 MiB.  From 5.13 reserve_real_mode() reserves all of it.  Before
-    (the profile's crash_low_1m_message era), arch/x86/realmode/init.c
+    (the profile's crash.low_1m_message era), arch/x86/realmode/init.c
     reserve_real_mode() takes the trampoline top-down below 1 MiB and
     crash_reserve_low_1M() reserves the rest only with crashkernel=;
     reserve_bios_regions() reserves [round_down(EBDA or BIOS lowmem), 1 MiB)
     and trim_low_memory_range() the first CONFIG_X86_RESERVE_LOW KiB."""
-    if not profile.crash_low_1m_message or machine.command_line.get("crashkernel") is not None:
+    if not profile.crash.low_1m_message or machine.command_line.get("crashkernel") is not None:
         mb.reserve(0, ISA_END_ADDRESS)
         return
     # BIOS lowmem (the word at 0x413) = the end of the firmware's first RAM
@@ -216,7 +216,7 @@ def _init_mem_mapping(mb: Memblock, max_pfn: int, image: Range, profile: KernelP
     """init_mem_mapping() top down; returns the end of the direct mapping (get_max_mapped())."""
     # The page-table brk buffer sits in the image's .brk section, just below _end
     # (arch/x86/kernel/vmlinux.lds.S); its exact offset is not modelled.
-    pages = profile.init_pgt_buf_pages
+    pages = profile.memmap.init_pgt_buf_pages
     brk = Range(max(image.start, image.end - pages * PAGE), image.end)
     pt = _PageTables(mb, brk, pages, allocations)
     # pfn ranges: memory regions page-rounded, nodes not yet assigned (merged).
@@ -278,7 +278,7 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
         # early_alloc_pgt_buf()'s page-table buffer (INIT_PGT_BUF_SIZE)
         brk_start = reserved_image.end - brk
         mb.reserve(reserved_image.start, brk_start - reserved_image.start)
-        used = min(brk, PAGE + profile.init_pgt_buf_pages * PAGE)
+        used = min(brk, PAGE + profile.memmap.init_pgt_buf_pages * PAGE)
         mb.reserve(brk_start, used)
     else:
         mb.reserve(reserved_image.start, reserved_image.size)
@@ -309,7 +309,7 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
             out.allocations.append(("initrd (moved)", new, initrd.size))
     # 5. NODE_DATA
     psize = sizes["pglist_data"]
-    out.nd_size = -(-psize // PAGE) * PAGE if profile.node_data_page_rounded else psize
+    out.nd_size = -(-psize // PAGE) * PAGE if profile.numa.node_data_page_rounded else psize
     for nid in nodes.node_ids:
         if not any(r.nid == nid and r.size for r in mb.memory):
             continue

@@ -14,7 +14,7 @@ vmalloc them later (``vmalloc``).  Their size follows nr_kernel_pages: to
 6.9 the zones' present pages less a memmap estimate (calc_memmap_size()) and,
 for ZONE_DMA, dma_reserve; from 6.10 (Baoquan He's series, "mm/mm_init.c: add
 new function calc_nr_kernel_pages()") the whole free pages memblock has at
-free_area_init() -- the profile's ``nr_kernel_pages_from_memblock``.
+free_area_init() -- the profile's ``memmap.nr_kernel_pages_from_memblock``.
 
 arch/x86/mm/init_64.c mem_init() -> pci_iommu_alloc(): with more than 4 GiB
 of possible memory (``max_possible_pfn > MAX_DMA32_PFN``, unless
@@ -101,7 +101,7 @@ def start_kernel(machine: Machine, profile: KernelProfile, build: KernelBuild, n
     if cpus:
         cpu_nodes = [c.node if nodes.from_srat else 0 for c in cpus]
         out.lines += [("percpu", t) for t in percpu_first_chunk(build.struct_sizes, mb, cpu_nodes, set(setup.node_data),
-                                                                 allocs, profile.pcpu_chunk_lists)]
+                                                                 allocs, profile.start.pcpu_chunk_lists)]
         cpumasks(machine, profile, mb, len(cpus), allocs)
     else:
         out.notes.append("the possible CPUs are unknown: the per-CPU first chunk is not reserved (managed pages a little high)")
@@ -112,7 +112,7 @@ def start_kernel(machine: Machine, profile: KernelProfile, build: KernelBuild, n
     # num_online_nodes() then: the online nodes ``zones`` covers (from 6.1 the
     # possible CPUs' nodes too: arch/x86/mm/numa.c init_cpu_to_node() sets them online)
     hashes = hash_tables(machine, profile, mb, nr_kernel, nr_all, not hashdist, allocs, len({z.nid for z in zones}))
-    if hashdist and not cpus and profile.hash_vmalloc_huge == "per-node":
+    if hashdist and not cpus and profile.start.hash_vmalloc_huge == "per-node":
         # CPU-only nodes would count: the "vmalloc hugepage" suffix is not predicted
         hashes = [t for t in hashes if t.endswith("bytes, linear)")]
         out.notes.append("the possible CPUs are unknown: the vmalloc'd hash tables' lines are not predicted")
@@ -169,7 +169,7 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
     if given:
         nslabs = -(-given // IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE
     lines: list[str] = []
-    if not profile.swiotlb_slot_bytes:  # 5.10: one try, io_tlb_list and io_tlb_orig_addr
+    if not profile.start.swiotlb_slot_bytes:  # 5.10: one try, io_tlb_list and io_tlb_orig_addr
         size = nslabs << IO_TLB_SHIFT
         start = mb.alloc_try_nid(_page_align(size), PAGE, 0, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE)
         if not start:
@@ -208,7 +208,7 @@ def swiotlb_init(machine: Machine, profile: KernelProfile, mb: Memblock, max_pos
     if nslabs != default:
         lines.append(f"software IO TLB: SWIOTLB bounce buffer size adjusted {default} -> {nslabs} slabs")
     allocations.append(("swiotlb", start, size))
-    for n, align in ((_page_align(nslabs * profile.swiotlb_slot_bytes), PAGE), (IO_TLB_AREA_BYTES * used, SMP_CACHE_BYTES)):
+    for n, align in ((_page_align(nslabs * profile.start.swiotlb_slot_bytes), PAGE), (IO_TLB_AREA_BYTES * used, SMP_CACHE_BYTES)):
         allocations.append(("swiotlb bookkeeping", mb.alloc_try_nid(n, align, 0, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE), n))
     return lines, _mapped_line(start, nslabs << IO_TLB_SHIFT)
 
@@ -230,7 +230,7 @@ def nr_kernel_pages(profile: KernelProfile, zones, dma_reserve: int, free_after_
 
     :param zones: earlymem.phases.free_area_init.ZoneSize of every online node.
     """
-    if profile.nr_kernel_pages_from_memblock:
+    if profile.memmap.nr_kernel_pages_from_memblock:
         return free_after_sparse, free_after_sparse
     total = 0
     for z in zones:
@@ -255,7 +255,7 @@ def hash_tables(machine: Machine, profile: KernelProfile, mb: Memblock, nr_kerne
     __vmalloc_node_range() (mm/vmalloc.c) maps it with 2 MiB pages -- "vmalloc
     hugepage" -- when the size is at least PMD_SIZE: per online node in 6.1 and
     6.12 (``size / num_online_nodes()``, the allocation being NUMA_NO_NODE),
-    as a whole in 7.2 (profile ``hash_vmalloc_huge``).  On a fresh system the
+    as a whole in 7.2 (profile ``start.hash_vmalloc_huge``).  On a fresh system the
     2 MiB pages are there; a failure would fall back to small pages."""
     lines = []
     for name, bucket, scale, param in HASH_TABLES:
@@ -278,8 +278,8 @@ def hash_tables(machine: Machine, profile: KernelProfile, mb: Memblock, nr_kerne
             addr = mb.alloc(size, SMP_CACHE_BYTES)
             allocations.append((f"{name} hash table", addr, size))
         how = "linear" if early else "vmalloc"
-        per = size // max(online_nodes, 1) if profile.hash_vmalloc_huge == "per-node" else size
-        if not early and profile.hash_vmalloc_huge != "no" and per >= PMD_SIZE:
+        per = size // max(online_nodes, 1) if profile.start.hash_vmalloc_huge == "per-node" else size
+        if not early and profile.start.hash_vmalloc_huge != "no" and per >= PMD_SIZE:
             how = "vmalloc hugepage"
         lines.append(f"{name} hash table entries: {1 << log2qty} (order: {size.bit_length() - 1 - 12}, {size} bytes, {how})")
     return lines
@@ -295,7 +295,7 @@ def cpumasks(machine: Machine, profile: KernelProfile, mb: Memblock, nr_cpu_ids:
     """The end of setup_per_cpu_areas() (arch/x86/kernel/setup_percpu.c):
     setup_node_to_cpumask_map() (arch/x86/mm/numa.c) gives each node below
     nr_node_ids a cpumask, then setup_cpu_local_masks() its own
-    (``profile.cpu_local_masks``); each is alloc_bootmem_cpumask_var() =
+    (``profile.start.cpu_local_masks``); each is alloc_bootmem_cpumask_var() =
     ``memblock_alloc(cpumask_size(), SMP_CACHE_BYTES)``, cpumask_size() being
     nr_cpu_ids bits in longs (CONFIG_CPUMASK_OFFSTACK).  nr_node_ids is one
     past the highest possible node: SRAT's nodes (memory and CPUs), else node 0."""
@@ -304,7 +304,7 @@ def cpumasks(machine: Machine, profile: KernelProfile, mb: Memblock, nr_cpu_ids:
         nodes = set()
     nr_node_ids = max(nodes, default=0) + 1
     size = -(-nr_cpu_ids // 64) * 8
-    for addr, k in mb.alloc_try_nid_repeat(nr_node_ids + profile.cpu_local_masks, size, SMP_CACHE_BYTES, 0,
+    for addr, k in mb.alloc_try_nid_repeat(nr_node_ids + profile.start.cpu_local_masks, size, SMP_CACHE_BYTES, 0,
                                            MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE):
         allocations.append((f"cpumasks ({k})", addr, size * k))
 
@@ -324,7 +324,7 @@ def percpu_first_chunk(sizes, mb: Memblock, cpu_nodes: list[int], online: set[in
     two first chunks' bitmaps; the alloc_info and the areas array are freed.
     ``sizes``: the build's facts -- ``percpu_static`` (the .data..percpu
     section) and sizeof(struct pcpu_chunk) (earlymem.kernels.builds).
-    ``chunk_lists``: the era's (types, extra slots) of the chunk lists (KernelProfile.pcpu_chunk_lists).
+    ``chunk_lists``: the era's (types, extra slots) of the chunk lists (KernelProfile.start.pcpu_chunk_lists).
     """
     static = sizes["percpu_static"]
     ncpu = len(cpu_nodes)

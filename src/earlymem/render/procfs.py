@@ -3,7 +3,7 @@
 mm/vmstat.c: ``zoneinfo_show_print()`` prints, for every zone of every online
 node, ``Node %d, zone %8s``, then (first populated zone of a node) the
 per-node stats, then ``\\n  pages free     %lu`` and ``\\n        %-9s%lu``-style
-lines for the era's fields (the profile's ``zoneinfo_fields``), then
+lines for the era's fields (the profile's ``zoneinfo.fields``), then
 ``\\n        protection: (%ld, %ld, ...)``; an unpopulated zone ends there.
 ``frag_show_print()`` prints one buddyinfo line per populated zone:
 ``Node %d, zone %8s `` then ``%6lu `` per order.

@@ -81,7 +81,7 @@ class E820Line:
     :param start: first byte.
     :param end: one past the last byte.
     :param type: e820 type (None for a gap line).
-    :param style: ``legacy``, ``mem`` or ``gaps`` (see KernelProfile.e820_style).
+    :param style: ``legacy``, ``mem`` or ``gaps`` (see KernelProfile.e820.style).
     """
 
     lineno: int
