@@ -24,7 +24,7 @@ from earlymem.kernels.builds import KernelBuild
 from earlymem.kernels.eras import profile_for
 from earlymem.kernels.profile import KernelProfile
 from earlymem.kexec.file_load import file_load_bzimage64
-from earlymem.kexec.holes import KexecLoadError
+from earlymem.kexec.holes import KexecLoadError, Segment
 from earlymem.kexec.tools_2_0_25 import (
     RANGE_ACPI,
     RANGE_ACPI_NVS,
@@ -44,7 +44,7 @@ from earlymem.phases.paging_init import logical_cpu_apic
 from earlymem.pipeline import boot
 from earlymem.result import BootResult
 
-__all__ = ["KexecSegment", "KexecResult", "kexec_load", "capture_machine", "firmware_memmap", "iomem_tuples", "LoadMethod"]
+__all__ = ["KexecResult", "kexec_load", "capture_machine", "firmware_memmap", "iomem_tuples", "LoadMethod"]
 
 _MEMMAP_TYPE = {E820Type.RAM: RANGE_RAM, E820Type.ACPI: RANGE_ACPI, E820Type.NVS: RANGE_ACPI_NVS,
                 E820Type.PMEM: RANGE_PMEM, E820Type.PRAM: RANGE_PRAM}
@@ -56,20 +56,6 @@ class LoadMethod:
     KEXEC_LOAD = "kexec_load"  # kexec -p, kexec-tools 2.0.25
     KEXEC_FILE_LOAD = "kexec_file_load"  # kexec -s -p, the running kernel places them
     NORMAL = "kexec_load_normal"  # kexec -l, kexec-tools 2.0.25
-
-
-@dataclass(frozen=True)
-class KexecSegment:
-    """One segment in load order: ``memsz`` bytes at ``mem`` (``bufsz`` of them from the buffer)."""
-
-    name: str
-    mem: int
-    memsz: int
-    bufsz: int
-
-    @property
-    def end(self) -> int:
-        return self.mem + self.memsz
 
 
 @dataclass(frozen=True)
@@ -86,7 +72,7 @@ class KexecResult:
 
     method: str
     error: str | None = None
-    segments: tuple[KexecSegment, ...] = ()
+    segments: tuple[Segment, ...] = ()
     e820: tuple[tuple[int, int, int], ...] = ()
     cmdline: str = ""
     debug: tuple[str, ...] = ()
@@ -170,7 +156,7 @@ def kexec_load(machine: Machine, first: BootResult, capture: KernelBuild, *, pro
                                         cpus=cpus, rsdp=machine.rsdp, rng_ready=rng_ready)
     except KexecLoadError as exc:
         return KexecResult(method, error=exc.message)
-    result = KexecResult(method, segments=tuple(KexecSegment(s.name, s.mem, s.memsz, s.bufsz) for s in load.segments),
+    result = KexecResult(method, segments=tuple(load.segments),
                          e820=tuple(load.e820), cmdline=load.cmdline, debug=tuple(load.debug),
                          segment_lines=tuple(load.segment_lines()))
     if method == LoadMethod.NORMAL:

@@ -31,8 +31,10 @@ class KexecLoadError(InputError):
     """kexec-tools would die (or fail the load) with this message."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Segment:
+    """One segment in load order: ``memsz`` bytes at ``mem`` (``bufsz`` of them from the buffer)."""
+
     name: str
     mem: int
     memsz: int
