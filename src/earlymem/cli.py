@@ -400,10 +400,16 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
 
 
 @cli.command("profiles")
-def profiles_cmd() -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: every profile's rules by subsystem, with their sources (schema earlymem/profiles/1).")
+def profiles_cmd(fmt) -> None:
     """List the kernel eras earlymem knows, with what changed in each."""
-    for p in PROFILES:
-        click.echo(f"{p.name:>7}  {p.summary}")
+    from earlymem.render import text
+
+    if fmt == "json":
+        click.echo(json.dumps(text.profiles_json(PROFILES), indent=2))
+        return
+    click.echo("\n".join(text.profiles_text(PROFILES)))
 
 
 def main() -> None:

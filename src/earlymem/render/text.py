@@ -18,7 +18,7 @@ from earlymem.phases.e820 import E820Report
 from earlymem.result import to_json_value
 from earlymem.sources.bzimage import FIELDS, BzImage
 
-__all__ = ["e820_table", "e820_json", "verify_tables", "verify_json", "bzimage_text", "bzimage_json", "kexec_json",
+__all__ = ["profiles_text", "profiles_json", "e820_table", "e820_json", "verify_tables", "verify_json", "bzimage_text", "bzimage_json", "kexec_json",
            "replay_text", "replay_brief", "replay_json", "SCHEMAS"]
 
 SCHEMAS = {
@@ -28,7 +28,26 @@ SCHEMAS = {
     "kexec": "earlymem/kexec/1",
     "replay": "earlymem/replay/1",
     "bzimage": "earlymem/bzimage/1",
+    "profiles": "earlymem/profiles/1",
 }
+
+
+# -- profiles ------------------------------------------------------------------------------
+
+
+def profiles_text(profiles) -> list[str]:
+    return [f"{p.name:>7}  {p.summary}" for p in profiles]
+
+
+def profiles_json(profiles) -> dict:
+    """Every profile's rules by subsystem (KernelProfile's dataclasses), with its first release."""
+    out = []
+    for p in profiles:
+        data = to_json_value(p)
+        data["first"] = str(p.first)
+        data["e820"]["labels"] = {str(k): v for k, v in p.e820.labels.items()}
+        out.append(data)
+    return {"schema": SCHEMAS["profiles"], "profiles": out}
 
 
 # -- e820 ----------------------------------------------------------------------------------
