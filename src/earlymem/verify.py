@@ -10,6 +10,7 @@ cannot predict yet counts as 0 of N, never as skipped.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import re
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from earlymem.sources.dmesg import (
 )
 from earlymem.sources.dmesg import crash_cpu as crash_cpu_of
 
-__all__ = ["FAMILIES", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "predict_capture", "harness_cpus",
+__all__ = ["FAMILIES", "FamilyState", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "predict_capture", "harness_cpus",
            "parse_zoneinfo"]
 
 #: Families in report order, with what each holds.
@@ -60,6 +61,16 @@ FAMILIES = {
     "kdump-e820": "the kdump kernel's BIOS-e820 map",
     "kdump-nodes": "the kdump kernel's NUMA, NODE_DATA, zone, node-range and Initmem lines",
 }
+
+
+class FamilyState(str, enum.Enum):
+    """How a family compares (its value is what the table and the JSON show)."""
+
+    OK = "ok"  # every expected line predicted, in order, and nothing else
+    PARTIAL = "partial"  # every predicted line is right, some are not predicted yet
+    DIFFERS = "DIFFERS"  # earlymem predicts a line the kernel did not print
+    NOT_PREDICTED = "not predicted yet"  # the kernel printed lines earlymem does not predict
+    NOT_IN_CAPTURE = "not in this capture"  # nothing printed, nothing predicted
 
 
 @dataclass
@@ -87,12 +98,12 @@ class FamilyResult:
         return self.predicted is not None and self.matched < len(self.predicted)
 
     @property
-    def state(self) -> str:
+    def state(self) -> "FamilyState":
         if self.predicted is None:
-            return "not predicted yet" if self.expected else "not in this capture"
+            return FamilyState.NOT_PREDICTED if self.expected else FamilyState.NOT_IN_CAPTURE
         if self.ok:
-            return "ok"
-        return "DIFFERS" if self.wrong else "partial"
+            return FamilyState.OK
+        return FamilyState.DIFFERS if self.wrong else FamilyState.PARTIAL
 
     def diff(self) -> list[str]:
         return list(unified_diff(self.expected, self.predicted or [], "kernel", "earlymem", lineterm="", n=1))
@@ -116,7 +127,7 @@ class VerifyReport:
                     "matched": f.matched,
                     "expected": len(f.expected),
                     "predicted": f.predicted is not None,
-                    "state": f.state,
+                    "state": f.state.value,
                     "differences": f.diff() if f.predicted is not None and not f.ok else [],
                 }
                 for f in self.families

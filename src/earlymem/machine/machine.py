@@ -38,7 +38,7 @@ class CpuAffinity:
     pxm: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Machine:
     """The input facts of one boot.
 

@@ -85,7 +85,7 @@ def verify_tables(reports, families: dict[str, str], diff: bool, console: Consol
         t.add_column("matched / expected", justify="right")
         t.add_column("")
         for f in r.families:
-            t.add_row(families[f.name], f"{f.matched}/{len(f.expected)}", f.state)
+            t.add_row(families[f.name], f"{f.matched}/{len(f.expected)}", f.state.value)
         console.print(t)
         if diff:
             for f in r.families:
