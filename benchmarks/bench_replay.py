@@ -19,14 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from earlymem.replay.replay import replay  # noqa: E402
+from earlymem.scenario.replay import replay  # noqa: E402
 
 GiB = 1 << 30
 
 
 def scaled(total_gib: int, nodes: int) -> str:
     """seed-2011's TOML with RAM to ``total_gib`` and ``nodes`` equal SRAT nodes."""
-    text = (resources.files("earlymem.replay") / "scenarios" / "seed-2011.toml").read_text()
+    text = (resources.files("earlymem.scenario") / "scenarios" / "seed-2011.toml").read_text()
     head, _, rest = text.partition("[[numa]]")
     tail = rest[rest.index("[kernel_image]"):]
     head = head.replace('end   = "97G"', f'end   = "{total_gib + 1}G"')

@@ -29,3 +29,18 @@ def test_the_api_names_what_the_page_lists():
     for name in ("load_machine", "read_kernel", "profile_for", "boot", "kexec_load", "replay", "verify", "BootResult",
                  "KexecResult", "InputError", "Verdict", "LoadMethod", "SCHEMA"):
         assert name in earlymem.__all__ and hasattr(earlymem, name), name
+
+
+def test_api_functions_are_not_hidden_by_packages_of_the_same_name():
+    # importing a subpackage sets it as an attribute of its parent: a package
+    # named like an API function (boot, replay, verify) would hide the function
+    import subprocess
+    import sys
+
+    code = ("import importlib, earlymem\n"
+            "for m in ('earlymem.scenario.replay', 'earlymem.verification', 'earlymem.phases.numa_init', 'earlymem.pipeline'):\n"
+            "    importlib.import_module(m)\n"
+            "assert callable(earlymem.replay) and callable(earlymem.verify) and callable(earlymem.boot), "
+            "(earlymem.replay, earlymem.verify, earlymem.boot)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

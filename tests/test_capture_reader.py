@@ -4,7 +4,7 @@ import pytest
 
 from earlymem.lib.errors import InputError
 from earlymem.sources.capture import read_capture
-from earlymem.verify import verify_path
+from earlymem.verification import verify_path
 
 CAPTURE = """SeaBIOS noise\x1b[2J@@@@BEGIN first/cmdline@@@@\r
 console=ttyS0 nokaslr memmap=1M$0x200000\r

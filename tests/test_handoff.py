@@ -175,7 +175,7 @@ def test_swiotlb_buffer_placement(cap):
     # each CPU's node, the early hash tables at the top of memory) can sit
     # below 4 GiB: RAM above 4 GiB, and in every node that has CPUs
     from earlymem.sources.dmesg import parse_boot_logs
-    from earlymem.verify import verify_path
+    from earlymem.verification import verify_path
 
     c = read_capture(cap)
     first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
@@ -197,7 +197,7 @@ def test_percpu_and_hash_table_lines(cap):
     # pcpu_embed_first_chunk()'s unit size from the CPUs per node, and
     # alloc_large_system_hash()'s sizes from nr_kernel_pages, vmalloc'd with
     # 2 MiB pages when big enough (per online node on 6.1 and 6.12)
-    from earlymem.verify import verify_path
+    from earlymem.verification import verify_path
 
     fam = {f.name: f for f in verify_path(cap).families}
     assert fam["percpu"].expected and fam["percpu"].ok, "\n".join(fam["percpu"].diff())
@@ -255,7 +255,7 @@ def test_present_and_managed_pages_against_the_kernel(cap):
     # memory").  Per zone, the hand-off plus everything given back after it
     # (earlymem.mm.frees) must be the managed pages of /proc/zoneinfo -- exactly.
     from earlymem.sources.dmesg import memory_line, message_text, parse_boot_logs
-    from earlymem.verify import predict_capture
+    from earlymem.verification import predict_capture
 
     c = read_capture(cap)
     dmesg = c.sections["first/dmesg"]
@@ -275,7 +275,7 @@ def test_present_and_managed_pages_against_the_kernel(cap):
 def test_freeing_lines(cap):
     # what the kernel gives back after boot, from the image's section headers
     # (Debian series table) and the initrd (moved below mem= when it had to be)
-    from earlymem.verify import verify_path
+    from earlymem.verification import verify_path
 
     fam = {f.name: f for f in verify_path(cap).families}["frees"]
     assert fam.expected and fam.ok, "\n".join(fam.diff())
@@ -304,7 +304,7 @@ def test_zoneinfo_families_and_nosave_lines(cap):
     # per zone (watermarks from the managed pages the initcalls see: the
     # hand-off and the SMP alternatives; 7.x's protection follows the pages
     # given back later), and e820__register_nosave_regions()'s lines
-    from earlymem.verify import verify_path
+    from earlymem.verification import verify_path
 
     fam = {f.name: f for f in verify_path(cap).families}
     for name in ("zoneinfo-managed", "zoneinfo-watermarks", "nosave"):

@@ -205,6 +205,15 @@ def test_a_read_only_cache_dir_means_no_caching(cache, image, parses):
         cache.chmod(0o700)
 
 
+def test_a_failed_rename_leaves_no_temporary_file(cache, image, parses, monkeypatch):
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(image_cache.os, "replace", refuse)
+    assert load_kernel_build(image) == fresh(image)
+    assert cache.is_dir() and cache_files(cache) == []
+
+
 def test_a_changed_file_gets_another_key(cache, image, parses):
     first = load_kernel_build(image)
     data = bytearray(image.read_bytes())

@@ -25,7 +25,7 @@ from earlymem.kexec.tools_2_0_25 import (
     KernelHeader,
     crash_load_bzimage64,
 )
-from earlymem.verify import verify_path
+from earlymem.verification import verify_path
 
 FIX = Path(__file__).parent / "fixtures"
 LOADS = sorted(p.parent for p in FIX.glob("*/*/serial.log") if "@@@@BEGIN first/kexec_load_debug@@@@" in p.read_text(errors="replace"))
@@ -77,7 +77,7 @@ def test_e820_map_handed_over_is_kexec_tools(cap):
     # kernel's boot_params e820 -- compared line by line
     from earlymem.kexec.capture import kexec_load
     from earlymem.sources.capture import read_capture
-    from earlymem.verify import _kexec_inputs, predict_capture
+    from earlymem.verification import _kexec_inputs, predict_capture
 
     c = read_capture(cap)
     dbg = c.sections["first/kexec_load_debug"]

@@ -32,7 +32,7 @@ from earlymem.lib.errors import InputError
 from earlymem.lib.version import parse_version
 from earlymem.machine import CpuAffinity, Machine
 from earlymem.sources.dmesg import crash_cpu, machine_from_boot_log, parse_boot_logs
-from earlymem.verify import verify_path
+from earlymem.verification import verify_path
 
 FIX = Path(__file__).parent / "fixtures"
 G, M = 1 << 30, 1 << 20

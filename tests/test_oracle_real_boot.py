@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from earlymem.verify import verify_path
+from earlymem.verification import verify_path
 
 FIXTURE = Path(__file__).parent / "fixtures" / "oracle" / "pc-1g-plain--6.1"
 

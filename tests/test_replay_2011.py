@@ -9,7 +9,7 @@ import pytest
 
 from earlymem.allocators.bootmem import BOOTMEM_EXCLUSIVE, EBUSY, BootmemNode
 from earlymem.lib.errors import InputError
-from earlymem.replay.replay import replay
+from earlymem.scenario.replay import replay
 
 GiB = 1 << 30
 

@@ -18,7 +18,7 @@ from earlymem.allocators.bootmem import BootmemNode
 from earlymem.kexec.tools_2_0_2 import KdumpKernel, KexecLoadError, crash_load
 from earlymem.lib.ranges import Range, RangeSet
 from earlymem.mm.page_alloc import PageAllocator, Zone
-from earlymem.replay.replay import replay
+from earlymem.scenario.replay import replay
 
 M = 1 << 20
 CRASH = (16 * M, 144 * M - 1)
@@ -137,7 +137,7 @@ def test_2623_kdump_load_overwrites_the_leaked_pages(runs):
 def test_2624_range_list_syntax_reserves_and_still_corrupts(tmp_path):
     from importlib import resources
 
-    text = (resources.files("earlymem.replay") / "scenarios" / "seed-2011.toml").read_text()
+    text = (resources.files("earlymem.scenario") / "scenarios" / "seed-2011.toml").read_text()
     p = tmp_path / "ranges.toml"
     p.write_text(text.replace("crashkernel=128M@16M", "crashkernel=512M-64G:64M,64G-:128M@16M"))
     r = replay(str(p), "2.6.24")
@@ -214,7 +214,7 @@ def test_kdump_kernel_from_a_real_bzimage_header(tmp_path):
 def test_bad_scenario_tables_are_one_line_errors(tmp_path, patch, field):
     from importlib import resources
 
-    text = (resources.files("earlymem.replay") / "scenarios" / "seed-2011.toml").read_text()
+    text = (resources.files("earlymem.scenario") / "scenarios" / "seed-2011.toml").read_text()
     bad = {"kdump.protocol": 'protocol         = "two"', "kdump.kernel_alignment": 'kernel_alignment = "3M"', "running.allocate": 'allocate = "lots"'}[field]
     p = tmp_path / "bad.toml"
     p.write_text(text.replace(patch, bad))
@@ -278,7 +278,7 @@ def test_bootmem_alloc_and_free_all_match_a_page_by_page_model():
 
 def test_replay_eras_live_in_the_kernel_profiles():
     from earlymem.kernels import profile_for
-    from earlymem.replay.replay import era_of
+    from earlymem.scenario.replay import era_of
 
     rows = {v: (p.pipeline.value, p.crash.announces, p.crash.bootmem_exclusive)
             for v in ("2.6.23", "2.6.24", "2.6.26", "2.6.33", "2.6.37", "6.1") for p in [profile_for(v)]}

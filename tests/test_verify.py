@@ -13,7 +13,7 @@ import pytest
 
 from earlymem.oracle.config import read_matrix
 from earlymem.sources.dmesg import machine_from_boot_log
-from earlymem.verify import verify_path
+from earlymem.verification import verify_path
 
 ORACLE = Path(__file__).parent / "fixtures" / "oracle"
 CAPTURES = sorted(p for p in ORACLE.iterdir() if (p / "serial.log").is_file()) if ORACLE.is_dir() else []

@@ -8,7 +8,7 @@ import pytest
 from earlymem.allocators.memblock import Memblock
 from earlymem.phases.free_area_init import ZONE_ORDER, zone_sizes
 from earlymem.phases.numa_init import EarlyNodes
-from earlymem.verify import verify_path
+from earlymem.verification import verify_path
 
 FIX = Path(__file__).parent / "fixtures"
 CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5") for p in (FIX / d).iterdir()

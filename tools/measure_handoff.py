@@ -31,7 +31,7 @@ from earlymem.kernels import profile_for
 from earlymem.lib.version import parse_version
 from earlymem.sources.capture import read_capture
 from earlymem.sources.dmesg import memory_line, message_text, parse_boot_logs
-from earlymem.verify import parse_zoneinfo, predict_capture
+from earlymem.verification import parse_zoneinfo, predict_capture
 
 
 def real_managed(cap) -> dict[tuple[int, str], int]:

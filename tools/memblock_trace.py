@@ -26,7 +26,7 @@ from earlymem.lib.version import parse_version
 from earlymem.sources.capture import read_capture
 from earlymem.sources.dmesg import parse_boot_logs
 from earlymem.sources.memblock_trace import kernel_calls, reserved_at_handoff
-from earlymem.verify import predict_capture
+from earlymem.verification import predict_capture
 
 
 def predicted_memblock(path: Path) -> BootResult:

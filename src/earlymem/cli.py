@@ -15,7 +15,6 @@ from pathlib import Path
 
 import click
 
-from earlymem.kernels import PROFILES
 from earlymem.lib.errors import EXIT_BAD_INPUT, InputError
 from earlymem.lib.version import EARLYMEM_VERSION as __version__
 
@@ -264,7 +263,7 @@ def verify_cmd(paths, kernel_version, fmt, diff) -> None:
     not print.
     """
     from earlymem.render import text
-    from earlymem.verify import FAMILIES, verify_path
+    from earlymem.verification import FAMILIES, verify_path
 
     reports = [verify_path(p, kernel_version=kernel_version) for p in paths]
     if fmt == "json":
@@ -379,7 +378,7 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
     the page allocator, the running system's allocations, and where kexec -p
     writes -- with every page the load overwrote that the running kernel owned."""
     from earlymem.render import text
-    from earlymem.replay import replay
+    from earlymem.scenario import replay
 
     versions = [v.strip() for v in version.split(",") if v.strip()]
     if not versions:
@@ -404,6 +403,7 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
               help="json: every profile's rules by subsystem, with their sources (schema earlymem/profiles/1).")
 def profiles_cmd(fmt) -> None:
     """List the kernel eras earlymem knows, with what changed in each."""
+    from earlymem.kernels import PROFILES
     from earlymem.render import text
 
     if fmt == "json":

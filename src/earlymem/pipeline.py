@@ -167,7 +167,7 @@ def _e820_lines(report: E820Report) -> list[Line]:
 def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
     why = f"the {profile.name} era's boot after the e820 map is not modelled ({profile.summary})"
     missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "node ranges", "Initmem", "crashkernel")]
-    return _result(machine, profile, report, None, e820=_e820_ranges(report.firmware, profile), max_pfn=0,
+    return _result(machine, profile, report, None, e820=_e820_ranges(report.firmware, profile), max_pfn=None,
                    kernel_image=None, lines=tuple(_e820_lines(report)), not_predicted=tuple(missing))
 
 
@@ -422,7 +422,7 @@ def _boot_early_era(machine: Machine, profile: KernelProfile, report: E820Report
     if machine.kernel_image is None:
         why = f"the {profile.name} era needs the kernel image's [_text, _end) (kernel_image in the machine TOML)"
         missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "crashkernel")]
-        return _result(machine, profile, report, None, e820=_e820_ranges(entries, profile), max_pfn=0, kernel_image=None,
+        return _result(machine, profile, report, None, e820=_e820_ranges(entries, profile), max_pfn=None, kernel_image=None,
                        lines=tuple(lines), not_predicted=tuple(missing))
     ram_end = max(e.addr + e.size for e in entries if e.type == E820Type.RAM)
     nodes = _node_ranges(machine, ram_end)

@@ -37,6 +37,13 @@ LINE_FAMILIES = {
     "hash": "Dentry cache and Inode-cache hash table lines",
     "swiotlb": "software IO TLB lines",
     "frees": "Freeing ... memory lines",
+    # the bootmem (2.6.23-2.6.33) and 2.6.37 boots: their kernel lines, and earlymem's account of silent steps
+    "bootmem": "Bootmem setup node, NODE_DATA and bootmap lines (2.6.2x)",
+    "reserve": "an early reservation (earlymem's account)",
+    "initrd": "initrd lines of the 2.6.2x setup_arch()",
+    "mem_map": "a node's mem_map (earlymem's account)",
+    "free_all": "what free_all_bootmem_core() hands over (earlymem's account)",
+    "page tables": "the direct mapping's page tables (earlymem's account)",
 }
 
 
@@ -182,7 +189,7 @@ class BootResult:
     """One boot of one machine under one kernel profile (and build).
 
     :param era: the profile's name (its first release); ``pipeline`` which phases ran
-        ("modern", "memblock-2.6.37", "bootmem").
+        ("modern", "memblock-2.6.37", "bootmem", or "e820" where only the e820 phase is modelled).
     :param build: the kernel build whose facts were used (None: none known).
     :param kernel_image: ``(start, end)`` of ``[_text, _end)``; None: unknown.
     :param firmware_e820: the map the kernel printed as BIOS-e820 (sanitized).
@@ -213,7 +220,8 @@ class BootResult:
     firmware_e820: tuple[E820Range, ...]
     user_e820: tuple[E820Range, ...] | None
     e820: tuple[E820Range, ...]
-    max_pfn: int
+    #: one past the last RAM page frame (e820__end_of_ram_pfn()); None where not modelled
+    max_pfn: int | None
     memory: tuple[MemblockRegion, ...] = ()
     reserved: tuple[MemblockRegion, ...] = ()
     allocations: tuple[Allocation, ...] = ()

@@ -37,6 +37,7 @@ from earlymem.kexec.tools_2_0_25 import (
 )
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
+from earlymem.lib.version import KernelVersion, parse_version
 from earlymem.lib.ranges import Range
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Type
@@ -97,10 +98,12 @@ def iomem_tuples(first: BootResult) -> list[tuple[int, int, str]]:
     return [(r.start, r.end - 1, r.name) for r in first.iomem]
 
 
-def capture_machine(machine: Machine, load: KexecResult, initrd_size: int | None, crash_cpu: int | None) -> Machine:
+def capture_machine(machine: Machine, load: KexecResult, initrd_size: int | None, crash_cpu: int | None,
+                    release: KernelVersion | None = None) -> Machine:
     """The machine the capture kernel boots on.  It boots on the CPU that crashed
     (machine_kexec() runs there), so that CPU, ``crash_cpu`` in the first
-    kernel's numbering, is its boot CPU (None: unknown)."""
+    kernel's numbering, is its boot CPU (None: unknown); it runs ``release``
+    (the capture image's; None: the first kernel's)."""
     kern = next(s for s in load.segments if s.name == "kernel")
     rd = next((s for s in load.segments if s.name == "initrd"), None)
     return dataclasses.replace(
@@ -116,6 +119,8 @@ def capture_machine(machine: Machine, load: KexecResult, initrd_size: int | None
         initrd=Range(rd.mem, rd.mem + initrd_size) if rd is not None and initrd_size else None,
         boot_apic=logical_cpu_apic(machine, crash_cpu) if crash_cpu is not None else None,
         source=f"{machine.source} (kdump kernel)",
+        kernel_version=release or machine.kernel_version,
+        kernel_banner=None,
     )
 
 
@@ -161,11 +166,20 @@ def kexec_load(machine: Machine, first: BootResult, capture: KernelBuild, *, pro
                          segment_lines=tuple(load.segment_lines()))
     if method == LoadMethod.NORMAL:
         return result
-    kdump = capture_machine(machine, result, initrd_size, crash_cpu)
+    release = _release(capture)
+    kdump = capture_machine(machine, result, initrd_size, crash_cpu, release)
     notes: list[str] = []
     try:
-        kboot = boot(kdump, profile, capture)
+        # the capture kernel follows its own era's rules (the first kernel's when its release is unknown)
+        kboot = boot(kdump, profile_for(release) if release is not None else profile, capture)
     except InputError as exc:
         notes.append(f"the capture kernel's boot is not predicted: {exc.message}")
         kboot = None
     return dataclasses.replace(result, capture=kboot, notes=tuple(notes))
+
+
+def _release(build: KernelBuild) -> KernelVersion | None:
+    try:
+        return parse_version(build.release) if build.release else None
+    except InputError:
+        return None

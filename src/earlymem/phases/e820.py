@@ -92,9 +92,8 @@ class E820Report:
         def entries(es: list[E820Entry]) -> list[dict]:
             return [
                 {
-                    "start": f"{e.addr:#x}",
-                    "end": f"{e.addr + e.size:#x}",
-                    "last": f"{e.addr + e.size - 1:#x}",
+                    "start": e.addr,
+                    "end": e.addr + e.size,
                     "size": e.size,
                     "type": e.type,
                     "label": self.profile.label(e.type).strip(),
@@ -111,7 +110,7 @@ class E820Report:
                 if user is not None and user.userdef
                 else None
             ),
-            "end_user_pfn": f"{user.end_user_pfn:#x}" if user is not None and user.end_user_pfn is not None else None,
+            "end_user_pfn": user.end_user_pfn if user is not None else None,
             "ignored_parameters": list(user.ignored) if user is not None else [],
             "warnings": list(user.table.warnings) if user is not None else [],
             "lines": [{"family": fam, "text": text} for fam, text in self.lines()],

@@ -108,8 +108,8 @@ def bzimage_json(img: BzImage) -> dict:
         "schema": SCHEMAS["bzimage"],
         "source": img.source, "protocol": img.protocol_text, "kernel_version": img.kernel_version,
         "fields": img.fields, "compression": img.compression,
-        "load_segments": [{"paddr": hex(p), "memsz": hex(m)} for p, m in img.load_segments],
-        "image": [hex(extent.start), hex(extent.end)] if extent else None,
+        "load_segments": [{"paddr": p, "memsz": m} for p, m in img.load_segments],
+        "image": {"start": extent.start, "end": extent.end} if extent else None,
         "kexec_file_probe": img.kernel_probe_error() or "ok",
         "btf_struct_sizes": {k: img.struct_sizes[k] for k in ("pglist_data", "printk_info", "prb_desc") if k in img.struct_sizes},
     }
@@ -134,17 +134,9 @@ def bzimage_text(img: BzImage) -> list[str]:
 
 # -- kexec ---------------------------------------------------------------------------------
 
-_METHOD_TEXT = {"kexec_load": "kexec_load (kexec-tools 2.0.25)", "kexec_file_load": "kexec_file_load",
-                "kexec_load_normal": "kexec -l (kexec-tools 2.0.25)"}
-
-
 def kexec_json(load) -> dict:
     """A KexecResult: the load, and the capture kernel's boot (schema earlymem/boot/1 inside)."""
-    data = {"schema": SCHEMAS["kexec"], "method_text": _METHOD_TEXT.get(load.method, load.method)}
-    data.update(to_json_value(load))
-    if load.capture is not None:
-        data["kdump"] = [{"family": ln.family, "text": ln.text} for ln in load.capture.lines if ln.printed]
-    return data
+    return {"schema": SCHEMAS["kexec"], **to_json_value(load)}
 
 
 # -- replay --------------------------------------------------------------------------------
@@ -222,8 +214,7 @@ def replay_json(scenario: str, res) -> dict:
         "schema": SCHEMAS["replay"],
         "scenario": scenario,
         "kernel": res.version,
-        "era": {"early_allocator": res.era.early if res.era.pipeline.value != "modern" else "predictor",
-                "pipeline": res.era.pipeline.value, "source": res.era.source},
+        "era": {"early_allocator": res.era.early, "pipeline": res.era.pipeline.value, "source": res.era.source},
         "bitmaps": bitmaps,
         "node_data": by_node("NODE_DATA(") if res.era.early == "bootmem" else {},
         "mem_map": by_node("mem_map of node"),

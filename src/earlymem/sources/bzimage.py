@@ -25,7 +25,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from earlymem.kernels.builds import KernelBuild, KernelHeader, KernelPurgatory
+from earlymem.kernels.builds import IMAGE_FACTS, KernelBuild, KernelHeader, KernelPurgatory
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
 
@@ -410,7 +410,8 @@ def kernel_build(img: BzImage) -> KernelBuild | None:
     extent = img.image_extent
     if extent is None:
         return None
-    sizes = dict(img.struct_sizes)
+    # only the sizes early boot depends on (the BTF holds thousands of structs)
+    sizes = {k: v for k, v in img.struct_sizes.items() if k in IMAGE_FACTS or k == "real_mode_blob"}
     if img.percpu_static is not None:
         sizes["percpu_static"] = img.percpu_static
     p = img.purgatory

@@ -31,21 +31,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from earlymem.kernels.builds import KernelBuild, KernelHeader, KernelPurgatory
 from earlymem.lib.errors import InputError
 from earlymem.sources import bzimage
 
-__all__ = ["FORMAT", "load_kernel_build", "image_cache_dir", "cache_file"]
+__all__ = ["FORMAT", "cache_file", "image_cache_dir", "load_kernel_build"]
 
 #: Version of the cache file's format; bump it whenever what is stored, or
 #: what :func:`earlymem.sources.bzimage.kernel_build` derives from an image,
 #: changes (files of another format are ignored and rewritten).
-FORMAT = 1
+FORMAT = 2
 _KIND = "earlymem image facts"
 #: A cache file larger than this is not one of ours (a Debian 6.1 image's,
 #: with the sizes of all ~10,000 structs its BTF describes, is 180 KiB).

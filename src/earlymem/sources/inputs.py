@@ -20,7 +20,7 @@ from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
-from earlymem.sources.bzimage import kernel_build, read_bzimage
+from earlymem.sources.image_cache import load_kernel_build
 from earlymem.sources.dmesg import machine_from_boot_log, read_boot_logs
 from earlymem.sources.procfs import machine_from_proc
 from earlymem.sources.toml import machine_from_toml
@@ -136,7 +136,7 @@ def read_kernel(path: Path) -> KernelBuild:
 
     :raises InputError: for an unreadable image, or one whose vmlinux cannot be read.
     """
-    build = kernel_build(read_bzimage(path))
+    build, _ = load_kernel_build(path)
     if build is None:
         raise InputError("the kernel's vmlinux could not be read (boot protocol before 2.08?)", source=str(path), field="payload")
     return build

@@ -1,6 +1,6 @@
 """``earlymem replay``: one machine from firmware map to a loaded kdump kernel, across eras."""
 
-from earlymem.replay.replay import (
+from earlymem.scenario.replay import (
     ReplayResult,
     Scenario,
     era_of,

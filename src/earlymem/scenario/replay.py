@@ -120,7 +120,7 @@ class Scenario:
 def scenario_path(name: str) -> Path:
     """A bundled scenario by name, or a TOML file path."""
     if name in SCENARIOS:
-        return Path(str(resources.files("earlymem.replay") / "scenarios" / f"{name}.toml"))
+        return Path(str(resources.files("earlymem.scenario") / "scenarios" / f"{name}.toml"))
     p = Path(name)
     if p.suffix == ".toml" and p.is_file():
         return p
