@@ -25,15 +25,12 @@ reason; nothing is printed here.
 
 from __future__ import annotations
 
-import re
-
 from earlymem.allocators.memblock import Memblock
-from earlymem.kernels.builds import KernelBuild, build_for, pinned_build
+from earlymem.kernels.builds import KernelBuild, build_for, is_series, pinned_build
 from earlymem.kernels.eras import profile_for
 from earlymem.kernels.profile import KernelProfile, Pipeline
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range, RangeSet
-from earlymem.lib.version import KernelVersion, parse_version
 from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
@@ -81,7 +78,6 @@ STRUCT_PAGE_MODERN = 64
 
 #: the families whose lines depend on where the kernel lies and on its build
 IMAGE_FAMILIES = ("NODE_DATA", "crashkernel", "nosave", "percpu", "hash", "swiotlb", "frees")
-_SERIES = re.compile(r"^\d+\.\d+$")
 
 
 def resolve_build(machine: Machine, kernel: KernelBuild | None) -> tuple[KernelBuild | None, list[str], str | None]:
@@ -90,22 +86,14 @@ def resolve_build(machine: Machine, kernel: KernelBuild | None) -> tuple[KernelB
     release names.  Returns ``(build, assumptions, why_none)``."""
     notes: list[str] = []
     if kernel is not None:
-        named = machine.kernel_version.text if machine.kernel_version is not None else ""
-        if kernel.release and named and not _SERIES.match(named) and kernel.release != named:
-            notes.append(f"the image given is {kernel.release}, but the machine's kernel is {named}: the image's facts are used")
-        same = pinned_build(_version(kernel.release)) if kernel.release else None
-        return kernel.completed_by(same), notes, None
+        named = machine.kernel_version
+        if kernel.release and named is not None and not is_series(named) and kernel.release != named.text:
+            notes.append(f"the image given is {kernel.release}, but the machine's kernel is {named.text}: the image's facts are used")
+        return kernel.completed_by(pinned_build(kernel.version)), notes, None
     build, why = build_for(machine.kernel_version, machine.kernel_banner)
     if build is not None and machine.kernel_version is not None and machine.kernel_version.text != build.release:
         notes.append(f"kernel {machine.kernel_version.text} is taken as the pinned build {build.name}")
     return build, notes, why
-
-
-def _version(text: str) -> KernelVersion | None:
-    try:
-        return parse_version(text)
-    except InputError:
-        return None
 
 
 def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelBuild | None = None) -> BootResult:

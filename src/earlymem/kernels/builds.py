@@ -35,10 +35,11 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
 
-from earlymem.lib.version import KernelVersion
+from earlymem.lib.errors import InputError
+from earlymem.lib.version import KernelVersion, parse_version
 
 __all__ = ["KernelBuild", "KernelHeader", "KernelPurgatory", "PINNED", "pinned_build", "build_for", "PHYSICAL_START",
-           "IMAGE_FACTS", "LOG_BUF_SHIFT"]
+           "IMAGE_FACTS", "LOG_BUF_SHIFT", "is_series"]
 
 #: CONFIG_PHYSICAL_START (arch/x86/Kconfig default, Debian's amd64 configs):
 #: where the decompressor runs the kernel with nokaslr.
@@ -123,6 +124,14 @@ class KernelBuild:
         object.__setattr__(self, "struct_sizes", MappingProxyType(dict(self.struct_sizes)))
         object.__setattr__(self, "image_frees", MappingProxyType(dict(self.image_frees)))
 
+    @property
+    def version(self) -> KernelVersion | None:
+        """The release as a version (None when unknown or not a kernel release)."""
+        try:
+            return parse_version(self.release) if self.release else None
+        except InputError:
+            return None
+
     def missing_facts(self) -> list[str]:
         """The struct sizes the early allocations need that this build lacks."""
         return [k for k in IMAGE_FACTS if k not in self.struct_sizes]
@@ -204,6 +213,11 @@ PINNED: tuple[KernelBuild, ...] = (
 _SERIES = re.compile(r"^\d+\.\d+$")
 
 
+def is_series(version: KernelVersion | None) -> bool:
+    """``6.1``: a series, naming no build (its pinned one stands for it)."""
+    return version is not None and bool(_SERIES.match((version.text or "").strip()))
+
+
 def pinned_build(version: KernelVersion | None, banner: str | None = None) -> KernelBuild | None:
     """The pinned build ``version`` (and the boot log's ``banner``) names, or None.
 
@@ -219,7 +233,7 @@ def pinned_build(version: KernelVersion | None, banner: str | None = None) -> Ke
             if banner is not None and b.banner_tag is not None and b.banner_tag not in banner:
                 return None
             return b
-    if not text or _SERIES.match(text):
+    if not text or is_series(version):
         return next((b for b in PINNED if b.release and b.release.startswith(f"{version.major}.{version.minor}.")), None)
     return None
 

@@ -37,7 +37,7 @@ from earlymem.kexec.tools_2_0_25 import (
 )
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
-from earlymem.lib.version import KernelVersion, parse_version
+from earlymem.lib.version import KernelVersion
 from earlymem.lib.ranges import Range
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Type
@@ -166,7 +166,7 @@ def kexec_load(machine: Machine, first: BootResult, capture: KernelBuild, *, pro
                          segment_lines=tuple(load.segment_lines()))
     if method == LoadMethod.NORMAL:
         return result
-    release = _release(capture)
+    release = capture.version
     kdump = capture_machine(machine, result, initrd_size, crash_cpu, release)
     notes: list[str] = []
     try:
@@ -176,10 +176,3 @@ def kexec_load(machine: Machine, first: BootResult, capture: KernelBuild, *, pro
         notes.append(f"the capture kernel's boot is not predicted: {exc.message}")
         kboot = None
     return dataclasses.replace(result, capture=kboot, notes=tuple(notes))
-
-
-def _release(build: KernelBuild) -> KernelVersion | None:
-    try:
-        return parse_version(build.release) if build.release else None
-    except InputError:
-        return None
