@@ -42,7 +42,8 @@ def test_smallest_configuration_boots_and_reproduces_its_fixture(tmp_path):
 def test_real_debian_kernel_image_reads_back():
     """The pinned 6.1 bzImage (fetched above, cached): header, payload and the image
     extent earlymem assumes when no --kernel is given."""
-    from earlymem.phases.numa_init import DEBIAN_IMAGE_SIZE, PHYSICAL_START
+    from earlymem.kernels.builds import PHYSICAL_START, pinned_build
+    from earlymem.lib.version import parse_version
     from earlymem.oracle.kernels import fetch_kernel
     from earlymem.sources.bzimage import read_bzimage
 
@@ -50,7 +51,7 @@ def test_real_debian_kernel_image_reads_back():
     assert img.kernel_probe_error() is None and img.protocol >= 0x020F
     assert img.kernel_version.startswith("6.1.0-50-amd64")
     assert img.image_extent.start == PHYSICAL_START == img.fields["pref_address"]
-    assert img.image_extent.size == DEBIAN_IMAGE_SIZE[(6, 1)]
+    assert img.image_extent.size == pinned_build(parse_version("6.1")).image_span
 
 
 def test_real_debian_kernel_btf_sizes_explain_node_data():
@@ -83,37 +84,36 @@ def test_real_debian_kernel_resources_are_the_captured_iomem_ones():
     assert mine == captured and len(mine) == 4
 
 
-def test_kexec_facts_tables_are_the_real_image():
-    # the header facts kexec -p predictions use for the oracle's captures, and
-    # the image/reserve spans, against the real 6.1 vmlinuz
-    from earlymem.kexec.capture import (
-        DEBIAN_BZIMAGE,
-        DEBIAN_IMAGE_SPAN,
-        DEBIAN_RESERVE_SPAN,
-    )
-    from earlymem.kexec.tools_2_0_25 import KernelHeader
+def test_pinned_build_facts_are_the_real_image():
+    # every fact kernels/builds.py pins for Debian 6.1 -- extent, reserved span,
+    # .brk, struct sizes, per-CPU area, frees, bzImage header, purgatory --
+    # read back from the real vmlinuz; the decrypted-bss size (not in the
+    # section headers) comes from the kernel's own "Freeing unused decrypted" line
+    from earlymem.kernels.builds import IMAGE_FACTS, pinned_build
+    from earlymem.lib.version import parse_version
     from earlymem.oracle.kernels import fetch_kernel
-    from earlymem.sources.bzimage import read_bzimage
+    from earlymem.sources.bzimage import kernel_build, read_bzimage
 
-    img = read_bzimage(fetch_kernel("6.1").vmlinuz)
-    assert KernelHeader.from_bzimage(img) == DEBIAN_BZIMAGE[(6, 1)]
-    assert img.image_extent.size == DEBIAN_IMAGE_SPAN[(6, 1)]
-    assert img.reserve_end - img.image_extent.start == DEBIAN_RESERVE_SPAN[(6, 1)]
+    pinned = pinned_build(parse_version("6.1"))
+    image = kernel_build(read_bzimage(fetch_kernel("6.1").vmlinuz))
+    assert image.release == pinned.release
+    assert (image.load_addr, image.image_span, image.reserve_span, image.brk_size) == \
+        (pinned.load_addr, pinned.image_span, pinned.reserve_span, pinned.brk_size)
+    assert {k: image.struct_sizes[k] for k in IMAGE_FACTS} == {k: pinned.struct_sizes[k] for k in IMAGE_FACTS}
+    assert dict(image.image_frees) == {k: v for k, v in pinned.image_frees.items() if k != "decrypted"}
+    assert image.header == pinned.header and image.purgatory == pinned.purgatory
 
 
-def test_early_allocation_tables_are_the_real_image():
-    # the section and struct sizes the hand-off model takes from the Debian
-    # series when no --kernel is given, against the real 6.1 vmlinuz
-    from earlymem.phases.numa_init import DEBIAN_BRK_SIZE
-    from earlymem.phases.setup_arch import DEBIAN_STRUCT_SIZES
-    from earlymem.phases.start_kernel import DEBIAN_PCPU_CHUNK, DEBIAN_PERCPU_STATIC
+def test_verify_with_the_real_image_gives_the_pinned_builds_figures():
+    # `verify --kernel VMLINUZ` boots the capture with the image's own facts:
+    # the same figures, family by family, as with the pinned build
     from earlymem.oracle.kernels import fetch_kernel
-    from earlymem.sources.bzimage import read_bzimage
+    from earlymem.sources.inputs import read_kernel
 
-    img = read_bzimage(fetch_kernel("6.1").vmlinuz)
-    assert img.brk_size == DEBIAN_BRK_SIZE[(6, 1)] and img.percpu_static == DEBIAN_PERCPU_STATIC[(6, 1)]
-    assert img.struct_sizes["pcpu_chunk"] == DEBIAN_PCPU_CHUNK[(6, 1)]
-    from earlymem.mm.frees import DEBIAN_IMAGE_FREES
-
-    assert img.image_frees == {k: v for k, v in DEBIAN_IMAGE_FREES[(6, 1)].items() if k != "decrypted"}
-    assert all(img.struct_sizes[k] == v for k, v in DEBIAN_STRUCT_SIZES[(6, 1)].items())
+    cap = Path(__file__).parent / "fixtures" / "oracle" / "pc-4g-ck256-load-crash--6.1"
+    image = read_kernel(fetch_kernel("6.1").vmlinuz)
+    with_image = verify_path(cap, kernel=image)
+    pinned = verify_path(cap)
+    assert [(f.name, f.matched, len(f.expected), f.state) for f in with_image.families] == \
+        [(f.name, f.matched, len(f.expected), f.state) for f in pinned.families]
+    assert all(f.ok for f in with_image.families if f.expected)

@@ -253,7 +253,9 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
 @click.option("--kernel-version", help="Kernel release to use instead of the log's banner.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--diff/--no-diff", default=True, show_default=True, help="Show the differing lines of families earlymem predicts.")
-def verify_cmd(paths, kernel_version, fmt, diff) -> None:
+@click.option("--kernel", "kernel_image", type=click.Path(dir_okay=False, path_type=Path),
+              help="The vmlinuz (bzImage) the logs' kernel booted: its facts instead of a pinned build's.")
+def verify_cmd(paths, kernel_version, fmt, diff, kernel_image) -> None:
     """Compare earlymem's predictions with real captures or boot logs, family by family.
 
     Reads only the input facts of the first kernel; every other line is an
@@ -263,9 +265,11 @@ def verify_cmd(paths, kernel_version, fmt, diff) -> None:
     not print.
     """
     from earlymem.render import text
+    from earlymem.sources.inputs import read_kernel
     from earlymem.verification import FAMILIES, verify_path
 
-    reports = [verify_path(p, kernel_version=kernel_version) for p in paths]
+    kernel = read_kernel(kernel_image) if kernel_image is not None else None
+    reports = [verify_path(p, kernel_version=kernel_version, kernel=kernel) for p in paths]
     if fmt == "json":
         click.echo(json.dumps(text.verify_json(reports), indent=2))
     else:

@@ -18,7 +18,7 @@ from difflib import SequenceMatcher, unified_diff
 from pathlib import Path
 
 from earlymem.kernels import profile_for
-from earlymem.kernels.builds import pinned_build
+from earlymem.kernels.builds import KernelBuild, pinned_build
 from earlymem.kexec.capture import LoadMethod, kexec_load
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import parse_version
@@ -265,21 +265,22 @@ def capture_machine(cap, first: BootLog) -> Machine:
     return machine
 
 
-def predict_capture(cap, first: BootLog, profile) -> tuple[Machine, BootResult]:
+def predict_capture(cap, first: BootLog, profile, kernel: KernelBuild | None = None) -> tuple[Machine, BootResult]:
     """earlymem's boot of a capture's first kernel, from its input facts
-    (:func:`capture_machine`): ``(machine, result)``."""
+    (:func:`capture_machine`) and ``kernel``'s (default: the pinned build its
+    banner names): ``(machine, result)``."""
     machine = capture_machine(cap, first)
-    return machine, boot(machine, profile)
+    return machine, boot(machine, profile, kernel)
 
 
-def _kexec_inputs(cap, machine: Machine) -> dict | None:
+def _kexec_inputs(cap, machine: Machine, kernel: KernelBuild | None = None) -> dict | None:
     """What the oracle's ``kexec -p`` was given, from the harness that made the capture:
     the kdump kernel (the pinned Debian image of the same series: earlymem.kernels.builds),
     /boot/kdump-initrd.img's size (the note's ``kdump initrd`` line; older
     captures only have kexec-tools' own echo of the file size), the --append
     string of src/earlymem/oracle/init.sh and the guest's CPU count (``-smp``)."""
-    build = pinned_build(machine.kernel_version, machine.kernel_banner)
-    if build is None:
+    build = kernel or pinned_build(machine.kernel_version, machine.kernel_banner)
+    if build is None or build.header is None:
         return None
     size = None
     m = re.search(r"kdump initrd: (\d+) bytes", cap.note)
@@ -296,11 +297,11 @@ def _kexec_inputs(cap, machine: Machine) -> dict | None:
     return {"capture": build, "initrd_size": size, "append": append, "cpus": int(m.group(1)) if m else 1}
 
 
-def _predict_kexec(cap, machine: Machine, profile, first: BootResult, predicted: dict) -> None:
+def _predict_kexec(cap, machine: Machine, profile, first: BootResult, predicted: dict, kernel: KernelBuild | None = None) -> None:
     """The oracle's loads, in its order -- ``kexec -p`` (kexec-tools 2.0.25), then
     (``oracle.kexec=both``) ``kexec -s -p`` (the kernel's kexec_file_load) --
     and the capture kernel the last one boots."""
-    inputs = _kexec_inputs(cap, machine)
+    inputs = _kexec_inputs(cap, machine, kernel)
     if inputs is None:
         return
     segment_lines: list[str] = []
@@ -331,8 +332,12 @@ def _predict_kexec(cap, machine: Machine, profile, first: BootResult, predicted:
         predicted["kdump-nodes"] = [t for fam in ("numa", "zones", "node-ranges", "initmem") for t in kd.lines_of(fam)]
 
 
-def verify_path(path: str | Path, *, kernel_version: str | None = None) -> VerifyReport:
+def verify_path(path: str | Path, *, kernel_version: str | None = None, kernel: KernelBuild | None = None) -> VerifyReport:
     """Verify a capture directory, a serial log with sections, or a plain boot log.
+
+    :param kernel_version: the release to use instead of the log's banner.
+    :param kernel: the image's facts (earlymem.read_kernel()) instead of the pinned
+        build the banner names; the oracle's kexec loads use it as capture kernel too.
 
     :raises InputError: for unreadable input or a log without input facts.
     """
@@ -365,7 +370,7 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         raise exc.located(source=source, line=first.version_lineno)
     predicted: dict[str, list[str] | None] = {name: None for name in FAMILIES}
     if first.firmware is not None:
-        machine, result = predict_capture(cap, first, profile)
+        machine, result = predict_capture(cap, first, profile, kernel)
         families = family_lines(result)
         for fam in set(families) & set(FAMILIES):
             if families[fam] and fam != "iomem-crash":
@@ -383,7 +388,7 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None) -> Verif
         if "user-map" not in predicted or predicted["user-map"] is None:
             predicted["user-map"] = []
         if any(sec in sections for sec in ("first/kexec_load_debug", "first/kexec_file_dmesg", "first/kexec_normal_debug")):
-            _predict_kexec(cap, machine, profile, result, predicted)
+            _predict_kexec(cap, machine, profile, result, predicted, kernel)
     result = VerifyReport(source, first.version, profile.name)
     for name in FAMILIES:
         result.families.append(FamilyResult(name, expected[name], predicted[name]))
