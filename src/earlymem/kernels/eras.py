@@ -240,7 +240,7 @@ _P_5_5 = _era(
     pipeline=Pipeline.MODERN,
     kexec_file=KexecFileEra(top_down_exact=False, rng_seed_setup_data=False, crash_hotplug_phdrs=None,
                             params_memsz_aligned=False, segment_lines="loading"),
-    replay_source="earlymem's predictor (setup_arch.py, crashkernel.py)",
+    replay_source="the modern boot (earlymem.pipeline: phases/setup_arch.py, crashkernel.py ...)",
     summary="EFI soft-reserved memory: 'soft reserved', never merged by sanitize",
     e820__labels={**_P_4_19.e820.labels, E820Type.SOFT_RESERVED: "soft reserved"},
     e820__no_merge_types=(E820Type.PRAM, E820Type.SOFT_RESERVED),
