@@ -90,3 +90,17 @@ def test_cli_predict_and_verify_on_an_unknown_build_print_no_image_number(tmp_pa
     # naming the pinned series instead is an explicit choice, and it is said so
     s = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--dmesg", str(log), "--kernel-version", "6.1"], capture_output=True, text=True)
     assert s.returncode == 0 and "NODE_DATA(0) allocated" in s.stdout and "taken as the pinned build Debian 6.1.176-1" in s.stderr
+
+
+@pytest.mark.parametrize("cap", sorted(p for p in (FIX / "oracle").iterdir() if (p / "serial.log").is_file())[::7], ids=lambda p: p.name)
+def test_every_reserved_byte_at_the_handoff_has_a_purpose(cap):
+    # BootResult.allocations names what every byte memblock holds reserved at
+    # the hand-off is for (the image, the low memory, page tables, NODE_DATA,
+    # the crash region, the memmap, per-CPU areas, hash tables, swiotlb ...)
+    from earlymem.lib.ranges import Range, RangeSet
+
+    result = boot(machine_from_boot_log(parse_boot_logs(read_capture(cap).sections["first/dmesg"], "x")[0]))
+    reserved = RangeSet(Range(r.start, r.end) for r in result.reserved)
+    named = RangeSet(Range(a.start, a.end) for a in result.allocations if a.size)
+    assert reserved and not reserved.subtract(named), reserved.subtract(named)
+    assert all(a.purpose and a.phase for a in result.allocations)

@@ -99,7 +99,8 @@ def log_buf_len(machine: Machine, log_buf_shift: int) -> int:
 RESERVE_LOW = 64 << 10
 
 
-def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, sizes, notes: list[str]) -> None:
+def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, sizes, notes: list[str],
+                        allocations: list[tuple[str, int, int]]) -> None:
     """Below 1 MiB.  From 5.13 reserve_real_mode() reserves all of it.  Before
     (the profile's crash.low_1m_message era), arch/x86/realmode/init.c
     reserve_real_mode() takes the trampoline top-down below 1 MiB and
@@ -108,6 +109,7 @@ def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, 
     and trim_low_memory_range() the first CONFIG_X86_RESERVE_LOW KiB."""
     if not profile.crash.low_1m_message or machine.command_line.get("crashkernel") is not None:
         mb.reserve(0, ISA_END_ADDRESS)
+        allocations.append(("the first 1 MiB (reserve_real_mode(), crash_reserve_low_1M())", 0, ISA_END_ADDRESS))
         return
     # BIOS lowmem (the word at 0x413) = the end of the firmware's first RAM
     # entry, as SeaBIOS reports it (memmap=exactmap does not change what the BIOS says)
@@ -115,17 +117,21 @@ def _reserve_low_memory(mb: Memblock, machine: Machine, profile: KernelProfile, 
                    if e.type == E820Type.RAM and e.addr < ISA_END_ADDRESS), 0xA0000)
     bios_start = min(max(lowmem, 0x10000), 0xA0000) // PAGE * PAGE
     mb.reserve(bios_start, ISA_END_ADDRESS - bios_start)
+    allocations.append(("the BIOS area (reserve_bios_regions())", bios_start, ISA_END_ADDRESS - bios_start))
     # PAGE_ALIGN(real_mode_blob_end - real_mode_blob), read from the vmlinux
     # (earlymem.sources.realmode; kernels.builds for the pinned 5.10)
     size = sizes.get("real_mode_blob")
     if size is None:
         notes.append("the real-mode trampoline's size is unknown: the whole first MiB is taken as reserved")
         mb.reserve(0, ISA_END_ADDRESS)
+        allocations.append(("the first 1 MiB (the real-mode trampoline's size unknown)", 0, ISA_END_ADDRESS))
         return
     at = mb.find_in_range(0, ISA_END_ADDRESS, size, PAGE)
     if at:
         mb.reserve(at, size)
+        allocations.append(("real-mode trampoline (reserve_real_mode())", at, size))
     mb.reserve(0, RESERVE_LOW)
+    allocations.append(("the first 64 KiB (trim_low_memory_range())", 0, RESERVE_LOW))
 
 
 class _PageTables:
@@ -268,7 +274,7 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     out = SetupAllocations(mb, [], notes=notes)
     sizes = out.sizes = dict(build.struct_sizes)
     # 1. early reservations (early_reserve_memory(): [_text, __end_of_kernel_reserve))
-    _reserve_low_memory(mb, machine, profile, sizes, notes)
+    _reserve_low_memory(mb, machine, profile, sizes, notes, out.allocations)
     reserved_image = kernel.reserve
     brk = kernel.brk_size
     if brk and brk < reserved_image.size:
