@@ -10,7 +10,7 @@ Two measures per capture:
    earlymem's managed pages and what it predicts the kernel gave back before
    that line (6.12 prints it after freeing the SMP alternatives);
 2. per populated zone, earlymem's managed pages -- the hand-off's plus what
-   the kernel gives back after it (earlymem.mm.frees: init memory, initrd,
+   the kernel gives back after it (earlymem.phases.kernel_init: init memory, initrd,
    image gaps) -- minus the managed pages /proc/zoneinfo showed when the
    oracle's init read it;
 3. per populated zone, earlymem's /proc/buddyinfo right after the hand-off

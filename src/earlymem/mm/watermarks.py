@@ -29,7 +29,7 @@ arithmetic runs in 6.1, 6.12 and 7.2 (their /proc/zoneinfo adds ``boost``,
 
 Both run before the initrd and the kernel's init memory are freed, so they
 see the hand-off's managed pages plus the SMP alternatives start_kernel()
-gave back (earlymem.mm.frees.LateFree.before_initcalls).  lowmem_reserve is
+gave back (earlymem.phases.kernel_init.LateFree.before_initcalls).  lowmem_reserve is
 recomputed whenever managed pages change from 7.x (adjust_managed_page_count();
 profile ``zoneinfo.lowmem_reserve_follows_managed``): /proc/zoneinfo's protection then
 reflects the managed pages after boot.
