@@ -17,6 +17,7 @@ from earlymem.kernels.profile import (CrashRules, E820Rules, KernelProfile, Kexe
                                       StartKernelRules, ZoneRules)
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import KernelVersion, parse_version
+from earlymem.lib.x86_64 import MAX_NUMNODES  # CONFIG_NODES_SHIFT=10 in Debian's amd64 configs
 from earlymem.machine.e820 import E820Type
 
 __all__ = ["PROFILES", "profile_for"]
@@ -48,9 +49,6 @@ _LEGACY_LABELS = {
     E820Type.NVS: "(ACPI NVS)",
 }
 
-
-# MAX_NUMNODES for Debian amd64 kernels: CONFIG_NODES_SHIFT=10 (config-*-amd64).
-_MAX_NUMNODES = 1 << 10
 
 _P_2_6_16 = _era(
     None,
@@ -114,7 +112,7 @@ _P_2_6_27 = _era(
     summary="unified arch/x86/kernel/e820.c: mem= removes RAM above the limit and sets userdef",
     e820__labels={**_LEGACY_LABELS, E820Type.UNUSABLE: "(unusable)", E820Type.RESERVED_KERN: "(usable)"},
     e820__mem_caps_end_pfn=False,
-    e820__capacity=128 + 3 * _MAX_NUMNODES,
+    e820__capacity=128 + 3 * MAX_NUMNODES,
     e820__full_message="Ooops! Too many entries in the memory map!",
     sources=(
         "arch/x86/kernel/e820.c (2.6.27-2.6.36 copies): parse_memopt -> e820_remove_range(mem_size, "

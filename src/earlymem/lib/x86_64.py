@@ -23,3 +23,12 @@ SMP_CACHE_BYTES = 64
 MAX_DMA_ADDRESS = 16 << 20
 MAX_DMA_PFN = MAX_DMA_ADDRESS >> PAGE_SHIFT
 MAX_DMA32_PFN = (4 << 30) >> PAGE_SHIFT
+
+#: MAX_NUMNODES = 1 << CONFIG_NODES_SHIFT, and arch/x86/Kconfig bounds NODES_SHIFT
+#: to "range 1 10" (MAXSMP sets 10, as Debian's, RHEL's and Ubuntu's amd64
+#: configs do): no x86_64 kernel knows a node id of 1024 or more.
+MAX_NUMNODES = 1 << 10
+#: E820_MAX_ENTRIES (arch/x86/include/asm/e820/types.h, 2.6.27 on: E820_X_MAX):
+#: the kernel's e820 tables hold at most 128 + 3 * MAX_NUMNODES entries (the
+#: zeropage's 128 and what SETUP_E820_EXT and EFI add)
+E820_MAX_ENTRIES = 128 + 3 * MAX_NUMNODES

@@ -24,6 +24,7 @@ from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
 from earlymem.lib.units import U64_MAX
 from earlymem.lib.version import parse_version
+from earlymem.lib.x86_64 import E820_MAX_ENTRIES, MAX_NUMNODES
 from earlymem.machine import CpuAffinity, Machine, NumaAffinity
 from earlymem.machine.e820 import E820Entry, E820Type
 from earlymem.sources.text import read_text_lines
@@ -213,6 +214,19 @@ _SRAT_RE = re.compile(
 )
 _SRAT_OLD_RE = re.compile(r"^SRAT: Node (?P<node>\d+) PXM (?P<pxm>\d+) (?P<a>[0-9a-fA-F]+)-(?P<b>[0-9a-fA-F]+)(?P<flags>.*)$")
 # acpi_numa_processor_affinity_init() / acpi_numa_x2apic_affinity_init():
+#: anything that starts like an SRAT line but is not one of the kernel's formats
+_SRAT_ANY_RE = re.compile(r"^(?:ACPI: )?SRAT: (?:Node|PXM) -")
+
+
+def _node(text: str, source: str, lineno: int) -> int:
+    """A node id as the kernel prints it (%u), below MAX_NUMNODES."""
+    node = int(text)
+    if node >= MAX_NUMNODES:
+        raise InputError(f"node {node}: x86_64 kernels know at most MAX_NUMNODES = {MAX_NUMNODES} nodes "
+                         "(CONFIG_NODES_SHIFT <= 10, arch/x86/Kconfig)", source=source, line=lineno)
+    return node
+
+
 # "SRAT: PXM %u -> APIC 0x%02x -> Node %u" (0x%04x for x2APIC; 2.6.2x: %u).
 _SRAT_CPU_RE = re.compile(r"^SRAT: PXM (?P<pxm>\d+) -> APIC (?P<apic>0x[0-9a-fA-F]+|\d+) -> Node (?P<node>\d+)$")
 # acpi_tb_print_table_header(): "ACPI: HPET 0x00000000BFFE1ADF 000038 (v01 ..." (2.6: "ACPI: HPET BFFE1ADF, 0038 (r1 ...").
@@ -371,6 +385,10 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
                     source=source,
                     line=lineno,
                 )
+            if len(block.lines) >= E820_MAX_ENTRIES:
+                raise InputError(f"more than {E820_MAX_ENTRIES} entries in one e820 table: no x86_64 kernel's table holds more "
+                                 "(E820_MAX_ENTRIES = 128 + 3 * MAX_NUMNODES, arch/x86/include/asm/e820/types.h)",
+                                 source=source, line=lineno)
             block.lines.append(entry)
             continue
         block = None
@@ -383,14 +401,17 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
             inclusive = m.re is _SRAT_RE
             rng = _range(m, inclusive, source, lineno, "SRAT range")
             flags = m["flags"]
-            cur.srat.append(SratAffinity(int(m["node"]), int(m["pxm"]), rng, "hotplug" in flags, "non-volatile" in flags, lineno))
+            cur.srat.append(SratAffinity(_node(m["node"], source, lineno), int(m["pxm"]), rng, "hotplug" in flags,
+                                         "non-volatile" in flags, lineno))
             continue
+        if _SRAT_ANY_RE.match(msg):
+            raise InputError(f"not an SRAT line the kernel prints (node and PXM are unsigned): {msg[:80]!r}", source=source, line=lineno)
         m = _SRAT_CPU_RE.match(msg)
         if m:
             apic = int(m["apic"], 0)
             if apic > 0xFFFFFFFF:
                 raise InputError(f"APIC id {m['apic']} does not fit in 32 bits", source=source, line=lineno)
-            cur.srat_cpus.append(SratCpu(int(m["pxm"]), apic, int(m["node"]), lineno))
+            cur.srat_cpus.append(SratCpu(int(m["pxm"]), apic, _node(m["node"], source, lineno), lineno))
             continue
         m = _ACPI_TABLE_RE.match(msg)
         if m:  # (the RSDP line is one of them: read on)

@@ -9,6 +9,7 @@ from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
 from earlymem.lib.units import U64_MAX, parse_size
+from earlymem.lib.x86_64 import MAX_NUMNODES
 from earlymem.lib.version import parse_version
 from earlymem.machine import CpuAffinity, Machine, NumaAffinity
 from earlymem.machine.e820 import E820Entry, E820Type, type_from_iomem_name
@@ -114,7 +115,7 @@ def machine_from_dict(data: dict, name: str) -> Machine:
         where = f"numa[{i}]"
         if not isinstance(item, dict) or "node" not in item:
             raise InputError("expected a table with 'node', 'start' and a size", source=name, field=where)
-        node = toml_number(item["node"], name, f"{where}.node")
+        node = _node(item["node"], name, f"{where}.node")
         pxm = toml_number(item.get("pxm", node), name, f"{where}.pxm")
         numa.append(NumaAffinity(node, pxm, _range(item, name, where), bool(item.get("hotplug", False)), bool(item.get("non_volatile", False))))
     version = data.get("kernel_version")
@@ -138,7 +139,7 @@ def machine_from_dict(data: dict, name: str) -> Machine:
         apic = toml_number(item["apic"], name, f"{where}.apic")
         if apic > 0xFFFFFFFF:
             raise InputError(f"APIC id {apic:#x} does not fit in 32 bits", source=name, field=f"{where}.apic")
-        node = toml_number(item["node"], name, f"{where}.node")
+        node = _node(item["node"], name, f"{where}.node")
         cpus.append(CpuAffinity(apic, node, toml_number(item.get("pxm", node), name, f"{where}.pxm")))
     boot_apic = toml_number(data["boot_apic"], name, "boot_apic") if "boot_apic" in data else (cpus[0].apic if cpus else None)
     if cpus and boot_apic not in {c.apic for c in cpus}:
@@ -152,3 +153,12 @@ def machine_from_dict(data: dict, name: str) -> Machine:
     return Machine(e820, CommandLine(cmd), kv, numa, image, initrd, rsdp, name, cpus=cpus, boot_apic=boot_apic,
                    command_line_at=(name, None, "command_line"),
                    acpi_tables=tuple(tables) if tables is not None else None, ioapics=ioapics)
+
+
+def _node(value: Any, name: str, fieldname: str) -> int:
+    """A NUMA node id, below MAX_NUMNODES (no x86_64 kernel knows more)."""
+    node = toml_number(value, name, fieldname)
+    if node >= MAX_NUMNODES:
+        raise InputError(f"node {node}: x86_64 kernels know at most MAX_NUMNODES = {MAX_NUMNODES} nodes "
+                         "(CONFIG_NODES_SHIFT <= 10, arch/x86/Kconfig)", source=name, field=fieldname)
+    return node

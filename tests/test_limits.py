@@ -1,0 +1,72 @@
+"""Limits the kernel itself has, enforced where the input is read (issue 14's
+first list): a node id, an e820 table size -- each an error naming the file
+and line (or TOML field), exit status 2, and no cost that grows with a value."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FIX = Path(__file__).parent / "fixtures"
+LOG = FIX / "oracle" / "numa2x4g-ck256-load-crash--6.1" / "serial.log"
+
+
+def _predict(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "earlymem", "predict", "--dmesg", str(path)], capture_output=True, text=True, timeout=60)
+
+
+def _edited(tmp_path, find: str, add: str) -> tuple[Path, int]:
+    lines = LOG.read_text(errors="replace").splitlines()
+    i = next(k for k, ln in enumerate(lines) if find in ln)
+    lines.insert(i + 1, lines[i][: lines[i].index(find)] + add)
+    p = tmp_path / "boot.log"
+    p.write_text("\n".join(lines) + "\n")
+    return p, i + 2
+
+
+@pytest.mark.parametrize("line", ["SRAT: PXM 1 -> APIC 0x02 -> Node 99999", "SRAT: PXM 1 -> APIC 0x02 -> Node 1024",
+                                  "ACPI: SRAT: Node 65536 PXM 1 [mem 0x100000000-0x13fffffff]",
+                                  "ACPI: SRAT: Node 1099511627776 PXM 1 [mem 0x100000000-0x13fffffff]"])
+def test_a_node_id_past_max_numnodes_is_refused_at_its_line(tmp_path, line):
+    log, lineno = _edited(tmp_path, "SRAT: PXM 1 -> APIC 0x01 -> Node 1", line)
+    t = time.monotonic()
+    proc = _predict(log)
+    assert time.monotonic() - t < 30  # (it hung before: the cost grew with the square of the id)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and err.count("\n") == 0 and f"{log}:{lineno}:" in err and "MAX_NUMNODES" in err
+
+
+def test_a_negative_node_is_refused_not_dropped(tmp_path):
+    log, lineno = _edited(tmp_path, "SRAT: PXM 1 -> APIC 0x01 -> Node 1", "ACPI: SRAT: Node -1 PXM 1 [mem 0x100000000-0x13fffffff]")
+    proc = _predict(log)
+    assert proc.returncode == 2 and f"{log}:{lineno}:" in proc.stderr and "unsigned" in proc.stderr
+
+
+def test_the_highest_node_id_is_accepted(tmp_path):
+    log, _ = _edited(tmp_path, "SRAT: PXM 1 -> APIC 0x01 -> Node 1", "SRAT: PXM 1 -> APIC 0x02 -> Node 1023")
+    proc = _predict(log)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_toml_node_past_max_numnodes_names_its_field(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text('kernel_version = "6.1"\n[[e820]]\nstart = 0\nend = "640K"\ntype = "usable"\n[[e820]]\nstart = "1M"\nend = "4G"\n'
+                 'type = "usable"\n[[numa]]\nnode = 2000\nstart = 0\nend = "4G"\n')
+    proc = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--machine", str(f)], capture_output=True, text=True)
+    assert proc.returncode == 2 and f"{f}: numa[0].node:" in proc.stderr and "MAX_NUMNODES" in proc.stderr
+
+
+def test_an_e820_table_larger_than_the_kernels_is_refused_at_its_line(tmp_path):
+    # 5000 BIOS-e820 lines: no kernel prints a table of more than E820_MAX_ENTRIES
+    # (it was an internal error, exit 70, after 18 s and more)
+    lines = ["[    0.000000] Linux version 6.1.0-50-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1",
+             "[    0.000000] BIOS-provided physical RAM map:"]
+    lines += [f"[    0.000000] BIOS-e820: [mem {i << 20:#018x}-{(i << 20) + 0x7ffff:#018x}] usable" for i in range(5000)]
+    log = tmp_path / "big.log"
+    log.write_text("\n".join(lines) + "\n")
+    t = time.monotonic()
+    proc = _predict(log)
+    assert time.monotonic() - t < 30
+    assert proc.returncode == 2 and f"{log}:{3 + 3200}:" in proc.stderr and "E820_MAX_ENTRIES" in proc.stderr
