@@ -25,6 +25,7 @@ constructor parameters, chosen by the kernel profile:
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -131,6 +132,10 @@ def _round_up(x: int, a: int) -> int:
 
 def _round_down(x: int, a: int) -> int:
     return (x // a) * a
+
+
+def _base(r: "Region") -> int:
+    return r.base
 
 
 class Memblock:
@@ -438,26 +443,51 @@ class Memblock:
         Pieces are cut per memory region (so regions of different nodes give
         different pieces), ascending, or descending with ``reverse``.
         """
-        res = [(r.base, r.end) for r in self.reserved]
-        out: list[tuple[int, int, int]] = []
-        j = 0
-        for m in self.memory:
-            if self._should_skip(m, nid, flags):
+        return list(self._free_ranges_rev(nid, flags) if reverse else self._free_ranges_fwd(nid, flags))
+
+    def _free_ranges_fwd(self, nid: int, flags: int) -> Iterator[tuple[int, int, int]]:
+        """__next_mem_range(): memory less reserved, ascending, lazily (the
+        reserved array is sorted: each memory region finds its first
+        overlapping reservation by bisection)."""
+        res = self.reserved.regions
+        for m in self.memory.regions:
+            if not m.size or self._should_skip(m, nid, flags):
                 continue
-            cur = m.base
-            while j < len(res) and res[j][1] <= cur:
-                j += 1
-            k = j
-            while cur < m.end:
-                if k < len(res) and res[k][0] < m.end:
-                    if res[k][0] > cur:
-                        out.append((cur, res[k][0], m.nid))
-                    cur = max(cur, res[k][1])
+            cur, end = m.base, m.end
+            k = max(bisect_right(res, cur, key=_base) - 1, 0)
+            while cur < end:
+                while k < len(res) and res[k].end <= cur:
+                    k += 1
+                if k < len(res) and res[k].base < end:
+                    if res[k].base > cur:
+                        yield (cur, res[k].base, m.nid)
+                    cur = max(cur, res[k].end)
                     k += 1
                 else:
-                    out.append((cur, m.end, m.nid))
+                    yield (cur, end, m.nid)
                     break
-        return out[::-1] if reverse else out
+
+    def _free_ranges_rev(self, nid: int, flags: int) -> Iterator[tuple[int, int, int]]:
+        """__next_mem_range_rev(): the same pieces, descending, lazily -- a
+        top-down search stops at the first that fits instead of walking every
+        region (the cost of an allocation follows how far down it looks)."""
+        res = self.reserved.regions
+        for m in reversed(self.memory.regions):
+            if not m.size or self._should_skip(m, nid, flags):
+                continue
+            cur, base = m.end, m.base
+            k = bisect_left(res, cur, key=_base) - 1
+            while cur > base:
+                while k >= 0 and res[k].base >= cur:
+                    k -= 1
+                if k >= 0 and res[k].end > base and res[k].size:
+                    if res[k].end < cur:
+                        yield (max(res[k].end, base), cur, m.nid)
+                    cur = min(cur, res[k].base)
+                    k -= 1
+                else:
+                    yield (base, cur, m.nid)
+                    break
 
     def mem_pfn_ranges(self, nid: int = NUMA_NO_NODE) -> list[tuple[int, int, int]]:
         """``for_each_mem_pfn_range()``: each memory region's whole pages
@@ -479,13 +509,13 @@ class Memblock:
         start = max(start, self.page_size)  # "avoid allocating the first page"
         end = max(start, end)
         if self.bottom_up:
-            for s, e, _ in self.free_ranges(nid, flags):
+            for s, e, _ in self._free_ranges_fwd(nid, flags):
                 s, e = min(max(s, start), end), min(max(e, start), end)
                 cand = _round_up(s, align)
                 if cand < e and e - cand >= size:
                     return cand
             return 0
-        for s, e, _ in self.free_ranges(nid, flags, reverse=True):
+        for s, e, _ in self._free_ranges_rev(nid, flags):
             s, e = min(max(s, start), end), min(max(e, start), end)
             if e < size:
                 continue
