@@ -70,3 +70,24 @@ def test_an_e820_table_larger_than_the_kernels_is_refused_at_its_line(tmp_path):
     proc = _predict(log)
     assert time.monotonic() - t < 30
     assert proc.returncode == 2 and f"{log}:{3 + 3200}:" in proc.stderr and "E820_MAX_ENTRIES" in proc.stderr
+
+
+def test_a_crashkernel_size_past_64_bits_in_a_log_names_the_command_line(tmp_path):
+    # it named "<input>": the boot reads the command line, so its errors point there
+    from earlymem.sources.dmesg import read_boot_logs
+
+    log = tmp_path / "boot.log"
+    log.write_text(LOG.read_text(errors="replace").replace("crashkernel=256M", "crashkernel=99999999999999999999G"))
+    at = read_boot_logs(log)[0].command_line_lineno
+    proc = _predict(log)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and err.count("\n") == 0 and f"{log}:{at}:" in err and "64 bits" in err and "<input>" not in err
+
+
+def test_a_crash_cpu_the_machine_lacks_names_the_option(tmp_path):
+    from tests.test_kexec_load import _synthetic_kernel
+
+    proc = subprocess.run([sys.executable, "-m", "earlymem", "kexec", "--dmesg", str(LOG), "--kernel", str(_synthetic_kernel(tmp_path)),
+                           "--crash-cpu", "5000"], capture_output=True, text=True)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and err.startswith("earlymem: error: --crash-cpu: CPU 5000") and "<input>" not in err

@@ -341,7 +341,7 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
             if len({c.node for c in machine.cpus}) > 1 and not normal:
                 notes.append("the crash is taken to happen on CPU 0, where the capture kernel then boots (pass --crash-cpu)")
     elif machine.cpus and crash_cpu >= len(machine.cpus):
-        raise InputError(f"CPU {crash_cpu} is not among the machine's {len(machine.cpus)} SRAT CPUs", field="--crash-cpu")
+        raise InputError(f"CPU {crash_cpu} is not among the machine's {len(machine.cpus)} possible CPUs", source="--crash-cpu")
     first = run_boot(machine, profile, running)
     method = LoadMethod.NORMAL if normal else LoadMethod.KEXEC_FILE_LOAD if file_load else LoadMethod.KEXEC_LOAD
     if method != LoadMethod.NORMAL and not first.predicted("crashkernel"):

@@ -111,7 +111,15 @@ def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelB
     report = e820_phase(machine, profile)
     run = {Pipeline.MODERN: _boot_modern, Pipeline.BOOTMEM: _boot_early_era, Pipeline.MEMBLOCK_2_6_37: _boot_early_era,
            Pipeline.E820: _boot_e820_only}[profile.pipeline]
-    return run(machine, profile, report, kernel)
+    try:
+        return run(machine, profile, report, kernel)
+    except InputError as exc:
+        # the phases read one text of their own, the command line (crashkernel=,
+        # log_buf_len=, ...): an error they raise without a place is its
+        if exc.source is not None or machine.command_line_at is None:
+            raise
+        source, line, fieldname = machine.command_line_at
+        raise exc.located(source=source, line=line, field=fieldname) from None
 
 
 # -- common --------------------------------------------------------------------------------
