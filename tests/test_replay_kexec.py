@@ -294,3 +294,15 @@ def test_replay_eras_live_in_the_kernel_profiles():
     for v in ("2.6.22", "2.6.35", "3.10", "4.9"):
         with pytest.raises(Exception, match=f"not {v}"):
             era_of(v)
+
+
+def test_a_scenario_toml_is_replayed_under_its_own_kernel_version(tmp_path):
+    # `replay FILE.toml` took 2.6.23 whatever the file said
+    from importlib import resources
+
+    text = (resources.files("earlymem.scenario") / "scenarios" / "seed-2011.toml").read_text()
+    p = tmp_path / "s.toml"
+    p.write_text(text.replace('kernel_version = "2.6.23"', 'kernel_version = "2.6.37"'))
+    assert replay(str(p)).version == "2.6.37" and replay(str(p)).verdict_kind().value == "safe"
+    out = subprocess.run([sys.executable, "-m", "earlymem", "replay", str(p)], capture_output=True, text=True)
+    assert out.returncode == 0 and "under Linux 2.6.37" in out.stdout

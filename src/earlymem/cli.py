@@ -369,9 +369,9 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
 
 @cli.command("replay")
 @click.argument("scenario", default="seed-2011")
-@click.option("--kernel-version", "version", default="2.6.23", show_default=True,
+@click.option("--kernel-version", "version", default=None,
               help="The kernel to replay the machine under: 2.6.23-2.6.33 (bootmem), 2.6.37 (memblock), 5.10 and later (the modern boot); "
-                   "several, comma-separated, compare eras in brief.")
+                   "several, comma-separated, compare eras in brief.  Default: the scenario's kernel_version, else 2.6.23.")
 @click.option("--brief", is_flag=True, help="Only the era, the kernel's crashkernel lines, what kexec -p overwrote, and the verdict.")
 @click.option("--kdump-kernel", "kdump_kernel", type=click.Path(dir_okay=False), default=None,
               help="A real bzImage to load with kexec -p instead of the scenario's [kdump] header values.")
@@ -384,9 +384,9 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
     from earlymem.render import text
     from earlymem.scenario import replay
 
-    versions = [v.strip() for v in version.split(",") if v.strip()]
+    versions = [v.strip() for v in version.split(",") if v.strip()] if version is not None else [None]
     if not versions:
-        raise InputError("no kernel version given", field="--kernel-version")
+        raise InputError("no kernel version given", source="--kernel-version")
     results = [replay(scenario, v, kdump_image=kdump_kernel) for v in versions]
     if fmt == "json":
         out = [text.replay_json(scenario, r) for r in results]
@@ -395,7 +395,7 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
     if brief or len(results) > 1:
         click.echo("\n".join(text.replay_brief(scenario, results)))
         return
-    lines, notes = text.replay_text(scenario, version, results[0])
+    lines, notes = text.replay_text(scenario, results[0].version, results[0])
     click.echo("\n".join(lines[:-1]))
     for n in notes:
         _note(n)

@@ -281,10 +281,13 @@ def _pages(r: Range) -> Range:
     return Range(r.start >> 12, -(-r.end // PAGE))
 
 
-def replay(name: str, version: str = "2.6.23", *, kdump_image: str | None = None) -> ReplayResult:
-    """Replay scenario ``name`` under kernel ``version``."""
+def replay(name: str, version: str | None = None, *, kdump_image: str | None = None) -> ReplayResult:
+    """Replay scenario ``name`` under kernel ``version`` (default: the scenario's
+    ``kernel_version``, else 2.6.23, the 2011 report's)."""
     path = scenario_path(name)
     sc = load_scenario(path)
+    if version is None:
+        version = sc.machine.kernel_version.text if sc.machine.kernel_version is not None else "2.6.23"
     era = era_of(version)
     if kdump_image is not None:
         sc.kdump = kdump_from_bzimage(kdump_image)
