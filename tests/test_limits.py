@@ -91,3 +91,14 @@ def test_a_crash_cpu_the_machine_lacks_names_the_option(tmp_path):
                            "--crash-cpu", "5000"], capture_output=True, text=True)
     err = proc.stderr.strip()
     assert proc.returncode == 2 and err.startswith("earlymem: error: --crash-cpu: CPU 5000") and "<input>" not in err
+
+
+@pytest.mark.parametrize("where,says", [("nonexistent", "no such directory"), ("empty", "not a system's root")])
+def test_proc_that_is_not_a_system_root_says_so(tmp_path, where, says):
+    # `--proc /nonexistent` complained about proc/iomem
+    root = tmp_path / where
+    if where == "empty":
+        root.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--proc", str(root)], capture_output=True, text=True)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and err == f"earlymem: error: {root}: " + err.split(f"{root}: ", 1)[1] and says in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from earlymem.lib.cmdline import CommandLine
+from earlymem.lib.errors import InputError
 from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
 from earlymem.sources.iomem import iomem_e820, read_firmware_memmap, read_iomem
@@ -19,6 +20,11 @@ def machine_from_proc(root: str | Path = "/") -> Machine:
     top level of ``proc/iomem``), ``proc/cmdline`` and ``proc/sys/kernel/osrelease``.
     """
     base = Path(root)
+    if not base.is_dir():
+        raise InputError("no such directory (give / or a copy of a system's proc/ and sys/ files)" if not base.exists()
+                         else "not a directory (give / or a copy of a system's proc/ and sys/ files)", source=str(base))
+    if not (base / "sys/firmware/memmap").is_dir() and not (base / "proc/iomem").is_file():
+        raise InputError("neither sys/firmware/memmap/ nor proc/iomem is here: not a system's root", source=str(base))
     memmap = base / "sys/firmware/memmap"
     if memmap.is_dir():
         e820 = read_firmware_memmap(memmap)
