@@ -102,3 +102,15 @@ def test_proc_that_is_not_a_system_root_says_so(tmp_path, where, says):
     proc = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--proc", str(root)], capture_output=True, text=True)
     err = proc.stderr.strip()
     assert proc.returncode == 2 and err == f"earlymem: error: {root}: " + err.split(f"{root}: ", 1)[1] and says in err
+
+
+def test_an_image_of_another_release_than_the_banner_is_refused_unless_the_user_says(tmp_path):
+    from tests.test_kexec_load import _synthetic_kernel
+
+    k = _synthetic_kernel(tmp_path)  # "6.1.0-test"; the log says 6.1.0-50-amd64
+    base = [sys.executable, "-m", "earlymem", "predict", "--dmesg", str(LOG), "--kernel", str(k)]
+    proc = subprocess.run(base, capture_output=True, text=True)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and err.startswith(f"earlymem: error: {k}: the image is 6.1.0-test") and "--kernel-version" in err
+    ok = subprocess.run(base + ["--kernel-version", "6.1.0-test"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr

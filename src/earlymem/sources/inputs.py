@@ -125,6 +125,10 @@ def load_input(
                                              command_line_at=("--append", None, None))
     if kernel_image is not None:
         loaded.kernel = read_kernel(kernel_image)
+        named = machine.kernel_version.text if machine.kernel_version is not None else None
+        if not kernel_version and named and loaded.kernel.release and loaded.kernel.release != named:
+            raise InputError(f"the image is {loaded.kernel.release}, the log's banner names {named}: pass --kernel-version to say "
+                             "which kernel booted (the image's facts are then used)", source=str(kernel_image))
         if not loaded.machine.command_line.flag("nokaslr"):
             loaded.notes.append("KASLR is on (no nokaslr): the kernel's physical placement varies from boot to boot, "
                                 "so predictions that depend on it are not made")
