@@ -77,7 +77,7 @@ def e820_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kerne
     from earlymem.pipeline import e820_phase
     from earlymem.render import text
 
-    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
+    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version)  # (the map needs no image)
     report = e820_phase(loaded.machine, loaded.profile)
     machine = loaded.machine
     if fmt == "dmesg":
@@ -217,9 +217,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
         click.echo(json.dumps(result.to_json(), indent=2))
         return
     if fmt in ("zoneinfo", "buddyinfo"):
-        ready = result.zones and all(z.free_lists is not None for z in result.zones)
-        if fmt == "zoneinfo":
-            ready = ready and all(z.managed is not None for z in result.zones)
+        ready = result.zones and all(z.free_lists is not None and z.managed is not None for z in result.zones)
         if not ready:
             why = (result.why_not("zoneinfo") or result.why_not("zoneinfo managed pages")
                    or f"the {profile.name} era's zones are not modelled here")
@@ -227,6 +225,8 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
             sys.exit(1)
         if fmt == "zoneinfo":
             click.echo(zoneinfo_text(profile.zoneinfo.fields, result.zones))
+            if not result.predicted("zoneinfo managed pages"):
+                _note(result.why_not("zoneinfo managed pages"))
             _note("'pages free' is the hand-off's (the running system allocates from it); managed pages, watermarks and "
                   "protection are /proc/zoneinfo's after boot, the init memory and initrd given back")
         else:
@@ -346,6 +346,9 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
     method = LoadMethod.NORMAL if normal else LoadMethod.KEXEC_FILE_LOAD if file_load else LoadMethod.KEXEC_LOAD
     if method != LoadMethod.NORMAL and not first.predicted("crashkernel"):
         raise InputError(f"the first kernel's crash region is not predicted: {first.why_not('crashkernel')}", source=machine.source)
+    if not first.iomem:
+        raise InputError(f"kexec over a {first.era}-era first kernel is not modelled (its /proc/iomem is not predicted; "
+                         "`earlymem replay` loads kexec-tools 2.0.2 into the 2.6 eras)", source=machine.source)
     load = kexec_load(machine, first, capture, profile=profile, initrd_size=initrd_size, append=append, method=method,
                       running=running, cpus=cpus, rng_ready=rng_ready, crash_cpu=crash_cpu)
     if not load.loaded:

@@ -25,6 +25,7 @@ reason; nothing is printed here.
 
 from __future__ import annotations
 
+from earlymem.allocators.bootmem import BootmemError
 from earlymem.allocators.memblock import Memblock
 from earlymem.kernels.builds import KernelBuild, build_for, is_series, pinned_build
 from earlymem.kernels.eras import profile_for
@@ -111,15 +112,15 @@ def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelB
     report = e820_phase(machine, profile)
     run = {Pipeline.MODERN: _boot_modern, Pipeline.BOOTMEM: _boot_early_era, Pipeline.MEMBLOCK_2_6_37: _boot_early_era,
            Pipeline.E820: _boot_e820_only}[profile.pipeline]
-    try:
-        return run(machine, profile, report, kernel)
-    except InputError as exc:
-        # the phases read one text of their own, the command line (crashkernel=,
-        # log_buf_len=, ...): an error they raise without a place is its
-        if exc.source is not None or machine.command_line_at is None:
-            raise
-        source, line, fieldname = machine.command_line_at
-        raise exc.located(source=source, line=line, field=fieldname) from None
+    return run(machine, profile, report, kernel)
+
+
+def _on_command_line(machine: Machine, exc: InputError) -> InputError:
+    """``exc``, raised while parsing a command-line parameter, located where the command line came from."""
+    if exc.source is not None or machine.command_line_at is None:
+        return exc
+    source, line, fieldname = machine.command_line_at
+    return exc.located(source=source, line=line, field=fieldname)
 
 
 # -- common --------------------------------------------------------------------------------
@@ -134,10 +135,7 @@ def e820_phase(machine: Machine, profile: KernelProfile) -> E820Report:
     try:
         return e820_report(machine, profile, already_sanitized=machine.e820_printed, who=machine.e820_who)
     except InputError as exc:  # a command-line parameter: point at where it came from
-        if machine.command_line_at is None:
-            raise
-        source, line, fieldname = machine.command_line_at
-        raise exc.located(source=source, line=line, field=fieldname) from None
+        raise _on_command_line(machine, exc) from None
 
 
 def _e820_ranges(entries, profile: KernelProfile) -> tuple[E820Range, ...]:
@@ -200,7 +198,10 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         assumptions += setup.notes
         allocations += _allocs(setup.allocations, "setup_arch")
         crash_at = len(allocations)  # reserve_crashkernel() runs after NODE_DATA, before paging_init()
-        crash = predict_crashkernel(machine, profile, setup.memblock)
+        try:
+            crash = predict_crashkernel(machine, profile, setup.memblock)
+        except InputError as exc:
+            raise _on_command_line(machine, exc) from None
         # 5.10's low-1M line comes from reserve_real_mode(), before NUMA init;
         # reserve_crashkernel() runs after NODE_DATA and before paging_init()
         lines[early_at:early_at] = [Line("crashkernel", t, "reserve_real_mode") for t in crash.early]
@@ -261,7 +262,8 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         ledger = _ledger_phases(led)
         freed_runs = [run for h in handoff for run in h.runs]
         if frees is None:
-            missing.append(NotPredicted("zoneinfo managed pages", "the possible CPUs are unknown"))
+            missing.append(NotPredicted("zoneinfo managed pages", "the possible CPUs are unknown: the per-CPU chunk and what the "
+                                        "kernel gives back after boot are not counted, so managed pages are a little high"))
             early: dict = {}
             later: dict = {}
         else:
@@ -275,13 +277,13 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
                              movable_like_highmem=profile.zoneinfo.movable_wmark_like_highmem)
         if profile.zoneinfo.lowmem_reserve_follows_managed:
             wm.protection = lowmem_reserve([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, final)])
-        known_frees = frees is not None
-        min_free_kbytes = wm.min_free_kbytes if known_frees else None
+        # (without the possible CPUs these are the hand-off's, a little high, and
+        # not_predicted says so: as /proc/zoneinfo would be with those pages free)
+        min_free_kbytes = wm.min_free_kbytes
         for h, m, mk, prot in zip(handoff, final, wm.marks, wm.protection):
             z = h.zone
-            result_zones.append(Zone(z.nid, z.name, z.start_pfn, z.spanned, z.present, h.managed,
-                                     m if known_frees else None, tuple(h.counts),
-                                     *((mk[0], mk[1], mk[2], mk[3], tuple(prot)) if known_frees else (None,) * 5)))
+            result_zones.append(Zone(z.nid, z.name, z.start_pfn, z.spanned, z.present, h.managed, m, tuple(h.counts),
+                                     mk[0], mk[1], mk[2], mk[3], tuple(prot)))
     children = list(placed.resources) if placed is not None else []
     crash_regions: list[Range] = crash.regions if crash is not None else []
     children += [("Crash kernel", r.start, r.end) for r in crash_regions]
@@ -311,6 +313,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         memory=_regions(mb.memory if mb else nodes.memblock.memory),
         reserved=_regions(mb.reserved if mb else []),
         allocations=tuple(allocations), crash=crash_res, crash_predicted=crash is not None,
+        crash_requested=(crash.requested.start, crash.requested.end) if crash is not None and crash.requested and not crash_res else None,
         nodes=numa_nodes, zones=tuple(result_zones), min_free_kbytes=min_free_kbytes,
         frees=tuple(Free(f.what, f.pages, f.at) for f in frees) if frees is not None else None,
         ledger=ledger, lines=tuple(lines),
@@ -413,13 +416,37 @@ def _event_line(e: Event, phase: str) -> Line:
 def _boot_early_era(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
     """2.6.23-2.6.33 (bootmem) or 2.6.37 (memblock) on the firmware map; the
     kernel image's extent must be given (these eras have no pinned builds)."""
-    entries = sanitize(sorted(machine.e820, key=lambda e: e.addr), max_entries=128) or sorted(machine.e820, key=lambda e: e.addr)
+    user = report.user
+    if user is not None and user.userdef:
+        entries = list(user.table.entries)  # mem=/memmap= edited the table the boot uses
+    else:
+        entries = sanitize(sorted(machine.e820, key=lambda e: e.addr), max_entries=128) or sorted(machine.e820, key=lambda e: e.addr)
     lines = _e820_lines(report)
+    why = None
     if machine.kernel_image is None:
         why = f"the {profile.name} era needs the kernel image's [_text, _end) (kernel_image in the machine TOML)"
+    elif not any(e.type == E820Type.RAM and e.size for e in entries):
+        why = "the map has no RAM"
+    elif user is not None and user.end_user_pfn is not None:
+        why = f"mem= capping end_user_pfn ({profile.name} era) is not modelled in the bootmem boot"
+    if why is not None:
         missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "crashkernel")]
         return _result(machine, profile, report, None, e820=_e820_ranges(entries, profile), max_pfn=None, kernel_image=None,
                        lines=tuple(lines), not_predicted=tuple(missing))
+    try:
+        return _boot_early_allocator(machine, profile, report, entries, lines)
+    except BootmemError as exc:
+        # where bootmem BUG()s: a predicted failure of that kernel, not bad input
+        why = f"the {profile.name} kernel would BUG() in bootmem: {exc}"
+        missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "crashkernel")]
+        lines.append(Line("bootmem", f"[BUG: {exc}]", "setup_arch", printed=False))
+        return _result(machine, profile, report, None, e820=_e820_ranges(entries, profile), max_pfn=None, kernel_image=None,
+                       lines=tuple(lines), not_predicted=tuple(missing))
+
+
+def _boot_early_allocator(machine: Machine, profile: KernelProfile, report: E820Report, entries: list[E820Entry],
+                          lines: list[Line]) -> BootResult:
+    """The bootmem or 2.6.37 memblock boot proper, on ``entries``."""
     ram_end = max(e.addr + e.size for e in entries if e.type == E820Type.RAM)
     nodes = _node_ranges(machine, ram_end)
     assumptions: list[str] = []

@@ -265,11 +265,14 @@ def capture_machine(cap, first: BootLog) -> Machine:
     return machine
 
 
-def predict_capture(cap, first: BootLog, profile, kernel: KernelBuild | None = None) -> tuple[Machine, BootResult]:
+def predict_capture(cap, first: BootLog, profile, kernel: KernelBuild | None = None,
+                    kernel_version: str | None = None) -> tuple[Machine, BootResult]:
     """earlymem's boot of a capture's first kernel, from its input facts
     (:func:`capture_machine`) and ``kernel``'s (default: the pinned build its
-    banner names): ``(machine, result)``."""
+    banner names, or ``kernel_version`` names, as in ``predict``): ``(machine, result)``."""
     machine = capture_machine(cap, first)
+    if kernel_version:
+        machine = dataclasses.replace(machine, kernel_version=parse_version(kernel_version), kernel_banner=None)
     return machine, boot(machine, profile, kernel)
 
 
@@ -370,7 +373,7 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None, kernel: 
         raise exc.located(source=source, line=first.version_lineno)
     predicted: dict[str, list[str] | None] = {name: None for name in FAMILIES}
     if first.firmware is not None:
-        machine, result = predict_capture(cap, first, profile, kernel)
+        machine, result = predict_capture(cap, first, profile, kernel, kernel_version)
         families = family_lines(result)
         for fam in set(families) & set(FAMILIES):
             if families[fam] and fam != "iomem-crash":

@@ -220,6 +220,8 @@ class CrashPrediction:
     early: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     regions: list[Range] = field(default_factory=list)
+    #: the fixed ``size@base`` region asked for, whether or not it was reserved
+    requested: Range | None = None
 
 
 def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock | None) -> CrashPrediction | None:
@@ -242,6 +244,8 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock |
     out.lines += req.warnings
     if req.error or not req.size:
         return out
+    if req.fixed and req.base:
+        out.requested = Range(req.base, req.base + req.size)
     if profile.crash.generic:
         _reserve_generic(req, mb, out)
     else:

@@ -25,7 +25,8 @@ def family_lines(result: BootResult) -> dict[str, list[str]]:
         if ln.printed:
             out.setdefault(ln.family, []).append(ln.text)
     for fam, lines in zoneinfo_lines(result.zones).items():
-        if lines:
+        # managed pages and watermarks only where predicted (not_predicted says why not)
+        if lines and (fam == "zoneinfo" or result.predicted("zoneinfo managed pages")):
             out[fam] = lines
     if result.crash_predicted:
         out["iomem-crash"] = iomem_crash_lines(result)

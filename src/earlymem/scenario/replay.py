@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from earlymem.kernels import PROFILES, profile_for
+from earlymem.kernels import PINNED, PROFILES, pinned_build, profile_for
 from earlymem.kernels.profile import Pipeline
 from earlymem.kexec.tools_2_0_2 import KdumpKernel, KexecLoadError, Segment, crash_load
 from earlymem.lib.cmdline import CommandLine
@@ -56,7 +56,6 @@ from earlymem.machine.e820 import E820Entry, E820Type
 from earlymem.mm.buddy import BuddyZone
 from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import PageAllocator, Zone
-from earlymem.phases.bootmem_era import crashkernel_size_at_base
 from earlymem.pipeline import boot, early_era_ledger
 from earlymem.result import BootResult, Line, Verdict
 from earlymem.sources.bzimage import read_bzimage
@@ -289,6 +288,10 @@ def replay(name: str, version: str | None = None, *, kdump_image: str | None = N
     if version is None:
         version = sc.machine.kernel_version.text if sc.machine.kernel_version is not None else "2.6.23"
     era = era_of(version)
+    if era.pipeline is Pipeline.MODERN and pinned_build(parse_version(version)) is None:
+        series = ", ".join(b.release.split(".", 2)[0] + "." + b.release.split(".", 2)[1] for b in PINNED)
+        raise InputError(f"the replay runs 5.5 and later on earlymem's pinned builds ({series}); {version} is none of them",
+                         source="<command line>", field="--kernel-version")
     if kdump_image is not None:
         sc.kdump = kdump_from_bzimage(kdump_image)
     m0 = sc.machine
@@ -362,8 +365,8 @@ def _modern_ledger(machine: Machine, result: BootResult, e820: list[E820Entry]) 
     main = [c for c in result.crash if not c.low]
     if main:
         crash, ok = Range(main[-1].start, main[-1].end), True
-    else:
-        crash = crashkernel_size_at_base(machine)
+    elif result.crash_requested is not None:
+        crash = Range(*result.crash_requested)  # the fixed region asked for, not reserved
     owners = [(Range(0, 0x100), "low memory (first 1 MiB)")]
     owners += [(_pages(Range(a.start, a.end)), a.purpose) for a in result.allocations
                if a.size and not a.purpose.startswith("crashkernel") or a.purpose == "crashkernel low"]

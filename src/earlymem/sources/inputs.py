@@ -115,7 +115,9 @@ def load_input(
     try:
         profile = _profile(machine, kernel_version)
     except InputError as exc:
-        raise exc.located(source=str(dmesg), line=log.version_lineno) if dmesg is not None else exc from None
+        if exc.source is not None or dmesg is None:
+            raise
+        raise exc.located(source=str(dmesg), line=log.version_lineno) from None
     if kernel_version:
         # the override names the kernel (a series stands for its pinned build)
         machine = dataclasses.replace(machine, kernel_version=parse_version(kernel_version), kernel_banner=None)
