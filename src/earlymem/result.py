@@ -77,7 +77,7 @@ class E820Range:
     start: int
     end: int
     type: int
-    #: the era's printed label, e.g. "usable" or " System RAM"
+    #: the era's printed label, stripped: "usable", "System RAM" (7.x), "(usable)" (2.6)
     label: str
 
 

@@ -3,10 +3,9 @@
 Reading a vmlinuz decompresses its payload and parses the vmlinux ELF and BTF
 (:func:`earlymem.sources.bzimage.read_bzimage`), which takes a noticeable time
 for every ``--kernel VMLINUZ`` (0.8 s for Debian's 6.1).  The facts earlymem
-keeps of it, a :class:`~earlymem.kernels.builds.KernelBuild` (with the sizes
-of every struct its BTF describes: some 200 KiB of JSON) and the header's
-version string, are kept here, one JSON file per image; reading them back
-takes milliseconds.
+keeps of it, a :class:`~earlymem.kernels.builds.KernelBuild` (the struct
+sizes early boot needs: about 1 KiB of JSON) and the header's version string,
+are kept here, one JSON file per image; reading them back takes milliseconds.
 
 * Where: ``$EARLYMEM_CACHE/images``, else ``$XDG_CACHE_HOME/earlymem/images``,
   else ``~/.cache/earlymem/images`` (the same base as the oracle's downloads,
@@ -48,8 +47,8 @@ __all__ = ["FORMAT", "cache_file", "image_cache_dir", "load_kernel_build"]
 #: changes (files of another format are ignored and rewritten).
 FORMAT = 2
 _KIND = "earlymem image facts"
-#: A cache file larger than this is not one of ours (a Debian 6.1 image's,
-#: with the sizes of all ~10,000 structs its BTF describes, is 180 KiB).
+#: A cache file larger than this is not one of ours (a Debian 6.1 image's is
+#: about 1 KiB: kernel_build() keeps only the struct sizes early boot needs).
 _MAX_CACHE_FILE = 16 << 20
 
 
