@@ -334,11 +334,6 @@ def _ledger_phases(ledger: Ledger) -> tuple[LedgerPhase, ...]:
 # -- 2.6.23-2.6.33 (bootmem) and 2.6.37 (memblock) -----------------------------------------
 
 
-def _pages(r: Range) -> Range:
-    """The page frames a byte range touches."""
-    return Range(r.start >> 12, -(-r.end // PAGE))
-
-
 def _ram_pages(e820: list[E820Entry]) -> list[Range]:
     return [Range(-(-e.addr // PAGE), (e.addr + e.size) // PAGE) for e in e820 if e.type == E820Type.RAM]
 
@@ -369,7 +364,7 @@ def early_era_ledger(e820: list[E820Entry], early_name: str, early_owners: list[
     firmware = _firmware_owners(e820)
     ram = _ram_pages(e820)
     hole = [(Range(0, end_pfn), "hole")]
-    crash_own = [(_pages(crash), "crash region")] if crash is not None and crash_ok else []
+    crash_own = [(crash.pfns(), "crash region")] if crash is not None and crash_ok else []
     ledger = Ledger(end_pfn)
     ledger.add_phase("firmware", firmware + [(r, "RAM") for r in ram] + hole)
     ledger.add_phase(early_name, firmware + early_owners + crash_own + [(r, f"free ({early_name})") for r in ram] + hole)
@@ -377,7 +372,7 @@ def early_era_ledger(e820: list[E820Entry], early_name: str, early_owners: list[
     kept = [(r, o) for r, o in early_owners if not o.startswith("bootmem bitmap")]
     ledger.add_phase("buddy", firmware + [(r, "free (buddy)") for r in freed] + kept + crash_own + hole)
     if crash is not None and crash_ok:
-        ledger.claims["Crash kernel"] = _pages(crash)
+        ledger.claims["Crash kernel"] = crash.pfns()
     ledger.check()
     return ledger
 
@@ -395,7 +390,7 @@ def _old_zones(nodes: dict[int, Range], ram: list[Range], struct_page: int, dma_
     ram_set = RangeSet(ram)
     zones: list[Zone] = []
     for nid in sorted(nodes):
-        span = _pages(nodes[nid])
+        span = nodes[nid].pfns()
         for name, (lo, hi) in zip(("DMA", "DMA32", "Normal"), ((0, MAX_DMA_PFN), (MAX_DMA_PFN, MAX_DMA32_PFN), (MAX_DMA32_PFN, 1 << 52))):
             z = span.intersect(Range(lo, hi))
             if not z:
@@ -454,10 +449,10 @@ def _boot_early_allocator(machine: Machine, profile: KernelProfile, report: E820
         b = boot_bootmem_era(machine, entries, exclusive=profile.crash.bootmem_exclusive, announce=profile.crash.announces,
                              struct_page=STRUCT_PAGE_2_6_23, failed_text=profile.crash.in_use_text)
         early_name, events, crash, crash_ok = "bootmem", b.events, b.crash, b.crash_reserved
-        owners = [(_pages(r), w) for w, r in b.reserved if w != "crashkernel"]
-        owners += [(_pages(r), f"NODE_DATA({n})") for n, r in b.pgdats.items()]
-        owners += [(_pages(r), f"bootmem bitmap of node {n}") for n, r in b.bitmaps.items()]
-        owners += [(_pages(r), f"mem_map of node {n}") for n, r in b.mem_maps.items()]
+        owners = [(r.pfns(), w) for w, r in b.reserved if w != "crashkernel"]
+        owners += [(r.pfns(), f"NODE_DATA({n})") for n, r in b.pgdats.items()]
+        owners += [(r.pfns(), f"bootmem bitmap of node {n}") for n, r in b.bitmaps.items()]
+        owners += [(r.pfns(), f"mem_map of node {n}") for n, r in b.mem_maps.items()]
         runs = [(f.start_pfn, f.end_pfn) for n in sorted(b.freed) for f in b.freed[n]]
         struct_page, dma_reserve = STRUCT_PAGE_2_6_23, b.dma_reserve
         allocs = [Allocation(w, r.start, r.size, "setup_arch") for w, r in b.reserved if w != "crashkernel"]
@@ -474,7 +469,7 @@ def _boot_early_allocator(machine: Machine, profile: KernelProfile, report: E820
     else:
         b2 = boot_2_6_37(machine, entries, nodes)
         early_name, events, crash, crash_ok = "memblock", b2.events, b2.crash, b2.crash_reserved
-        owners = [(_pages(r), w) for w, r in b2.reserved if w != "crashkernel"]
+        owners = [(r.pfns(), w) for w, r in b2.reserved if w != "crashkernel"]
         runs = _free_runs(b2.memblock, _ram_pages(entries))
         struct_page, dma_reserve = STRUCT_PAGE_MODERN, 0
         allocs = [Allocation(w, r.start, r.size, "setup_arch") for w, r in b2.reserved if w != "crashkernel"]

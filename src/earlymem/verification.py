@@ -36,7 +36,7 @@ from earlymem.sources.dmesg import (
 )
 from earlymem.sources.dmesg import crash_cpu as crash_cpu_of
 
-__all__ = ["FAMILIES", "FamilyState", "FamilyResult", "VerifyReport", "verify_path", "capture_machine", "predict_capture", "harness_cpus",
+__all__ = ["FAMILIES", "FamilyState", "FamilyResult", "VerifyReport", "verify_path", "first_kernel_machine", "predict_capture", "harness_cpus",
            "parse_zoneinfo"]
 
 #: Families in report order, with what each holds.
@@ -255,7 +255,7 @@ def harness_cpus(note: str) -> list[CpuAffinity]:
     return [CpuAffinity(c, n, n) for c, n in sorted(cpus.items())]
 
 
-def capture_machine(cap, first: BootLog) -> Machine:
+def first_kernel_machine(cap, first: BootLog) -> Machine:
     """The first kernel's Machine for an oracle capture: its log's input facts,
     and where the log names no CPUs, the guest's (:func:`harness_cpus`)."""
     machine = machine_from_boot_log(first)
@@ -268,9 +268,9 @@ def capture_machine(cap, first: BootLog) -> Machine:
 def predict_capture(cap, first: BootLog, profile, kernel: KernelBuild | None = None,
                     kernel_version: str | None = None) -> tuple[Machine, BootResult]:
     """earlymem's boot of a capture's first kernel, from its input facts
-    (:func:`capture_machine`) and ``kernel``'s (default: the pinned build its
+    (:func:`first_kernel_machine`) and ``kernel``'s (default: the pinned build its
     banner names, or ``kernel_version`` names, as in ``predict``): ``(machine, result)``."""
-    machine = capture_machine(cap, first)
+    machine = first_kernel_machine(cap, first)
     if kernel_version:
         machine = dataclasses.replace(machine, kernel_version=parse_version(kernel_version), kernel_banner=None)
     return machine, boot(machine, profile, kernel)

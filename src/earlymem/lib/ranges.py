@@ -59,6 +59,10 @@ class Range:
     def __contains__(self, addr: object) -> bool:
         return isinstance(addr, int) and self.start <= addr < self.end
 
+    def pfns(self) -> "Range":
+        """The page frames (4 KiB) a byte range touches: ``[start >> 12, PFN_UP(end))``."""
+        return Range(self.start >> 12, -(-self.end >> 12))
+
     def overlaps(self, other: "Range") -> bool:
         """True if the two ranges share at least one byte."""
         return self.start < other.end and other.start < self.end

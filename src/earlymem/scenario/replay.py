@@ -275,11 +275,6 @@ class ReplayResult:
         return "SAFE: no page of the crash region reaches the page allocator"
 
 
-def _pages(r: Range) -> Range:
-    """The page frames a byte range touches."""
-    return Range(r.start >> 12, -(-r.end // PAGE))
-
-
 def replay(name: str, version: str | None = None, *, kdump_image: str | None = None) -> ReplayResult:
     """Replay scenario ``name`` under kernel ``version`` (default: the scenario's
     ``kernel_version``, else 2.6.23, the 2011 report's)."""
@@ -334,7 +329,7 @@ def _finish(sc: Scenario, era: Era, version: str, machine: Machine, result: Boot
         crash = Range(*result.crash_requested) if result.crash_requested else (Range(result.crash[0].start, result.crash[0].end) if result.crash else None)
         ok = bool(result.crash)
         if ok:
-            ledger.claims["Crash kernel"] = _pages(crash)
+            ledger.claims["Crash kernel"] = crash.pfns()
         zonelist = None
         zones = [Zone(z.nid, _ZONE_INDEX[z.name], Range(z.start_pfn, z.start_pfn + z.spanned), z.present) for z in result.zones]
     freed_runs = list(result.freed_runs)
@@ -349,7 +344,7 @@ def _finish(sc: Scenario, era: Era, version: str, machine: Machine, result: Boot
     free_after = ledger.pages_of("running", "free")
     buddy_after = [BuddyZone.build(z.nid, z.name, z.span, free_after) for z in zones]
     res = ReplayResult(sc, version, era, result, crash, ok, ledger, buddy, buddy_after, allocator, running, notes=notes)
-    bitmaps = {a.purpose: _pages(Range(a.start, a.end)) for a in result.allocations if a.purpose.startswith("bootmem bitmap")}
+    bitmaps = {a.purpose: Range(a.start, a.end).pfns() for a in result.allocations if a.purpose.startswith("bootmem bitmap")}
     for r in ledger.conflicts("buddy", "Crash kernel", "free"):
         why = next((f"node {w.rsplit(' ', 1)[1]} bootmem bitmap freed by free_all_bootmem_core()" for w, b in bitmaps.items()
                     if b.overlaps(r)), "free in the early allocator")
@@ -368,13 +363,13 @@ def _modern_ledger(machine: Machine, result: BootResult, e820: list[E820Entry]) 
     elif result.crash_requested is not None:
         crash = Range(*result.crash_requested)  # the fixed region asked for, not reserved
     owners = [(Range(0, 0x100), "low memory (first 1 MiB)")]
-    owners += [(_pages(Range(a.start, a.end)), a.purpose) for a in result.allocations
+    owners += [(Range(a.start, a.end).pfns(), a.purpose) for a in result.allocations
                if a.size and not a.purpose.startswith("crashkernel") or a.purpose == "crashkernel low"]
     # every other reservation, minus the crash region (it has its own owner;
     # memblock may have merged it with a neighbouring reservation)
     other = RangeSet(Range(r.start >> 12, -(-r.end // PAGE)) for r in result.reserved)
     if ok and crash is not None:
-        other = other.subtract([_pages(crash)])
+        other = other.subtract([crash.pfns()])
     owners += [(r, "memblock reserved") for r in other]
     ledger = early_era_ledger(e820, "memblock", owners, crash, ok, list(result.freed_runs))
     return ledger, crash, ok
@@ -403,7 +398,7 @@ def _kexec(res: ReplayResult, e820: list[E820Entry]) -> None:
         res.notes.append("kexec -p is kexec-tools 2.0.2 (the 2010-2011 tool) in every era; later kexec-tools place "
                          "segments differently (the bzImage64 loader from 2.0.4, kexec_file_load)")
     for seg in sorted(segs, key=lambda s: s.mem):
-        for r, owner in res.ledger.owners("running", _pages(Range(seg.mem, seg.end))):
+        for r, owner in res.ledger.owners("running", Range(seg.mem, seg.end).pfns()):
             if owner.startswith("free"):
                 res.written_free.append(Overwrite(seg.name, r, owner))
             elif owner != "crash region":
