@@ -230,13 +230,12 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         else:
             lines += late_lines
         assumptions += late.notes
-        # start_kernel() up to the hand-off (its allocations go on after paging_init()'s)
-        n_late = len(late.allocations)
+        # start_kernel() up to the hand-off
         known = cpus if machine.cpus and machine.boot_apic is not None else []
         sk = start_kernel(machine, profile, build, nodes, setup, late, known, zones)
         lines += [Line(f, t, "start_kernel") for f, t in sk.lines]
         assumptions += sk.notes
-        allocations += _allocs(late.allocations[:n_late], "paging_init") + _allocs(late.allocations[n_late:], "start_kernel")
+        allocations += _allocs(late.allocations, "paging_init") + _allocs(sk.allocations, "start_kernel")
         # kernel_init(): what the kernel gives back after the hand-off
         if known:
             moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)

@@ -75,6 +75,8 @@ class StartKernel:
 
     lines: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: ``(what, base, size)`` of start_kernel()'s own allocations, in order
+    allocations: list[tuple[str, int, int]] = field(default_factory=list)
     #: swiotlb_print_info()'s "mapped" line, printed later from pci_iommu_init()
     #: (earlymem.phases.kernel_init orders it among the frees); None: not predicted
     mapped: str | None = None
@@ -94,7 +96,7 @@ def start_kernel(machine: Machine, profile: KernelProfile, build: KernelBuild, n
     :param zones: every zone of every online node (earlymem.phases.free_area_init).
     """
     out = StartKernel()
-    mb, allocs = setup.memblock, late.allocations
+    mb, allocs = setup.memblock, out.allocations
     cmd_len = len(machine.command_line.text) + 1
     for _ in range(2):
         allocs.append(("command line copy", mb.alloc(cmd_len, SMP_CACHE_BYTES), cmd_len))
