@@ -114,3 +114,30 @@ def test_an_image_of_another_release_than_the_banner_is_refused_unless_the_user_
     assert proc.returncode == 2 and err.startswith(f"earlymem: error: {k}: the image is 6.1.0-test") and "--kernel-version" in err
     ok = subprocess.run(base + ["--kernel-version", "6.1.0-test"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_log_cut_inside_its_e820_map_says_so(tmp_path):
+    lines = (FIX / "oracle" / "pc-1g-plain--6.1" / "serial.log").read_text(errors="replace").splitlines()
+    last = max(i for i, ln in enumerate(lines) if "BIOS-e820:" in ln and "Linux version" not in ln and i < 60)
+    cut = tmp_path / "cut.log"
+    cut.write_text("\n".join(lines[: last + 1]) + "\n")
+    proc = _predict(cut)
+    assert proc.returncode == 0 and "ends inside its BIOS-e820 map" in proc.stderr
+    whole = _predict(FIX / "oracle" / "pc-1g-plain--6.1" / "serial.log")
+    assert "ends inside" not in whole.stderr
+
+
+def test_words_after_a_double_dash_are_said_to_go_to_init(tmp_path):
+    root = tmp_path / "sys"
+    (root / "sys/firmware/memmap/0").mkdir(parents=True)
+    (root / "sys/firmware/memmap/1").mkdir(parents=True)
+    for d, (s, e, ty) in {"0": ("0x0", "0x9fbff", "System RAM"), "1": ("0x100000", "0x3fffffff", "System RAM")}.items():
+        (root / f"sys/firmware/memmap/{d}/start").write_text(s + "\n")
+        (root / f"sys/firmware/memmap/{d}/end").write_text(e + "\n")
+        (root / f"sys/firmware/memmap/{d}/type").write_text(ty + "\n")
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/cmdline").write_text("nokaslr crashkernel=128M -- single crashkernel=1G\n")
+    (root / "proc/sys/kernel/osrelease").write_text("6.1.0-50-amd64\n")
+    proc = subprocess.run([sys.executable, "-m", "earlymem", "e820", "--proc", str(root)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "after '--' go to init, not the kernel: single crashkernel=1G" in proc.stderr

@@ -164,6 +164,8 @@ class BootLog:
 
     source: str
     first_lineno: int = 1
+    #: the last line with text that belongs to this boot
+    last_lineno: int = 0
     version: str | None = None
     version_lineno: int | None = None
     banner: str | None = None
@@ -453,6 +455,9 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
             "no kernel boot messages found (expected 'Linux version', 'Command line:' or an e820 map)",
             source=source,
         )
+    last = max((i for i, ln in enumerate(lines, 1) if ln.strip()), default=0)
+    for b, nxt in zip(boots, boots[1:] + [None]):
+        b.last_lineno = (nxt.first_lineno - 1) if nxt is not None else last
     return boots
 
 

@@ -100,6 +100,7 @@ def load_input(
     if sum(x is not None for x in (dmesg, machine_file, proc_root)) != 1:
         raise ValueError("give exactly one of --dmesg FILE, --machine FILE or --proc DIR")
     crash_cpu = None
+    notes: list[str] = []
     if dmesg is not None:
         boots = read_boot_logs(dmesg)
         if boot > len(boots):
@@ -107,6 +108,10 @@ def load_input(
         log = boots[boot - 1]
         machine = machine_from_boot_log(log)
         crash_cpu = log.crash_cpu
+        fw = log.firmware
+        if fw is not None and fw.lines and fw.lines[-1].lineno >= log.last_lineno:
+            notes.append(f"{dmesg}:{fw.lines[-1].lineno}: the log ends inside its BIOS-e820 map: entries after it, "
+                         "if the kernel printed any, are missing from the prediction")
         if kernel_version is None and log.version is None:
             raise InputError("no kernel version (no 'Linux version' banner); pass --kernel-version", source=str(dmesg),
                              line=log.first_lineno)
@@ -121,7 +126,9 @@ def load_input(
     if kernel_version:
         # the override names the kernel (a series stands for its pinned build)
         machine = dataclasses.replace(machine, kernel_version=parse_version(kernel_version), kernel_banner=None)
-    loaded = LoadedInput(machine, profile, crash_cpu=crash_cpu)
+    loaded = LoadedInput(machine, profile, crash_cpu=crash_cpu, notes=notes)
+    if machine.command_line.init_args:
+        notes.append(f"the command line's words after '--' go to init, not the kernel: {' '.join(machine.command_line.init_args)}")
     if append:
         loaded.machine = dataclasses.replace(machine, command_line=CommandLine(f"{machine.command_line.text} {append}".strip()),
                                              command_line_at=("--append", None, None))
