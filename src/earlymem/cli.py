@@ -55,9 +55,7 @@ def _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_i
                             kernel_version=kernel_version, append=append, kernel_image=kernel_image)
     except ValueError as exc:
         raise click.UsageError(str(exc))
-    for note in loaded.notes:
-        _note(note)
-    return loaded
+    return loaded  # (its notes are printed once the command's work succeeded: an error stays one line)
 
 
 def _note(text: str) -> None:
@@ -79,6 +77,8 @@ def e820_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kerne
 
     loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version)  # (the map needs no image)
     report = e820_phase(loaded.machine, loaded.profile)
+    for note in loaded.notes:
+        _note(note)
     machine = loaded.machine
     if fmt == "dmesg":
         click.echo("\n".join(report.dmesg_lines()))
@@ -211,7 +211,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
     loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
     profile = loaded.profile
     result = run_boot(loaded.machine, profile, loaded.kernel)
-    for note in result.assumptions:
+    for note in [*loaded.notes, *result.assumptions]:
         _note(note)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
@@ -355,7 +355,7 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
         # a load the real tool refuses: its words on stderr, exit status 1 (not bad input)
         click.echo(f"earlymem: the load fails: {load.error}", err=True)
         sys.exit(1)
-    for note in ([] if normal else list(first.assumptions)) + notes + list(load.notes):
+    for note in list(loaded.notes) + ([] if normal else list(first.assumptions)) + notes + list(load.notes):
         _note(note)
     if fmt == "json":
         click.echo(json.dumps(text.kexec_json(load), indent=2))
