@@ -195,11 +195,19 @@ class Memblock:
         if not type_.regions:
             type_._reset_empty()
 
-    def _merge_regions(self, type_: MemblockType) -> None:
-        """``memblock_merge_regions()``: merge adjacent regions of equal nid and flags."""
+    def _merge_regions(self, type_: MemblockType, start_rgn: int = 0, end_rgn: int | None = None) -> None:
+        """``memblock_merge_regions()``: merge adjacent regions of equal nid and flags.
+
+        With ``start_rgn``/``end_rgn`` only the pairs around the regions just
+        inserted are looked at, as the kernel does since Peng Zhang's "memblock:
+        Avoid useless checks in memblock_merge_regions()" (Jan 2023, v6.3
+        [release unverified]); the same result as the older whole-array pass,
+        since every operation leaves the array merged.
+        """
         regs = type_.regions
-        i = 0
-        while i < len(regs) - 1:
+        i = start_rgn - 1 if start_rgn else 0
+        last = len(regs) - 1 if end_rgn is None else min(end_rgn, len(regs) - 1)
+        while i < last:
             this, nxt = regs[i], regs[i + 1]
             if this.end != nxt.base or this.nid != nxt.nid or this.flags != nxt.flags:
                 if this.end > nxt.base:
@@ -208,6 +216,7 @@ class Memblock:
                 continue
             this.size += nxt.size
             del regs[i + 1]
+            last -= 1
 
     def _double_array(self, type_: MemblockType, new_area_start: int, new_area_size: int) -> None:
         """``memblock_double_array()``: twice the capacity, in memory found with memblock.
@@ -256,10 +265,13 @@ class Memblock:
             type_.total_size = size
             return
         insert = False
+        # regions ending at or before base are skipped by the kernel's walk; bisect past them
+        first = max(bisect_right(type_.regions, obase, key=_base) - 1, 0)
         while True:
             base = obase
             nr_new = 0
-            idx = 0
+            idx = first
+            start_rgn = end_rgn = -1
             while idx < len(type_.regions):
                 rgn = type_.regions[idx]
                 rbase, rend = rgn.base, rgn.end
@@ -271,6 +283,9 @@ class Memblock:
                 if rbase > base:
                     nr_new += 1
                     if insert:
+                        if start_rgn < 0:
+                            start_rgn = idx
+                        end_rgn = idx + 1
                         self._insert_region(type_, idx, base, rbase - base, nid, flags)
                         idx += 1
                 base = min(rend, end)
@@ -278,6 +293,9 @@ class Memblock:
             if base < end:
                 nr_new += 1
                 if insert:
+                    if start_rgn < 0:
+                        start_rgn = idx
+                    end_rgn = idx + 1
                     self._insert_region(type_, idx, base, end - base, nid, flags)
             if not nr_new:
                 return
@@ -285,8 +303,9 @@ class Memblock:
                 while type_.cnt + nr_new > type_.max:
                     self._double_array(type_, obase, size)
                 insert = True
+                first = max(bisect_right(type_.regions, obase, key=_base) - 1, 0)  # (doubling may have reserved below)
                 continue
-            self._merge_regions(type_)
+            self._merge_regions(type_, start_rgn, end_rgn)
             return
 
     def add_node(self, base: int, size: int, nid: int, flags: int = MEMBLOCK_NONE) -> None:
@@ -467,13 +486,24 @@ class Memblock:
                     yield (cur, end, m.nid)
                     break
 
-    def _free_ranges_rev(self, nid: int, flags: int) -> Iterator[tuple[int, int, int]]:
+    def _free_ranges_rev(self, nid: int, flags: int, lo: int = 0, hi: int | None = None,
+                         min_size: int = 0) -> Iterator[tuple[int, int, int]]:
         """__next_mem_range_rev(): the same pieces, descending, lazily -- a
         top-down search stops at the first that fits instead of walking every
-        region (the cost of an allocation follows how far down it looks)."""
+        region (the cost of an allocation follows how far down it looks).
+
+        A search may say where it looks: memory regions wholly at or above
+        ``hi`` or at or below ``lo``, and those smaller than ``min_size``, hold
+        no piece it could use and are not visited."""
         res = self.reserved.regions
-        for m in reversed(self.memory.regions):
-            if not m.size or self._should_skip(m, nid, flags):
+        regs = self.memory.regions
+        top = len(regs) if hi is None else bisect_left(regs, hi, key=_base)
+        hi_ = PHYS_ADDR_MAX if hi is None else hi
+        for i in range(top - 1, -1, -1):
+            m = regs[i]
+            if m.base + m.size <= lo:
+                break
+            if m.size < min_size or not m.size or self._should_skip(m, nid, flags):
                 continue
             cur, base = m.end, m.base
             k = bisect_left(res, cur, key=_base) - 1
@@ -482,11 +512,15 @@ class Memblock:
                     k -= 1
                 if k >= 0 and res[k].end > base and res[k].size:
                     if res[k].end < cur:
-                        yield (max(res[k].end, base), cur, m.nid)
+                        piece = max(res[k].end, base)
+                        # (a piece too small once clamped to [lo, hi) is of no use to the search)
+                        if min(cur, hi_) - max(piece, lo) >= min_size:
+                            yield (piece, cur, m.nid)
                     cur = min(cur, res[k].base)
                     k -= 1
                 else:
-                    yield (base, cur, m.nid)
+                    if min(cur, hi_) - max(base, lo) >= min_size:
+                        yield (base, cur, m.nid)
                     break
 
     def mem_pfn_ranges(self, nid: int = NUMA_NO_NODE) -> list[tuple[int, int, int]]:
@@ -515,7 +549,7 @@ class Memblock:
                 if cand < e and e - cand >= size:
                     return cand
             return 0
-        for s, e, _ in self._free_ranges_rev(nid, flags):
+        for s, e, _ in self._free_ranges_rev(nid, flags, *((start, end, size) if size else ())):
             s, e = min(max(s, start), end), min(max(e, start), end)
             if e < size:
                 continue
