@@ -32,7 +32,7 @@ SEED = ROOT / "src" / "earlymem" / "scenario" / "scenarios" / "seed-2011.toml"
 
 
 def _schema_file(schema_id: str) -> Path:
-    """``earlymem/boot/1`` -> docs/schemas/earlymem-boot-1.json"""
+    """``earlymem/boot/2`` -> docs/schemas/earlymem-boot-2.json"""
     return SCHEMA_DIR / (schema_id.replace("/", "-") + ".json")
 
 
@@ -43,7 +43,7 @@ def _schemas() -> dict[str, dict]:
 
 def _registry() -> Registry:
     """The schemas under their $id and under their file name (what the relative
-    ``"$ref": "earlymem-boot-1.json"`` of the kexec and replay schemas resolves to)."""
+    ``"$ref": "earlymem-boot-2.json"`` of the kexec and replay schemas resolves to)."""
     resources = []
     for name, schema in _schemas().items():
         res = Resource.from_contents(schema)
@@ -132,7 +132,13 @@ def _kernel_with_purgatory(tmp_path) -> Path:
 
 
 def test_one_schema_file_per_schema_id():
-    assert {p.name for p in SCHEMA_DIR.glob("*.json")} == {_schema_file(i).name for i in SCHEMAS.values()}
+    # the current version of every id, and the older versions kept beside them (docs/json-schema.md)
+    current = {_schema_file(i).name for i in SCHEMAS.values()}
+    files = {p.name for p in SCHEMA_DIR.glob("*.json")}
+    assert current <= files
+    for name in files - current:
+        kind, version = re.fullmatch(r"earlymem-([a-z0-9]+)-([0-9]+)\.json", name).groups()
+        assert int(version) < int(SCHEMAS[kind].rsplit("/", 1)[1]), name
     assert SCHEMAS["boot"] == SCHEMA
 
 
@@ -182,7 +188,7 @@ def test_closed_sets_are_the_codes():
     from earlymem.verification import FAMILIES
 
     s = _schemas()
-    boot, kexec, replay, verify, bz = (s[f"earlymem-{k}-1.json"] for k in ("boot", "kexec", "replay", "verify", "bzimage"))
+    boot, kexec, replay, verify, bz = (s[_schema_file(SCHEMAS[k]).name] for k in ("boot", "kexec", "replay", "verify", "bzimage"))
     assert boot["properties"]["pipeline"]["enum"] == [p.value for p in Pipeline]
     # every family the modern boot prints, and the bootmem/memblock eras' own steps
     assert set(LINE_FAMILIES) <= set(boot["$defs"]["lineFamily"]["enum"])
@@ -198,9 +204,9 @@ def test_closed_sets_are_the_codes():
 
 def test_the_schemas_are_strict():
     doc = _json("predict", "--dmesg", ORACLE / "pc-4g-ck256-load-crash--6.1" / "serial.log")
-    _validate(doc, "earlymem/boot/1")
+    _validate(doc, "earlymem/boot/2")
     bad = [
-        {**doc, "schema": "earlymem/boot/2"},
+        {**doc, "schema": "earlymem/boot/1"},
         {**doc, "surprise": 1},
         {**doc, "max_pfn": hex(doc["max_pfn"])},
         {**doc, "zones": [{**doc["zones"][0], "name": "HighMem"}]},
@@ -209,7 +215,7 @@ def test_the_schemas_are_strict():
     ]
     for b in bad:
         with pytest.raises(AssertionError, match="error"):
-            _validate(b, "earlymem/boot/1")
+            _validate(b, "earlymem/boot/2")
 
 
 # -- predict -----------------------------------------------------------------------------------
@@ -230,28 +236,28 @@ PREDICT_CAPTURES = [
 @pytest.mark.parametrize("capture", PREDICT_CAPTURES)
 def test_predict_on_oracle_captures(capture):
     doc = _json("predict", "--dmesg", ORACLE / capture / "serial.log")
-    _validate(doc, "earlymem/boot/1")
+    _validate(doc, "earlymem/boot/2")
     assert doc["pipeline"] == "modern" and doc["zones"]
 
 
 @pytest.mark.parametrize("log", PUBLIC, ids=lambda p: p.stem)
 def test_predict_on_public_old_era_logs(log):
     doc = _json("predict", "--dmesg", log)
-    _validate(doc, "earlymem/boot/1")
+    _validate(doc, "earlymem/boot/2")
     assert doc["pipeline"] == "e820" and doc["max_pfn"] is None
 
 
 def test_predict_on_a_boot_log_with_appended_parameters():
     log = FIX / "bootlogs" / "pc-4g--6.1.0-50-amd64.log"
     doc = _json("predict", "--dmesg", log, "--append", "mem=3G memmap=64M$0x50000000")
-    _validate(doc, "earlymem/boot/1")
+    _validate(doc, "earlymem/boot/2")
     assert doc["user_e820"]
 
 
 @pytest.mark.parametrize("version", ["2.6.23", "2.6.27", "2.6.37", "5.10", "6.1", "6.12", "7.2"])
 def test_predict_on_the_bundled_seed_2011_machine(tmp_path, version):
     doc = _json("predict", "--machine", _machine_toml(tmp_path), "--kernel-version", version)
-    _validate(doc, "earlymem/boot/1")
+    _validate(doc, "earlymem/boot/2")
     if version == "2.6.27":  # BOOTMEM_EXCLUSIVE refuses crashkernel=128M@16M
         assert doc["crash_requested"] == [16 << 20, 144 << 20]
     if doc["pipeline"] == "bootmem":  # earlymem's account of the silent steps, with their numbers
@@ -271,7 +277,7 @@ def test_predict_on_the_bundled_seed_2011_machine(tmp_path, version):
 ], ids=["memmap", "malformed", "append", "exactmap-2.6.16", "end_user_pfn-2.6.22", "mem1g-3.9"])
 def test_e820(args):
     doc = _json("e820", "--dmesg", *args)
-    _validate(doc, "earlymem/e820/1")
+    _validate(doc, "earlymem/e820/2")
 
 
 # -- verify ------------------------------------------------------------------------------------
@@ -307,27 +313,27 @@ def test_kexec_load_with_an_initrd(tmp_path):
     rd.write_bytes(b"\0" * 5000)
     doc = _json("kexec", "--dmesg", ORACLE / "pc-4g-ck256-load-crash--6.1" / "serial.log", "--kernel", k, "--initrd", rd,
                 "--append", "console=ttyS0 nokaslr")
-    _validate(doc, "earlymem/kexec/1")
-    assert doc["method"] == "kexec_load" and doc["capture"]["schema"] == "earlymem/boot/1" and doc["capture"]["lines"]
+    _validate(doc, "earlymem/kexec/2")
+    assert doc["method"] == "kexec_load" and doc["capture"]["schema"] == "earlymem/boot/2" and doc["capture"]["lines"]
     # "capture" is checked against the boot schema through the relative $ref
     with pytest.raises(AssertionError, match="/capture/zones/0"):
-        _validate({**doc, "capture": {**doc["capture"], "zones": [{**doc["capture"]["zones"][0], "spanned": "0x10"}]}}, "earlymem/kexec/1")
+        _validate({**doc, "capture": {**doc["capture"], "zones": [{**doc["capture"]["zones"][0], "spanned": "0x10"}]}}, "earlymem/kexec/2")
     with pytest.raises(AssertionError, match="segments"):
-        _validate({k: v for k, v in doc.items() if k != "segments"}, "earlymem/kexec/1")
+        _validate({k: v for k, v in doc.items() if k != "segments"}, "earlymem/kexec/2")
 
 
 def test_kexec_load_on_numa_with_a_pinned_build(tmp_path):
     k = _synthetic_kernel(tmp_path, b"5.10.0-32-amd64")
     doc = _json("kexec", "--dmesg", ORACLE / "numa2x4g-ck256-load-crash--5.10" / "serial.log", "--kernel", k,
                 "--append", "console=ttyS0 nr_cpus=1 nokaslr", "--rng-ready", "--cpus", "2")
-    _validate(doc, "earlymem/kexec/1")
+    _validate(doc, "earlymem/kexec/2")
     assert len(doc["capture"]["nodes"]) >= 1
 
 
 def test_kexec_normal_load(tmp_path):
     k = _synthetic_kernel(tmp_path)
     doc = _json("kexec", "--dmesg", ORACLE / "pc-4g-ck256-load-crash--6.12" / "serial.log", "--kernel", k, "--normal")
-    _validate(doc, "earlymem/kexec/1")
+    _validate(doc, "earlymem/kexec/2")
     assert doc["method"] == "kexec_load_normal" and doc["capture"] is None and "kdump" not in doc
 
 
@@ -335,7 +341,7 @@ def test_kexec_normal_load(tmp_path):
 def test_kexec_file_load(tmp_path, capture):
     k = _kernel_with_purgatory(tmp_path)
     doc = _json("kexec", "--dmesg", ORACLE / capture / "serial.log", "--kernel", k, "--file-load", "--append", "console=ttyS0")
-    _validate(doc, "earlymem/kexec/1")
+    _validate(doc, "earlymem/kexec/2")
     assert doc["method"] == "kexec_file_load" and any(s["name"] == "purgatory" for s in doc["segments"])
 
 
@@ -345,20 +351,20 @@ def test_kexec_file_load(tmp_path, capture):
 @pytest.mark.parametrize("version", ["2.6.23", "2.6.27", "2.6.37", "6.1", "7.2"])
 def test_replay_one_version(version):
     doc = _json("replay", "--kernel-version", version)
-    _validate(doc, "earlymem/replay/1")
-    assert isinstance(doc, dict) and doc["boot"]["schema"] == "earlymem/boot/1"
+    _validate(doc, "earlymem/replay/2")
+    assert isinstance(doc, dict) and doc["boot"]["schema"] == "earlymem/boot/2"
 
 
 def test_replay_several_versions_is_a_list():
     doc = _json("replay", "seed-2011", "--kernel-version", "2.6.23,2.6.33,2.6.37,5.10")
-    _validate(doc, "earlymem/replay/1")
+    _validate(doc, "earlymem/replay/2")
     assert [d["kernel"] for d in doc] == ["2.6.23", "2.6.33", "2.6.37", "5.10"]
     assert {d["verdict"] for d in doc} >= {"corruption", "safe"}
 
 
 def test_replay_with_a_real_kdump_image(tmp_path):
     doc = _json("replay", "--kernel-version", "2.6.23", "--kdump-kernel", _synthetic_kernel(tmp_path))
-    _validate(doc, "earlymem/replay/1")
+    _validate(doc, "earlymem/replay/2")
 
 
 # -- bzimage -----------------------------------------------------------------------------------

@@ -87,6 +87,8 @@ def e820_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kerne
         click.echo(json.dumps(text.e820_json(report, machine.source, kernel_version or version), indent=2))
     else:
         text.e820_table(report)
+    if report.user is not None and report.user.panic is not None:
+        _note(f"predicted outcome: the kernel panics in {report.user.panic[1]}(): {report.user.panic[2]}")
 
 
 @cli.group("oracle")
@@ -190,7 +192,7 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "iomem", "zoneinfo", "buddyinfo", "json"]), default="dmesg", show_default=True,
               help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; zoneinfo: each zone's pages block "
                    "(free pages at the hand-off; managed, watermarks and protection as they stand after boot); "
-                   "buddyinfo: the free lists at the hand-off; json: the whole boot, as data (schema earlymem/boot/1).")
+                   "buddyinfo: the free lists at the hand-off; json: the whole boot, as data (schema earlymem/boot/2).")
 def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 

@@ -30,7 +30,7 @@ from earlymem.allocators.memblock import Memblock
 from earlymem.kernels.builds import KernelBuild, build_for, is_series, pinned_build
 from earlymem.kernels.eras import profile_for
 from earlymem.kernels.profile import KernelProfile, Pipeline
-from earlymem.lib.errors import InputError
+from earlymem.lib.errors import InputError, KernelPanic
 from earlymem.lib.ranges import Range, RangeSet
 from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE
 from earlymem.machine import Machine
@@ -41,7 +41,7 @@ from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23
 from earlymem.mm.watermarks import lowmem_reserve, zone_watermarks
 from earlymem.phases.bootmem_era import PGDAT_SIZE_2_6_23, Event, boot_bootmem_era
-from earlymem.phases.crashkernel import predict_crashkernel
+from earlymem.phases.crashkernel import early_crash_lines, predict_crashkernel
 from earlymem.phases.e820 import E820Report, e820_report
 from earlymem.phases.free_area_init import MOVABLE_PARAMS, zone_sizes
 from earlymem.phases.image import place_kernel
@@ -58,6 +58,7 @@ from earlymem.phases.setup_arch import setup_allocations
 from earlymem.phases.start_kernel import start_kernel
 from earlymem.result import (
     Allocation,
+    Panic,
     BootResult,
     CrashRegion,
     E820Range,
@@ -110,9 +111,29 @@ def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelB
             raise InputError("no kernel version (no 'Linux version' banner); pass --kernel-version", source=machine.source)
         profile = profile_for(machine.kernel_version)
     report = e820_phase(machine, profile)
+    if report.user is not None and report.user.panic is not None:
+        return _panicked(machine, profile, report, _e820_lines(report), Panic(*report.user.panic))
     run = {Pipeline.MODERN: _boot_modern, Pipeline.BOOTMEM: _boot_early_era, Pipeline.MEMBLOCK_2_6_37: _boot_early_era,
            Pipeline.E820: _boot_e820_only}[profile.pipeline]
-    return run(machine, profile, report, kernel)
+    try:
+        return run(machine, profile, report, kernel)
+    except KernelPanic as exc:  # a phase after the e820 map (the modern boot catches its own, with its lines)
+        return _panicked(machine, profile, report, _e820_lines(report), Panic(exc.message, exc.function, exc.detail),
+                         between=True)
+
+
+def _panicked(machine: Machine, profile: KernelProfile, report: E820Report, lines: list[Line], panic: Panic, *,
+              between: bool = False) -> BootResult:
+    """The boot up to the kernel's panic: the lines before it, the panic line (when its
+    words are all known), and nothing predicted after."""
+    if panic.message is not None and not any(ln.family == "panic" for ln in lines):
+        lines = [*lines, Line("panic", f"Kernel panic - not syncing: {panic.message}", panic.function)]
+    why = f"the kernel panics in {panic.function}()"
+    missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "crashkernel", "zones", "node ranges", "Initmem", "iomem")]
+    if between:
+        missing.append(NotPredicted("lines between the e820 map and the panic", "not modelled on this path"))
+    return _result(machine, profile, report, None, e820=(), max_pfn=None, kernel_image=None, lines=tuple(lines),
+                   not_predicted=tuple(missing), panic=panic)
 
 
 def _on_command_line(machine: Machine, exc: InputError) -> InputError:
@@ -193,7 +214,14 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
     if placed is None:
         missing += [NotPredicted(f, why) for f in IMAGE_FAMILIES]
     else:
-        setup = setup_allocations(nodes, machine, profile, placed, build)
+        try:
+            setup = setup_allocations(nodes, machine, profile, placed, build)
+        except KernelPanic as exc:
+            # init_mem_mapping() and reserve_initrd() run before x86_numa_init() prints; 5.10's
+            # low-1M crashkernel line (reserve_real_mode()) before them
+            early = [Line("crashkernel", t, "reserve_real_mode") for t in early_crash_lines(machine, profile)]
+            return _panicked(machine, profile, report, [*lines[:early_at], *early],
+                             Panic(exc.message, exc.function, exc.detail))
         lines += [Line("numa", t, "initmem_init") for t in setup.node_data_lines]
         assumptions += setup.notes
         allocations += _allocs(setup.allocations, "setup_arch")

@@ -1,7 +1,7 @@
 """``BootResult``: one boot, as typed data, from the firmware map to the hand-off and after.
 
 :func:`earlymem.boot` fills it; renderers (:mod:`earlymem.render`) turn it into
-the kernel's text or into JSON (``to_json()``, schema ``earlymem/boot/1``,
+the kernel's text or into JSON (``to_json()``, schema ``earlymem/boot/2``,
 docs/json-schema.md); kexec (:mod:`earlymem.kexec`) reads it, never text.
 Nothing here is mutable: a later stage takes a result and returns its own.
 
@@ -16,10 +16,10 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = ["SCHEMA", "LINE_FAMILIES", "Line", "E820Range", "MemblockRegion", "Allocation", "CrashRegion", "NumaNode",
-           "Zone", "Free", "LedgerPhase", "NotPredicted", "IomemResource", "BootResult", "Verdict", "to_json_value"]
+           "Zone", "Free", "LedgerPhase", "NotPredicted", "IomemResource", "Panic", "BootResult", "Verdict", "to_json_value"]
 
 #: The JSON schema of :meth:`BootResult.to_json` (docs/json-schema.md); bumped on any incompatible change.
-SCHEMA = "earlymem/boot/1"
+SCHEMA = "earlymem/boot/2"
 
 #: Families of kernel log lines a boot prints, in the order a boot prints their first line.
 LINE_FAMILIES = {
@@ -31,6 +31,7 @@ LINE_FAMILIES = {
     "crashkernel": "crashkernel reservation lines",
     "zones": "Zone ranges and Movable zone lines",
     "node-ranges": "Early memory node ranges",
+    "panic": "Kernel panic - not syncing: where the kernel would panic on this input",
     "initmem": "Initmem setup node lines",
     "nosave": "Registered nosave memory lines (hibernation)",
     "percpu": "percpu: Embedded line",
@@ -185,6 +186,21 @@ class NotPredicted:
 
 
 @dataclass(frozen=True)
+class Panic:
+    """Where the kernel panics on this input: a predicted outcome.
+
+    :param message: what ``panic()`` prints after ``Kernel panic - not syncing: ``;
+        None when a number in it is not known (``why`` says what).
+    :param function: the kernel function that panics.
+    :param why: plain words: what leads there.
+    """
+
+    message: str | None
+    function: str
+    why: str
+
+
+@dataclass(frozen=True)
 class BootResult:
     """One boot of one machine under one kernel profile (and build).
 
@@ -208,6 +224,7 @@ class BootResult:
     :param iomem: the memory part of /proc/iomem.
     :param assumptions: what was assumed, in words.
     :param not_predicted: what is not predicted, and why.
+    :param panic: where the kernel panics (its lines stop there), None when it boots.
     """
 
     era: str
@@ -244,6 +261,7 @@ class BootResult:
     #: memblock's calls ``(kind, base, size)`` in call order, as memblock=debug prints them;
     #: kept only when ``Memblock.TRACE`` is on (tools/memblock_trace.py)
     memblock_trace: tuple[tuple[str, int, int], ...] | None = None
+    panic: Panic | None = None
     schema: str = field(default=SCHEMA)
 
     # -- views ----------------------------------------------------------------
@@ -263,7 +281,7 @@ class BootResult:
         return next((n.reason for n in self.not_predicted if n.what == what), None)
 
     def to_json(self) -> dict:
-        """The result as JSON-ready data (schema ``earlymem/boot/1``: docs/json-schema.md)."""
+        """The result as JSON-ready data (schema ``earlymem/boot/2``: docs/json-schema.md)."""
         return to_json_value(self)
 
 

@@ -139,6 +139,10 @@ def kexec_load(machine: Machine, first: BootResult, capture: KernelBuild, *, pro
     :return: the load; when the real tool refuses it, ``error`` holds its words.
     :raises InputError: when the load cannot be predicted at all (no header, an era without kexec_file).
     """
+    if first.panic is not None:
+        # nothing runs kexec: the first kernel never reaches user space
+        return KexecResult(method, error=f"the first kernel panics during boot ({first.panic.function}()), so nothing is loaded",
+                           notes=(f"the first kernel panics: {first.panic.why}",))
     if capture.header is None:
         raise InputError(f"no bzImage setup header known for {capture.name}", field="--kernel")
     if profile is None:

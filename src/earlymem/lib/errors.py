@@ -7,7 +7,7 @@ exception type is meant to escape for bad input.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "EXIT_BAD_INPUT"]
+__all__ = ["InputError", "KernelPanic", "EXIT_BAD_INPUT"]
 
 #: Exit status of the CLI for any rejected input.
 EXIT_BAD_INPUT = 2
@@ -54,3 +54,19 @@ class InputError(Exception):
         if self.field:
             where += f": {self.field}"
         return f"{where}: {self.message}"
+
+
+class KernelPanic(Exception):
+    """The kernel would panic on this (legal) input: a predicted outcome, not an input error.
+
+    :param message: the panic's text as ``panic()`` prints it after ``Kernel panic - not syncing: ``,
+        or None when a number in it is not known (``detail`` then says what is).
+    :param function: the kernel function that panics.
+    :param detail: plain words: why it panics, and what of the message is not known.
+    """
+
+    def __init__(self, message: str | None, *, function: str, detail: str = "") -> None:
+        super().__init__(message or detail)
+        self.message = message
+        self.function = function
+        self.detail = detail

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Iterable, Sequence
 
-from earlymem.lib.errors import InputError
+from earlymem.lib.errors import InputError, KernelPanic
 from earlymem.lib.ranges import Range
 from earlymem.lib.units import U64_MAX
 
@@ -124,8 +124,11 @@ class E820Table:
         not sanitized.  :return: bytes updated.
         """
         if old_type == new_type:
-            # BUG_ON(old_type == new_type) in the kernel.
-            raise InputError(f"e820 update from type {old_type} to the same type (the kernel would BUG)")
+            # BUG_ON(old_type == new_type) in the kernel: an oops this early is fatal;
+            # "kernel BUG at arch/x86/kernel/e820.c:<line>!" names a line of the build's source
+            raise KernelPanic(None, function="__e820__range_update",
+                              detail=f"BUG_ON(old_type == new_type): an e820 update from type {old_type} to the same type "
+                                     "('kernel BUG at arch/x86/kernel/e820.c:<line>!', the line depends on the build)")
         if size > U64_MAX - start:
             size = U64_MAX - start
         end = start + size

@@ -40,7 +40,7 @@ from earlymem.allocators.bootmem import (
     FreedRun,
 )
 from earlymem.kernels.eras import profile_for
-from earlymem.lib.errors import InputError
+from earlymem.lib.errors import InputError, KernelPanic
 from earlymem.lib.ranges import Range
 from earlymem.lib.units import memparse
 from earlymem.lib.x86_64 import MAX_DMA_ADDRESS, PAGE, PGDIR_SIZE, PUD_SIZE
@@ -199,7 +199,9 @@ def boot_bootmem_era(machine: Machine, e820: list[E820Entry], *, exclusive: bool
     used = (-(-end // PGDIR_SIZE) + gib) * PAGE
     t = find_e820_area(e820, bad, 0x8000, end, tables)
     if t is None:
-        raise InputError("Cannot find space for the kernel page tables (the kernel panics)", field="e820")
+        # arch/x86/mm/init_64.c find_early_table_space(): panic("Cannot find space for the kernel page tables")
+        raise KernelPanic("Cannot find space for the kernel page tables", function="find_early_table_space",
+                          detail=f"no free {tables:#x} bytes in the e820 map between 0x8000 and {end:#x}")
     bad.tables = Range(t, t + used)
     events.append(Event("page tables", f"direct-mapping page tables at [{t:#x}-{t + used - 1:#x}] ({used >> 12} pages)", data={"start": t, "end": t + used}))
     # NUMA: SRAT nodes, or one faked node

@@ -27,7 +27,7 @@ from earlymem.lib.ranges import Range
 from earlymem.lib.units import memparse
 from earlymem.machine import Machine
 
-__all__ = ["CrashRequest", "CrashPrediction", "parse_crashkernel", "predict_crashkernel"]
+__all__ = ["CrashRequest", "CrashPrediction", "parse_crashkernel", "predict_crashkernel", "early_crash_lines"]
 
 SUFFIXES = (",high", ",low", ",cma")
 CRASH_ALIGN = 16 << 20
@@ -224,6 +224,16 @@ class CrashPrediction:
     requested: Range | None = None
 
 
+def early_crash_lines(machine: Machine, profile: KernelProfile) -> list[str]:
+    """The crashkernel line printed long before the reservation: 5.10's
+    ``kexec: Reserving the low 1M of memory for crashkernel`` (reserve_real_mode()
+    -> crash_reserve_low_1M(); gone in v5.13 with f1d4d47c5851 "x86/setup: Always
+    reserve the first 1M of RAM")."""
+    if profile.crash.low_1m_message and "crashkernel=" in machine.command_line.text:
+        return ["kexec: Reserving the low 1M of memory for crashkernel"]
+    return []
+
+
 def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock | None) -> CrashPrediction | None:
     """The crashkernel lines and regions, or None when they are not determined.
 
@@ -235,8 +245,7 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock |
         return None
     cmdline = machine.command_line.text
     out = CrashPrediction()
-    if profile.crash.low_1m_message and "crashkernel=" in cmdline:
-        out.early.append("kexec: Reserving the low 1M of memory for crashkernel")
+    out.early += early_crash_lines(machine, profile)
     total = mb.phys_mem_size()
     req = parse_crashkernel(cmdline, total, profile)
     if req is None:

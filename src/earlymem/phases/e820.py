@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.cmdline import CommandLine
-from earlymem.lib.errors import InputError
+from earlymem.lib.errors import InputError, KernelPanic
 from earlymem.lib.units import U64_MAX, memparse, parse_integer
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
@@ -79,6 +79,10 @@ class E820Report:
                 text = format_event(event, self.profile)
                 if text is not None:
                     out.append(("early-param" if event[0] in ("malformed", "warn") else "e820-edit", text))
+            if self.user.panic is not None:
+                if self.user.panic[0] is not None:
+                    out.append(("panic", f"Kernel panic - not syncing: {self.user.panic[0]}"))
+                return out
             if self.user.userdef:
                 out.append(("user-map", header("user", self.profile)))
                 out += [("user-map", ln) for ln in format_table("user", self.user.table.entries, self.profile)]
@@ -107,9 +111,11 @@ class E820Report:
             "firmware": {"who": self.firmware_who, "entries": entries(self.firmware)},
             "user": (
                 {"entries": entries(user.table.entries), "sanitized": self.profile.e820.sanitize_user_map}
-                if user is not None and user.userdef
+                if user is not None and user.userdef and user.panic is None
                 else None
             ),
+            "panic": ({"message": user.panic[0], "function": user.panic[1], "why": user.panic[2]}
+                      if user is not None and user.panic is not None else None),
             "end_user_pfn": user.end_user_pfn if user is not None else None,
             "ignored_parameters": list(user.ignored) if user is not None else [],
             "warnings": list(user.table.warnings) if user is not None else [],
@@ -144,6 +150,14 @@ class UserMapResult:
     userdef: bool = False
     end_user_pfn: int | None = None
     ignored: list[str] = field(default_factory=list)
+    #: where an early parameter makes the kernel panic: ``(message or None, function, why)``
+    #: -- e820__finish_early_params()'s "Invalid user supplied memory map", or a BUG_ON()
+    panic: tuple[str | None, str, str] | None = None
+
+
+#: early_panic()'s text when the user-defined map cannot be sanitized (arch/x86/kernel/e820.c
+#: e820__finish_early_params(); finish_e820_parsing() before v4.12, the same words since 2.6.25)
+PANIC_USER_MAP = "Invalid user supplied memory map"
 
 
 def apply_mem_params(firmware: E820Table, cmdline: CommandLine, profile: KernelProfile) -> UserMapResult:
@@ -153,41 +167,41 @@ def apply_mem_params(firmware: E820Table, cmdline: CommandLine, profile: KernelP
     left to right (``mem=`` and ``memmap=`` interleaved as written); then
     ``e820__finish_early_params()`` (``finish_e820_parsing()`` before v4.12)
     sanitizes the table if any parameter set ``userdef`` (since 2.6.25) and
-    prints it.  :raises InputError: if the kernel would panic
-    (``Invalid user supplied memory map``).
+    prints it.  Where the table cannot be sanitized the kernel panics
+    (``early_panic("Invalid user supplied memory map")``): ``panic`` says why,
+    a predicted outcome (:data:`PANIC_USER_MAP`).
     """
     table = firmware.copy()
     result = UserMapResult(table)
     kw = {"full_message": profile.e820.full_message}
-    for name, value in cmdline.params():
-        if name == "mem":
-            ok = _parse_mem(value, table, result, profile, kw)
-        elif name == "memmap":
-            if profile.e820.memmap_comma_list:
-                # parse_memmap_opt() ignores parse_memmap_one()'s result and returns 0.
-                for item in value.split(",") if value is not None else []:
-                    _parse_memmap_one(item, table, result, profile, kw)
-                ok = True
+    try:
+        for name, value in cmdline.params():
+            if name == "mem":
+                ok = _parse_mem(value, table, result, profile, kw)
+            elif name == "memmap":
+                if profile.e820.memmap_comma_list:
+                    # parse_memmap_opt() ignores parse_memmap_one()'s result and returns 0.
+                    for item in value.split(",") if value is not None else []:
+                        _parse_memmap_one(item, table, result, profile, kw)
+                    ok = True
+                else:
+                    ok = _parse_memmap_one(value, table, result, profile, kw)
             else:
-                ok = _parse_memmap_one(value, table, result, profile, kw)
-        else:
-            continue
-        if not ok:
-            # init/main.c do_early_param(): the handler returned non-zero.
-            table.events.append(("malformed", name))
+                continue
+            if not ok:
+                # init/main.c do_early_param(): the handler returned non-zero.
+                table.events.append(("malformed", name))
+    except KernelPanic as exc:  # a BUG_ON() while editing the table
+        result.panic = (exc.message, exc.function, exc.detail)
+        return result
     if result.userdef and profile.e820.sanitize_user_map:
         new = sanitize(table.entries, no_merge_types=profile.e820.no_merge_types, max_entries=table.capacity)
         if new is None:
-            if len(table.entries) < 2:
-                raise InputError(
-                    "the kernel panics with 'Invalid user supplied memory map': "
-                    f"fewer than two e820 entries after mem=/memmap= ({len(table.entries)})",
-                    field="memmap",
-                )
-            raise InputError(
-                "the kernel panics with 'Invalid user supplied memory map': an entry wraps past 2^64",
-                field="memmap",
-            )
+            # e820__update_table() returns -1: fewer than two entries, or one that wraps past 2^64
+            result.panic = (PANIC_USER_MAP, "e820__finish_early_params",
+                            f"fewer than two e820 entries are left after mem=/memmap= ({len(table.entries)})"
+                            if len(table.entries) < 2 else "an e820 entry wraps past 2^64")
+            return result
         table.entries = new
     return result
 

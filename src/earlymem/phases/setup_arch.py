@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from earlymem.allocators.memblock import Memblock
 from earlymem.kernels.builds import KernelBuild
 from earlymem.kernels.profile import KernelProfile
-from earlymem.lib.errors import InputError
+from earlymem.lib.errors import KernelPanic
 from earlymem.lib.ranges import Range, RangeSet
 from earlymem.lib.units import memparse
 from earlymem.lib.x86_64 import PAGE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE
@@ -184,7 +184,9 @@ class _PageTables:
                 if self.can_use_brk:
                     self.brk_end += n * PAGE  # extend_brk()
                     return
-                raise InputError("alloc_low_pages: can not alloc memory (the kernel panics here)", field="e820")
+                # arch/x86/mm/init.c alloc_low_pages(): panic("alloc_low_pages: can not alloc memory")
+                raise KernelPanic("alloc_low_pages: can not alloc memory", function="alloc_low_pages",
+                                  detail=f"no free {n} page(s) for the direct mapping's page tables below the mapped memory")
             n -= got
 
     def map(self, start: int, end: int) -> None:
@@ -308,9 +310,17 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     if initrd is not None:
         covered = sum(max(0, min(r.end, initrd.end) - max(r.base, initrd.start)) for r in mb.memory)
         if covered < initrd.size:
+            # (the RAMDISK range ends page-aligned: area_size = PAGE_ALIGN(ramdisk_size))
             new = mb.phys_alloc_range(initrd.size, PAGE, 0, max_mapped)
             if not new:
-                raise InputError(f"initrd of {initrd.size:#x} bytes cannot be moved below {max_mapped:#x}: the kernel panics", field="RAMDISK")
+                # arch/x86/kernel/setup.c relocate_initrd(): panic("Cannot find place for new
+                # RAMDISK of size %lld\n", ramdisk_size) -- the exact size, which the RAMDISK
+                # line rounds up to a page, so the number is not known here
+                raise KernelPanic(None, function="relocate_initrd",
+                                  detail=f"Cannot find place for new RAMDISK of size N: the initrd [mem {initrd.start:#010x}-"
+                                         f"{initrd.end - 1:#010x}] is not all in the direct mapping and no free "
+                                         f"{initrd.size:#x} bytes are below max_pfn_mapped ({max_mapped:#x}); N is the "
+                                         f"initrd's exact size, from {max(initrd.size - PAGE + 1, 1)} to {initrd.size} bytes")
             mb.phys_free(initrd.start, initrd.size)
             out.allocations.append(("initrd (moved)", new, initrd.size))
     # 5. NODE_DATA

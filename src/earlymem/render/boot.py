@@ -7,7 +7,7 @@ from earlymem.render.iomem import child_line, iomem_text
 from earlymem.render.procfs import zoneinfo_lines
 from earlymem.result import BootResult
 
-__all__ = ["family_lines", "iomem_crash_lines", "not_predicted_note"]
+__all__ = ["family_lines", "iomem_crash_lines", "not_predicted_note", "panic_note"]
 
 
 def iomem_crash_lines(result: BootResult) -> list[str]:
@@ -35,8 +35,19 @@ def family_lines(result: BootResult) -> dict[str, list[str]]:
     return out
 
 
+def panic_note(result: BootResult) -> str | None:
+    """The outcome in plain words when the kernel panics on this input (None when it boots)."""
+    p = result.panic
+    if p is None:
+        return None
+    words = f"'{p.message}'" if p.message is not None else "its panic"
+    return f"predicted outcome: the kernel panics in {p.function}() with {words}: {p.why}; nothing after it is predicted"
+
+
 def not_predicted_note(result: BootResult) -> str | None:
     """One line naming what the boot does not predict and why (None when it predicts everything)."""
+    if result.panic is not None:
+        return panic_note(result)
     if not result.not_predicted:
         return None
     by_reason: dict[str, list[str]] = {}

@@ -1,9 +1,9 @@
 """Tables and reports for people (rich), and the JSON of every command.
 
 Each command's JSON is the serialisation of its typed result with a
-``schema`` key (docs/json-schema.md): ``earlymem/boot/1`` (predict),
-``earlymem/e820/1``, ``earlymem/verify/1``, ``earlymem/kexec/1``,
-``earlymem/replay/1``, ``earlymem/bzimage/1``.
+``schema`` key (docs/json-schema.md): ``earlymem/boot/2`` (predict),
+``earlymem/e820/2``, ``earlymem/verify/1``, ``earlymem/kexec/2``,
+``earlymem/replay/2``, ``earlymem/bzimage/1``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ __all__ = ["profiles_text", "profiles_json", "e820_table", "e820_json", "verify_
            "replay_text", "replay_brief", "replay_json", "SCHEMAS"]
 
 SCHEMAS = {
-    "boot": "earlymem/boot/1",
-    "e820": "earlymem/e820/1",
+    "boot": "earlymem/boot/2",
+    "e820": "earlymem/e820/2",
     "verify": "earlymem/verify/1",
-    "kexec": "earlymem/kexec/1",
-    "replay": "earlymem/replay/1",
+    "kexec": "earlymem/kexec/2",
+    "replay": "earlymem/replay/2",
     "bzimage": "earlymem/bzimage/1",
     "profiles": "earlymem/profiles/1",
 }
@@ -135,7 +135,7 @@ def bzimage_text(img: BzImage) -> list[str]:
 # -- kexec ---------------------------------------------------------------------------------
 
 def kexec_json(load) -> dict:
-    """A KexecResult: the load, and the capture kernel's boot (schema earlymem/boot/1 inside)."""
+    """A KexecResult: the load, and the capture kernel's boot (schema earlymem/boot/2 inside)."""
     return {"schema": SCHEMAS["kexec"], **to_json_value(load)}
 
 
