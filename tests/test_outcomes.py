@@ -86,3 +86,20 @@ def test_kexec_into_a_kernel_that_panics_loads_nothing(tmp_path):
     first = boot(load_machine(f))
     res = kexec_load(load_machine(f), first, read_kernel(_synthetic_kernel(tmp_path)))
     assert not res.loaded and "panics during boot" in res.error
+
+
+def test_a_memblock_array_that_cannot_double_fails_the_call_not_earlymem():
+    # mm/memblock.c memblock_double_array(): pr_err("memblock: Failed to double %s array from
+    # %ld to %ld entries !") and -1; memblock_add_range() returns -ENOMEM and adds nothing
+    # (it was an internal error, exit 70)
+    from earlymem.allocators.memblock import ENOMEM, Memblock
+
+    mb = Memblock()
+    mb.can_resize = True
+    mb.add(0x1000, 0x1000)  # one page: no room for a doubled array
+    rcs = [mb.reserve(0x100000 + i * 0x2000, 0x1000) for i in range(130)]
+    assert rcs[:127] == [0] * 127 and rcs[-1] == -ENOMEM
+    assert mb.reserved.cnt == 128 and mb.log[-1] == "memblock: Failed to double reserved array from 128 to 256 entries !"
+    mb.check_invariants()
+    # memblock_alloc_range_nid(): "if (found && !memblock_reserve(found, size))" -- found, not reserved: NULL
+    assert mb.alloc(0x10, 0x10) == 0 and mb.reserved.cnt == 128

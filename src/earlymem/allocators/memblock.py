@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 PHYS_ADDR_MAX = (1 << 64) - 1
+#: errno ENOMEM: memblock_add_range() could not make room
+ENOMEM = 12
 MEMBLOCK_ALLOC_ANYWHERE = PHYS_ADDR_MAX
 MEMBLOCK_ALLOC_ACCESSIBLE = 0
 #: Named MEMBLOCK_ALLOC_KASAN in v5.x; both mean "up to current_limit".
@@ -218,7 +220,7 @@ class Memblock:
             del regs[i + 1]
             last -= 1
 
-    def _double_array(self, type_: MemblockType, new_area_start: int, new_area_size: int) -> None:
+    def _double_array(self, type_: MemblockType, new_area_start: int, new_area_size: int) -> bool:
         """``memblock_double_array()``: twice the capacity, in memory found with memblock.
 
         The new array is page aligned and reserved; a previous dynamic array
@@ -236,34 +238,36 @@ class Memblock:
         if not addr and new_area_size:
             addr = self.find_in_range(0, min(new_area_start, self.current_limit), new_alloc, self.page_size)
         if not addr:
-            msg = f"memblock: Failed to double {type_.name} array from {type_.max} to {type_.max * 2} entries !"
-            self.log.append(msg)
-            raise MemblockError(msg)
+            # pr_err() and -1: the add or reserve that needed room fails with -ENOMEM and changes nothing
+            self.log.append(f"memblock: Failed to double {type_.name} array from {type_.max} to {type_.max * 2} entries !")
+            return False
         old_base = type_.array_base
         type_.max *= 2
         type_.array_base = addr
         if old_base:
             self.phys_free(old_base, old_alloc)
         self._reserve(addr, new_alloc, NUMA_NO_NODE if self.reserve_kern else self.max_numnodes, MEMBLOCK_RSRV_KERN if self.reserve_kern else MEMBLOCK_NONE)
+        return True
 
     # -- adding -----------------------------------------------------------------------------
 
-    def add_range(self, type_: MemblockType, base: int, size: int, nid: int, flags: int) -> None:
+    def add_range(self, type_: MemblockType, base: int, size: int, nid: int, flags: int) -> int:
         """``memblock_add_range()``: add ``[base, base+size)``; existing regions are kept.
 
         Only the parts not already covered are inserted, with the new nid and
-        flags; then neighbours merge.
+        flags; then neighbours merge.  :return: 0, or -ENOMEM when the array
+        could not be doubled (nothing is added; the kernel's callers mostly ignore it).
         """
         size = min(size, PHYS_ADDR_MAX - base)
         obase, end = base, base + size
         if not size:
-            return
+            return 0
         if type_.is_empty:
             if type_.total_size:
                 self.log.append(f"WARNING: {type_.name}: empty array with total_size {type_.total_size}")
             type_.regions = [Region(base, size, flags, nid)]
             type_.total_size = size
-            return
+            return 0
         insert = False
         # regions ending at or before base are skipped by the kernel's walk; bisect past them
         first = max(bisect_right(type_.regions, obase, key=_base) - 1, 0)
@@ -298,39 +302,39 @@ class Memblock:
                     end_rgn = idx + 1
                     self._insert_region(type_, idx, base, end - base, nid, flags)
             if not nr_new:
-                return
+                return 0
             if not insert:
                 while type_.cnt + nr_new > type_.max:
-                    self._double_array(type_, obase, size)
+                    if not self._double_array(type_, obase, size):
+                        return -ENOMEM
                 insert = True
                 first = max(bisect_right(type_.regions, obase, key=_base) - 1, 0)  # (doubling may have reserved below)
                 continue
             self._merge_regions(type_, start_rgn, end_rgn)
-            return
+            return 0
 
-    def add_node(self, base: int, size: int, nid: int, flags: int = MEMBLOCK_NONE) -> None:
+    def add_node(self, base: int, size: int, nid: int, flags: int = MEMBLOCK_NONE) -> int:
         """``memblock_add_node()`` (the flags argument exists since v5.16)."""
-        self.add_range(self.memory, base, size, nid, flags)
+        return self.add_range(self.memory, base, size, nid, flags)
 
-    def add(self, base: int, size: int) -> None:
+    def add(self, base: int, size: int) -> int:
         """``memblock_add()``: memory with nid MAX_NUMNODES."""
-        self.add_range(self.memory, base, size, self.max_numnodes, MEMBLOCK_NONE)
+        return self.add_range(self.memory, base, size, self.max_numnodes, MEMBLOCK_NONE)
 
-    def _reserve(self, base: int, size: int, nid: int, flags: int) -> None:
+    def _reserve(self, base: int, size: int, nid: int, flags: int) -> int:
         if self.trace is not None:
             self.trace.append(("reserve", base, size))
-        self.add_range(self.reserved, base, size, nid, flags)
+        return self.add_range(self.reserved, base, size, nid, flags)
 
-    def reserve(self, base: int, size: int) -> None:
+    def reserve(self, base: int, size: int) -> int:
         """``memblock_reserve()``: nid MAX_NUMNODES (NUMA_NO_NODE in the newest code), flags 0."""
-        self._reserve(base, size, NUMA_NO_NODE if self.reserve_kern else self.max_numnodes, MEMBLOCK_NONE)
+        return self._reserve(base, size, NUMA_NO_NODE if self.reserve_kern else self.max_numnodes, MEMBLOCK_NONE)
 
-    def reserve_kern(self, base: int, size: int, nid: int = NUMA_NO_NODE) -> None:
+    def reserve_kern(self, base: int, size: int, nid: int = NUMA_NO_NODE) -> int:
         """``memblock_reserve_kern()`` of the newest kernels (plain reserve before)."""
         if self.reserve_kern:
-            self._reserve(base, size, nid, MEMBLOCK_RSRV_KERN)
-        else:
-            self.reserve(base, size)
+            return self._reserve(base, size, nid, MEMBLOCK_RSRV_KERN)
+        return self.reserve(base, size)
 
     # -- removing and marking -------------------------------------------------------------
 
@@ -345,7 +349,8 @@ class Memblock:
         if not size:
             return 0, 0
         while type_.cnt + 2 > type_.max:
-            self._double_array(type_, base, size)
+            if not self._double_array(type_, base, size):
+                return -1, -1  # -ENOMEM: nothing is split
         idx = 0
         while idx < len(type_.regions):
             rgn = type_.regions[idx]
@@ -376,6 +381,8 @@ class Memblock:
     def remove_range(self, type_: MemblockType, base: int, size: int) -> None:
         """``memblock_remove_range()``."""
         start, end = self.isolate_range(type_, base, size)
+        if start < 0:
+            return
         for i in range(end - 1, start - 1, -1):
             self._remove_region(type_, i)
 
@@ -583,14 +590,13 @@ class Memblock:
         if not align:
             align = self.smp_cache_bytes
         while True:
+            # "if (found && !memblock_reserve(found, size)) goto done;"
             found = self.find_in_range_node(size, align, start, end, nid, flags)
-            if found:
-                self._reserve_alloc(found, size, nid)
+            if found and not self._reserve_alloc(found, size, nid):
                 return found
             if nid != NUMA_NO_NODE and not exact_nid:
                 found = self.find_in_range_node(size, align, start, end, NUMA_NO_NODE, flags)
-                if found:
-                    self._reserve_alloc(found, size, nid)
+                if found and not self._reserve_alloc(found, size, nid):
                     return found
             if flags & MEMBLOCK_MIRROR:
                 flags &= ~MEMBLOCK_MIRROR
@@ -598,11 +604,10 @@ class Memblock:
                 continue
             return 0
 
-    def _reserve_alloc(self, base: int, size: int, nid: int) -> None:
+    def _reserve_alloc(self, base: int, size: int, nid: int) -> int:
         if self.reserve_kern:
-            self._reserve(base, size, nid, MEMBLOCK_RSRV_KERN)
-        else:
-            self.reserve(base, size)
+            return self._reserve(base, size, nid, MEMBLOCK_RSRV_KERN)
+        return self.reserve(base, size)
 
     def phys_alloc_range(self, size: int, align: int, start: int, end: int) -> int:
         """``memblock_phys_alloc_range()``."""
