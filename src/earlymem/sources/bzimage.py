@@ -379,7 +379,7 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
         from earlymem.sources.realmode import realmode_size
 
         rm = realmode_size(init_data.data(), init_data["sh_addr"]) if init_data is not None and init_data["sh_size"] < (64 << 20) else None
-    except (ELFError, struct.error, ValueError) as exc:
+    except (ELFError, struct.error, ValueError, OverflowError) as exc:  # (an offset past 2^63: seek's OverflowError)
         raise InputError(f"the vmlinux ELF is malformed: {exc}", source=source, field="payload") from None
     if not segs:
         raise InputError("the vmlinux ELF has no PT_LOAD segment", source=source, field="payload")

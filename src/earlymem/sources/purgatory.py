@@ -53,7 +53,7 @@ def purgatory_facts(data: bytes, source: str) -> PurgatoryFacts:
         elf = ELFFile(io.BytesIO(data[at:]))
         secs = [(s["sh_type"], s["sh_size"], max(1, s["sh_addralign"])) for s in elf.iter_sections() if s["sh_flags"] & 2]
         entry = elf.header.e_entry
-    except (ELFError, struct.error, ValueError) as exc:
+    except (ELFError, struct.error, ValueError, OverflowError) as exc:  # (an offset past 2^63: seek's OverflowError)
         raise InputError(f"the embedded purgatory ELF is malformed: {exc}", source=source) from None
     buf_align = bss_align = 1
     bufsz = bsssz = 0

@@ -1,0 +1,55 @@
+"""Inputs the fuzzer (fuzz/run.py) found that broke a reader's contract, fed back exactly.
+
+The contract: for any bytes a reader returns a value or raises an InputError
+whose message is one line naming the file (and the line, field or offset).
+Reproducers are inline when short, else in tests/fixtures/fuzz/ (each the
+fuzzer's input after ``python -m fuzz.run --minimize``).  README, "Fuzzing",
+lists the bugs.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from earlymem.lib.errors import InputError
+
+FUZZ = Path(__file__).parent / "fixtures" / "fuzz"
+
+
+def rejected(call, *args, source: str, match: str = ""):
+    with pytest.raises(InputError) as exc:
+        call(*args)
+    text = str(exc.value)
+    assert "\n" not in text and text.startswith(source), text
+    assert match in text, text
+    return exc.value
+
+
+# -- 1. pyelftools raises OverflowError (not ELFError) for offsets past 2^63 -----------------------
+
+ELF_SHOFF_HUGE = (b"\x7fELF\x02\x01\x01\x00\x01" + bytes(15) + b"\x02\x00>\x00\x01\x00\x00\x00\x00" + b"\x90" * 23
+                  + b"abc" + bytes(5))
+
+
+@pytest.mark.parametrize("data", [
+    ELF_SHOFF_HUGE,
+    (FUZZ / "elf-section-offset-overflow.bin").read_bytes(),
+], ids=["section-headers", "section-name"])
+def test_vmlinux_elf_with_an_offset_past_2_63(data):
+    from earlymem.sources.bzimage import _load_segments
+
+    rejected(_load_segments, data, "vmlinux", source="vmlinux: payload:", match="ELF is malformed")
+
+
+def test_bzimage_whose_vmlinux_has_an_offset_past_2_63():
+    from earlymem.sources.bzimage import parse_bzimage
+
+    rejected(parse_bzimage, (FUZZ / "bzimage-elf-offset-overflow.bin").read_bytes(), "vmlinuz",
+             source="vmlinuz: payload:", match="ELF is malformed")
+
+
+def test_purgatory_elf_with_an_offset_past_2_63():
+    from earlymem.sources.purgatory import purgatory_facts
+
+    rejected(purgatory_facts, (FUZZ / "purgatory-offset-overflow.bin").read_bytes(), "kexec", source="kexec:",
+             match="purgatory ELF is malformed")
