@@ -53,3 +53,12 @@ def test_purgatory_elf_with_an_offset_past_2_63():
 
     rejected(purgatory_facts, (FUZZ / "purgatory-offset-overflow.bin").read_bytes(), "kexec", source="kexec:",
              match="purgatory ELF is malformed")
+
+
+# -- 2. an ELF ident in the last 20 bytes of a kexec binary: struct.error reading e_type ---------
+
+@pytest.mark.parametrize("data", [b"\x90\x7fELF\x02\x01\x01", b"\x7fELF\x02\x01\x01" * 3])
+def test_purgatory_search_with_an_elf_ident_cut_short(data):
+    from earlymem.sources.purgatory import purgatory_facts
+
+    rejected(purgatory_facts, data, "kexec", source="kexec:", match="no embedded")

@@ -44,7 +44,7 @@ def purgatory_facts(data: bytes, source: str) -> PurgatoryFacts:
     at = 0
     while True:
         at = data.find(b"\x7fELF\x02\x01\x01", at + 1)
-        if at < 0:
+        if at < 0 or at + 20 > len(data):  # (an ELF ident cut short by the end of the file is none)
             raise InputError("no embedded x86_64 relocatable ELF (purgatory) found", source=source)
         e_type, e_machine = struct.unpack_from("<HH", data, at + 16)
         if e_type == 1 and e_machine == 62:
