@@ -62,3 +62,16 @@ def test_purgatory_search_with_an_elf_ident_cut_short(data):
     from earlymem.sources.purgatory import purgatory_facts
 
     rejected(purgatory_facts, data, "kexec", source="kexec:", match="no embedded")
+
+
+# -- 3. a memblock=debug range that ends before it starts: ValueError from Range -------------------
+
+@pytest.mark.parametrize("lines, lineno", [
+    (["MEMBLOCK configuration:", "] reserved[0x0]\t[0x0-0x0]", "memblock_reserve: [0xe0-0xf] c"], 3),
+    (["MEMBLOCK configuration:", " reserved[0x0]\t[0x1000-0x0fff]", " reserved[0x1]\t[0x3000-0x1000]"], 3),
+    (["MEMBLOCK configuration:", " reserved[0x0]\t[0x0-0x1ffffffffffffffff]"], 2),
+])
+def test_memblock_trace_range_that_ends_before_it_starts(lines, lineno):
+    from earlymem.sources.memblock_trace import reserved_at_handoff
+
+    rejected(reserved_at_handoff, lines, "mb.log", source=f"mb.log:{lineno}:")

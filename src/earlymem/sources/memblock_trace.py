@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range, RangeSet
+from earlymem.lib.units import U64_MAX
 
 __all__ = ["TraceCall", "kernel_calls", "dumped_reserved", "reserved_at_handoff"]
 
@@ -42,40 +44,56 @@ class TraceCall:
 
 def _after_dump(lines: list[str]):
     started = False
-    for ln in lines:
+    for lineno, ln in enumerate(lines, 1):
         if "MEMBLOCK configuration:" in ln:
             started = True
             continue
         if started:
             if _HANDOFF in ln:
                 return
-            yield ln
+            yield lineno, ln
 
 
-def kernel_calls(lines: list[str]) -> list[TraceCall]:
-    """The reservations and frees from the dump to the hand-off, in order."""
+def _inclusive(first: str, last: str, source: str, lineno: int) -> Range:
+    """``[0xfirst-0xlast]`` as printed (``%pa`` pairs, last byte inclusive), checked."""
+    a, b = int(first, 16), int(last, 16)
+    if b > U64_MAX:
+        raise InputError(f"address 0x{last} does not fit in 64 bits", source=source, line=lineno)
+    if b + 1 < a:
+        raise InputError(f"memblock range ends before it starts ([0x{first}-0x{last}])", source=source, line=lineno)
+    return Range(a, b + 1)
+
+
+def kernel_calls(lines: list[str], source: str = "<log>") -> list[TraceCall]:
+    """The reservations and frees from the dump to the hand-off, in order.
+
+    :raises InputError: for a range that ends before it starts or past 64 bits.
+    """
     out: list[TraceCall] = []
     caller = ""
-    for ln in _after_dump(lines):
+    for lineno, ln in _after_dump(lines):
         m = _ALLOC.search(ln)
         if m:
             caller = f"{m.group(3).split('+')[0]}({m.group(2)})"
             continue
         m = _CALL.search(ln)
         if m:
-            base, last = int(m.group(2), 16), int(m.group(3), 16)
+            r = _inclusive(m.group(2), m.group(3), source, lineno)
             who = m.group(4).split("+")[0]
             if who == "memblock_alloc_range_nid":
                 who = caller
-            out.append(TraceCall("reserve" if m.group(1) == "memblock_reserve" else "free", base, last + 1 - base, who))
+            out.append(TraceCall("reserve" if m.group(1) == "memblock_reserve" else "free", r.start, r.size, who))
     return out
 
 
-def dumped_reserved(lines: list[str]) -> list[Range]:
-    """The ``reserved[..]`` ranges of the first ``MEMBLOCK configuration:`` dump."""
+def dumped_reserved(lines: list[str], source: str = "<log>") -> list[Range]:
+    """The ``reserved[..]`` ranges of the first ``MEMBLOCK configuration:`` dump.
+
+    :raises InputError: for a range that ends before it starts or past 64 bits.
+    """
     out: list[Range] = []
     inside = False
-    for ln in lines:
+    for lineno, ln in enumerate(lines, 1):
         if "MEMBLOCK configuration:" in ln:
             if inside:
                 break
@@ -85,20 +103,24 @@ def dumped_reserved(lines: list[str]) -> list[Range]:
             continue
         m = _DUMPED.match(ln.split("] ", 1)[-1] if "] " in ln else ln)
         if m:
-            out.append(Range(int(m.group(1), 16), int(m.group(2), 16) + 1))
+            out.append(_inclusive(m.group(1), m.group(2), source, lineno))
         elif out:
             break
     return out
 
 
-def reserved_at_handoff(lines: list[str]) -> RangeSet | None:
+def reserved_at_handoff(lines: list[str], source: str = "<log>") -> RangeSet | None:
     """The bytes memblock held reserved when memblock_free_all() ran; None
-    without a ``memblock=debug`` dump in ``lines``."""
-    dumped = dumped_reserved(lines)
+    without a ``memblock=debug`` dump in ``lines``.
+
+    :param source: the log's file name, for errors.
+    :raises InputError: for a range that ends before it starts or past 64 bits.
+    """
+    dumped = dumped_reserved(lines, source)
     if not dumped:
         return None
     reserved = RangeSet(dumped)
-    for c in kernel_calls(lines):
+    for c in kernel_calls(lines, source):
         r = [Range(c.base, c.base + c.size)]
         reserved = reserved.union(r) if c.kind == "reserve" else reserved.subtract(r)
     return reserved
