@@ -75,3 +75,23 @@ def test_memblock_trace_range_that_ends_before_it_starts(lines, lineno):
     from earlymem.sources.memblock_trace import reserved_at_handoff
 
     rejected(reserved_at_handoff, lines, "mb.log", source=f"mb.log:{lineno}:")
+
+
+# -- 4. a /proc root whose cmdline or osrelease is not UTF-8: UnicodeDecodeError ------------------
+
+@pytest.mark.parametrize("name, data, match", [
+    ("proc/sys/kernel/osrelease", b"\xac\n", "not UTF-8"),
+    ("proc/cmdline", b"ro quiet \xfa\n", "not UTF-8"),
+    ("proc/sys/kernel/osrelease", b"not-a-version\n", "not a kernel version"),
+])
+def test_proc_root_with_a_bad_osrelease_or_cmdline(tmp_path, name, data, match):
+    from earlymem.sources.procfs import machine_from_proc
+
+    for n, (start, end, type_) in enumerate([("0x0", "0x9fbff", "System RAM"), ("0x100000", "0x7fffffff", "System RAM")]):
+        d = tmp_path / "sys/firmware/memmap" / str(n)
+        d.mkdir(parents=True)
+        for f, v in (("start", start), ("end", end), ("type", type_)):
+            (d / f).write_text(v + "\n")
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_bytes(data)
+    rejected(machine_from_proc, tmp_path, source=str(tmp_path / name), match=match)

@@ -32,10 +32,14 @@ def machine_from_proc(root: str | Path = "/") -> Machine:
         e820 = iomem_e820(read_iomem(base / "proc/iomem"))
     cmd = _read_optional(base / "proc/cmdline")
     rel = _read_optional(base / "proc/sys/kernel/osrelease")
+    try:
+        version = parse_version(rel) if rel else None
+    except InputError as exc:
+        raise exc.located(source=str(base / "proc/sys/kernel/osrelease")) from None
     return Machine(
         e820=e820,
         command_line=CommandLine(cmd or ""),
-        kernel_version=parse_version(rel) if rel else None,
+        kernel_version=version,
         source=str(base),
         # /sys/firmware/memmap is e820_table_firmware: the sanitized BIOS map
         # (tests/test_proc_captures.py checks this on real kernels)
@@ -45,7 +49,10 @@ def machine_from_proc(root: str | Path = "/") -> Machine:
 
 
 def _read_optional(p: Path) -> str | None:
+    """The file's text, stripped; None if it cannot be read.  :raises InputError: if it is not UTF-8."""
     try:
-        return p.read_text().strip()
+        return p.read_bytes().decode("utf-8").strip()
     except OSError:
         return None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", source=str(p)) from None
