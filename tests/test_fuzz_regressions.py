@@ -95,3 +95,42 @@ def test_proc_root_with_a_bad_osrelease_or_cmdline(tmp_path, name, data, match):
     (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / name).write_bytes(data)
     rejected(machine_from_proc, tmp_path, source=str(tmp_path / name), match=match)
+
+
+# -- 5. decompression bombs: a hand-made probe of the 500 MB limit (the fuzzer's inputs are
+# too short to build one).  Memory is measured in a fresh process: the peak RSS (ru_maxrss) of
+# pytest's own process says nothing about one call.
+
+_PEAK = """
+import resource, sys, time
+from pathlib import Path
+from earlymem.lib.errors import InputError
+from earlymem.sources.{module} import {func}
+data = Path(sys.argv[1]).read_bytes()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.monotonic()
+try:
+    {func}(data, "bomb")
+    outcome = "value"
+except InputError as exc:
+    outcome = str(exc)
+print(f"{{(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) >> 10}} {{time.monotonic() - t:.2f}} {{outcome}}")
+"""
+
+
+def _peak(module, func, path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PEAK.format(module=module, func=func), str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    mb, seconds, outcome = out.split(" ", 2)
+    return int(mb), float(seconds), outcome.strip()
+
+
+def test_bzimage_decompression_bomb_stays_under_500_mb_and_5_s():
+    # 1.5 KB of bzImage whose bzip2 payload is 480 MiB of zeros: with MAX_VMLINUX at 512 MiB it
+    # was read whole (the decompressor's output built in blocks and joined: ~1 GB at the peak)
+    mb, seconds, outcome = _peak("bzimage", "parse_bzimage", FUZZ / "bzimage-bzip2-bomb-480m.bin")
+    assert "payload: payload decompresses to more than" in outcome
+    assert mb < 500 and seconds < 5, (mb, seconds)

@@ -33,7 +33,7 @@ __all__ = ["Field", "FIELDS", "BzImage", "read_bzimage", "parse_bzimage", "kerne
 
 #: Largest bzImage file accepted, and largest decompressed vmlinux.
 MAX_BZIMAGE = 64 << 20
-MAX_VMLINUX = 512 << 20
+MAX_VMLINUX = 128 << 20  # at the peak the decompressor holds about twice this (blocks joined)
 
 
 @dataclass(frozen=True)
