@@ -97,7 +97,7 @@ def test_proc_root_with_a_bad_osrelease_or_cmdline(tmp_path, name, data, match):
     rejected(machine_from_proc, tmp_path, source=str(tmp_path / name), match=match)
 
 
-# -- 5. decompression bombs: a hand-made probe of the 500 MB limit (the fuzzer's inputs are
+# -- 5, 6. decompression bombs: a hand-made probe of the 500 MB limit (the fuzzer's inputs are
 # too short to build one).  Memory is measured in a fresh process: the peak RSS (ru_maxrss) of
 # pytest's own process says nothing about one call.
 
@@ -133,4 +133,13 @@ def test_bzimage_decompression_bomb_stays_under_500_mb_and_5_s():
     # was read whole (the decompressor's output built in blocks and joined: ~1 GB at the peak)
     mb, seconds, outcome = _peak("bzimage", "parse_bzimage", FUZZ / "bzimage-bzip2-bomb-480m.bin")
     assert "payload: payload decompresses to more than" in outcome
+    assert mb < 500 and seconds < 5, (mb, seconds)
+
+
+@pytest.mark.parametrize("name, expect", [("cpio-bzip2-bomb-300m.bin", "past the limit"), ("cpio-bzip2-250m.bin", "value")])
+def test_cpio_member_costs_its_size_once(name, expect):
+    # a 250 MiB member (under the 256 MiB limit) was decompressed in one call (twice its
+    # size at the peak) and then copied into a bytearray: ~770 MB
+    mb, seconds, outcome = _peak("cpio", "parse_cpio", FUZZ / name)
+    assert expect in outcome
     assert mb < 500 and seconds < 5, (mb, seconds)

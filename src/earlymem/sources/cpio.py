@@ -69,6 +69,10 @@ TRAILER = "TRAILER!!!"
 #: lz4 legacy format (lib/decompress_unlz4.c): blocks of at most 8 MiB of output
 _LZ4_MAGIC = 0x184C2102
 _LZ4_BLOCK = 8 << 20
+#: output bytes asked of a gzip, bzip2, lzma or xz decompressor per call: appended to one
+#: bytearray, so that a member costs its size once (a single call's output is built in
+#: blocks joined at the end, twice the size at the peak)
+_CHUNK = 8 << 20
 #: input bytes fed to zstd per call: zstandard's decompressobj has no output cap,
 #: and 256 input bytes cannot make more than 64 RLE blocks of 128 KiB
 _ZSTD_CHUNK = 256
@@ -261,9 +265,16 @@ def _decompress(view: memoryview, pos: int, source: str, budget: int) -> tuple[s
         if head[:2] in (b"\x1f\x8b", b"\x1f\x9e"):
             name = "gzip"
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            out = bytearray(d.decompress(view, budget + 1))
-            if len(out) > budget or d.unconsumed_tail:
-                raise too_big()
+            out = bytearray()
+            pending = view
+            while not d.eof:
+                chunk = d.decompress(pending, _CHUNK)
+                out += chunk
+                if len(out) > budget:
+                    raise too_big()
+                pending = d.unconsumed_tail
+                if not pending and len(chunk) < _CHUNK:
+                    break  # every byte read and nothing held back: the stream is cut short
             if not d.eof:
                 raise cut(name)
             return name, out, len(view) - len(d.unused_data)
@@ -274,9 +285,15 @@ def _decompress(view: memoryview, pos: int, source: str, budget: int) -> tuple[s
                 name, d = "lzma", lzma.LZMADecompressor(format=lzma.FORMAT_ALONE)
             else:
                 name, d = "xz", lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
-            out = bytearray(d.decompress(view, max_length=budget + 1))
-            if len(out) > budget or (not d.eof and not d.needs_input):
-                raise too_big()
+            out = bytearray()
+            pending = view
+            while not d.eof:
+                out += d.decompress(pending, max_length=_CHUNK)
+                pending = b""  # the decompressor keeps what it has not used
+                if len(out) > budget:
+                    raise too_big()
+                if d.needs_input:
+                    break
             if not d.eof:
                 raise cut(name)
             return name, out, len(view) - len(d.unused_data)
