@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean fuzz fuzz-long
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Coverage-guided fuzzing of every input reader (README, "Fuzzing"): a short
+# run (10 s a target), and the long one (>= 10^6 inputs, about an hour, one core).
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz.run
+
+fuzz-long: $(STAMP)
+	$(BIN)/python -m fuzz.run --long --report fuzz/work/long-run.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
