@@ -353,6 +353,28 @@ def _image_frees(sections: list[tuple[str, int, int]], percpu) -> dict[str, int]
     return out
 
 
+#: ELF section flag: the section's bytes are compressed (Elf64_Chdr in front)
+SHF_COMPRESSED = 0x800
+
+
+def _section_bytes(sec, vmlinux: bytes, source: str) -> bytes | None:
+    """A section's bytes, read from the file -- never through pyelftools' ``data()``,
+    which makes ``sh_size`` zero bytes of a NOBITS section and inflates a compressed one,
+    whatever their size.  None for no section or a NOBITS one.
+
+    :raises InputError: for a section that is compressed or lies outside the file.
+    """
+    if sec is None or sec["sh_type"] == "SHT_NOBITS":
+        return None
+    if sec["sh_flags"] & SHF_COMPRESSED:
+        raise InputError(f"section {sec.name} is compressed (SHF_COMPRESSED): not a vmlinux", source=source, field="payload")
+    off, size = sec["sh_offset"], sec["sh_size"]
+    if off + size > len(vmlinux):
+        raise InputError(f"section {sec.name} [{off:#x}, +{size:#x}) lies outside the {len(vmlinux):#x}-byte vmlinux",
+                         source=source, field="payload")
+    return vmlinux[off : off + size]
+
+
 def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], bytes | None, list[tuple[str, int, int]], int | None, int | None, dict[str, int]]:
     """PT_LOAD ``(p_paddr, p_memsz)`` of the vmlinux ELF (pyelftools), its .BTF bytes,
     the kernel's /proc/iomem resources and the physical end of what
@@ -370,7 +392,7 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
         elf = ELFFile(io.BytesIO(vmlinux))
         segs = [(s["p_paddr"], s["p_memsz"]) for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
         btf_section = elf.get_section_by_name(".BTF") if elf.num_sections() else None
-        btf = btf_section.data() if btf_section is not None else None
+        btf = _section_bytes(btf_section, vmlinux, source)
         sections = [(sec.name, sec["sh_addr"], sec["sh_size"]) for sec in elf.iter_sections() if sec["sh_flags"] & 2 and sec["sh_addr"]]
         init_data = elf.get_section_by_name(".init.data") if elf.num_sections() else None
         percpu = elf.get_section_by_name(".data..percpu") if elf.num_sections() else None
@@ -378,7 +400,8 @@ def _load_segments(vmlinux: bytes, source: str) -> tuple[list[tuple[int, int]], 
         facts.update(_image_frees(sections, percpu))
         from earlymem.sources.realmode import realmode_size
 
-        rm = realmode_size(init_data.data(), init_data["sh_addr"]) if init_data is not None and init_data["sh_size"] < (64 << 20) else None
+        init_bytes = _section_bytes(init_data, vmlinux, source)
+        rm = realmode_size(init_bytes, init_data["sh_addr"]) if init_bytes is not None else None
     except (ELFError, struct.error, ValueError, OverflowError) as exc:  # (an offset past 2^63: seek's OverflowError)
         raise InputError(f"the vmlinux ELF is malformed: {exc}", source=source, field="payload") from None
     if not segs:
