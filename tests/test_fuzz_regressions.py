@@ -176,3 +176,13 @@ def test_vmlinux_sections_outside_the_file_or_compressed():
     packed = bytearray(good)
     struct.pack_into("<Q", packed, at + 8, 2 | 0x800)  # sh_flags: SHF_ALLOC | SHF_COMPRESSED
     rejected(_load_segments, bytes(packed), "vmlinux", source="vmlinux: payload:", match="compressed")
+
+
+# -- 8. a .BTF section flagged SHF_COMPRESSED with junk in it: zlib.error out of pyelftools'
+# data() (the long run's first pass; the fix of 7 reads no compressed section)
+
+def test_vmlinux_whose_btf_section_is_compressed_junk():
+    from earlymem.sources.bzimage import _load_segments
+
+    rejected(_load_segments, (FUZZ / "elf-btf-compressed.bin").read_bytes(), "vmlinux", source="vmlinux: payload:",
+             match="compressed")
