@@ -141,3 +141,32 @@ def test_words_after_a_double_dash_are_said_to_go_to_init(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "earlymem", "e820", "--proc", str(root)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "after '--' go to init, not the kernel: single crashkernel=1G" in proc.stderr
+
+
+def test_memory_past_the_widest_physical_address_is_refused_at_its_line(tmp_path):
+    # MAXPHYADDR is at most 52: e820 RAM at 2^56 names no real machine (it was predicted, with a
+    # "node 1024" range and a nosave region of 2^56 bytes)
+    lines = ["[    0.000000] Linux version 6.1.0-50-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1",
+             "[    0.000000] BIOS-provided physical RAM map:",
+             "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
+             "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x000000003fffffff] usable",
+             "[    0.000000] BIOS-e820: [mem 0x00f0000000000000-0x00f00000ffffffff] usable"]
+    log = tmp_path / "high.log"
+    log.write_text("\n".join(lines) + "\n")
+    proc = _predict(log)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and err.count("\n") == 0 and f"{log}:5:" in err and "2^52" in err
+    f = tmp_path / "m.toml"
+    f.write_text('kernel_version = "6.1"\n[[e820]]\nstart = 0\nend = "640K"\ntype = "usable"\n[[e820]]\nstart = "1M"\nend = "4G"\n'
+                 'type = "usable"\n[[e820]]\nstart = "0x10000000000000"\nsize = "1G"\ntype = "usable"\n')
+    proc = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--machine", str(f)], capture_output=True, text=True)
+    assert proc.returncode == 2 and f"{f}: e820[2]:" in proc.stderr and "2^52" in proc.stderr
+
+
+def test_more_toml_cpus_than_nr_cpus_is_refused(tmp_path):
+    f = tmp_path / "m.toml"
+    cpus = "".join(f"[[cpus]]\napic = {i}\nnode = 0\n" for i in range(8193))
+    f.write_text('kernel_version = "6.1"\n[[e820]]\nstart = 0\nend = "640K"\ntype = "usable"\n[[e820]]\nstart = "1M"\nend = "4G"\n'
+                 'type = "usable"\n' + cpus)
+    proc = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--machine", str(f)], capture_output=True, text=True)
+    assert proc.returncode == 2 and f"{f}: cpus:" in proc.stderr and "NR_CPUS (8192)" in proc.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 from earlymem.lib.units import PAGE_SHIFT, PAGE_SIZE
 
 __all__ = ["PAGE_SHIFT", "PAGE", "PMD_SIZE", "PUD_SHIFT", "PUD_SIZE", "PGDIR_SHIFT", "PGDIR_SIZE",
-           "SMP_CACHE_BYTES", "MAX_DMA_ADDRESS", "MAX_DMA_PFN", "MAX_DMA32_PFN"]
+           "SMP_CACHE_BYTES", "MAX_DMA_ADDRESS", "MAX_DMA_PFN", "MAX_DMA32_PFN", "MAX_NUMNODES", "E820_MAX_ENTRIES", "MAX_PHYS_BITS", "NR_CPUS"]
 
 PAGE = PAGE_SIZE
 PMD_SIZE = 2 << 20
@@ -32,3 +32,12 @@ MAX_NUMNODES = 1 << 10
 #: the kernel's e820 tables hold at most 128 + 3 * MAX_NUMNODES entries (the
 #: zeropage's 128 and what SETUP_E820_EXT and EFI add)
 E820_MAX_ENTRIES = 128 + 3 * MAX_NUMNODES
+
+#: The widest physical address any x86_64 CPU has: MAXPHYADDR is at most 52 (CPUID
+#: 0x80000008; MAX_PHYSMEM_BITS is 52 with 5-level paging, 46 with 4-level), so no
+#: firmware map or NUMA table of a real machine names memory at or above 2^52.
+MAX_PHYS_BITS = 52
+
+#: CONFIG_NR_CPUS of Debian's x86_64 kernels (MAXSMP: 8192, as RHEL's and Ubuntu's):
+#: no more CPUs can be possible
+NR_CPUS = 8192

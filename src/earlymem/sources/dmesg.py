@@ -24,7 +24,7 @@ from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
 from earlymem.lib.units import U64_MAX
 from earlymem.lib.version import parse_version
-from earlymem.lib.x86_64 import E820_MAX_ENTRIES, MAX_NUMNODES
+from earlymem.lib.x86_64 import E820_MAX_ENTRIES, MAX_NUMNODES, MAX_PHYS_BITS, NR_CPUS
 from earlymem.machine import CpuAffinity, Machine, NumaAffinity
 from earlymem.machine.e820 import E820Entry, E820Type
 from earlymem.sources.text import read_text_lines
@@ -235,8 +235,7 @@ _SRAT_CPU_RE = re.compile(r"^SRAT: PXM (?P<pxm>\d+) -> APIC (?P<apic>0x[0-9a-fA-
 _ACPI_TABLE_RE = re.compile(r"^ACPI: (?P<sig>[A-Z0-9_]{4}) +(?:0x[0-9a-fA-F]+ [0-9a-fA-F]+ \(|[0-9a-fA-F]{8,16}, [0-9a-fA-F]{4} \()")
 # dump_stack_print_info() on the panicking CPU: "CPU: 1 PID: 1 Comm: init Kdump: loaded ..."
 # (6.10+: "CPU: 1 UID: 0 PID: 1 ...").
-#: CONFIG_NR_CPUS of Debian's x86_64 kernels: no more CPUs can be possible
-MAX_POSSIBLE_CPUS = 8192
+MAX_POSSIBLE_CPUS = NR_CPUS
 _ALLOWING_RE = re.compile(r"^(?:smpboot: Allowing (?P<n>\d+) CPUs, \d+ hotplug CPUs"
                           r"|CPU topo: Allowing (?P<present>\d+) present CPUs plus (?P<hotplug>\d+) hotplug CPUs)$")
 _IOAPIC_RE = re.compile(r"^IOAPIC\[(?P<idx>\d+)\]: apic_id \d+, version \d+, address 0x[0-9a-fA-F]+, GSI \d+-\d+$")
@@ -301,7 +300,15 @@ def _range(m: re.Match, inclusive: bool, source: str, lineno: int, what: str) ->
     end = b + 1 if inclusive else b
     if end < a:
         raise InputError(f"{what} ends before it starts ({m['a']}-{m['b']})", source=source, line=lineno)
+    _within_phys(end, source, lineno, what)
     return Range(a, end)
+
+
+def _within_phys(end: int, source: str, lineno: int, what: str) -> None:
+    """Memory of a real machine ends at or below 2^MAX_PHYS_BITS (the widest MAXPHYADDR)."""
+    if end > 1 << MAX_PHYS_BITS:
+        raise InputError(f"{what} ends at {end:#x}, past 2^{MAX_PHYS_BITS}, the widest physical address an x86_64 "
+                         "CPU has", source=source, line=lineno)
 
 
 def _parse_e820_line(msg: str, source: str, lineno: int) -> E820Line | None:
@@ -311,6 +318,7 @@ def _parse_e820_line(msg: str, source: str, lineno: int) -> E820Line | None:
         end = _hex(m["b"], source, lineno, "address")
         if end < start:
             raise InputError(f"e820 entry ends ({end:#x}) before it starts ({start:#x})", source=source, line=lineno)
+        _within_phys(end, source, lineno, "e820 entry")
         type_ = label_to_type(m["label"])
         if type_ is None:
             raise InputError(f"unknown e820 type label {m['label']!r}", source=source, line=lineno)
@@ -321,6 +329,7 @@ def _parse_e820_line(msg: str, source: str, lineno: int) -> E820Line | None:
         last = _hex(m["b"], source, lineno, "address")
         if last < start:
             raise InputError(f"e820 range ends ({last:#x}) before it starts ({start:#x})", source=source, line=lineno)
+        _within_phys(last + 1, source, lineno, "e820 range")
         if m["kind"] == "gap":
             if m["label"] is not None:
                 raise InputError("unexpected text after an e820 [gap ...] line", source=source, line=lineno)

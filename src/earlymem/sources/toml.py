@@ -9,7 +9,7 @@ from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
 from earlymem.lib.ranges import Range
 from earlymem.lib.units import U64_MAX, parse_size
-from earlymem.lib.x86_64 import MAX_NUMNODES
+from earlymem.lib.x86_64 import MAX_NUMNODES, MAX_PHYS_BITS, NR_CPUS
 from earlymem.lib.version import parse_version
 from earlymem.machine import CpuAffinity, Machine, NumaAffinity
 from earlymem.machine.e820 import E820Entry, E820Type, type_from_iomem_name
@@ -75,6 +75,9 @@ def _range(item: dict, name: str, where: str) -> Range:
         raise InputError(f"empty or negative range (start {start:#x}, {k} {v:#x})", source=name, field=where)
     if end - 1 > U64_MAX:
         raise InputError("range extends past 2^64", source=name, field=where)
+    if end > 1 << MAX_PHYS_BITS:
+        raise InputError(f"range ends past 2^{MAX_PHYS_BITS}, the widest physical address an x86_64 CPU has",
+                         source=name, field=where)
     return Range(start, end)
 
 
@@ -132,6 +135,8 @@ def machine_from_dict(data: dict, name: str) -> Machine:
     initrd = _range(data["initrd"], name, "initrd") if "initrd" in data else None
     rsdp = toml_number(data["rsdp"], name, "rsdp") if "rsdp" in data else None
     cpus = []
+    if isinstance(data.get("cpus"), list) and len(data["cpus"]) > NR_CPUS:
+        raise InputError(f"{len(data['cpus'])} CPUs: more than NR_CPUS ({NR_CPUS}) allows", source=name, field="cpus")
     for i, item in enumerate(data.get("cpus", [])):
         where = f"cpus[{i}]"
         if not isinstance(item, dict) or "apic" not in item or "node" not in item:
