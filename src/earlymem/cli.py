@@ -41,18 +41,19 @@ def _input_options(func):
         click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1), help="Which boot of a multi-boot log (1 = first kernel, 2 = e.g. its kdump kernel)."),
         click.option("--kernel-version", help="Kernel release to use instead of the log's 'Linux version' banner (a series such as 6.1 stands for earlymem's pinned build of it)."),
         click.option("--kernel", "kernel_image", type=click.Path(dir_okay=False, path_type=Path), help="The vmlinuz (bzImage) of the kernel that boots: its facts (extent, struct sizes, frees) instead of a pinned build's."),
+        click.option("--assume-era", "assume_era", metavar="RELEASE", help="Predict with the rules of RELEASE's era (e.g. 7.2): needed for a kernel newer than any earlymem knows; unverified."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None):
+def _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None, assume_era=None):
     from earlymem.sources.inputs import load_input
 
     try:
         loaded = load_input(dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot,
-                            kernel_version=kernel_version, append=append, kernel_image=kernel_image)
+                            kernel_version=kernel_version, append=append, kernel_image=kernel_image, assume_era=assume_era)
     except ValueError as exc:
         raise click.UsageError(str(exc))
     return loaded  # (its notes are printed once the command's work succeeded: an error stays one line)
@@ -62,10 +63,17 @@ def _note(text: str) -> None:
     click.echo(f"earlymem: note: {text}", err=True)
 
 
+def _assumed(items) -> None:
+    """Every default the prediction used, in one block on stderr."""
+    items = list(dict.fromkeys(i for i in items if i))
+    if items:
+        click.echo("earlymem: assumed:\n" + "\n".join(f"  - {i}" for i in items), err=True)
+
+
 @cli.command("e820")
 @_input_options
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "json", "table"]), default="dmesg", show_default=True)
-def e820_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
+def e820_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, fmt) -> None:
     """Print the firmware memory map exactly as the kernel printed it.
 
     When the command line has mem= or memmap=, the e820 edits they make and
@@ -75,10 +83,11 @@ def e820_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kerne
     from earlymem.pipeline import e820_phase
     from earlymem.render import text
 
-    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version)  # (the map needs no image)
+    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, None, assume_era)  # (the map needs no image)
     report = e820_phase(loaded.machine, loaded.profile)
     for note in loaded.notes:
         _note(note)
+    _assumed(loaded.assumed)
     machine = loaded.machine
     if fmt == "dmesg":
         click.echo("\n".join(report.dmesg_lines()))
@@ -193,7 +202,7 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
               help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; zoneinfo: each zone's pages block "
                    "(free pages at the hand-off; managed, watermarks and protection as they stand after boot); "
                    "buddyinfo: the free lists at the hand-off; json: the whole boot, as data (schema earlymem/boot/2).")
-def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, fmt) -> None:
+def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 
     The e820 maps, NUMA merge or faked-node lines, NODE_DATA, crashkernel
@@ -205,16 +214,18 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
     lists right after memblock_free_all().  stderr names what is not
     predicted and what was assumed.
     """
+    from earlymem.kernels import era_name
     from earlymem.pipeline import boot as run_boot
     from earlymem.render.boot import not_predicted_note
     from earlymem.render.iomem import iomem_text
     from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
 
-    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image)
+    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era)
     profile = loaded.profile
     result = run_boot(loaded.machine, profile, loaded.kernel)
-    for note in [*loaded.notes, *result.assumptions]:
+    for note in loaded.notes:
         _note(note)
+    _assumed([*loaded.assumed, *result.assumptions])
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
         return
@@ -222,7 +233,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
         ready = result.zones and all(z.free_lists is not None and z.managed is not None for z in result.zones)
         if not ready:
             why = (result.why_not("zoneinfo") or result.why_not("zoneinfo managed pages")
-                   or f"the {profile.name} era's zones are not modelled here")
+                   or f"zones are not modelled for {era_name(loaded.machine.kernel_version, profile)}")
             click.echo(f"earlymem: /proc/{fmt} is not predicted: {why}", err=True)
             sys.exit(1)
         if fmt == "zoneinfo":
@@ -237,7 +248,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
         return
     if fmt == "iomem":
         if not result.iomem:
-            click.echo(f"earlymem: /proc/iomem is not predicted for the {profile.name} era", err=True)
+            click.echo(f"earlymem: /proc/iomem is not predicted for {era_name(loaded.machine.kernel_version, profile)}", err=True)
             sys.exit(1)
         click.echo("\n".join(iomem_text(result.iomem)))
         _note("device resources (PCI, IOAPIC, HPET, APIC, ROMs) are not predicted; they may nest or stretch the non-RAM entries")
@@ -301,6 +312,7 @@ def bzimage_cmd(path, fmt) -> None:
 @click.option("--proc", "proc_root", type=click.Path(file_okay=False, path_type=Path), help="A running system's root.")
 @click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1), help="Which boot of a multi-boot log.")
 @click.option("--kernel-version", help="The first kernel's release, instead of the log's banner.")
+@click.option("--assume-era", "assume_era", metavar="RELEASE", help="Predict the first kernel with the rules of RELEASE's era: needed for a kernel newer than any earlymem knows; unverified.")
 @click.option("--kernel", "kernel", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The capture kernel's vmlinuz (bzImage64).")
 @click.option("--initrd", "initrd", type=click.Path(dir_okay=False, path_type=Path), help="The capture kernel's initrd (only its size matters).")
 @click.option("--append", "append", default="", help="kexec's --append: the capture kernel's command line.")
@@ -313,10 +325,11 @@ def bzimage_cmd(path, fmt) -> None:
               "Default: the log's 'CPU: N PID: ... Kdump: loaded' panic line, else 0.")
 @click.option("--format", "fmt", type=click.Choice(["debug", "kdump", "json"]), default="debug", show_default=True,
               help="debug: what kexec -p --debug (or the kernel, for --file-load) prints; kdump: the capture kernel's predicted boot lines; json: both, as data.")
-def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, initrd, append, file_load, normal, running_kernel, cpus, rng_ready,
+def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, assume_era, kernel, initrd, append, file_load, normal, running_kernel, cpus, rng_ready,
               crash_cpu, fmt) -> None:
     """Predict `kexec -p` (kexec-tools 2.0.25) or `kexec -s -p` into the first
     kernel's crash region, and the capture kernel's boot."""
+    from earlymem.kernels import era_name
     from earlymem.kexec.capture import LoadMethod, kexec_load
     from earlymem.pipeline import boot as run_boot
     from earlymem.render import text
@@ -325,7 +338,7 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
 
     if normal and file_load:
         raise click.UsageError("--normal is kexec-tools' kexec -l; --file-load models only crash loads")
-    loaded = _load(dmesg, machine_file, proc_root, None, boot, kernel_version)
+    loaded = _load(dmesg, machine_file, proc_root, None, boot, kernel_version, None, assume_era)
     machine, profile = loaded.machine, loaded.profile
     capture = read_kernel(kernel)
     running = read_kernel(running_kernel) if running_kernel else None
@@ -346,10 +359,10 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
         raise InputError(f"CPU {crash_cpu} is not among the machine's {len(machine.cpus)} possible CPUs", source="--crash-cpu")
     first = run_boot(machine, profile, running)
     method = LoadMethod.NORMAL if normal else LoadMethod.KEXEC_FILE_LOAD if file_load else LoadMethod.KEXEC_LOAD
-    if method != LoadMethod.NORMAL and not first.predicted("crashkernel"):
+    if first.panic is None and method != LoadMethod.NORMAL and not first.predicted("crashkernel"):
         raise InputError(f"the first kernel's crash region is not predicted: {first.why_not('crashkernel')}", source=machine.source)
-    if not first.iomem:
-        raise InputError(f"kexec over a {first.era}-era first kernel is not modelled (its /proc/iomem is not predicted; "
+    if first.panic is None and not first.iomem:
+        raise InputError(f"kexec over a first kernel of {era_name(machine.kernel_version, profile)} is not modelled (its /proc/iomem is not predicted; "
                          "`earlymem replay` loads kexec-tools 2.0.2 into the 2.6 eras)", source=machine.source)
     load = kexec_load(machine, first, capture, profile=profile, initrd_size=initrd_size, append=append, method=method,
                       running=running, cpus=cpus, rng_ready=rng_ready, crash_cpu=crash_cpu)
@@ -357,8 +370,9 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, kernel, init
         # a load the real tool refuses: its words on stderr, exit status 1 (not bad input)
         click.echo(f"earlymem: the load fails: {load.error}", err=True)
         sys.exit(1)
-    for note in list(loaded.notes) + ([] if normal else list(first.assumptions)) + notes + list(load.notes):
+    for note in list(loaded.notes) + notes + list(load.notes):
         _note(note)
+    _assumed([*loaded.assumed, *([] if normal else first.assumptions)])
     if fmt == "json":
         click.echo(json.dumps(text.kexec_json(load), indent=2))
     elif fmt == "kdump" and not normal:

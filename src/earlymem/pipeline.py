@@ -28,7 +28,7 @@ from __future__ import annotations
 from earlymem.allocators.bootmem import BootmemError
 from earlymem.allocators.memblock import Memblock
 from earlymem.kernels.builds import KernelBuild, build_for, is_series, pinned_build
-from earlymem.kernels.eras import profile_for
+from earlymem.kernels.eras import era_name, profile_for
 from earlymem.kernels.profile import KernelProfile, Pipeline
 from earlymem.lib.errors import InputError, KernelPanic
 from earlymem.lib.ranges import Range, RangeSet
@@ -180,7 +180,7 @@ def _e820_lines(report: E820Report) -> list[Line]:
 
 
 def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
-    why = f"the {profile.name} era's boot after the e820 map is not modelled ({profile.summary})"
+    why = f"the boot after the e820 map is not modelled for {era_name(machine.kernel_version, profile)} ({profile.summary})"
     missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "node ranges", "Initmem", "crashkernel")]
     return _result(machine, profile, report, None, e820=_e820_ranges(report.firmware, profile), max_pfn=None,
                    kernel_image=None, lines=tuple(_e820_lines(report)), not_predicted=tuple(missing))
@@ -234,6 +234,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         # reserve_crashkernel() runs after NODE_DATA and before paging_init()
         lines[early_at:early_at] = [Line("crashkernel", t, "reserve_real_mode") for t in crash.early]
         lines += [Line("crashkernel", t, "reserve_crashkernel") for t in crash.lines]
+        assumptions += crash.notes
     # free_area_init()'s lines: from paging_init(), or (7.x) from start_kernel()
     # after the end of setup_arch() (late.lines below)
     free_area_init_at = len(lines)
@@ -446,11 +447,11 @@ def _boot_early_era(machine: Machine, profile: KernelProfile, report: E820Report
     lines = _e820_lines(report)
     why = None
     if machine.kernel_image is None:
-        why = f"the {profile.name} era needs the kernel image's [_text, _end) (kernel_image in the machine TOML)"
+        why = f"{era_name(machine.kernel_version, profile)} needs the kernel image's [_text, _end) (kernel_image in the machine TOML)"
     elif not any(e.type == E820Type.RAM and e.size for e in entries):
         why = "the map has no RAM"
     elif user is not None and user.end_user_pfn is not None:
-        why = f"mem= capping end_user_pfn ({profile.name} era) is not modelled in the bootmem boot"
+        why = f"mem= capping end_user_pfn ({era_name(machine.kernel_version, profile)}) is not modelled in the bootmem boot"
     if why is not None:
         missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "crashkernel")]
         return _result(machine, profile, report, None, e820=_e820_ranges(entries, profile), max_pfn=None, kernel_image=None,
@@ -508,8 +509,8 @@ def _boot_early_allocator(machine: Machine, profile: KernelProfile, report: E820
     zones = _old_zones(nodes, _ram_pages(entries), struct_page, dma_reserve)
     crash_res = (CrashRegion(crash.start, crash.end),) if crash is not None and crash_ok else ()
     allocs += [Allocation("crashkernel", c.start, c.end - c.start, "reserve_crashkernel") for c in crash_res]
-    missing = [NotPredicted("zoneinfo managed pages", f"the {profile.name} era's hand-off is given as free runs, not per zone"),
-               NotPredicted("iomem", f"/proc/iomem is not modelled for the {profile.name} era")]
+    missing = [NotPredicted("zoneinfo managed pages", f"the hand-off of {era_name(machine.kernel_version, profile)} is given as free runs, not per zone"),
+               NotPredicted("iomem", f"/proc/iomem is not modelled for {era_name(machine.kernel_version, profile)}")]
     return _result(
         machine, profile, report, None,
         kernel_image=(machine.kernel_image.start, machine.kernel_image.end),

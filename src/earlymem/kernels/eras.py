@@ -20,11 +20,11 @@ from earlymem.lib.version import KernelVersion, parse_version
 from earlymem.lib.x86_64 import MAX_NUMNODES  # CONFIG_NODES_SHIFT=10 in Debian's amd64 configs
 from earlymem.machine.e820 import E820Type
 
-__all__ = ["PROFILES", "profile_for"]
+__all__ = ["PROFILES", "NEWEST_KNOWN", "profile_for", "check_known", "era_span", "era_name", "rules_label", "coverage_note"]
 
 
 _GROUPS = {"e820": E820Rules, "numa": NumaRules, "crash": CrashRules, "memmap": MemmapRules, "start": StartKernelRules,
-           "zoneinfo": ZoneRules}
+           "zoneinfo": ZoneRules, "kexec_file": KexecFileEra}
 
 
 def _era(base: KernelProfile | None, **changes) -> KernelProfile:
@@ -38,6 +38,9 @@ def _era(base: KernelProfile | None, **changes) -> KernelProfile:
             groups.setdefault(group, {})[name] = value
     if base is None:
         return KernelProfile(**top, **{g: _GROUPS[g](**kv) for g, kv in groups.items()})
+    # an era's own facts: where its boundary comes from, what it was checked against, its sources
+    for own in ("boundary", "verified", "sources"):
+        top.setdefault(own, type(getattr(base, own))())
     return replace(base, **top, **{g: replace(getattr(base, g), **kv) for g, kv in groups.items()})
 
 
@@ -53,6 +56,9 @@ _LEGACY_LABELS = {
 _P_2_6_16 = _era(
     None,
     name="2.6.16",
+    boundary="the oldest era modelled: arch/x86_64/kernel/e820.c as first read, in 2.6.16 (older releases not read)",
+    verified=("public log: 2.6.16-rc2 x86_64 kdump kernel, LKML 2006 (tests/fixtures/public), e820 and user map",
+              "public log: Ubuntu 2.6.22-14-generic, 2007 (tests/fixtures/public), e820 map"),
     first=KernelVersion(2, 6, 16),
     summary="x86_64 e820.c with bootmem: mem= caps end_user_pfn, user map printed unsanitized",
     e820__style="legacy",
@@ -79,6 +85,7 @@ _P_2_6_16 = _era(
 _P_2_6_23 = _era(
     _P_2_6_16,
     name="2.6.23",
+    boundary="arch/x86_64/kernel/setup.c and machine_kexec.c as read for 2.6.23 (the 2011 report's kernel) [release unverified]",
     first=KernelVersion(2, 6, 23),
     summary="replay: bootmem, crashkernel=size@base reserved without a conflict check (the 2011 bug)",
     pipeline=Pipeline.BOOTMEM,
@@ -88,6 +95,7 @@ _P_2_6_23 = _era(
 _P_2_6_24 = _era(
     _P_2_6_23,
     name="2.6.24",
+    boundary="generic parse_crashkernel() in kernel/kexec.c (Bernhard Walle, 2.6.24 [commit and release unverified])",
     first=KernelVersion(2, 6, 24),
     summary="replay: generic parse_crashkernel() (range lists) and the 'Reserving ...MB ... for crashkernel' line",
     crash__announces=True,
@@ -97,6 +105,7 @@ _P_2_6_24 = _era(
 _P_2_6_25 = _era(
     _P_2_6_24,
     name="2.6.25",
+    boundary="arch/x86/kernel/e820_64.c finish_e820_parsing() sanitizes the user map (2.6.25 [commit and release unverified])",
     first=KernelVersion(2, 6, 25),
     summary="finish_e820_parsing sanitizes the user map; crashkernel via BOOTMEM_EXCLUSIVE fails visibly",
     e820__sanitize_user_map=True,
@@ -108,6 +117,7 @@ _P_2_6_25 = _era(
 _P_2_6_27 = _era(
     _P_2_6_25,
     name="2.6.27",
+    boundary="arch/x86/kernel/e820.c unified from e820_32.c and e820_64.c (2.6.27 [commit and release unverified])",
     first=KernelVersion(2, 6, 27),
     summary="unified arch/x86/kernel/e820.c: mem= removes RAM above the limit and sets userdef",
     e820__labels={**_LEGACY_LABELS, E820Type.UNUSABLE: "(unusable)", E820Type.RESERVED_KERN: "(usable)"},
@@ -127,6 +137,8 @@ _P_2_6_27 = _era(
 _P_2_6_34 = _era(
     _P_2_6_27,
     name="2.6.34",
+    boundary="crashkernel via find_e820_area()/reserve_early() [release unverified: 2.6.34 assumed; the auto-offset "
+             "find_e820_area() placement may date from Bernhard Walle's 2008 patch, about 2.6.27]",
     first=KernelVersion(2, 6, 34),
     summary="replay: not modelled -- crashkernel via find_e820_area()/reserve_early() before bootmem [release unverified]",
     pipeline=Pipeline.E820,
@@ -140,6 +152,7 @@ _P_2_6_34 = _era(
 _P_2_6_37 = _era(
     _P_2_6_34,
     name="2.6.37",
+    boundary="'[GIT PULL] memblock for 2.6.37' (H. Peter Anvin, 2010-10-22): 'x86: Use memblock to replace early_res'",
     first=KernelVersion(2, 6, 37),
     summary="replay: memblock replaces early_res and x86 bootmem (top-down); crashkernel via memblock_find_in_range",
     pipeline=Pipeline.MEMBLOCK_2_6_37,
@@ -157,6 +170,7 @@ _P_2_6_37 = _era(
 _P_2_6_38 = _era(
     _P_2_6_37,
     name="2.6.38",
+    boundary="arch/x86/mm/numa.c: x86-64 NUMA init rewritten (Tejun Heo, 2.6.38 [commits and release unverified])",
     first=KernelVersion(2, 6, 38),
     summary="replay: not modelled -- NUMA init rewritten (arch/x86/mm/numa.c) [placement unread]",
     pipeline=Pipeline.E820,
@@ -175,6 +189,9 @@ _MEM_LABELS = {
 _P_3_5 = _era(
     _P_2_6_38,
     name="3.5",
+    boundary="Bjorn Helgaas, 'x86: print e820 physical addresses consistently with other parts of kernel' "
+             "(2012, v3.5 [release unverified; a public 3.6.0-rc1 log already prints '[mem ...]'])",
+    verified=("public log: 3.9.0 (mmotm), LKML 2013 (tests/fixtures/public), e820 map",),
     first=KernelVersion(3, 5, 0),
     summary="'[mem %#018Lx-%#018Lx]' ranges (end inclusive) and 'e820: ' header prefix",
     e820__style="mem",
@@ -196,6 +213,7 @@ _P_3_5 = _era(
 _P_4_1 = _era(
     _P_3_5,
     name="4.1",
+    boundary="commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (2015, v4.1 [release unverified])",
     first=KernelVersion(4, 1, 0),
     summary="PRAM (type 12): memmap=nn!ss, 'persistent (type %u)', never merged by sanitize",
     e820__labels={**_MEM_LABELS, E820Type.PMEM: "persistent (type {type})", E820Type.PRAM: "persistent (type {type})"},
@@ -211,6 +229,8 @@ _P_4_1 = _era(
 _P_4_16 = _era(
     _P_4_1,
     name="4.16",
+    boundary="commit ef61f8a340fd 'x86/boot/e820: Implement a range manipulation operator' "
+             "(v4.16 or v4.17 [release unverified; another reading gives v4.12])",
     first=KernelVersion(4, 16, 0),
     summary="memmap=nn%ss-old+new range manipulation operator",
     e820__memmap_forms="@#$!%",
@@ -220,6 +240,8 @@ _P_4_16 = _era(
 _P_4_19 = _era(
     _P_4_16,
     name="4.19",
+    boundary="[commit unidentified; release unverified] public logs bound it: 'e820: BIOS-provided physical RAM map:' "
+             "on 4.17.4 and 4.18-rc1, without the prefix on 4.19.0",
     first=KernelVersion(4, 19, 0),
     summary="headers lose the 'e820: ' prefix",
     e820__header_prefix="",
@@ -233,6 +255,8 @@ _P_4_19 = _era(
 _P_5_5 = _era(
     _P_4_19,
     name="5.5",
+    boundary="commit 262b45ae3ab4 'x86/efi: EFI soft reservation to E820 enumeration' (v5.5)",
+    verified=("Debian 5.10.223 (5.10.0-32-amd64) under QEMU/SeaBIOS: tests/fixtures/bootlogs, tests/fixtures/oracle",),
     first=KernelVersion(5, 5, 0),
     crash__low_1m_message=True,
     pipeline=Pipeline.MODERN,
@@ -250,95 +274,226 @@ _P_5_5 = _era(
     ),
 )
 
-_P_5_13 = _era(
+_P_5_12 = _era(
     _P_5_5,
+    name="5.12",
+    first=KernelVersion(5, 12, 0),
+    summary="16 page-table pages in the brk buffer (5-level builds); /proc/zoneinfo's cma line",
+    memmap__init_pgt_buf_pages=16,
+    zoneinfo__fields=("pages free", "min", "low", "high", "spanned", "present", "managed", "cma"),
+    boundary="commit 167dcfc08b0b 'x86/mm: Increase pgt_buf size for 5-level page tables' (v5.12; tip x86/mm, Jan 2021)",
+    sources=(
+        "commit 167dcfc08b0b (v5.12): INIT_PGT_BUF_SIZE 16 pages with CONFIG_X86_5LEVEL=y (Debian's amd64 "
+        "configs); unconditional from 7212b58d6d71 'x86/mm/64: Make 5-level paging support unconditional' "
+        "(v6.16 [release unverified]); captures: 4 fewer page-table pages at the top of RAM on 6.1 than on 5.10",
+        "commit 3c381db1fac8 'mm/page_alloc: count CMA pages per zone and print them in /proc/zoneinfo' "
+        "(v5.12 [release unverified]); captures: the cma line on 6.1, not on 5.10",
+    ),
+)
+
+_P_5_13 = _era(
+    _P_5_12,
     name="5.13",
     first=KernelVersion(5, 13, 0),
-    summary="the first 1 MiB is always reserved; no 'Reserving the low 1M ... for crashkernel' line",
+    summary="the first 1 MiB is always reserved: no 'Reserving the low 1M ... for crashkernel' line; "
+            "initramfs unpacked asynchronously; swiotlb's per-slot array",
     crash__low_1m_message=False,
-    crash__range_rounds_128m=True,
-    numa__memoryless_initmem_as_memoryless=True,
-    # [release unverified: after 5.10, by 6.1] vmalloc_huge() for the hash tables; Debian 6.1.176
-    # and 6.12.117 mm/vmalloc.c: size_per_node = size / num_online_nodes() must reach PMD_SIZE
-    start__hash_vmalloc_huge="per-node",
-    # [release unverified: after 5.10, by 6.1] struct io_tlb_slot (orig_addr, alloc_size, list)
-    start__swiotlb_slot_bytes=24,
-    # v5.14 [release unverified]: memcg-aware chunks gone ("percpu: rework memcg
-    # accounting"), pcpu_to_depopulate_slot and pcpu_sidelined_slot added;
-    # memblock=debug traces: pcpu_setup_first_chunk(672) on 5.10, (368) on 6.1+
-    start__pcpu_chunk_lists=(1, 4),
-    # "init/initramfs.c: do unpacking asynchronously" (v5.12 [release unverified]); captures:
+    # "init/initramfs.c: do unpacking asynchronously" (e7cb072eb988, v5.13); captures:
     # "software IO TLB: mapped" after "Freeing initrd memory" on 5.10, before it on 6.1+
     start__initrd_unpacked_async=True,
-    # "x86/e820: Fix handling of subpage regions when calculating nosave
-    # ranges" (2025, stable): in the pinned 6.1.170 and 6.12.117 (their
-    # "Registered nosave memory" lines), not in 5.10.223
-    e820__nosave_ram_walk=True,
-    # [release unverified: after 5.10, by 6.1] /proc/zoneinfo's boost and cma lines (captures)
-    zoneinfo__fields=("pages free", "boost", "min", "low", "high", "spanned", "present", "managed", "cma"),
-    # [release unverified: after 5.10, by 6.1] the SETUP_RNG_SEED slot in kexec_file's boot params (6.0)
-    kexec_file=KexecFileEra(top_down_exact=False, rng_seed_setup_data=True, crash_hotplug_phdrs=None,
-                            params_memsz_aligned=False, segment_lines="loading"),
-    memmap__init_pgt_buf_pages=16,
+    # struct io_tlb_slot (orig_addr, alloc_size, list): 73f620951b2b (v5.13 [release unverified])
+    start__swiotlb_slot_bytes=24,
+    boundary="commit f1d4d47c5851 'x86/setup: Always reserve the first 1M of RAM' (v5.13-rc5; tip x86/urgent, "
+             "June 2021), which dropped the crash_reserve_low_1M() call",
     sources=(
-        "[release unverified: after 5.10, by 6.1] parse_crashkernel_mem() rounds System RAM to 128 MiB: "
-        "crashkernel=1G-4G:192M,4G-:256M gives 192M on Debian 5.10 and 256M on 6.1 for 4095 MB of RAM",
-        "[release unverified: after 5.10, by 6.1] INIT_PGT_BUF_SIZE grew from 12 to 16 pages "
-        "(INIT_PGD_PAGE_TABLES for 5-level builds): the page-table pages memblock hands out at "
-        "the top of RAM drop by 4 from 5.10 to 6.1 on the same 16, 32, 40 and 64 GiB machines",
-        "[release unverified: after 5.10, by 6.1] memoryless nodes: 'Initmem setup node %d as memoryless' "
-        "(kdump kernels on 6.1, 6.12, 7.2) instead of 5.10's 'Initmem setup node %d [mem 0-0]'",
-        "'x86/setup: always reserve the first 1M of RAM' (v5.13 [commit and release unverified]); "
+        "commit f1d4d47c5851 (v5.13): reserve_real_mode() reserves [0, 1M) for every boot; "
+        "23721c8e92f7 'x86/crash: Remove crash_reserve_low_1M()' (v5.14) removed the dead function; "
         "QEMU captures: 'kexec: Reserving the low 1M of memory for crashkernel' on 5.10, not on 6.1",
+        "commit e7cb072eb988 'init/initramfs.c: do unpacking asynchronously' (v5.13)",
+        "commit 73f620951b2b 'swiotlb: move global variables into a new io_tlb_mem structure' "
+        "(v5.13 [release unverified]): the 24-byte slots",
     ),
+)
+
+_P_5_14 = _era(
+    _P_5_13,
+    name="5.14",
+    first=KernelVersion(5, 14, 0),
+    summary="percpu: no memcg-aware chunk type; to-depopulate and sidelined chunk slots",
+    # memblock=debug traces: pcpu_setup_first_chunk(672) on 5.10, (368) on 6.1+
+    start__pcpu_chunk_lists=(1, 4),
+    boundary="commit faf65dde844a 'percpu: rework memcg accounting' (v5.14, the percpu 5.14 pull)",
+    sources=("commits faf65dde844a 'percpu: rework memcg accounting' and f183324133ea 'percpu: implement "
+             "partial chunk depopulation' (v5.14)",),
+)
+
+_P_5_16 = _era(
+    _P_5_14,
+    name="5.16",
+    first=KernelVersion(5, 16, 0),
+    summary="/proc/zoneinfo's boost line",
+    zoneinfo__fields=("pages free", "boost", "min", "low", "high", "spanned", "present", "managed", "cma"),
+    boundary="commit a6ea8b5b9f1c 'mm/page_alloc.c: show watermark_boost of zone in zoneinfo' (v5.16; Nov 2021)",
+)
+
+_P_5_18 = _era(
+    _P_5_16,
+    name="5.18",
+    first=KernelVersion(5, 18, 0),
+    summary="memoryless nodes set up as 'memoryless'; large system hashes vmalloc'd with huge pages",
+    numa__memoryless_initmem_as_memoryless=True,
+    # vmalloc_huge(); Debian 6.1.176 and 6.12.117 mm/vmalloc.c: size_per_node = size / num_online_nodes()
+    # must reach PMD_SIZE
+    start__hash_vmalloc_huge="per-node",
+    boundary="commit 7c30daac2069 'mm: make free_area_init_node aware of memory less nodes' (v5.18; Mar 2022)",
+    sources=(
+        "commit 7c30daac2069 (v5.18, mm/page_alloc.c free_area_init()): 'Initmem setup node %d as memoryless' "
+        "(kdump kernels on 6.1, 6.12, 7.2) instead of 5.10's 'Initmem setup node %d [mem 0-0]'",
+        "commit f2edd118d02d 'page_alloc: use vmalloc_huge for large system hash' (v5.18-rc4)",
+    ),
+)
+
+_P_6_0 = _era(
+    _P_5_18,
+    name="6.0",
+    first=KernelVersion(6, 0, 0),
+    summary="crashkernel= range lists match System RAM rounded up to 128 MiB; kexec_file passes an RNG seed",
+    crash__range_rounds_128m=True,
+    # "x86/setup: Use rng seeds from setup_data" (68b8e9713c8e, v6.0): the SETUP_RNG_SEED slot
+    kexec_file__rng_seed_setup_data=True,
+    # "x86/e820: Fix handling of subpage regions when calculating nosave ranges" (2025): a stable
+    # backport, in the pinned 6.1.176 and 6.12.117 (their "Registered nosave memory" lines), not in
+    # 5.10.223 -- older point releases of 6.x series lack it [release unverified]
+    e820__nosave_ram_walk=True,
+    boundary="commit 46d36b1be18b 'kdump: round up the total memory size to 128M for crashkernel reservation' "
+             "(v6.0, the non-MM 6.0 pull [commit id from a linux-next list; release unverified])",
+    sources=(
+        "parse_crashkernel_mem(): total_mem = roundup(total_mem, SZ_128M); QEMU captures: "
+        "crashkernel=1G-4G:192M,4G-:256M gives 192M on Debian 5.10 and 256M on 6.1 for 4095 MB of RAM",
+        "commit 68b8e9713c8e 'x86/setup: Use rng seeds from setup_data' (v6.0, x86_kdump_for_v6.0_rc1)",
+    ),
+    verified=("Debian 6.1.176 (6.1.0-50-amd64) under QEMU/SeaBIOS: tests/fixtures/bootlogs, tests/fixtures/oracle",),
+)
+
+_P_6_5 = _era(
+    _P_6_0,
+    name="6.5",
+    first=KernelVersion(6, 5, 0),
+    summary="x86 CPU hotplug rework: one early cpumask (cpu_sibling_setup_mask)",
+    # arch/x86/kernel/smpboot.c; traces: 5 cpumask allocations on 6.1, 2 on 6.12 (one node)
+    start__cpu_local_masks=1,
+    boundary="Thomas Gleixner's x86 CPU hotplug/smpboot rework (v6.5 [commit and release unverified]; "
+             "captures bound it: after 6.1, by 6.12)",
+)
+
+_P_6_6 = _era(
+    _P_6_5,
+    name="6.6",
+    first=KernelVersion(6, 6, 0),
+    summary="CONFIG_CRASH_HOTPLUG: kexec_file reserves program headers for hot-added CPUs and memory",
+    # 2 + Debian's NR_CPUS_DEFAULT 8192 + CRASH_MAX_MEMORY_RANGES 8192 (config-6.12, config of 7.2)
+    kexec_file__crash_hotplug_phdrs=2 + 8192 + 8192,
+    boundary="Eric DeVolder's crash hotplug series, 247262756121 / ea53ad9cf73b (v6.6 [release unverified]; "
+             "captures bound it: after 6.1, by 6.12)",
+)
+
+_P_6_7 = _era(
+    _P_6_6,
+    name="6.7",
+    first=KernelVersion(6, 7, 0),
+    summary="x86 reserves crashkernel= with the generic code: 'crashkernel reserved: ...'",
+    crash__generic=True,
+    boundary="commit 9c08a2a139fe 'x86: kdump: use generic interface to simplify crashkernel reservation code' "
+             "(v6.7; Linus's push of 2023-11-03, with 0ab97169aa05 and 70916e9c8d9f)",
+    sources=(
+        "commit 9c08a2a139fe (v6.7): reserve_crashkernel_generic() (kernel/crash_core.c; kernel/crash_reserve.c "
+        "from 85fcde402db1, v6.9); captures: 'Reserving ...MB of memory at ...MB for crashkernel' on 6.1, "
+        "'crashkernel reserved: 0x...' on 6.12 and 7.2",
+    ),
+)
+
+_P_6_8 = _era(
+    _P_6_7,
+    name="6.8",
+    first=KernelVersion(6, 8, 0),
+    summary="kexec_file: exact top-down hole search and the kexec_dprintk() segment table",
+    kexec_file__top_down_exact=True,
+    kexec_file__params_memsz_aligned=True,
+    kexec_file__segment_lines="table",
+    boundary="Yuntao Wang's locate_mem_hole_top_down() fix (posted Dec 2023) and cbc2fe9d9cb2 'kexec_file: add "
+             "kexec_file flag to control debug printing' (v6.8 [releases unverified]; captures bound them: "
+             "after 6.1, by 6.12)",
+)
+
+_P_6_10 = _era(
+    _P_6_8,
+    name="6.10",
+    first=KernelVersion(6, 10, 0),
+    summary="nr_kernel_pages from memblock's free pages (calc_nr_kernel_pages()); no dma_reserve",
+    memmap__nr_kernel_pages_from_memblock=True,
+    boundary="Baoquan He, 'mm/mm_init.c: add new function calc_nr_kernel_pages()' and 'x86: remove "
+             "memblock_find_dma_reserve()' (posted March 2024: v6.10 [commits and release unverified])",
 )
 
 _P_6_12 = _era(
-    _P_5_13,
+    _P_6_10,
     name="6.12",
     first=KernelVersion(6, 12, 0),
-    summary="NUMA blocks clamped to the start of DRAM; generic crashkernel reservation",
+    summary="NUMA blocks clamped to the start of DRAM; NODE_DATA not page-rounded; /proc/zoneinfo's promo line",
     numa__low_is_dram_start=True,
-    crash__generic=True,
     numa__node_data_page_rounded=False,
-    # "mm/mm_init.c: add new function calc_nr_kernel_pages()" and "x86: remove
-    # memblock_find_dma_reserve()" (Baoquan He, mm-stable March 2024: v6.10 [release unverified])
-    memmap__nr_kernel_pages_from_memblock=True,
-    # v6.5 x86 CPU hotplug rework (Thomas Gleixner): only cpu_sibling_setup_mask
-    # is left (arch/x86/kernel/smpboot.c); traces: 5 cpumask allocations on 6.1, 2 on 6.12 (one node)
-    start__cpu_local_masks=1,
     # [release unverified: after 6.1, by 6.12] captures: an empty Movable zone's
-    # min/low/high are 32 on 6.12 and 7.2, 0 on 6.1
+    # min/low/high are 32 on 6.12 and 7.2, 0 on 6.1 (Ma Wupeng, "mm: Cap zone movable's min wmark to small value")
     zoneinfo__movable_wmark_like_highmem=True,
-    # [release unverified: after 6.1, by 6.12] /proc/zoneinfo's promo line (captures)
     zoneinfo__fields=("pages free", "boost", "min", "low", "high", "promo", "spanned", "present", "managed", "cma"),
-    # [releases unverified: after 6.1, by 6.12] locate_mem_hole_top_down() "+ 1" fix
-    # (Yuntao Wang, Dec 2023); CONFIG_CRASH_HOTPLUG (6.6) with Debian's
-    # NR_CPUS_DEFAULT 8192 and CRASH_MAX_MEMORY_RANGES 8192 (config-6.12, config of
-    # 7.2); kexec_dprintk() segment table; boot_param line with the aligned memsz
-    kexec_file=KexecFileEra(top_down_exact=True, rng_seed_setup_data=True, crash_hotplug_phdrs=2 + 8192 + 8192,
-                            params_memsz_aligned=True, segment_lines="table"),
+    boundary="Mike Rapoport's generic NUMA memblocks (mm/numa_memblks.c, mm/numa.c: v6.12 [commits and release "
+             "unverified]; captures bound them: after 6.1, by 6.12)",
     sources=(
-        "mm/numa_memblks.c numa_cleanup_meminfo(): low = memblock_start_of_DRAM() (v6.12, from "
-        "arch/x86/mm/numa.c where low = 0); QEMU captures: 'NUMA: Node 0 [mem 0x00000000-...' on "
-        "5.10 and 6.1, '[mem 0x00001000-...' on 6.12 and 7.2",
-        "x86 moved to kernel/crash_reserve.c reserve_crashkernel_generic() (v6.7 [release unverified]); "
-        "mm/numa.c alloc_node_data() (v6.12 [commit unverified]): nd_size = sizeof(pg_data_t), not "
-        "page-rounded; captures: NODE_DATA 0x2b000 bytes on 6.1, 0x2a980 on 6.12",
-        "captures: 'Reserving ...MB of memory at ...MB for crashkernel' on 6.1, 'crashkernel reserved: "
-        "0x...' on 6.12 and 7.2",
+        "mm/numa_memblks.c numa_cleanup_meminfo(): low = memblock_start_of_DRAM() (from arch/x86/mm/numa.c "
+        "where low = 0); QEMU captures: 'NUMA: Node 0 [mem 0x00000000-...' on 5.10 and 6.1, "
+        "'[mem 0x00001000-...' on 6.12 and 7.2",
+        "mm/numa.c alloc_node_data(): nd_size = sizeof(pg_data_t), not page-rounded; captures: NODE_DATA "
+        "0x2b000 bytes on 6.1, 0x2a980 on 6.12",
+        "'mm: print the promo watermark in zoneinfo' (Kaiyang Zhao; named in the 6.12 mm pull [commit unverified])",
     ),
+    verified=("Debian 6.12.117 (6.12.117+deb13-amd64) under QEMU/SeaBIOS: tests/fixtures/bootlogs, tests/fixtures/oracle",),
+)
+
+_P_6_13 = _era(
+    _P_6_12,
+    name="6.13",
+    first=KernelVersion(6, 13, 0),
+    summary="large system hashes use huge pages by their whole size, not per node",
+    # Debian 7.2.13 mm/vmalloc.c: the whole size against PMD_SIZE; captures: every vmalloc'd table
+    # of 2 MiB or more is "vmalloc hugepage" on 7.2
+    start__hash_vmalloc_huge="size",
+    boundary="Mike Rapoport, 'mm: vmalloc: don't account for number of nodes for HUGE_VMAP allocations' "
+             "(posted Oct 2024 in the execmem ROX series: v6.13 [commit and release unverified]; captures "
+             "bound it: after 6.12, by 7.2)",
+)
+
+_P_6_17 = _era(
+    _P_6_13,
+    name="6.17",
+    first=KernelVersion(6, 17, 0),
+    summary="pageblock flags: PB_migrate_isolate, 8 bits per pageblock",
+    # __NR_PAGEBLOCK_BITS 5, rounded up to 8 (include/linux/pageblock-flags.h, Debian 7.2.13 source);
+    # trace: sparse_init_nid(1408)
+    memmap__pageblock_bits=8,
+    # "kdump: implement reserve_crashkernel_cma" and "x86: implement crashkernel cma reservation"
+    # (Jiri Bohac, v6.17 [commits and release unverified]): get_last_crashkernel() skips ",cma"
+    crash__suffixes=(",high", ",low", ",cma"),
+    boundary="Zi Yan, 'Make MIGRATE_ISOLATE a standalone bit' (posted May-June 2025: v6.17 [commit and release "
+             "unverified]; captures bound it: after 6.12, by 7.2)",
 )
 
 _P_7_0 = _era(
-    _P_6_12,
+    _P_6_17,
     name="7.0",
-    # [release unverified: after 6.12, by 7.2] Debian 7.2.13 mm/vmalloc.c: the whole size against
-    # PMD_SIZE (no per-node division); captures: every vmalloc'd table of 2 MiB or more is "vmalloc hugepage"
-    start__hash_vmalloc_huge="size",
-    # [release unverified: after 6.12, by 7.2] PB_migrate_isolate: __NR_PAGEBLOCK_BITS 5,
-    # rounded up to 8 (include/linux/pageblock-flags.h, Debian 7.2.13 source); trace: sparse_init_nid(1408)
-    memmap__pageblock_bits=8,
+    boundary="merge 'x86-boot-2026-02-09' (v7.0 merge window): commits 4a7a13e04c05 'x86/boot/e820: Improve "
+             "e820_print_type() messages' and 4d8e5a682be4 'x86/boot/e820: Print gaps in the E820 table' "
+             "[release from the merge window's date; tag unverified]",
+    verified=("Debian 7.2.13 (7.2.13+deb14-amd64) under QEMU/SeaBIOS: tests/fixtures/bootlogs, tests/fixtures/oracle",),
     # [release unverified: after 6.12, by 7.2] mm/mm_init.c mm_core_init_early() -> free_area_init()
     # -> sparse_init(); mm/sparse.c without sparse_buffer_init() (Debian 7.2.13 source);
     # trace: sparse_init after e820__reserve_resources, vmemmap_populate_hugepages(2097152) per block
@@ -385,10 +540,94 @@ PROFILES: tuple[KernelProfile, ...] = (
     _P_4_16,
     _P_4_19,
     _P_5_5,
+    _P_5_12,
     _P_5_13,
+    _P_5_14,
+    _P_5_16,
+    _P_5_18,
+    _P_6_0,
+    _P_6_5,
+    _P_6_6,
+    _P_6_7,
+    _P_6_8,
+    _P_6_10,
     _P_6_12,
+    _P_6_13,
+    _P_6_17,
     _P_7_0,
 )
+
+
+#: The newest release whose rules earlymem read (Debian 7.2.13's source and captures):
+#: a later kernel is refused unless the user names the era to assume.
+NEWEST_KNOWN = KernelVersion(7, 2, 0)
+
+#: The last minor release of each major series, for naming where an era ends.
+_LAST_MINOR = {3: 19, 4: 20, 5: 19, 6: 19}
+
+
+def _release_before(v: KernelVersion) -> str:
+    if v.major == 2:
+        return f"2.6.{v.patch - 1}"
+    if v.minor == 0:
+        return "2.6.39" if v.major == 3 else f"{v.major - 1}.{_LAST_MINOR[v.major - 1]}"
+    return f"{v.major}.{v.minor - 1}"
+
+
+def _release(v: KernelVersion) -> str:
+    return f"2.6.{v.patch}" if v.major == 2 else f"{v.major}.{v.minor}"
+
+
+def era_span(profile: KernelProfile) -> tuple[str, str]:
+    """``(first, last)`` releases of ``profile``'s era: the newest era ends at
+    :data:`NEWEST_KNOWN`, the others the release before the next era's first."""
+    i = PROFILES.index(profile)
+    last = _release(NEWEST_KNOWN) if i == len(PROFILES) - 1 else _release_before(PROFILES[i + 1].first)
+    return _release(profile.first), last
+
+
+def rules_label(profile: KernelProfile) -> str:
+    """``"rules of 6.0-6.4"`` (``"rules of 6.7"`` for a one-release era)."""
+    first, last = era_span(profile)
+    return f"rules of {first}" if first == last else f"rules of {first}\u2013{last}"
+
+
+def era_name(version: KernelVersion | str | None, profile: KernelProfile) -> str:
+    """The era as the user knows it: ``"6.1 (rules of 6.0-6.4)"``; without a version, the rules alone."""
+    if version is None:
+        return rules_label(profile)
+    v = parse_version(version) if isinstance(version, str) else version
+    return f"{_release(v)} ({rules_label(profile)})"
+
+
+def coverage_note(version: KernelVersion, profile: KernelProfile) -> str | None:
+    """What a prediction for ``version`` rests on when no real boot of its series was checked
+    (None when one was)."""
+    series = _release(version)
+    checked = [v for p in PROFILES for v in p.verified if v.startswith("Debian ")]
+    if any(v.split()[1].startswith(series + ".") for v in checked):
+        return None
+    releases = ", ".join(v.split()[1] for v in checked)
+    return (f"{version} is predicted with the {rules_label(profile)}, read from the kernel's history; "
+            f"predictions were checked against real boots of {releases}, not of {series}")
+
+
+def check_known(version: KernelVersion, *, assume: str | None = None) -> KernelProfile:
+    """The profile for a kernel the user gave: refused past :data:`NEWEST_KNOWN`
+    unless ``assume`` names the release whose era's rules to use.
+
+    :raises InputError: for a release newer than any earlymem knows, without ``assume``.
+    """
+    if assume is not None:
+        return profile_for(assume)
+    if (version.major, version.minor) > (NEWEST_KNOWN.major, NEWEST_KNOWN.minor):
+        newest = PROFILES[-1]
+        raise InputError(
+            f"kernel {version} is newer than any earlymem knows (newest: {_release(NEWEST_KNOWN)}); "
+            f"pass --assume-era {_release(NEWEST_KNOWN)} to predict it with the {rules_label(newest)}, unverified",
+            field="kernel version",
+        )
+    return profile_for(version)
 
 
 def profile_for(version: KernelVersion | str) -> KernelProfile:

@@ -130,6 +130,10 @@ class CrashRules:
     bootmem_exclusive: bool = False
     #: the line printed when a fixed base is taken.
     in_use_text: str = "crashkernel reservation failed - memory is in use"
+    #: get_last_crashkernel()'s suffix_tbl: tokens ending in one of these are not the
+    #: base crashkernel= (",cma" from v6.17; before, "crashkernel=256M,cma" is the base
+    #: request and fails on its unrecognized ',').
+    suffixes: tuple[str, ...] = (",high", ",low")
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,11 @@ class KernelProfile:
         the modern eras (5.5 on: NUMA, NODE_DATA, crashkernel, zones ...
         checked against Debian 5.10, 6.1, 6.12 and 7.2), or only the e820 phase.
     :param replay_source: where the replay's rules for this era were read.
+    :param boundary: where the era's first release comes from: the commit that
+        changed the rule and the release it entered; ``[release unverified]`` (or
+        ``[commit unverified]``) marks what was not confirmed from the kernel's history.
+    :param verified: the real boots this era's predictions were checked against
+        (QEMU captures of Debian builds, public logs).
     """
 
     name: str
@@ -228,6 +237,13 @@ class KernelProfile:
     zoneinfo: ZoneRules = field(default_factory=ZoneRules)
     #: kexec_file_load's crash placement rules; None: not modelled for the era
     kexec_file: KexecFileEra | None = None
+    boundary: str = ""
+    verified: tuple[str, ...] = ()
+
+    @property
+    def boundary_confirmed(self) -> bool:
+        """Whether the era's first release was confirmed from the kernel's history."""
+        return bool(self.boundary) and "unverified" not in self.boundary
 
     def label(self, type_: int) -> str:
         """The text e820_print_type() prints for ``type_`` in this era."""

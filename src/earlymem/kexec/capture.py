@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from earlymem.kernels.builds import KernelBuild
-from earlymem.kernels.eras import profile_for
+from earlymem.kernels.eras import profile_for, rules_label
 from earlymem.kernels.profile import KernelProfile
 from earlymem.kexec.file_load import file_load_bzimage64
 from earlymem.kexec.holes import KexecLoadError, Segment
@@ -155,7 +155,7 @@ def kexec_load(machine: Machine, first: BootResult, capture: KernelBuild, *, pro
         elif method == LoadMethod.KEXEC_FILE_LOAD:
             purgatory = (running or capture).purgatory
             if profile.kexec_file is None:
-                raise InputError(f"kexec_file_load is not modelled for the {profile.name} era", field="--file-load")
+                raise InputError(f"kexec_file_load is not modelled for the {rules_label(profile)}", field="--file-load")
             if purgatory is None:
                 raise InputError("no kexec_file purgatory in the running kernel's image (CONFIG_KEXEC_FILE off?)",
                                  source=(running or capture).name, field="purgatory")

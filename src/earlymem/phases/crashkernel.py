@@ -29,7 +29,7 @@ from earlymem.machine import Machine
 
 __all__ = ["CrashRequest", "CrashPrediction", "parse_crashkernel", "predict_crashkernel", "early_crash_lines"]
 
-SUFFIXES = (",high", ",low", ",cma")
+SUFFIXES = (",high", ",low", ",cma")  # every suffix some era knows (the era's own: profile.crash.suffixes)
 CRASH_ALIGN = 16 << 20
 CRASH_ADDR_LOW_MAX = 4 << 30
 CRASH_ADDR_HIGH_MAX = 64 << 40
@@ -58,7 +58,7 @@ class CrashRequest:
     error: bool = False
 
 
-def _last(cmdline: str, suffix: str | None) -> str | None:
+def _last(cmdline: str, suffix: str | None, suffixes: tuple[str, ...] = SUFFIXES) -> str | None:
     """``get_last_crashkernel()``: the text after the chosen ``crashkernel=``."""
     name = "crashkernel="
     chosen = None
@@ -67,7 +67,7 @@ def _last(cmdline: str, suffix: str | None) -> str | None:
         end = cmdline.find(" ", p)
         token = cmdline[p : end if end >= 0 else len(cmdline)]
         if suffix is None:
-            if not token.endswith(SUFFIXES):
+            if not token.endswith(suffixes):
                 chosen = p
         elif token.endswith(suffix):
             chosen = p
@@ -176,7 +176,7 @@ def parse_crashkernel(cmdline: str, system_ram: int, profile: KernelProfile) -> 
     :raises InputError: for the extended ``range:size`` syntax, whose 128 MiB
         rounding of System RAM has not been placed in an era yet.
     """
-    text = _last(cmdline, None)
+    text = _last(cmdline, None, profile.crash.suffixes)
     req = CrashRequest()
     if text is None:
         high = _last(cmdline, ",high")
@@ -222,6 +222,8 @@ class CrashPrediction:
     regions: list[Range] = field(default_factory=list)
     #: the fixed ``size@base`` region asked for, whether or not it was reserved
     requested: Range | None = None
+    #: what the prediction leaves out, in words
+    notes: list[str] = field(default_factory=list)
 
 
 def early_crash_lines(machine: Machine, profile: KernelProfile) -> list[str]:
@@ -246,6 +248,9 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock |
     cmdline = machine.command_line.text
     out = CrashPrediction()
     out.early += early_crash_lines(machine, profile)
+    if ",cma" in profile.crash.suffixes and _last(cmdline, ",cma") is not None:
+        out.notes.append("crashkernel=...,cma: the CMA part (reserve_crashkernel_cma(), v6.17) is not modelled; "
+                         "only the base reservation is predicted")
     total = mb.phys_mem_size()
     req = parse_crashkernel(cmdline, total, profile)
     if req is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from earlymem.kernels.eras import era_span, rules_label
 from earlymem.lib.ranges import Range
 from earlymem.lib.units import format_size
 from earlymem.mm.buddy import buddyinfo_line
@@ -36,7 +37,19 @@ SCHEMAS = {
 
 
 def profiles_text(profiles) -> list[str]:
-    return [f"{p.name:>7}  {p.summary}" for p in profiles]
+    """Each era: its releases, what changed, where its boundary comes from and what it was checked against."""
+    out = []
+    for p in profiles:
+        first, last = era_span(p)
+        span = first if first == last else f"{first}\u2013{last}"
+        out.append(f"{span:<15} {p.summary}")
+        out.append(f"{'':<15}   boundary: {p.boundary or '(none recorded)'}"
+                   + ("" if p.boundary_confirmed else "  [not confirmed]"))
+        if p.verified:
+            out += [f"{'':<15}   verified: {v}" for v in p.verified]
+        else:
+            out.append(f"{'':<15}   verified: no real boot of this era was checked")
+    return out
 
 
 def profiles_json(profiles) -> dict:
@@ -45,6 +58,8 @@ def profiles_json(profiles) -> dict:
     for p in profiles:
         data = to_json_value(p)
         data["first"] = str(p.first)
+        data["last"] = era_span(p)[1]
+        data["boundary_confirmed"] = p.boundary_confirmed
         data["e820"]["labels"] = {str(k): v for k, v in p.e820.labels.items()}
         out.append(data)
     return {"schema": SCHEMAS["profiles"], "profiles": out}
@@ -60,7 +75,7 @@ def e820_table(report: E820Report, console: Console | None = None) -> None:
     if report.user is not None and report.user.userdef:
         maps.append(("user-defined", report.user.table.entries))
     for title, entries in maps:
-        t = Table(title=f"{title} map, as kernels of the {report.profile.name} era print it")
+        t = Table(title=f"{title} map, as kernels of the {rules_label(report.profile)} print it")
         for col in ("start", "end (incl.)", "size", "type"):
             t.add_column(col, justify="right" if col != "type" else "left")
         for e in entries:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from earlymem.kernels.builds import KernelBuild
-from earlymem.kernels.eras import profile_for
+from earlymem.kernels.eras import check_known, coverage_note, profile_for, rules_label
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
@@ -69,17 +69,25 @@ class LoadedInput:
     kernel: KernelBuild | None = None
     crash_cpu: int | None = None
     notes: list[str] = field(default_factory=list)
+    #: what the prediction assumes about the input (printed in one "assumed" block)
+    assumed: list[str] = field(default_factory=list)
 
 
-def _profile(machine: Machine, override: str | None) -> KernelProfile:
+def _profile(machine: Machine, override: str | None, assume_era: str | None = None) -> KernelProfile:
+    if assume_era is not None:
+        try:
+            parse_version(assume_era)
+            profile_for(assume_era)
+        except InputError as exc:
+            raise exc.located(source="--assume-era") from None
     if override:
         try:
-            return profile_for(parse_version(override))
+            return check_known(parse_version(override), assume=assume_era)
         except InputError as exc:
-            raise exc.located(source="--kernel-version")
+            raise exc.located(source="--kernel-version") from None
     if machine.kernel_version is None:
         raise InputError("no kernel version (no 'Linux version' banner); pass --kernel-version", source=machine.source)
-    return profile_for(machine.kernel_version)
+    return check_known(machine.kernel_version, assume=assume_era)
 
 
 def load_input(
@@ -91,6 +99,7 @@ def load_input(
     kernel_version: str | None = None,
     append: str | None = None,
     kernel_image: Path | None = None,
+    assume_era: str | None = None,
 ) -> LoadedInput:
     """Load exactly one of a boot log, a TOML machine or a /proc root.
 
@@ -118,7 +127,7 @@ def load_input(
     else:
         machine = load_machine(machine_file if machine_file is not None else proc_root, "toml" if machine_file is not None else "proc")
     try:
-        profile = _profile(machine, kernel_version)
+        profile = _profile(machine, kernel_version, assume_era)
     except InputError as exc:
         if exc.source is not None or dmesg is None:
             raise
@@ -127,6 +136,14 @@ def load_input(
         # the override names the kernel (a series stands for its pinned build)
         machine = dataclasses.replace(machine, kernel_version=parse_version(kernel_version), kernel_banner=None)
     loaded = LoadedInput(machine, profile, crash_cpu=crash_cpu, notes=notes)
+    version = machine.kernel_version
+    if assume_era is not None:
+        loaded.assumed.append(f"kernel {version} is predicted with the {rules_label(profile)}, as --assume-era {assume_era} "
+                              "asks; nothing about it was checked")
+    elif version is not None:
+        note = coverage_note(version, profile)
+        if note:
+            loaded.assumed.append(note)
     if machine.command_line.init_args:
         notes.append(f"the command line's words after '--' go to init, not the kernel: {' '.join(machine.command_line.init_args)}")
     if append:
