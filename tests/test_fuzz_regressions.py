@@ -186,3 +186,24 @@ def test_vmlinux_whose_btf_section_is_compressed_junk():
 
     rejected(_load_segments, (FUZZ / "elf-btf-compressed.bin").read_bytes(), "vmlinux", source="vmlinux: payload:",
              match="compressed")
+
+
+# -- 9. load_input with a TOML machine (or /proc root) whose kernel has no profile: the error
+# named no file ('<input>: kernel version: kernel 1.6.23 is older than any profile ...')
+
+def test_load_input_names_the_toml_or_proc_root_of_a_kernel_without_a_profile(tmp_path):
+    from earlymem.sources.inputs import load_input
+
+    toml = tmp_path / "m.toml"
+    toml.write_text('kernel_version = "1.6.23"\n[[e820]]\nstart = 0\nsize = "640K"\ntype = "usable"\n')
+    err = rejected(lambda: load_input(machine_file=toml), source=f"{toml}: ", match="1.6.23")
+    assert err.source == str(toml)
+    root = tmp_path / "root"
+    d = root / "sys/firmware/memmap/0"
+    d.mkdir(parents=True)
+    for f, v in (("start", "0x0"), ("end", "0x9fbff"), ("type", "System RAM")):
+        (d / f).write_text(v + "\n")
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/sys/kernel/osrelease").write_text("1.6.23\n")
+    err = rejected(lambda: load_input(proc_root=root), source=f"{root}: ", match="1.6.23")
+    assert err.source == str(root)

@@ -129,8 +129,10 @@ def load_input(
     try:
         profile = _profile(machine, kernel_version, assume_era)
     except InputError as exc:
-        if exc.source is not None or dmesg is None:
+        if exc.source is not None:
             raise
+        if dmesg is None:  # the TOML's kernel_version, or the /proc root's osrelease
+            raise exc.located(source=machine.source) from None
         raise exc.located(source=str(dmesg), line=log.version_lineno) from None
     if kernel_version:
         # the override names the kernel (a series stands for its pinned build)
