@@ -158,3 +158,24 @@ def test_banner_of_an_unmodelled_era_names_the_line(tmp_path):
     check_one_line_error(run("e820", "--dmesg", str(f)), "old.log:1:", "older than any profile")
     # ... and an override lets the user choose an era for it.
     assert run("e820", "--dmesg", str(f), "--kernel-version", "2.6.22").returncode == 0
+
+
+def test_line_numbers_are_the_files_lf_lines_whatever_the_carriage_returns(tmp_path):
+    # CR CR LF endings and a lone CR inside a line (a progress counter) counted as extra
+    # lines, so errors named the wrong line
+    f = tmp_path / "cr.log"
+    f.write_bytes(b"[    0.000000] Linux version 6.1.0-50-amd64 (x) #1 SMP\r\r\n"
+                  b"[    0.000000] Command line: console=ttyS0\r\r\n"
+                  b"progress 10%\rprogress 100%\r\n"
+                  b"[    0.000000] BIOS-provided physical RAM map:\r\n"
+                  b"[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\r\n"
+                  b"[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x00000000zz] usable\r\n")
+    check_one_line_error(run("e820", "--dmesg", str(f)), f"{f}:6:", "garbled e820")
+
+
+def test_binary_hidden_behind_a_carriage_return_is_still_binary(tmp_path):
+    # (the short fuzzing run found it: the line of the first bad byte was searched for in
+    # the lines as displayed, where a lone CR had hidden it -- StopIteration)
+    f = tmp_path / "bin.log"
+    f.write_bytes(b"ok\n" + b"\xff\xfe" * 40 + b"\rvisible\n")
+    check_one_line_error(run("e820", "--dmesg", str(f)), f"{f}:2:", "binary data")

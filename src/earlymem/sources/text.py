@@ -38,12 +38,24 @@ def read_text_lines(path: str | Path) -> list[str]:
         line = data.count(b"\n", 0, nul) + 1
         raise InputError("binary data (NUL byte); expected a text log", source=name, line=line)
     text = data.decode("utf-8", errors="replace")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if "\n" not in text:
+        lines = text.split("\r")  # a CR-only file
+    else:
+        # line numbers are the file's LF lines, as editors and sed count them; serial consoles
+        # end lines in CR LF (or CR CR LF), and a lone CR inside a line returns the carriage:
+        # what a terminal leaves visible starts after the last one
+        lines = []
+        for raw in text.split("\n"):
+            raw = raw.rstrip("\r")
+            if "\r" in raw:
+                raw = next((part for part in reversed(raw.split("\r")) if part), "")
+            lines.append(raw)
     for i, line in enumerate(lines, 1):
         if len(line) > MAX_LINE_CHARS:
             raise InputError(f"line of {len(line)} characters; not a log line", source=name, line=i)
     if text.count("\ufffd") > max(16, len(text) // 100):
-        first = next(i for i, line in enumerate(lines, 1) if "\ufffd" in line)
+        # (counted in the raw LF lines: what a lone CR hides is still in the file)
+        first = next(i for i, line in enumerate(text.split("\n"), 1) if "\ufffd" in line)
         raise InputError("binary data (not UTF-8 text); expected a text log", source=name, line=first)
     return lines
 
