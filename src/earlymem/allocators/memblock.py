@@ -351,7 +351,7 @@ class Memblock:
         while type_.cnt + 2 > type_.max:
             if not self._double_array(type_, base, size):
                 return -1, -1  # -ENOMEM: nothing is split
-        idx = 0
+        idx = max(bisect_right(type_.regions, base, key=_base) - 1, 0)  # (the walk skips regions ending before base)
         while idx < len(type_.regions):
             rgn = type_.regions[idx]
             rbase, rend = rgn.base, rgn.end
