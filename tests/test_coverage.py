@@ -121,3 +121,16 @@ def test_every_unverified_boundary_is_marked_and_listed():
     for p in PROFILES:
         assert p.boundary, p.name
         assert p.boundary_confirmed == ("unverified" not in p.boundary)
+
+
+def test_ram_above_2_46_is_said_to_need_5_level_paging(tmp_path):
+    lines = ["[    0.000000] Linux version 6.1.0-50-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1",
+             "[    0.000000] BIOS-provided physical RAM map:",
+             "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
+             "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x000000003fffffff] usable",
+             f"[    0.000000] BIOS-e820: [mem {(1 << 47):#018x}-{(1 << 47) + (1 << 30) - 1:#018x}] usable",
+             "[    0.000000] Command line: console=ttyS0"]
+    log = tmp_path / "b.log"
+    log.write_text("\n".join(lines) + "\n")
+    proc = _run("predict", "--dmesg", str(log))
+    assert proc.returncode == 0 and "above 2^46: the kernel uses it only with 5-level paging" in proc.stderr

@@ -416,8 +416,7 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
         return
     lines, notes = text.replay_text(scenario, results[0].version, results[0])
     click.echo("\n".join(lines[:-1]))
-    for n in notes:
-        _note(n)
+    _assumed(notes)
     click.echo(lines[-1])
 
 

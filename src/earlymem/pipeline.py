@@ -195,6 +195,11 @@ def _allocs(items, phase: str) -> list[Allocation]:
 
 def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
     build, assumptions, why_build = resolve_build(machine, kernel)
+    top = max((e.addr + e.size for e in report.firmware if e.type == E820Type.RAM), default=0)
+    if top > 1 << 46:
+        # MAX_PHYSMEM_BITS is 46 with 4-level paging: e820__end_of_ram_pfn() clamps at max_arch_pfn
+        assumptions.append(f"RAM ends at {top:#x}, above 2^46: the kernel uses it only with 5-level paging (a CPU with "
+                           "LA57 and CONFIG_X86_5LEVEL, as Debian's); predicted as if it does, else max_pfn stops at 2^46")
     missing: list[NotPredicted] = []
     placed, why = place_kernel(machine, build)
     if build is None:
