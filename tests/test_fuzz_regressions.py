@@ -207,3 +207,16 @@ def test_load_input_names_the_toml_or_proc_root_of_a_kernel_without_a_profile(tm
     (root / "proc/sys/kernel/osrelease").write_text("1.6.23\n")
     err = rejected(lambda: load_input(proc_root=root), source=f"{root}: ", match="1.6.23")
     assert err.source == str(root)
+
+
+# -- 10. an SRAT CPU line with a decimal APIC id written with a leading zero ("APIC 06"):
+# int(.., 0) raised ValueError (the third long run, on the dmesg target)
+
+def test_srat_cpu_line_with_a_zero_padded_decimal_apic_id(tmp_path):
+    from earlymem.sources.dmesg import read_boot_logs
+
+    log = tmp_path / "boot.log"
+    log.write_text("[    0.000000] Linux version 2.6.32 (x) #1 SMP\n"
+                   "[    0.000000] SRAT: PXM 1 -> APIC 06 -> Node 1\n")
+    cpu = read_boot_logs(log)[0].srat_cpus[0]
+    assert (cpu.apic, cpu.node) == (6, 1)

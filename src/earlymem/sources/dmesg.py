@@ -419,7 +419,8 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
             raise InputError(f"not an SRAT line the kernel prints (node and PXM are unsigned): {msg[:80]!r}", source=source, line=lineno)
         m = _SRAT_CPU_RE.match(msg)
         if m:
-            apic = int(m["apic"], 0)
+            # 0x%02x since 2.6.3x, %u before: a decimal id may have leading zeros (int(.., 0) refuses "06")
+            apic = int(m["apic"], 16) if m["apic"].startswith("0x") else int(m["apic"], 10)
             if apic > 0xFFFFFFFF:
                 raise InputError(f"APIC id {m['apic']} does not fit in 32 bits", source=source, line=lineno)
             cur.srat_cpus.append(SratCpu(int(m["pxm"]), apic, _node(m["node"], source, lineno), lineno))
