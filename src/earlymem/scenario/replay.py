@@ -121,9 +121,11 @@ def scenario_path(name: str) -> Path:
     if name in SCENARIOS:
         return Path(str(resources.files("earlymem.scenario") / "scenarios" / f"{name}.toml"))
     p = Path(name)
-    if p.suffix == ".toml" and p.is_file():
+    if p.suffix == ".toml":
+        if not p.is_file():
+            raise InputError("no such file", source=name)
         return p
-    raise InputError(f"unknown scenario {name!r} (bundled: {', '.join(SCENARIOS)}; or a machine .toml file)", field="SCENARIO")
+    raise InputError(f"unknown scenario {name!r} (bundled: {', '.join(SCENARIOS)}; or a machine .toml file)", source="SCENARIO")
 
 
 def _version_number(text: object, src: str, where: str) -> int:
