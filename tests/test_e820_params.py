@@ -86,13 +86,13 @@ def test_percent_operator_forms():
 
 def test_percent_same_type_is_a_kernel_bug():
     r = user("memmap=1M%0x200000-1+1", "6.1")
-    assert r.panic[1] == "__e820__range_update" and r.panic[0] is None and "BUG_ON" in r.panic[2]
+    assert r.panic.function == "__e820__range_update" and r.panic.message is None and "BUG_ON" in r.panic.why
 
 
 def test_exactmap_alone_panics():
     r = user("memmap=exactmap", "6.1")
-    assert r.panic == ("Invalid user supplied memory map", "e820__finish_early_params",
-                       "fewer than two e820 entries are left after mem=/memmap= (0)")
+    assert (r.panic.message, r.panic.function, r.panic.why) == ("Invalid user supplied memory map", "e820__finish_early_params",
+                                                                "fewer than two e820 entries are left after mem=/memmap= (0)")
 
 
 def test_mem_zero_is_refused_from_4_1():

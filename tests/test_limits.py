@@ -17,6 +17,14 @@ def _predict(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "earlymem", "predict", "--dmesg", str(path)], capture_output=True, text=True, timeout=60)
 
 
+def _predict_toml(tmp_path, extra: str) -> tuple[Path, subprocess.CompletedProcess]:
+    """A 4 GiB TOML machine (6.1) with ``extra`` appended, predicted."""
+    f = tmp_path / "m.toml"
+    f.write_text('kernel_version = "6.1"\n[[e820]]\nstart = 0\nend = "640K"\ntype = "usable"\n[[e820]]\nstart = "1M"\nend = "4G"\n'
+                 'type = "usable"\n' + extra)
+    return f, subprocess.run([sys.executable, "-m", "earlymem", "predict", "--machine", str(f)], capture_output=True, text=True)
+
+
 def _edited(tmp_path, find: str, add: str) -> tuple[Path, int]:
     lines = LOG.read_text(errors="replace").splitlines()
     i = next(k for k, ln in enumerate(lines) if find in ln)
@@ -51,10 +59,7 @@ def test_the_highest_node_id_is_accepted(tmp_path):
 
 
 def test_a_toml_node_past_max_numnodes_names_its_field(tmp_path):
-    f = tmp_path / "m.toml"
-    f.write_text('kernel_version = "6.1"\n[[e820]]\nstart = 0\nend = "640K"\ntype = "usable"\n[[e820]]\nstart = "1M"\nend = "4G"\n'
-                 'type = "usable"\n[[numa]]\nnode = 2000\nstart = 0\nend = "4G"\n')
-    proc = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--machine", str(f)], capture_output=True, text=True)
+    f, proc = _predict_toml(tmp_path, '[[numa]]\nnode = 2000\nstart = 0\nend = "4G"\n')
     assert proc.returncode == 2 and f"{f}: numa[0].node:" in proc.stderr and "MAX_NUMNODES" in proc.stderr
 
 
@@ -156,17 +161,10 @@ def test_memory_past_the_widest_physical_address_is_refused_at_its_line(tmp_path
     proc = _predict(log)
     err = proc.stderr.strip()
     assert proc.returncode == 2 and err.count("\n") == 0 and f"{log}:5:" in err and "2^52" in err
-    f = tmp_path / "m.toml"
-    f.write_text('kernel_version = "6.1"\n[[e820]]\nstart = 0\nend = "640K"\ntype = "usable"\n[[e820]]\nstart = "1M"\nend = "4G"\n'
-                 'type = "usable"\n[[e820]]\nstart = "0x10000000000000"\nsize = "1G"\ntype = "usable"\n')
-    proc = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--machine", str(f)], capture_output=True, text=True)
+    f, proc = _predict_toml(tmp_path, '[[e820]]\nstart = "0x10000000000000"\nsize = "1G"\ntype = "usable"\n')
     assert proc.returncode == 2 and f"{f}: e820[2]:" in proc.stderr and "2^52" in proc.stderr
 
 
 def test_more_toml_cpus_than_nr_cpus_is_refused(tmp_path):
-    f = tmp_path / "m.toml"
-    cpus = "".join(f"[[cpus]]\napic = {i}\nnode = 0\n" for i in range(8193))
-    f.write_text('kernel_version = "6.1"\n[[e820]]\nstart = 0\nend = "640K"\ntype = "usable"\n[[e820]]\nstart = "1M"\nend = "4G"\n'
-                 'type = "usable"\n' + cpus)
-    proc = subprocess.run([sys.executable, "-m", "earlymem", "predict", "--machine", str(f)], capture_output=True, text=True)
+    f, proc = _predict_toml(tmp_path, "".join(f"[[cpus]]\napic = {i}\nnode = 0\n" for i in range(8193)))
     assert proc.returncode == 2 and f"{f}: cpus:" in proc.stderr and "NR_CPUS (8192)" in proc.stderr

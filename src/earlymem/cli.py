@@ -97,7 +97,7 @@ def e820_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kerne
     else:
         text.e820_table(report)
     if report.user is not None and report.user.panic is not None:
-        _note(f"predicted outcome: the kernel panics in {report.user.panic[1]}(): {report.user.panic[2]}")
+        _note(f"predicted outcome: the kernel panics in {report.user.panic.function}(): {report.user.panic.why}")
 
 
 @cli.group("oracle")
@@ -359,9 +359,11 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, assume_era, 
         raise InputError(f"CPU {crash_cpu} is not among the machine's {len(machine.cpus)} possible CPUs", source="--crash-cpu")
     first = run_boot(machine, profile, running)
     method = LoadMethod.NORMAL if normal else LoadMethod.KEXEC_FILE_LOAD if file_load else LoadMethod.KEXEC_LOAD
-    if first.panic is None and method != LoadMethod.NORMAL and not first.predicted("crashkernel"):
+    if first.panic is not None:
+        pass  # kexec_load() says the load fails: the first kernel never reaches user space
+    elif method != LoadMethod.NORMAL and not first.predicted("crashkernel"):
         raise InputError(f"the first kernel's crash region is not predicted: {first.why_not('crashkernel')}", source=machine.source)
-    if first.panic is None and not first.iomem:
+    elif not first.iomem:
         raise InputError(f"kexec over a first kernel of {era_name(machine.kernel_version, profile)} is not modelled (its /proc/iomem is not predicted; "
                          "`earlymem replay` loads kexec-tools 2.0.2 into the 2.6 eras)", source=machine.source)
     load = kexec_load(machine, first, capture, profile=profile, initrd_size=initrd_size, append=append, method=method,

@@ -30,7 +30,7 @@ from earlymem.allocators.memblock import Memblock
 from earlymem.kernels.builds import KernelBuild, build_for, is_series, pinned_build
 from earlymem.kernels.eras import era_name, profile_for
 from earlymem.kernels.profile import KernelProfile, Pipeline
-from earlymem.lib.errors import InputError, KernelPanic
+from earlymem.lib.errors import InputError, KernelPanic, Panic
 from earlymem.lib.ranges import Range, RangeSet
 from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE
 from earlymem.machine import Machine
@@ -58,7 +58,6 @@ from earlymem.phases.setup_arch import setup_allocations
 from earlymem.phases.start_kernel import start_kernel
 from earlymem.result import (
     Allocation,
-    Panic,
     BootResult,
     CrashRegion,
     E820Range,
@@ -112,14 +111,13 @@ def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelB
         profile = profile_for(machine.kernel_version)
     report = e820_phase(machine, profile)
     if report.user is not None and report.user.panic is not None:
-        return _panicked(machine, profile, report, _e820_lines(report), Panic(*report.user.panic))
+        return _panicked(machine, profile, report, _e820_lines(report), report.user.panic)
     run = {Pipeline.MODERN: _boot_modern, Pipeline.BOOTMEM: _boot_early_era, Pipeline.MEMBLOCK_2_6_37: _boot_early_era,
            Pipeline.E820: _boot_e820_only}[profile.pipeline]
     try:
         return run(machine, profile, report, kernel)
     except KernelPanic as exc:  # a phase after the e820 map (the modern boot catches its own, with its lines)
-        return _panicked(machine, profile, report, _e820_lines(report), Panic(exc.message, exc.function, exc.detail),
-                         between=True)
+        return _panicked(machine, profile, report, _e820_lines(report), exc.panic, between=True)
 
 
 def _panicked(machine: Machine, profile: KernelProfile, report: E820Report, lines: list[Line], panic: Panic, *,
@@ -225,8 +223,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
             # init_mem_mapping() and reserve_initrd() run before x86_numa_init() prints; 5.10's
             # low-1M crashkernel line (reserve_real_mode()) before them
             early = [Line("crashkernel", t, "reserve_real_mode") for t in early_crash_lines(machine, profile)]
-            return _panicked(machine, profile, report, [*lines[:early_at], *early],
-                             Panic(exc.message, exc.function, exc.detail))
+            return _panicked(machine, profile, report, [*lines[:early_at], *early], exc.panic)
         lines += [Line("numa", t, "initmem_init") for t in setup.node_data_lines]
         assumptions += setup.notes
         allocations += _allocs(setup.allocations, "setup_arch")

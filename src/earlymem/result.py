@@ -15,6 +15,8 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 
+from earlymem.lib.errors import Panic  # (the phases raise it; re-exported with the result types)
+
 __all__ = ["SCHEMA", "LINE_FAMILIES", "Line", "E820Range", "MemblockRegion", "Allocation", "CrashRegion", "NumaNode",
            "Zone", "Free", "LedgerPhase", "NotPredicted", "IomemResource", "Panic", "BootResult", "Verdict", "to_json_value"]
 
@@ -183,21 +185,6 @@ class NotPredicted:
 
     what: str
     reason: str
-
-
-@dataclass(frozen=True)
-class Panic:
-    """Where the kernel panics on this input: a predicted outcome.
-
-    :param message: what ``panic()`` prints after ``Kernel panic - not syncing: ``;
-        None when a number in it is not known (``why`` says what).
-    :param function: the kernel function that panics.
-    :param why: plain words: what leads there.
-    """
-
-    message: str | None
-    function: str
-    why: str
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from earlymem.kernels.profile import (CrashRules, E820Rules, KernelProfile, KexecFileEra, MemmapRules, NumaRules, Pipeline,
+from earlymem.kernels.profile import (CheckedBoot, CrashRules, E820Rules, KernelProfile, KexecFileEra, MemmapRules, NumaRules, Pipeline,
                                       StartKernelRules, ZoneRules)
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import KernelVersion, parse_version
@@ -25,6 +25,11 @@ __all__ = ["PROFILES", "NEWEST_KNOWN", "profile_for", "check_known", "era_span",
 
 _GROUPS = {"e820": E820Rules, "numa": NumaRules, "crash": CrashRules, "memmap": MemmapRules, "start": StartKernelRules,
            "zoneinfo": ZoneRules, "kexec_file": KexecFileEra}
+
+
+def _qemu(release: str, package: str) -> CheckedBoot:
+    """A Debian build booted under QEMU, compared family by family (earlymem verify)."""
+    return CheckedBoot(release, f"Debian {release} ({package}) under QEMU/SeaBIOS: tests/fixtures/bootlogs, tests/fixtures/oracle")
 
 
 def _era(base: KernelProfile | None, **changes) -> KernelProfile:
@@ -57,8 +62,9 @@ _P_2_6_16 = _era(
     None,
     name="2.6.16",
     boundary="the oldest era modelled: arch/x86_64/kernel/e820.c as first read, in 2.6.16 (older releases not read)",
-    verified=("public log: 2.6.16-rc2 x86_64 kdump kernel, LKML 2006 (tests/fixtures/public), e820 and user map",
-              "public log: Ubuntu 2.6.22-14-generic, 2007 (tests/fixtures/public), e820 map"),
+    verified=(CheckedBoot("2.6.16-rc2", "public log: 2.6.16-rc2 x86_64 kdump kernel, LKML 2006 (tests/fixtures/public), "
+                               "e820 and user map", whole_boot=False),
+              CheckedBoot("2.6.22", "public log: Ubuntu 2.6.22-14-generic, 2007 (tests/fixtures/public), e820 map", whole_boot=False)),
     first=KernelVersion(2, 6, 16),
     summary="x86_64 e820.c with bootmem: mem= caps end_user_pfn, user map printed unsanitized",
     e820__style="legacy",
@@ -191,7 +197,7 @@ _P_3_5 = _era(
     name="3.5",
     boundary="Bjorn Helgaas, 'x86: print e820 physical addresses consistently with other parts of kernel' "
              "(2012, v3.5 [release unverified; a public 3.6.0-rc1 log already prints '[mem ...]'])",
-    verified=("public log: 3.9.0 (mmotm), LKML 2013 (tests/fixtures/public), e820 map",),
+    verified=(CheckedBoot("3.9.0", "public log: 3.9.0 (mmotm), LKML 2013 (tests/fixtures/public), e820 map", whole_boot=False),),
     first=KernelVersion(3, 5, 0),
     summary="'[mem %#018Lx-%#018Lx]' ranges (end inclusive) and 'e820: ' header prefix",
     e820__style="mem",
@@ -256,7 +262,7 @@ _P_5_5 = _era(
     _P_4_19,
     name="5.5",
     boundary="commit 262b45ae3ab4 'x86/efi: EFI soft reservation to E820 enumeration' (v5.5)",
-    verified=("Debian 5.10.223 (5.10.0-32-amd64) under QEMU/SeaBIOS: tests/fixtures/bootlogs, tests/fixtures/oracle",),
+    verified=(_qemu("5.10.223", "5.10.0-32-amd64"),),
     first=KernelVersion(5, 5, 0),
     crash__low_1m_message=True,
     pipeline=Pipeline.MODERN,
@@ -372,7 +378,7 @@ _P_6_0 = _era(
         "crashkernel=1G-4G:192M,4G-:256M gives 192M on Debian 5.10 and 256M on 6.1 for 4095 MB of RAM",
         "commit 68b8e9713c8e 'x86/setup: Use rng seeds from setup_data' (v6.0, x86_kdump_for_v6.0_rc1)",
     ),
-    verified=("Debian 6.1.176 (6.1.0-50-amd64) under QEMU/SeaBIOS: tests/fixtures/bootlogs, tests/fixtures/oracle",),
+    verified=(_qemu("6.1.176", "6.1.0-50-amd64"),),
 )
 
 _P_6_5 = _era(
@@ -456,7 +462,7 @@ _P_6_12 = _era(
         "0x2b000 bytes on 6.1, 0x2a980 on 6.12",
         "'mm: print the promo watermark in zoneinfo' (Kaiyang Zhao; named in the 6.12 mm pull [commit unverified])",
     ),
-    verified=("Debian 6.12.117 (6.12.117+deb13-amd64) under QEMU/SeaBIOS: tests/fixtures/bootlogs, tests/fixtures/oracle",),
+    verified=(_qemu("6.12.117", "6.12.117+deb13-amd64"),),
 )
 
 _P_6_13 = _era(
@@ -493,7 +499,7 @@ _P_7_0 = _era(
     boundary="merge 'x86-boot-2026-02-09' (v7.0 merge window): commits 4a7a13e04c05 'x86/boot/e820: Improve "
              "e820_print_type() messages' and 4d8e5a682be4 'x86/boot/e820: Print gaps in the E820 table' "
              "[release from the merge window's date; tag unverified]",
-    verified=("Debian 7.2.13 (7.2.13+deb14-amd64) under QEMU/SeaBIOS: tests/fixtures/bootlogs, tests/fixtures/oracle",),
+    verified=(_qemu("7.2.13", "7.2.13+deb14-amd64"),),
     # [release unverified: after 6.12, by 7.2] mm/mm_init.c mm_core_init_early() -> free_area_init()
     # -> sparse_init(); mm/sparse.c without sparse_buffer_init() (Debian 7.2.13 source);
     # trace: sparse_init after e820__reserve_resources, vmemmap_populate_hugepages(2097152) per block
@@ -604,10 +610,10 @@ def coverage_note(version: KernelVersion, profile: KernelProfile) -> str | None:
     """What a prediction for ``version`` rests on when no real boot of its series was checked
     (None when one was)."""
     series = _release(version)
-    checked = [v for p in PROFILES for v in p.verified if v.startswith("Debian ")]
-    if any(v.split()[1].startswith(series + ".") for v in checked):
+    checked = [c.release for p in PROFILES for c in p.verified if c.whole_boot]
+    if any(r.startswith(series + ".") for r in checked):
         return None
-    releases = ", ".join(v.split()[1] for v in checked)
+    releases = ", ".join(checked)
     return (f"{version} is predicted with the {rules_label(profile)}, read from the kernel's history; "
             f"predictions were checked against real boots of {releases}, not of {series}")
 

@@ -18,7 +18,7 @@ from enum import Enum
 
 from earlymem.lib.version import KernelVersion
 
-__all__ = ["KernelProfile", "KexecFileEra", "Pipeline", "E820Rules", "NumaRules", "CrashRules", "MemmapRules",
+__all__ = ["KernelProfile", "CheckedBoot", "KexecFileEra", "Pipeline", "E820Rules", "NumaRules", "CrashRules", "MemmapRules",
            "StartKernelRules", "ZoneRules"]
 
 
@@ -204,6 +204,20 @@ class ZoneRules:
 
 
 @dataclass(frozen=True)
+class CheckedBoot:
+    """A real boot an era's predictions were checked against.
+
+    :param release: the kernel release that booted, e.g. ``"6.1.176"``.
+    :param how: what it is and where it is kept.
+    :param whole_boot: the whole prediction was compared (else only the e820 map).
+    """
+
+    release: str
+    how: str
+    whole_boot: bool = True
+
+
+@dataclass(frozen=True)
 class KernelProfile:
     """What one era of x86_64 kernels does, by subsystem.
 
@@ -238,7 +252,7 @@ class KernelProfile:
     #: kexec_file_load's crash placement rules; None: not modelled for the era
     kexec_file: KexecFileEra | None = None
     boundary: str = ""
-    verified: tuple[str, ...] = ()
+    verified: tuple[CheckedBoot, ...] = ()
 
     @property
     def boundary_confirmed(self) -> bool:

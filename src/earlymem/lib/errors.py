@@ -7,7 +7,9 @@ exception type is meant to escape for bad input.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "KernelPanic", "EXIT_BAD_INPUT"]
+from dataclasses import dataclass
+
+__all__ = ["InputError", "KernelPanic", "Panic", "EXIT_BAD_INPUT"]
 
 #: Exit status of the CLI for any rejected input.
 EXIT_BAD_INPUT = 2
@@ -56,17 +58,25 @@ class InputError(Exception):
         return f"{where}: {self.message}"
 
 
-class KernelPanic(Exception):
-    """The kernel would panic on this (legal) input: a predicted outcome, not an input error.
+@dataclass(frozen=True)
+class Panic:
+    """Where the kernel panics on this input: a predicted outcome.
 
-    :param message: the panic's text as ``panic()`` prints it after ``Kernel panic - not syncing: ``,
-        or None when a number in it is not known (``detail`` then says what is).
+    :param message: what ``panic()`` prints after ``Kernel panic - not syncing: ``;
+        None when a number in it is not known (``why`` says what).
     :param function: the kernel function that panics.
-    :param detail: plain words: why it panics, and what of the message is not known.
+    :param why: plain words: what leads there.
     """
+
+    message: str | None
+    function: str
+    why: str
+
+
+class KernelPanic(Exception):
+    """The kernel would panic on this (legal) input: raised by a phase, caught by
+    the pipeline, which makes ``panic`` the boot's outcome (not an input error)."""
 
     def __init__(self, message: str | None, *, function: str, detail: str = "") -> None:
         super().__init__(message or detail)
-        self.message = message
-        self.function = function
-        self.detail = detail
+        self.panic = Panic(message, function, detail)

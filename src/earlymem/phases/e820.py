@@ -10,11 +10,12 @@ reported by init/main.c ``do_early_param()`` as ``Malformed early option``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.cmdline import CommandLine
-from earlymem.lib.errors import InputError, KernelPanic
+from earlymem.lib.errors import InputError, KernelPanic, Panic
 from earlymem.lib.units import U64_MAX, memparse, parse_integer
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
@@ -80,8 +81,8 @@ class E820Report:
                 if text is not None:
                     out.append(("early-param" if event[0] in ("malformed", "warn") else "e820-edit", text))
             if self.user.panic is not None:
-                if self.user.panic[0] is not None:
-                    out.append(("panic", f"Kernel panic - not syncing: {self.user.panic[0]}"))
+                if self.user.panic.message is not None:
+                    out.append(("panic", f"Kernel panic - not syncing: {self.user.panic.message}"))
                 return out
             if self.user.userdef:
                 out.append(("user-map", header("user", self.profile)))
@@ -114,8 +115,7 @@ class E820Report:
                 if user is not None and user.userdef and user.panic is None
                 else None
             ),
-            "panic": ({"message": user.panic[0], "function": user.panic[1], "why": user.panic[2]}
-                      if user is not None and user.panic is not None else None),
+            "panic": dataclasses.asdict(user.panic) if user is not None and user.panic is not None else None,
             "end_user_pfn": user.end_user_pfn if user is not None else None,
             "ignored_parameters": list(user.ignored) if user is not None else [],
             "warnings": list(user.table.warnings) if user is not None else [],
@@ -150,9 +150,9 @@ class UserMapResult:
     userdef: bool = False
     end_user_pfn: int | None = None
     ignored: list[str] = field(default_factory=list)
-    #: where an early parameter makes the kernel panic: ``(message or None, function, why)``
-    #: -- e820__finish_early_params()'s "Invalid user supplied memory map", or a BUG_ON()
-    panic: tuple[str | None, str, str] | None = None
+    #: where an early parameter makes the kernel panic: e820__finish_early_params()'s
+    #: "Invalid user supplied memory map", or a BUG_ON()
+    panic: Panic | None = None
 
 
 #: early_panic()'s text when the user-defined map cannot be sanitized (arch/x86/kernel/e820.c
@@ -192,15 +192,15 @@ def apply_mem_params(firmware: E820Table, cmdline: CommandLine, profile: KernelP
                 # init/main.c do_early_param(): the handler returned non-zero.
                 table.events.append(("malformed", name))
     except KernelPanic as exc:  # a BUG_ON() while editing the table
-        result.panic = (exc.message, exc.function, exc.detail)
+        result.panic = exc.panic
         return result
     if result.userdef and profile.e820.sanitize_user_map:
         new = sanitize(table.entries, no_merge_types=profile.e820.no_merge_types, max_entries=table.capacity)
         if new is None:
             # e820__update_table() returns -1: fewer than two entries, or one that wraps past 2^64
-            result.panic = (PANIC_USER_MAP, "e820__finish_early_params",
-                            f"fewer than two e820 entries are left after mem=/memmap= ({len(table.entries)})"
-                            if len(table.entries) < 2 else "an e820 entry wraps past 2^64")
+            result.panic = Panic(PANIC_USER_MAP, "e820__finish_early_params",
+                                 f"fewer than two e820 entries are left after mem=/memmap= ({len(table.entries)})"
+                                 if len(table.entries) < 2 else "an e820 entry wraps past 2^64")
             return result
         table.entries = new
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from earlymem.render.iomem import child_line, iomem_text
 from earlymem.render.procfs import zoneinfo_lines
-from earlymem.result import BootResult
+from earlymem.result import BootResult, Panic
 
 __all__ = ["family_lines", "iomem_crash_lines", "not_predicted_note", "panic_note"]
 
@@ -35,11 +35,8 @@ def family_lines(result: BootResult) -> dict[str, list[str]]:
     return out
 
 
-def panic_note(result: BootResult) -> str | None:
-    """The outcome in plain words when the kernel panics on this input (None when it boots)."""
-    p = result.panic
-    if p is None:
-        return None
+def panic_note(p: Panic) -> str:
+    """The outcome in plain words when the kernel panics on this input."""
     words = f"'{p.message}'" if p.message is not None else "its panic"
     return f"predicted outcome: the kernel panics in {p.function}() with {words}: {p.why}; nothing after it is predicted"
 
@@ -47,7 +44,7 @@ def panic_note(result: BootResult) -> str | None:
 def not_predicted_note(result: BootResult) -> str | None:
     """One line naming what the boot does not predict and why (None when it predicts everything)."""
     if result.panic is not None:
-        return panic_note(result)
+        return panic_note(result.panic)
     if not result.not_predicted:
         return None
     by_reason: dict[str, list[str]] = {}

@@ -46,7 +46,7 @@ def profiles_text(profiles) -> list[str]:
         out.append(f"{'':<15}   boundary: {p.boundary or '(none recorded)'}"
                    + ("" if p.boundary_confirmed else "  [not confirmed]"))
         if p.verified:
-            out += [f"{'':<15}   verified: {v}" for v in p.verified]
+            out += [f"{'':<15}   verified: {c.how}" for c in p.verified]
         else:
             out.append(f"{'':<15}   verified: no real boot of this era was checked")
     return out
