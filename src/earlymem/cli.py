@@ -120,7 +120,7 @@ def _oracle_run(configs, out: Path, jobs: int, allow_newer: bool) -> None:
     console = Console(stderr=True)
     keys = {k for c in configs for k in c.kernels}
     prepared = prepare(keys, allow_newer=allow_newer, log=lambda m: console.print(m))
-    total = sum(len(c.kernels) for c in configs)
+    total = sum(len(c.kernels) * c.boots for c in configs)
     failures = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("booting", total=total)

@@ -16,6 +16,9 @@ A matrix file::
     crashkernel = "256M"       # appended as crashkernel=...
     kexec = "load"             # none, load (kexec -p), file (kexec -s -p), both, normal (kexec -l)
     crash = true               # echo c > /proc/sysrq-trigger, then the kdump kernel runs
+    firmware = "bios"          # bios (SeaBIOS) or uefi (OVMF, a fresh VARS copy per boot)
+    kaslr = false              # true: no nokaslr, the kernel's place is random
+    boots = 1                  # boot it this many times (captures NAME--KERNEL--NN); KASLR statistics
 
 Every error names the file and the field (``matrix.toml: boot[3].numa: ...``).
 """
@@ -61,10 +64,14 @@ class BootConfig:
     crash: bool = False
     kernels: tuple[str, ...] = tuple(KERNELS)
     timeout: int = 300
+    firmware: str = "bios"
+    kaslr: bool = False
+    boots: int = 1
 
     def kernel_cmdline(self) -> str:
-        """The first kernel's command line (always ``nokaslr``: placement must be deterministic)."""
-        parts = ["console=ttyS0", "loglevel=4", "log_buf_len=4M", "panic=5", "nokaslr"]
+        """The first kernel's command line: ``nokaslr`` unless the configuration asks
+        for KASLR (then the place is random and each boot says where it went)."""
+        parts = ["console=ttyS0", "loglevel=4", "log_buf_len=4M", "panic=5"] + ([] if self.kaslr else ["nokaslr"])
         if self.cmdline:
             parts.append(self.cmdline)
         if self.crashkernel:
@@ -86,6 +93,10 @@ class BootConfig:
             bits.append(f"kexec {self.kexec}")
         if self.crash:
             bits.append("crash")
+        if self.firmware != "bios":
+            bits.append(self.firmware.upper())
+        if self.kaslr:
+            bits.append("KASLR")
         return ", ".join(bits)
 
 
@@ -118,7 +129,9 @@ def _size(value: Any, where: str, source: str) -> int:
     raise InputError(f"expected a size such as \"4G\", got {value!r}", source=source, field=where)
 
 
-_KEYS = {"name", "machine", "memory", "cpus", "numa", "cmdline", "crashkernel", "kexec", "crash", "kernels", "timeout"}
+_KEYS = {"name", "machine", "memory", "cpus", "numa", "cmdline", "crashkernel", "kexec", "crash", "kernels", "timeout",
+         "firmware", "kaslr", "boots"}
+FIRMWARES = ("bios", "uefi")
 
 
 def make_config(data: dict, where: str, source: str, defaults: dict | None = None) -> BootConfig:
@@ -190,7 +203,19 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
     timeout = data.get("timeout", 300)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or not 10 <= timeout <= 3600:
         raise InputError("timeout must be 10 to 3600 seconds", source=source, field=f"{where}.timeout")
-    return BootConfig(name, memory, machine, cpus, tuple(numa), cmdline, crashkernel, kexec, crash, tuple(kernels), timeout)
+    firmware = data.get("firmware", "bios")
+    if firmware not in FIRMWARES:
+        raise InputError(f"firmware must be one of {', '.join(FIRMWARES)}", source=source, field=f"{where}.firmware")
+    kaslr = data.get("kaslr", False)
+    if not isinstance(kaslr, bool):
+        raise InputError("kaslr must be true or false", source=source, field=f"{where}.kaslr")
+    if kaslr and re.search(r"(^|\s)nokaslr(\s|$)", cmdline):
+        raise InputError("kaslr = true with nokaslr in cmdline", source=source, field=f"{where}.cmdline")
+    boots = data.get("boots", 1)
+    if not isinstance(boots, int) or isinstance(boots, bool) or not 1 <= boots <= 99:
+        raise InputError("boots must be a number from 1 to 99", source=source, field=f"{where}.boots")
+    return BootConfig(name, memory, machine, cpus, tuple(numa), cmdline, crashkernel, kexec, crash, tuple(kernels), timeout,
+                      firmware, kaslr, boots)
 
 
 def read_matrix(path: str | Path) -> list[BootConfig]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime
 import os
 import shlex
+import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from earlymem.lib.version import EARLYMEM_VERSION as __version__
 from earlymem.oracle.config import BootConfig
 from earlymem.oracle.initramfs import kdump_bytes_file
 from earlymem.oracle.kernels import FetchedKernel
+from earlymem.oracle.tools import OVMF_CODE, OVMF_VARS
 
 __all__ = ["qemu_argv", "BootResult", "boot", "capture_name"]
 
@@ -27,18 +30,25 @@ __all__ = ["qemu_argv", "BootResult", "boot", "capture_name"]
 _NORESERVE_ABOVE = 8 << 30
 
 
-def capture_name(config: BootConfig, kernel_key: str) -> str:
-    return f"{config.name}--{kernel_key}"
+def capture_name(config: BootConfig, kernel_key: str, repeat: int | None = None) -> str:
+    """``NAME--KERNEL``, or ``NAME--KERNEL--NN`` for the NN-th of repeated boots (``boots`` > 1)."""
+    return f"{config.name}--{kernel_key}" + (f"--{repeat:02d}" if config.boots > 1 and repeat is not None else "")
 
 
 def _mib(n: int) -> str:
     return f"{n >> 20}M"
 
 
-def qemu_argv(config: BootConfig, qemu: str, vmlinuz: Path, initrd: Path) -> list[str]:
-    """The qemu command for ``config`` (the recipe of shared/oracle/README.md)."""
+def qemu_argv(config: BootConfig, qemu: str, vmlinuz: Path, initrd: Path, vars_fd: Path | None = None) -> list[str]:
+    """The qemu command for ``config`` (the recipe of shared/oracle/README.md).
+
+    UEFI boots use OVMF as two flash drives: the code read-only, and
+    ``vars_fd``, a fresh copy of the variable store for this boot."""
     machine = config.machine
     argv = [qemu, "-accel", "tcg,thread=multi"]
+    if config.firmware == "uefi":
+        argv += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                 "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}"]
     mem: list[str] = []
     if config.numa:
         for i, node in enumerate(config.numa):
@@ -73,12 +83,21 @@ def _qemu_version(qemu: str) -> str:
     return (out.splitlines() or ["unknown"])[0]
 
 
-def boot(config: BootConfig, kernel: FetchedKernel, initrd: Path, qemu: str, out_dir: Path) -> BootResult:
-    """Boot ``config`` with ``kernel``; write ``out_dir/NAME--KERNEL/``."""
-    name = capture_name(config, kernel.kernel.key)
+def boot(config: BootConfig, kernel: FetchedKernel, initrd: Path, qemu: str, out_dir: Path, repeat: int | None = None) -> BootResult:
+    """Boot ``config`` with ``kernel``; write ``out_dir/NAME--KERNEL/`` (``NAME--KERNEL--NN/`` for a repeat)."""
+    name = capture_name(config, kernel.kernel.key, repeat)
     cap = out_dir / name
     cap.mkdir(parents=True, exist_ok=True)
-    argv = qemu_argv(config, qemu, kernel.vmlinuz, initrd)
+    with tempfile.TemporaryDirectory(prefix="earlymem-ovmf-") as tmp:
+        vars_fd = None
+        if config.firmware == "uefi":
+            vars_fd = Path(tmp) / "OVMF_VARS.fd"
+            shutil.copyfile(OVMF_VARS, vars_fd)
+        return _boot(config, kernel, initrd, qemu, cap, name, vars_fd)
+
+
+def _boot(config, kernel, initrd, qemu, cap: Path, name: str, vars_fd: Path | None) -> BootResult:
+    argv = qemu_argv(config, qemu, kernel.vmlinuz, initrd, vars_fd)
     started = time.monotonic()
     timed_out = False
     with open(cap / "serial.log", "wb") as serial:
@@ -93,6 +112,8 @@ def boot(config: BootConfig, kernel: FetchedKernel, initrd: Path, qemu: str, out
     # Host paths are replaced by names, so notes do not depend on the cache.
     names = {str(kernel.vmlinuz): f"vmlinuz-{kernel.kernel.abi}", str(initrd): "oracle-initrd.img", qemu: os.path.basename(qemu)}
     shown = [names.get(a, a) for a in argv]
+    if vars_fd is not None:
+        shown = [a.replace(str(vars_fd), "OVMF_VARS.fd (a fresh copy of " + OVMF_VARS + ")") for a in shown]
     note = [
         f"# {name}",
         "",

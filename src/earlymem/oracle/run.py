@@ -44,12 +44,12 @@ def run_boots(
     on_done: Callable[[BootResult], None] = lambda r: None,
 ) -> list[BootResult]:
     """Boot every (config, kernel) pair; ``on_done`` is called as each finishes."""
-    work = [(c, k) for c in configs for k in c.kernels]
+    work = [(c, k, r) for c in configs for k in c.kernels for r in range(1, c.boots + 1)]
 
     def one(item):
-        config, key = item
+        config, key, repeat = item
         fetched, initrd = prepared.kernels[key]
-        result = boot(config, fetched, initrd, prepared.tools["qemu-system-x86_64"], out_dir)
+        result = boot(config, fetched, initrd, prepared.tools["qemu-system-x86_64"], out_dir, repeat)
         on_done(result)
         return result
 

@@ -8,7 +8,7 @@ import subprocess
 
 from earlymem.lib.errors import InputError
 
-__all__ = ["REQUIRED", "ensure_tools"]
+__all__ = ["REQUIRED", "REQUIRED_FILES", "OVMF_CODE", "OVMF_VARS", "ensure_tools"]
 
 #: command -> Debian package that provides it.
 REQUIRED = {
@@ -20,6 +20,12 @@ REQUIRED = {
     "gcc": "gcc",
     "apt-get": "apt",
 }
+
+#: UEFI firmware for ``firmware = "uefi"`` boots (Debian's ovmf package; 4 MiB flash layout).
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+#: file -> Debian package that provides it.
+REQUIRED_FILES = {OVMF_CODE: "ovmf", OVMF_VARS: "ovmf"}
 
 
 def _busybox_is_static() -> bool:
@@ -39,8 +45,9 @@ def ensure_tools(*, install: bool = True, log=print) -> dict[str, str]:
     missing = [cmd for cmd in REQUIRED if shutil.which(cmd, path=_path()) is None]
     if "busybox" not in missing and not _busybox_is_static():
         missing.append("busybox")
+    missing += [f for f in REQUIRED_FILES if not os.path.isfile(f)]
     if missing:
-        packages = sorted({REQUIRED[c] for c in missing})
+        packages = sorted({REQUIRED.get(c) or REQUIRED_FILES[c] for c in missing})
         if not install:
             raise InputError(f"missing {', '.join(missing)} (install {' '.join(packages)})", field="oracle")
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
@@ -52,7 +59,7 @@ def ensure_tools(*, install: bool = True, log=print) -> dict[str, str]:
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
                 raise InputError(f"cannot install {' '.join(packages)}: {last}", field="oracle")
-        still = [cmd for cmd in missing if shutil.which(cmd, path=_path()) is None]
+        still = [c for c in missing if not (os.path.isfile(c) if c in REQUIRED_FILES else shutil.which(c, path=_path()))]
         if still:
             raise InputError(f"{', '.join(still)} still missing after installing {' '.join(packages)}", field="oracle")
     return {cmd: shutil.which(cmd, path=_path()) or cmd for cmd in REQUIRED}
