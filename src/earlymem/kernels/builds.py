@@ -69,6 +69,10 @@ class KernelHeader:
     kernel_alignment: int
     init_size: int
     cmdline_size: int
+    #: the compressed payload's length (input_len of extract_kernel()), None: unknown
+    payload_length: int | None = None
+    #: z_output_len, what the payload decompresses to (vmlinux and its relocations), None: unknown
+    output_len: int | None = None
 
     @property
     def kern16_size(self) -> int:
@@ -181,7 +185,8 @@ def _debian(release: str, tag: str, *, image_span: int, reserve_span: int, brk: 
 #:   the unused .bss..decrypted (an input section merged into .bss, so taken from
 #:   the kernels' own "Freeing unused decrypted memory" lines);
 #: * header: the setup header of the vmlinuz (file length, setup_sects, protocol,
-#:   loadflags, xloadflags, relocatable, kernel_alignment, init_size, cmdline_size);
+#:   loadflags, xloadflags, relocatable, kernel_alignment, init_size, cmdline_size,
+#:   payload_length) and z_output_len, the 4 bytes after the compressed payload;
 #: * purgatory: kexec_purgatory as kexec_purgatory_setup_kbuf() sizes it
 #:   (tools/purgatory_facts.py on the decompressed vmlinux);
 #: * real_mode_blob (5.10 only: 5.13 and later reserve the whole first MiB):
@@ -191,22 +196,22 @@ PINNED: tuple[KernelBuild, ...] = (
     _debian("5.10.0-32-amd64", "Debian 5.10.223-1", image_span=0x3600000, reserve_span=0x302C000, brk=0x2C000,
             structs={"pglist_data": 0x29FC0, "prb_desc": 0x18, "printk_info": 0x58}, percpu_static=221184, pcpu_chunk=136,
             frees={"text_gap": 2040 << 10, "rodata_gap": 560 << 10, "initmem": 2676 << 10, "smp_locks": 32 << 10, "decrypted": 2036 << 10},
-            header=KernelHeader(7071904, 30, 0x020F, 1, 0x3F, True, 0x200000, 62365696, 2047),
+            header=KernelHeader(7071904, 30, 0x020F, 1, 0x3F, True, 0x200000, 62365696, 2047, 6978112, 61635184),
             purgatory=KernelPurgatory(0x5000, 0x6000, 0x1000), extra={"real_mode_blob": 0x6000}),
     _debian("6.1.0-50-amd64", "Debian 6.1.176-1", image_span=0x3A00000, reserve_span=0x3430000, brk=0x30000,
             structs={"pglist_data": 0x2A880, "prb_desc": 0x18, "printk_info": 0x58}, percpu_static=217088, pcpu_chunk=136,
             frees={"text_gap": 2040 << 10, "rodata_gap": 1124 << 10, "initmem": 2820 << 10, "smp_locks": 36 << 10, "decrypted": 2036 << 10},
-            header=KernelHeader(8221184, 39, 0x020F, 1, 0x7F, True, 0x200000, 66678784, 2047),
+            header=KernelHeader(8221184, 39, 0x020F, 1, 0x7F, True, 0x200000, 66678784, 2047, 8098996, 65905060),
             purgatory=KernelPurgatory(0x4000, 0x5000, 0x1000)),
     _debian("6.12.117+deb13-amd64", "Debian 6.12.117-1", image_span=0x3200000, reserve_span=0x2C30000, brk=0x30000,
             structs={"pglist_data": 0x2A980, "prb_desc": 0x18, "printk_info": 0x58}, percpu_static=233472, pcpu_chunk=192,
             frees={"text_gap": 0, "rodata_gap": 456 << 10, "initmem": 4180 << 10, "smp_locks": 40 << 10, "decrypted": 2028 << 10},
-            header=KernelHeader(12169728, 39, 0x020F, 1, 0x7F, True, 0x200000, 58650624, 2047),
+            header=KernelHeader(12169728, 39, 0x020F, 1, 0x7F, True, 0x200000, 58650624, 2047, 11922360, 57646496),
             purgatory=KernelPurgatory(0x4000, 0x5000, 0x1000)),
     _debian("7.2.13+deb14-amd64", "Debian 7.2.13-1", image_span=0x3800000, reserve_span=0x3230000, brk=0x30000,
             structs={"pglist_data": 0x2B080, "prb_desc": 0x18, "printk_info": 0x70}, percpu_static=221184, pcpu_chunk=128,
             frees={"text_gap": 1236 << 10, "rodata_gap": 628 << 10, "initmem": 4648 << 10, "smp_locks": 48 << 10, "decrypted": 2028 << 10},
-            header=KernelHeader(14546880, 39, 0x020F, 1, 0x7F, True, 0x200000, 63234048, 2047),
+            header=KernelHeader(14546880, 39, 0x020F, 1, 0x7F, True, 0x200000, 63234048, 2047, 14282428, 62173500),
             purgatory=KernelPurgatory(0x4000, 0x5000, 0x1000)),
 )
 

@@ -128,6 +128,10 @@ class BzImage:
     image_frees: dict[str, int] = field(default_factory=dict)
     #: the kexec_file purgatory the vmlinux embeds, if any (earlymem.sources.purgatory)
     purgatory: object = None
+    #: z_output_len: what the payload decompresses to (the vmlinux ELF and its relocations),
+    #: as the 4 little-endian bytes the build appends to the compressed data say
+    #: (scripts/Makefile.lib size_append; arch/x86/boot/compressed/mkpiggy.c)
+    output_len: int | None = None
 
     @property
     def protocol_text(self) -> str:
@@ -211,6 +215,7 @@ def parse_bzimage(data: bytes, source: str, *, decompress: bool = True, limit: i
         if plen == 0 or start + plen > len(data):
             raise InputError(f"payload [{start:#x}, +{plen:#x}) lies outside the file ({len(data):#x} bytes)", source=source, field="payload_offset")
         payload = data[start : start + plen]
+        image.output_len = _u(payload, plen - 4, 4) if plen >= 4 else None
         image.compression, vmlinux = _decompress(payload, source, limit)
         image.load_segments, btf, image.kernel_resources, image.reserve_end, rm, facts = _load_segments(vmlinux, source)
         image.brk_size = facts.get("brk")
@@ -420,7 +425,7 @@ def kernel_header(img: BzImage) -> KernelHeader:
     f = img.fields
     return KernelHeader(img.size, f.get("setup_sects", 0), img.protocol, f.get("loadflags", 0), f.get("xloadflags", 0),
                         bool(f.get("relocatable_kernel", 0)), f.get("kernel_alignment", 0), f.get("init_size", 0),
-                        f.get("cmdline_size", 255))
+                        f.get("cmdline_size", 255), f.get("payload_length"), img.output_len)
 
 
 def kernel_build(img: BzImage) -> KernelBuild | None:
