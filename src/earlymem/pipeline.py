@@ -97,10 +97,13 @@ def resolve_build(machine: Machine, kernel: KernelBuild | None) -> tuple[KernelB
     return build, notes, why
 
 
-def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelBuild | None = None) -> BootResult:
+def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelBuild | None = None, *,
+         ghost_image: bool = False) -> BootResult:
     """Boot ``machine`` under ``profile`` (default: its kernel's era) with the
     facts of ``kernel`` (default: the pinned build its release names).
 
+    :param ghost_image: place the image where it takes no memory (earlymem.kaslr's
+        reference boot); only the modern pipeline has such a boot.
     :raises InputError: for input the kernel would not take at all (a map it
         would fake, a bad early parameter is printed, not raised), located in
         its file where the machine knows it.
@@ -115,6 +118,10 @@ def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelB
     run = {Pipeline.MODERN: _boot_modern, Pipeline.BOOTMEM: _boot_early_era, Pipeline.MEMBLOCK_2_6_37: _boot_early_era,
            Pipeline.E820: _boot_e820_only}[profile.pipeline]
     try:
+        if ghost_image:
+            if profile.pipeline != Pipeline.MODERN:
+                raise ValueError("a ghost image exists only in the modern pipeline")
+            return _boot_modern(machine, profile, report, kernel, ghost=True)
         return run(machine, profile, report, kernel)
     except KernelPanic as exc:  # a phase after the e820 map (the modern boot catches its own, with its lines)
         return _panicked(machine, profile, report, _e820_lines(report), exc.panic, between=True)
@@ -191,7 +198,8 @@ def _allocs(items, phase: str) -> list[Allocation]:
     return [Allocation(what, base, size, phase) for what, base, size in items]
 
 
-def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
+def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None, *,
+                 ghost: bool = False) -> BootResult:
     build, assumptions, why_build = resolve_build(machine, kernel)
     top = max((e.addr + e.size for e in report.firmware if e.type == E820Type.RAM), default=0)
     if top > 1 << 46:
@@ -199,7 +207,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         assumptions.append(f"RAM ends at {top:#x}, above 2^46: the kernel uses it only with 5-level paging (a CPU with "
                            "LA57 and CONFIG_X86_5LEVEL, as Debian's); predicted as if it does, else max_pfn stops at 2^46")
     missing: list[NotPredicted] = []
-    placed, why = place_kernel(machine, build)
+    placed, why = place_kernel(machine, build, ghost=ghost)
     if build is None:
         placed, why = None, why_build  # an extent alone leaves the build's struct sizes unknown
     elif build.missing_facts():
@@ -208,7 +216,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
     lines: list[Line] = _e820_lines(report)
     user = report.user
     table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
-    nodes = early_nodes(table, machine, profile, placed.extent if placed else None)
+    nodes = early_nodes(table, machine, profile, placed.extent if placed and not placed.ghost else None)
     early_at = len(lines)  # where NUMA init starts printing
     lines += [Line("numa", t, "x86_numa_init") for t in nodes.numa_lines]
     setup = crash = late = sk = None
@@ -268,7 +276,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         assumptions += sk.notes
         allocations += _allocs(late.allocations, "paging_init") + _allocs(sk.allocations, "start_kernel")
         # kernel_init(): what the kernel gives back after the hand-off
-        if known:
+        if known and not placed.ghost:
             moved = next((Range(a, a + n) for w, a, n in setup.allocations if w == "initrd (moved)"), None)
             frees = late_frees(machine, build.image_frees, placed.extent, crash.regions, len(known), len(known), moved)
         lines += [Line(f, t, "kernel_init") for f, t in kernel_init_lines(frees or [], sk.mapped, profile)]
@@ -314,18 +322,18 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
             z = h.zone
             result_zones.append(Zone(z.nid, z.name, z.start_pfn, z.spanned, z.present, h.managed, m, tuple(h.counts),
                                      mk[0], mk[1], mk[2], mk[3], tuple(prot)))
-    children = list(placed.resources) if placed is not None else []
+    children = list(placed.resources) if placed is not None and not placed.ghost else []
     crash_regions: list[Range] = crash.regions if crash is not None else []
     children += [("Crash kernel", r.start, r.end) for r in crash_regions]
     if placed is None or not placed.resources:
-        missing.append(NotPredicted("iomem Kernel code/rodata/data/bss", "give --kernel VMLINUZ (with nokaslr)"))
+        missing.append(NotPredicted("iomem Kernel code/rodata/data/bss", "the image's section layout is not among the pinned facts: give --kernel VMLINUZ"))
     n_low = len(crash_regions) - 1
     crash_res = tuple(CrashRegion(r.start, r.end, low=i < n_low) for i, r in enumerate(crash_regions))
     # in kernel order: early_reserve_memory()'s image and initrd, setup_arch()'s
     # allocations, reserve_crashkernel(), then paging_init() and start_kernel()'s
     allocations[crash_at:crash_at] = [Allocation("crashkernel low" if c.low else "crashkernel", c.start, c.end - c.start,
                                                  "reserve_crashkernel") for c in crash_res]
-    if placed is not None:
+    if placed is not None and not placed.ghost:
         early = [Allocation("kernel image [_text, __end_of_kernel_reserve)", placed.reserve.start, placed.reserve.size,
                             "early_reserve_memory")]
         if machine.initrd is not None:

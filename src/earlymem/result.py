@@ -245,11 +245,26 @@ class BootResult:
     #: free pfn runs handed to the page allocator, in the order the early allocator freed them
     #: (the 2.6.2x free lists depend on it); ``(start_pfn, end_pfn)``
     freed_runs: tuple[tuple[int, int], ...] = ()
-    #: memblock's calls ``(kind, base, size)`` in call order, as memblock=debug prints them;
-    #: kept only when ``Memblock.TRACE`` is on (tools/memblock_trace.py)
+    #: memblock's calls ``(kind, base, size)`` in call order, as memblock=debug prints them,
+    #: and after each reserve and free ``("count", regions, capacity)`` of memblock.reserved
+    #: (``("double", regions, capacity)`` where the array is doubled), and before each range
+    #: init_range_memory_mapping() maps ``("map", start, size)`` and ``("brk used", used, size)``
+    #: of the page-table brk buffer; kept only when
+    #: ``Memblock.TRACE`` is on (tools/memblock_trace.py, earlymem.kaslr)
     memblock_trace: tuple[tuple[str, int, int], ...] | None = None
     panic: Panic | None = None
+
     schema: str = field(default=SCHEMA)
+
+    def without_kernel_resources(self) -> "BootResult":
+        """This boot with the image's iomem resources (Kernel code/rodata/data/bss) left out:
+        under KASLR they move with the place, which one boot does not stand for."""
+        kept = tuple(r for r in self.iomem if not r.name.startswith("Kernel "))
+        what = "iomem Kernel code/rodata/data/bss"
+        if not self.predicted(what):
+            return dataclasses.replace(self, iomem=kept)
+        why = NotPredicted(what, "KASLR draws the kernel's place at boot: give --kernel-at ADDR")
+        return dataclasses.replace(self, iomem=kept, not_predicted=(*self.not_predicted, why))
 
     # -- views ----------------------------------------------------------------
 

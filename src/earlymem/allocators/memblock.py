@@ -226,6 +226,8 @@ class Memblock:
         The new array is page aligned and reserved; a previous dynamic array
         is freed (the initial ones are static, in the kernel image).
         """
+        if self.trace is not None:
+            self.trace.append(("double", type_.cnt, type_.max))
         if not self.can_resize:
             raise MemblockError(f"memblock: cannot resize {type_.name} array")
         old_size = type_.max * REGION_BYTES
@@ -324,7 +326,10 @@ class Memblock:
     def _reserve(self, base: int, size: int, nid: int, flags: int) -> int:
         if self.trace is not None:
             self.trace.append(("reserve", base, size))
-        return self.add_range(self.reserved, base, size, nid, flags)
+        rc = self.add_range(self.reserved, base, size, nid, flags)
+        if self.trace is not None:
+            self.trace.append(("count", self.reserved.cnt, self.reserved.max))
+        return rc
 
     def reserve(self, base: int, size: int) -> int:
         """``memblock_reserve()``: nid MAX_NUMNODES (NUMA_NO_NODE in the newest code), flags 0."""
@@ -395,6 +400,8 @@ class Memblock:
         if self.trace is not None:
             self.trace.append(("free", base, size))
         self.remove_range(self.reserved, base, size)
+        if self.trace is not None:
+            self.trace.append(("count", self.reserved.cnt, self.reserved.max))
 
     def _setclr_flag(self, type_: MemblockType, base: int, size: int, set_: bool, flag: int) -> None:
         start, end = self.isolate_range(type_, base, size)

@@ -23,7 +23,10 @@ from earlymem.kernels.builds import KernelBuild
 from earlymem.lib.ranges import Range
 from earlymem.machine import Machine
 
-__all__ = ["PlacedKernel", "place_kernel"]
+__all__ = ["PlacedKernel", "place_kernel", "GHOST_AT"]
+
+#: where a ghost image lies: above the widest physical address (MAXPHYADDR 52)
+GHOST_AT = 1 << 53
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class PlacedKernel:
     :param brk_size: size of ``.brk`` at the end of ``reserve`` (None: not known, the whole span is reserved).
     :param resources: ``(name, start, end)`` of Kernel code/rodata/data/bss as /proc/iomem shows them.
     :param given: the extent came from the machine description, not from a build.
+    :param ghost: the image takes no memory: nothing is reserved for it, e820 is not
+        extended for it and nothing of it is freed (earlymem.kaslr's reference boot,
+        which sees where every allocation goes when the image is in nobody's way).
     """
 
     extent: Range
@@ -42,20 +48,26 @@ class PlacedKernel:
     brk_size: int | None = None
     resources: tuple[tuple[str, int, int], ...] = ()
     given: bool = False
+    ghost: bool = False
 
 
-def place_kernel(machine: Machine, build: KernelBuild | None) -> tuple[PlacedKernel | None, str | None]:
+def place_kernel(machine: Machine, build: KernelBuild | None, *, ghost: bool = False) -> tuple[PlacedKernel | None, str | None]:
     """``(placed, None)``, or ``(None, why)`` when the kernel's place is unknown.
 
     A machine that gives ``kernel_image`` (a TOML file) fixes the extent, which
     is then also what is reserved.  Else the build's facts are placed at
-    ``machine.kernel_load_addr`` (a kexec'd kernel) or, with ``nokaslr``, at the
-    build's own load address.
+    ``machine.kernel_load_addr`` (a kexec'd kernel, or a KASLR place given as a
+    fact) or, with ``nokaslr``, at the build's own load address.
     """
     if machine.kernel_image is not None:
         return PlacedKernel(machine.kernel_image, machine.kernel_image, given=True), None
     if build is None:
         return None, None  # the caller knows why (no facts for the build)
+    if ghost:
+        # past every physical address (2^52): its brk buffer meets no range the direct mapping maps
+        at = GHOST_AT
+        return PlacedKernel(Range(at, at + build.image_span), Range(at, at + (build.reserve_span or build.image_span)),
+                            build.brk_size, ghost=True), None
     if machine.kernel_load_addr is not None:
         at = machine.kernel_load_addr
     elif machine.command_line.flag("nokaslr"):

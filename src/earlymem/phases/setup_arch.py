@@ -140,7 +140,7 @@ class _PageTables:
     def __init__(self, mb: Memblock, brk: Range, brk_pages: int, allocations: list[tuple[str, int, int]]) -> None:
         self.mb = mb
         self.brk_top = brk.start + brk_pages * PAGE
-        self.brk_end = brk.start
+        self.brk_start = self.brk_end = brk.start
         self.can_use_brk = True
         self.min_mapped = 0
         self.max_mapped = 0
@@ -215,6 +215,9 @@ class _PageTables:
             if s >= e:
                 continue
             self.can_use_brk = max(s, self.brk_end) >= min(e, self.brk_top)
+            if self.mb.trace is not None:  # earlymem.kaslr: which range would meet the brk buffer, and when
+                self.mb.trace.append(("map", s, e - s))
+                self.mb.trace.append(("brk used", self.brk_end - self.brk_start, self.brk_top - self.brk_start))
             self.map(s, e)
             mapped += e - s
         return mapped
@@ -279,7 +282,9 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     _reserve_low_memory(mb, machine, profile, sizes, notes, out.allocations)
     reserved_image = kernel.reserve
     brk = kernel.brk_size
-    if brk and brk < reserved_image.size:
+    if kernel.ghost:
+        pass  # earlymem.kaslr's reference boot: the image is in nobody's way
+    elif brk and brk < reserved_image.size:
         # [_text, __end_of_kernel_reserve) ends where .brk starts; reserve_brk()
         # then keeps only what brk users took: dmi_setup()'s copies (assumed to
         # fit one page; their size is the firmware's DMI data) and
