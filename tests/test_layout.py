@@ -15,11 +15,11 @@ import pytest
 SRC = Path(__file__).parents[1] / "src" / "earlymem"
 
 #: layers, earliest first: a module may import its own layer and the ones before it
-LAYERS = ["lib", "machine", "allocators", "kernels", "sources", "phases", "mm", "result", "pipeline", "kexec", "render",
+LAYERS = ["lib", "machine", "allocators", "kernels", "sources", "phases", "mm", "result", "pipeline", "kaslr", "kexec", "render",
           "scenario", "verification", "oracle", "__init__", "cli", "__main__"]
 #: phases in the order the kernel runs them (arch/x86/kernel/setup.c setup_arch(),
 #: init/main.c start_kernel() and kernel_init()); the two old eras' own boots beside them
-PHASES = ["e820_print_table", "e820", "image", "numa_init", "setup_arch", "crashkernel", "paging_init", "free_area_init", "start_kernel",
+PHASES = ["kaslr", "e820_print_table", "e820", "image", "numa_init", "setup_arch", "crashkernel", "paging_init", "free_area_init", "start_kernel",
           "kernel_init", "bootmem_era", "memblock_2_6_37"]
 
 
@@ -141,7 +141,7 @@ def _in_type_checking(path: Path, line: int) -> bool:
 def test_cli_only_parses_calls_and_renders():
     # cli.py: options -> the API -> a renderer; it reaches no model internals
     # and formats no addresses itself
-    allowed = ("earlymem.lib.errors", "earlymem.lib.version", "earlymem.kernels", "earlymem.sources.inputs", "earlymem.pipeline",
+    allowed = ("earlymem.lib.errors", "earlymem.lib.version", "earlymem.kernels", "earlymem.sources.inputs", "earlymem.pipeline", "earlymem.kaslr",
                "earlymem.kexec.capture", "earlymem.render", "earlymem.scenario", "earlymem.verification", "earlymem.oracle",
                "earlymem.sources.bzimage")
     src = (SRC / "cli.py").read_text()

@@ -48,12 +48,19 @@ def _input_options(func):
     return func
 
 
-def _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None, assume_era=None):
+_KERNEL_AT = click.option(
+    "--kernel-at", "kernel_at", metavar="ADDR",
+    help="The kernel's physical place (its _text: the start of /proc/iomem's 'Kernel code'), which KASLR drew: "
+         "the prediction is then exact instead of a distribution over the places KASLR may draw.")
+
+
+def _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None, assume_era=None, kernel_at=None):
     from earlymem.sources.inputs import load_input
 
     try:
         loaded = load_input(dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot,
-                            kernel_version=kernel_version, append=append, kernel_image=kernel_image, assume_era=assume_era)
+                            kernel_version=kernel_version, append=append, kernel_image=kernel_image, assume_era=assume_era,
+                            kernel_at=kernel_at)
     except ValueError as exc:
         raise click.UsageError(str(exc))
     return loaded  # (its notes are printed once the command's work succeeded: an error stays one line)
@@ -153,7 +160,7 @@ def _oracle_run(configs, out: Path, jobs: int, allow_newer: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("captures"), show_default=True)
 @click.option("--allow-newer", is_flag=True, help="Use the newest kernel of a series if the pinned one is gone from Debian.")
 def oracle_boot(name, kernels, memory, machine, cpus, numa, cmdline, crashkernel, kexec, crash, timeout, out, allow_newer) -> None:
-    """Boot one configuration (always with nokaslr) and write its capture."""
+    """Boot one configuration (with nokaslr; a matrix can ask for KASLR) and write its capture."""
     from earlymem.oracle.config import make_config
 
     data = {"name": name, "memory": memory, "machine": machine, "cmdline": cmdline, "kexec": kexec, "crash": crash, "kernels": list(kernels), "timeout": timeout}
@@ -198,11 +205,12 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 
 @cli.command("predict")
 @_input_options
+@_KERNEL_AT
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "iomem", "zoneinfo", "buddyinfo", "json"]), default="dmesg", show_default=True,
               help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; zoneinfo: each zone's pages block "
                    "(free pages at the hand-off; managed, watermarks and protection as they stand after boot); "
                    "buddyinfo: the free lists at the hand-off; json: the whole boot, as data (schema earlymem/boot/2).")
-def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, fmt) -> None:
+def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, kernel_at, fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 
     The e820 maps, NUMA merge or faked-node lines, NODE_DATA, crashkernel
@@ -220,15 +228,28 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
     from earlymem.render.iomem import iomem_text
     from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
 
-    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era)
+    from earlymem.kaslr import predict_for
+    from earlymem.render.kaslr import kaslr_json, kaslr_notes
+
+    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, kernel_at)
     profile = loaded.profile
-    result = run_boot(loaded.machine, profile, loaded.kernel)
+    kp, why_not_kaslr = predict_for(loaded.machine, profile, loaded.kernel)
+    if kp is not None:
+        # the most probable outcome's boot stands for the prediction; the notes give the others
+        result = kp.outcomes[0].result
+        if kp.slots.disabled is None:
+            result = result.without_kernel_resources()
+    else:
+        result = run_boot(loaded.machine, profile, loaded.kernel)
     for note in loaded.notes:
         _note(note)
-    _assumed([*loaded.assumed, *result.assumptions])
+    if why_not_kaslr is not None:
+        _note(f"KASLR: the kernel's place is drawn at boot, and its distribution is not predicted: {why_not_kaslr}")
+    _assumed([*loaded.assumed, *(kp.slots.notes if kp is not None else ()), *result.assumptions])
     if fmt == "json":
-        click.echo(json.dumps(result.to_json(), indent=2))
+        click.echo(json.dumps(kaslr_json(kp) if kp is not None else result.to_json(), indent=2))
         return
+    after = kaslr_notes(kp) if kp is not None else []
     if fmt in ("zoneinfo", "buddyinfo"):
         ready = result.zones and all(z.free_lists is not None and z.managed is not None for z in result.zones)
         if not ready:
@@ -245,6 +266,8 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
         else:
             click.echo(buddyinfo_text(result.zones))
             _note("the free lists right after the hand-off; the kernel later frees its init memory and the initrd, and allocates")
+        for note in after:
+            _note(note)
         return
     if fmt == "iomem":
         if not result.iomem:
@@ -253,11 +276,15 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
         click.echo("\n".join(iomem_text(result.iomem)))
         _note("device resources (PCI, IOAPIC, HPET, APIC, ROMs) are not predicted; they may nest or stretch the non-RAM entries")
         if not result.predicted("iomem Kernel code/rodata/data/bss"):
-            _note("Kernel code/rodata/data/bss need --kernel VMLINUZ (with nokaslr)")
+            _note(f"Kernel code/rodata/data/bss: {result.why_not('iomem Kernel code/rodata/data/bss')}")
+        for note in after:
+            _note(note)
         return
     click.echo("\n".join(result.dmesg()))
     note = not_predicted_note(result)
     if note:
+        _note(note)
+    for note in after:
         _note(note)
 
 
@@ -279,15 +306,17 @@ def verify_cmd(paths, kernel_version, fmt, diff, kernel_image) -> None:
     """
     from earlymem.render import text
     from earlymem.sources.inputs import read_kernel
-    from earlymem.verification import FAMILIES, verify_path
+    from earlymem.verification import FAMILIES, kaslr_groups, verify_path
 
     kernel = read_kernel(kernel_image) if kernel_image is not None else None
     reports = [verify_path(p, kernel_version=kernel_version, kernel=kernel) for p in paths]
+    groups = kaslr_groups(paths, kernel=kernel)
     if fmt == "json":
-        click.echo(json.dumps(text.verify_json(reports), indent=2))
+        click.echo(json.dumps(text.verify_json(reports, groups), indent=2))
     else:
-        text.verify_tables(reports, FAMILIES, diff)
-    if any(f.wrong for r in reports for f in r.families):
+        text.verify_tables(reports, FAMILIES, diff, kaslr_groups=groups)
+    if (any(f.wrong for r in reports for f in r.families) or any(r.kaslr is not None and r.kaslr.in_slots is False for r in reports)
+            or any(not g.ok for g in groups)):
         sys.exit(1)
 
 
@@ -330,7 +359,8 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, assume_era, 
     """Predict `kexec -p` (kexec-tools 2.0.25) or `kexec -s -p` into the first
     kernel's crash region, and the capture kernel's boot."""
     from earlymem.kernels import era_name
-    from earlymem.kexec.capture import LoadMethod, kexec_load
+    from earlymem.kexec.capture import LoadMethod, first_boots, kexec_load
+    from earlymem.render.kaslr import kexec_kaslr_notes
     from earlymem.pipeline import boot as run_boot
     from earlymem.render import text
     from earlymem.render.boot import not_predicted_note
@@ -357,8 +387,11 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, assume_era, 
                 notes.append("the crash is taken to happen on CPU 0, where the capture kernel then boots (pass --crash-cpu)")
     elif machine.cpus and crash_cpu >= len(machine.cpus):
         raise InputError(f"CPU {crash_cpu} is not among the machine's {len(machine.cpus)} possible CPUs", source="--crash-cpu")
-    first = run_boot(machine, profile, running)
     method = LoadMethod.NORMAL if normal else LoadMethod.KEXEC_FILE_LOAD if file_load else LoadMethod.KEXEC_LOAD
+    # the first kernel: under KASLR each crash-region outcome is loaded into, with its probability
+    candidates, first_notes = first_boots(machine, profile, running, crash_load=not normal)
+    notes += first_notes
+    first = candidates[0][0]
     if first.panic is not None:
         pass  # kexec_load() says the load fails: the first kernel never reaches user space
     elif method != LoadMethod.NORMAL and not first.predicted("crashkernel"):
@@ -366,11 +399,19 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, assume_era, 
     elif not first.iomem:
         raise InputError(f"kexec over a first kernel of {era_name(machine.kernel_version, profile)} is not modelled (its /proc/iomem is not predicted; "
                          "`earlymem replay` loads kexec-tools 2.0.2 into the 2.6 eras)", source=machine.source)
-    load = kexec_load(machine, first, capture, profile=profile, initrd_size=initrd_size, append=append, method=method,
-                      running=running, cpus=cpus, rng_ready=rng_ready, crash_cpu=crash_cpu)
+    def load_into(f):
+        return kexec_load(machine, f, capture, profile=profile, initrd_size=initrd_size, append=append, method=method,
+                          running=running, cpus=cpus, rng_ready=rng_ready, crash_cpu=crash_cpu)
+
+    load = load_into(first)
+    if len(candidates) > 1:
+        notes += kexec_kaslr_notes(load, [(load_into(f), p) for f, p in candidates[1:]], candidates[0][1])
     if not load.loaded:
         # a load the real tool refuses: its words on stderr, exit status 1 (not bad input)
         click.echo(f"earlymem: the load fails: {load.error}", err=True)
+        for note in notes:
+            if note.startswith("KASLR"):
+                _note(note)
         sys.exit(1)
     for note in list(loaded.notes) + notes + list(load.notes):
         _note(note)

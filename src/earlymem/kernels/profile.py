@@ -184,6 +184,10 @@ class StartKernelRules:
     #: initramfs_async=1): "Freeing initrd memory" comes after other rootfs
     #: initcalls' lines; before, it came first
     initrd_unpacked_async: bool = False
+    #: setup_cpu_entry_areas() -> init_cea_offsets() (arch/x86/mm/cpu_entry_area.c): when
+    #: KASLR ran, each CPU's entry area lies at a random slot of the 512 GiB CEA map, so the
+    #: page tables that map it (from memblock) vary from boot to boot (earlymem.phases.cea)
+    cea_random: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,23 @@ class ZoneRules:
     #: follows the managed pages after the kernel gave its init memory back;
     #: before, it stays as init_per_zone_wmark_min() computed it
     lowmem_reserve_follows_managed: bool = False
+
+
+@dataclass(frozen=True)
+class KaslrRules:
+    """Physical KASLR: how the decompressor draws the kernel's place
+    (arch/x86/boot/compressed/kaslr.c; earlymem.phases.kaslr).
+
+    :param walk: the slot walk earlymem models, None where it does not; ``"v5.10"`` is
+        the walk of 5.10 to 7.x (mem_limit starts at MAXMEM, a region's head is kept
+        when the avoided range starts at or above start + image_size, SRAT immovable
+        filter), read in v5.10.13 and v6.12.12.
+    :param since: the first release the walk is known for (an earlier kernel of the era
+        gets no KASLR prediction: the v4.8-v5.9 walk differs in its head test and limit).
+    """
+
+    walk: str | None = None
+    since: KernelVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +272,7 @@ class KernelProfile:
     zoneinfo: ZoneRules = field(default_factory=ZoneRules)
     #: kexec_file_load's crash placement rules; None: not modelled for the era
     kexec_file: KexecFileEra | None = None
+    kaslr: KaslrRules = field(default_factory=KaslrRules)
     boundary: str = ""
     verified: tuple[CheckedBoot, ...] = ()
 

@@ -86,3 +86,11 @@ class Machine:
     boot_apic: int | None = None
     acpi_tables: tuple[str, ...] | None = None
     ioapics: int | None = None
+    #: the crash regions a running system's /proc/iomem shows (``Crash kernel``),
+    #: None when the input has no /proc/iomem; facts kexec-tools itself reads
+    crash_observed: tuple[Range, ...] | None = None
+    #: the page-table pages the CPU entry areas take when KASLR scattered them (6.2+:
+    #: init_cea_offsets()); None: the most probable count (earlymem.kaslr enumerates them)
+    cea_pages: int | None = None
+    #: where the kernel's place came from when it is a fact: ``(source, line, what)``
+    kernel_at_from: tuple[str | None, int | None, str] | None = None

@@ -38,6 +38,9 @@ byte against real kernels' ``memblock=debug`` traces
 
 from __future__ import annotations
 
+import functools
+from fractions import Fraction
+
 from dataclasses import dataclass, field
 
 from earlymem.allocators.memblock import (
@@ -57,7 +60,7 @@ from earlymem.lib.x86_64 import (
 from earlymem.machine import Machine
 
 __all__ = ["StartKernel", "start_kernel", "swiotlb_init", "hash_tables", "nr_kernel_pages", "percpu_first_chunk",
-           "cpu_entry_area_tables"]
+           "cpu_entry_area_tables", "cea_table_pages", "CEA_MAP_SIZE"]
 
 IO_TLB_SHIFT = 11
 IO_TLB_SEGSIZE = 128
@@ -120,7 +123,22 @@ def start_kernel(machine: Machine, profile: KernelProfile, build: KernelBuild, n
         out.notes.append("the possible CPUs are unknown: the vmalloc'd hash tables' lines are not predicted")
     out.lines += [("hash", t) for t in hashes]
     if cpus:
-        cpu_entry_area_tables(build.struct_sizes, mb, len(cpus), allocs)
+        cea = None
+        if profile.start.cea_random and not machine.command_line.flag("nokaslr"):
+            # init_cea_offsets() scattered the entry areas: the pages are the machine's
+            # (earlymem.kaslr enumerates them), else the most probable count
+            dist = cea_table_pages(build.struct_sizes["cpu_entry_area"], len(cpus))
+            if machine.cea_pages is not None:
+                cea = machine.cea_pages
+            elif dist is None:
+                out.notes.append(f"KASLR scatters the {len(cpus)} CPUs' entry areas (6.2+): the page tables they take vary by "
+                                 "boot and are counted as if sequential (managed pages may be a few high)")
+            else:
+                cea, p = max(dist.items(), key=lambda kv: kv[1])
+                others = ", ".join(f"{n} in {float(q) * 100:.1f}%" for n, q in dist.items() if n != cea)
+                out.notes.append(f"KASLR puts the CPU entry area at a random place (6.2+): its page tables take {cea} pages in "
+                                 f"{float(p) * 100:.1f}% of boots ({others}); predicted with {cea}")
+        cpu_entry_area_tables(build.struct_sizes, mb, len(cpus), allocs, cea)
     # max_possible_pfn: max_pfn, raised by every SRAT memory affinity to
     # PFN_UP(end - 1) (drivers/acpi/numa/srat.c acpi_numa_memory_affinity_init())
     srat = machine.numa if machine.command_line.get("numa") != "off" else []
@@ -400,7 +418,79 @@ def percpu_first_chunk(sizes, mb: Memblock, cpu_nodes: list[int], online: set[in
 
 
 
-def cpu_entry_area_tables(sizes, mb: Memblock, ncpus: int, allocations: list[tuple[str, int, int]]) -> None:
+#: arch/x86/include/asm/pgtable_64_types.h: CPU_ENTRY_AREA_MAP_SIZE is P4D_SIZE (512 GiB with 4-level paging)
+CEA_MAP_SIZE = 1 << 39
+
+
+@functools.lru_cache(maxsize=16)
+def cea_table_pages(size: int, ncpus: int) -> dict[int, Fraction] | None:
+    """The page-table pages setup_cpu_entry_areas() takes when init_cea_offsets() scatters
+    the entry areas (KASLR, 6.2+), with their exact probabilities; None where earlymem does
+    not compute them (more than two possible CPUs).
+
+    Each CPU's area is a distinct slot k of max_cea = (CPU_ENTRY_AREA_MAP_SIZE - PAGE_SIZE)
+    / size, uniform (get_random_u32_below(), redrawn on a repeat: every set of slots is
+    equally likely), at CPU_ENTRY_AREA_BASE + PAGE_SIZE + k * size; the RO IDT page is
+    mapped later, by idt_map_in_cea() after the hand-off.  The areas take the PUD table, a
+    PMD table per GiB and a PTE table per 2 MiB they touch.  Areas are disjoint and under
+    2 MiB, so two share at most one GiB and one 2 MiB region, and sharing a 2 MiB region
+    means sharing its GiB: with X(k) = the GiBs plus the 2 MiB regions area k touches,
+    two areas take 1 + X(a) + X(b) - [they share a GiB] - [they share a 2 MiB region].
+    """
+    if ncpus not in (1, 2) or size <= 0 or size % PAGE:
+        return None
+    max_cea = (CEA_MAP_SIZE - PAGE) // size
+    solo: dict[int, int] = {}  # X -> slots
+    by_gib: dict[int, dict[int, int]] = {}  # GiB -> X -> slots touching it
+    shared_t: dict[int, int] = {}  # X(a) + X(b) -> pairs sharing a 2 MiB region
+    region, here = -1, {}  # the 2 MiB region being filled, and X -> slots touching it
+    for k in range(max_cea):
+        off = PAGE + k * size
+        last = off + size - 1
+        g0, g1, t0, t1 = off >> 30, last >> 30, off >> 21, last >> 21
+        x = (g1 - g0 + 1) + (t1 - t0 + 1)
+        solo[x] = solo.get(x, 0) + 1
+        if ncpus == 1:
+            continue
+        for g in range(g0, g1 + 1):
+            counts = by_gib.setdefault(g, {})
+            counts[x] = counts.get(x, 0) + 1
+        for t in range(t0, t1 + 1):
+            if t != region:
+                _pairs_into(here, shared_t)
+                region, here = t, {}
+            here[x] = here.get(x, 0) + 1
+    if ncpus == 1:
+        return {1 + x: Fraction(n, max_cea) for x, n in sorted(solo.items())}
+    _pairs_into(here, shared_t)
+    every: dict[int, int] = {}
+    _pairs_into(solo, every)
+    shared_g: dict[int, int] = {}
+    for counts in by_gib.values():
+        _pairs_into(counts, shared_g)
+    pages: dict[int, int] = {}
+    for v, n in every.items():  # pairs sharing nothing take 1 + X(a) + X(b)
+        pages[1 + v] = pages.get(1 + v, 0) + n - shared_g.get(v, 0)
+    for v, n in shared_g.items():  # a GiB only: one page fewer; a 2 MiB region too: two fewer
+        pages[v] = pages.get(v, 0) + n - shared_t.get(v, 0)
+    for v, n in shared_t.items():
+        pages[v - 1] = pages.get(v - 1, 0) + n
+    total = max_cea * (max_cea - 1) // 2
+    return {p: Fraction(n, total) for p, n in sorted(pages.items()) if n}
+
+
+def _pairs_into(counts: dict[int, int], out: dict[int, int]) -> None:
+    """Add the unordered pairs of a multiset (value -> count), by the sum of their values."""
+    items = sorted(counts.items())
+    for i, (x, n) in enumerate(items):
+        if n > 1:
+            out[2 * x] = out.get(2 * x, 0) + n * (n - 1) // 2
+        for y, m in items[i + 1:]:
+            out[x + y] = out.get(x + y, 0) + n * m
+
+
+def cpu_entry_area_tables(sizes, mb: Memblock, ncpus: int, allocations: list[tuple[str, int, int]],
+                          pages: int | None = None) -> None:
     """trap_init() -> setup_cpu_entry_areas(): each possible CPU's entry area
     (after the read-only IDT page at CPU_ENTRY_AREA_BASE, in CPU order --
     sequential with nokaslr) is mapped with cea_set_pte() -> set_pte_vaddr();
@@ -410,6 +500,7 @@ def cpu_entry_area_tables(sizes, mb: Memblock, ncpus: int, allocations: list[tup
     ``memblock_alloc(PAGE_SIZE, PAGE_SIZE)`` before the hand-off."""
     size = sizes["cpu_entry_area"]  # sizeof(struct cpu_entry_area), BTF
     span = PAGE + ncpus * size  # CPU_ENTRY_AREA_BASE is PMD-aligned
-    pages = 2 + -(-span // (2 << 20))
+    if pages is None:  # the sequential layout (no KASLR, or before 6.2)
+        pages = 2 + -(-span // (2 << 20))
     for _ in range(pages):
         allocations.append(("cpu_entry_area page table", mb.alloc(PAGE, PAGE), PAGE))

@@ -30,6 +30,7 @@ SCHEMAS = {
     "replay": "earlymem/replay/2",
     "bzimage": "earlymem/bzimage/1",
     "profiles": "earlymem/profiles/1",
+    "kaslr": "earlymem/kaslr/1",
 }
 
 
@@ -61,6 +62,7 @@ def profiles_json(profiles) -> dict:
         data["last"] = era_span(p)[1]
         data["boundary_confirmed"] = p.boundary_confirmed
         data["e820"]["labels"] = {str(k): v for k, v in p.e820.labels.items()}
+        data["kaslr"]["since"] = str(p.kaslr.since) if p.kaslr.since is not None else None
         out.append(data)
     return {"schema": SCHEMAS["profiles"], "profiles": out}
 
@@ -92,7 +94,7 @@ def e820_json(report: E820Report, source: str, kernel_version: str | None) -> di
 # -- verify --------------------------------------------------------------------------------
 
 
-def verify_tables(reports, families: dict[str, str], diff: bool, console: Console | None = None) -> None:
+def verify_tables(reports, families: dict[str, str], diff: bool, console: Console | None = None, kaslr_groups=()) -> None:
     console = console or Console()
     for r in reports:
         t = Table(title=f"{r.source} -- kernel {r.kernel}, profile {r.profile}")
@@ -102,6 +104,14 @@ def verify_tables(reports, families: dict[str, str], diff: bool, console: Consol
         for f in r.families:
             t.add_row(families[f.name], f"{f.matched}/{len(f.expected)}", f.state.value)
         console.print(t)
+        k = r.kaslr
+        if k is not None:
+            if k.in_slots is None:
+                console.print(f"KASLR: the kernel was at {k.place:#x}; its slots are not predicted: {k.why}", markup=False, highlight=False)
+            else:
+                verdict = "one of" if k.in_slots else "NOT one of"
+                console.print(f"KASLR: the kernel was at {k.place:#x}, {verdict} the {k.slots} places predicted"
+                              + (f" ({k.why})" if k.why else ""), markup=False, highlight=False)
         if diff:
             for f in r.families:
                 if f.predicted is not None and not f.ok:
@@ -110,8 +120,28 @@ def verify_tables(reports, families: dict[str, str], diff: bool, console: Consol
                         console.print(line, markup=False, highlight=False)
 
 
-def verify_json(reports) -> dict:
-    return {"schema": SCHEMAS["verify"], "reports": [r.to_json() for r in reports]}
+    for g in kaslr_groups:
+        t = Table(title=f"KASLR: {g.name}, {g.boots} boots" + (f" (and {g.missing} that died before /proc/iomem)" if g.missing else "")
+                        + f", {g.slots} places -- "
+                        + ("ok" if g.ok else "FAILS") + f" (exact binomial test, fails below p = {g.alpha})")
+        t.add_column("crash-region outcome", overflow="fold", min_width=36)
+        for col in ("predicted", "expected", "seen", "p-value", ""):
+            t.add_column(col, justify="right", no_wrap=True)
+        if g.why:
+            console.print(f"KASLR: {g.name}: not predicted: {g.why}", markup=False, highlight=False)
+        for o in g.outcomes:
+            t.add_row(o.summary, f"{float(o.probability):.4f}", f"{float(o.probability) * g.boots:.2f}", str(o.observed),
+                      f"{o.p_value:.4f}", "ok" if o.ok else "FAILS")
+        console.print(t)
+
+
+def verify_json(reports, kaslr_groups=()) -> dict:
+    return {"schema": SCHEMAS["verify"], "reports": [r.to_json() for r in reports],
+            "kaslr_groups": [{"name": g.name, "boots": g.boots, "missing": g.missing, "slots": g.slots, "ok": g.ok, "why": g.why,
+                              "outcomes": [{"summary": o.summary,
+                                            "probability": f"{o.probability.numerator}/{o.probability.denominator}",
+                                            "observed": o.observed, "p_value": o.p_value, "ok": o.ok} for o in g.outcomes]}
+                             for g in kaslr_groups]}
 
 
 # -- bzimage -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from earlymem.kernels.eras import check_known, coverage_note, profile_for, rules
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
+from earlymem.lib.units import parse_size
 from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
 from earlymem.sources.image_cache import load_kernel_build
@@ -100,6 +101,7 @@ def load_input(
     append: str | None = None,
     kernel_image: Path | None = None,
     assume_era: str | None = None,
+    kernel_at: str | None = None,
 ) -> LoadedInput:
     """Load exactly one of a boot log, a TOML machine or a /proc root.
 
@@ -157,10 +159,22 @@ def load_input(
         if not kernel_version and named and loaded.kernel.release and loaded.kernel.release != named:
             raise InputError(f"the image is {loaded.kernel.release}, the log's banner names {named}: pass --kernel-version to say "
                              "which kernel booted (the image's facts are then used)", source=str(kernel_image))
-        if not loaded.machine.command_line.flag("nokaslr"):
-            loaded.notes.append("KASLR is on (no nokaslr): the kernel's physical placement varies from boot to boot, "
-                                "so predictions that depend on it are not made")
+    if kernel_at is not None:
+        # --kernel-at: the kernel's place is a fact (its _text: /proc/iomem's Kernel code start)
+        loaded.machine = dataclasses.replace(loaded.machine, kernel_load_addr=parse_kernel_at(kernel_at),
+                                             kernel_at_from=("--kernel-at", None, "--kernel-at"))
     return loaded
+
+
+def parse_kernel_at(text: str) -> int:
+    """--kernel-at ADDR: a physical address (0x..., or a size such as 1G), page aligned, below 2^52."""
+    try:
+        value = parse_size(text.strip(), what="--kernel-at")
+    except InputError as exc:
+        raise exc.located(source="--kernel-at") from None
+    if value % 4096 or value >= 1 << 52:
+        raise InputError(f"{text} is not a page-aligned physical address below 2^52", source="--kernel-at")
+    return value
 
 
 def read_kernel(path: Path) -> KernelBuild:
