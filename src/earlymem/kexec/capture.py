@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from fractions import Fraction
 
 from earlymem.kernels.builds import KernelBuild
 from earlymem.kernels.eras import profile_for, rules_label
@@ -43,9 +44,10 @@ from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Type
 from earlymem.phases.paging_init import logical_cpu_apic
 from earlymem.pipeline import boot
-from earlymem.result import BootResult
+from earlymem.kaslr import predict_for
+from earlymem.result import BootResult, CrashRegion, IomemResource
 
-__all__ = ["KexecResult", "kexec_load", "capture_machine", "firmware_memmap", "iomem_tuples", "LoadMethod"]
+__all__ = ["KexecResult", "kexec_load", "capture_machine", "firmware_memmap", "iomem_tuples", "LoadMethod", "with_crash_regions"]
 
 _MEMMAP_TYPE = {E820Type.RAM: RANGE_RAM, E820Type.ACPI: RANGE_ACPI, E820Type.NVS: RANGE_ACPI_NVS,
                 E820Type.PMEM: RANGE_PMEM, E820Type.PRAM: RANGE_PRAM}
@@ -96,6 +98,54 @@ def firmware_memmap(first: BootResult) -> list[tuple[int, int, int]]:
 def iomem_tuples(first: BootResult) -> list[tuple[int, int, str]]:
     """/proc/iomem as kexec-tools' ``sscanf("%llx-%llx : %n")`` reads it: every line, inclusive ends."""
     return [(r.start, r.end - 1, r.name) for r in first.iomem]
+
+
+def with_crash_regions(first: BootResult, regions: tuple[Range, ...]) -> BootResult:
+    """``first`` with the crash regions a running system's /proc/iomem shows instead of
+    the predicted ones: kexec-tools reads them there (kexec/arch/i386/crashdump-x86.c
+    get_crash_memory_ranges(), kexec/kexec-iomem.c), so on a live system they are facts."""
+    ordered = sorted(regions, key=lambda r: r.start)
+    crash = tuple(CrashRegion(r.start, r.end, low=len(ordered) > 1 and i < len(ordered) - 1) for i, r in enumerate(ordered))
+    iomem = [r for r in first.iomem if r.name != "Crash kernel"]
+    for r in ordered:
+        parent = next((i for i, p in enumerate(iomem) if p.depth == 0 and p.start <= r.start and r.end <= p.end), None)
+        if parent is None:
+            continue  # not inside System RAM as predicted: kexec-tools still reads the line
+        at = parent + 1
+        while at < len(iomem) and iomem[at].depth > 0 and iomem[at].start < r.start:
+            at += 1
+        iomem.insert(at, IomemResource(r.start, r.end, "Crash kernel", 1))
+    return dataclasses.replace(first, crash=crash, crash_predicted=True, crash_requested=None, iomem=tuple(iomem))
+
+
+def first_boots(machine: Machine, profile: KernelProfile, running: KernelBuild | None, *,
+                crash_load: bool = True) -> tuple[list[tuple[BootResult, Fraction]], list[str]]:
+    """The first kernel's boots a load goes into: ``(boot, probability)``, most probable first,
+    and notes.  One boot, certain, when the kernel's place is known; under KASLR one per
+    crash-region outcome (earlymem.kaslr), with its share of the slots.  A running system's
+    /proc/iomem Crash kernel lines (``machine.crash_observed``) replace the predicted regions."""
+    notes: list[str] = []
+    kp, why_not = predict_for(machine, profile, running)
+    if why_not is not None:
+        notes.append(f"KASLR: the kernel's place is drawn at boot, and its distribution is not predicted: {why_not}")
+    if kp is not None:
+        groups: dict[tuple, list] = {}
+        for o in kp.outcomes:
+            key = (tuple((c.start, c.end) for c in o.result.crash), o.result.panic)
+            groups.setdefault(key, [o.result, Fraction(0)])[1] += o.probability
+        candidates = [(r, p) for r, p in sorted(groups.values(), key=lambda rp: -rp[1])]
+    else:
+        candidates = [(boot(machine, profile, running), Fraction(1))]
+    observed = machine.crash_observed
+    if observed is not None and crash_load:
+        candidates = [(with_crash_regions(candidates[0][0], observed), Fraction(1))]
+        where = f"{machine.source}/proc/iomem"
+        if observed:
+            regions = ", ".join(f"[mem {r.start:#010x}-{r.end - 1:#010x}]" for r in observed)
+            notes.append(f"the crash region{'s' if len(observed) > 1 else ''} {regions}: the running system's ({where})")
+        else:
+            notes.append(f"the running system reserved no crash region ({where} has no Crash kernel line)")
+    return candidates, notes
 
 
 def capture_machine(machine: Machine, load: KexecResult, initrd_size: int | None, crash_cpu: int | None,

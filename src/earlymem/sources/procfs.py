@@ -8,6 +8,7 @@ from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
+from earlymem.lib.ranges import Range
 from earlymem.sources.iomem import iomem_e820, read_firmware_memmap, read_iomem
 
 __all__ = ["machine_from_proc"]
@@ -26,10 +27,20 @@ def machine_from_proc(root: str | Path = "/") -> Machine:
     if not (base / "sys/firmware/memmap").is_dir() and not (base / "proc/iomem").is_file():
         raise InputError("neither sys/firmware/memmap/ nor proc/iomem is here: not a system's root", source=str(base))
     memmap = base / "sys/firmware/memmap"
+    iomem = read_iomem(base / "proc/iomem") if (base / "proc/iomem").is_file() else None
     if memmap.is_dir():
         e820 = read_firmware_memmap(memmap)
     else:
-        e820 = iomem_e820(read_iomem(base / "proc/iomem"))
+        e820 = iomem_e820(iomem or [])
+    # /proc/iomem's Kernel code (its start is __pa_symbol(_text), kernel/resource setup in
+    # arch/x86/kernel/setup.c) and Crash kernel lines: the kernel's place and the crash
+    # regions, facts on a running system (KASLR or not)
+    kernel_at = kernel_at_from = crash = None
+    if iomem is not None:
+        code = next((r for r in iomem if r.name == "Kernel code"), None)
+        if code is not None:
+            kernel_at, kernel_at_from = code.start, (str(base / "proc/iomem"), code.lineno, "Kernel code")
+        crash = tuple(Range(r.start, r.last + 1) for r in iomem if r.name == "Crash kernel")
     cmd = _read_optional(base / "proc/cmdline")
     rel = _read_optional(base / "proc/sys/kernel/osrelease")
     try:
@@ -45,6 +56,9 @@ def machine_from_proc(root: str | Path = "/") -> Machine:
         # (tests/test_proc_captures.py checks this on real kernels)
         e820_printed=True,
         command_line_at=(str(base), None, "proc/cmdline"),
+        kernel_load_addr=kernel_at,
+        kernel_at_from=kernel_at_from,
+        crash_observed=crash,
     )
 
 
