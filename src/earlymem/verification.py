@@ -12,18 +12,23 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import math
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher, unified_diff
+from fractions import Fraction
 from pathlib import Path
 
+from earlymem.kaslr import crash_summary, predict_for
 from earlymem.kernels import profile_for
 from earlymem.kernels.builds import KernelBuild, pinned_build
 from earlymem.kexec.capture import LoadMethod, kexec_load
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import parse_version
 from earlymem.machine import CpuAffinity, Machine
-from earlymem.pipeline import boot
+from earlymem.phases.kaslr import kaslr_slots
+from earlymem.phases.start_kernel import cea_table_pages
+from earlymem.pipeline import boot, resolve_build
 from earlymem.render.boot import family_lines
 from earlymem.render.procfs import watermark_text
 from earlymem.result import BootResult
@@ -109,18 +114,42 @@ class FamilyResult:
         return list(unified_diff(self.expected, self.predicted or [], "kernel", "earlymem", lineterm="", n=1))
 
 
+@dataclass(frozen=True)
+class KaslrCheck:
+    """A KASLR capture's place against the predicted slots.
+
+    :param place: the kernel's _text, from the capture's /proc/iomem Kernel code line.
+    :param slots: how many places the decompressor draws from (None: not predicted).
+    :param in_slots: whether ``place`` is one of them (None: not predicted).
+    :param why: why the slots are not predicted.
+    """
+
+    place: int
+    slots: int | None
+    in_slots: bool | None
+    why: str | None = None
+    #: 6.2+: the CPU entry areas' page-table pages of the boot compared (None: not drawn)
+    cea_pages: int | None = None
+    #: that count's probability, as "n/d"
+    cea_probability: str | None = None
+
+
 @dataclass
 class VerifyReport:
     source: str
     kernel: str | None
     profile: str
     families: list[FamilyResult] = field(default_factory=list)
+    #: a KASLR boot: where the kernel was (its /proc/iomem Kernel code), whether that is
+    #: one of the places the decompressor draws from, and the prediction's slots
+    kaslr: "KaslrCheck | None" = None
 
     def to_json(self) -> dict:
         return {
             "source": self.source,
             "kernel": self.kernel,
             "profile": self.profile,
+            "kaslr": dataclasses.asdict(self.kaslr) if self.kaslr is not None else None,
             "families": [
                 {
                     "family": f.name,
@@ -273,7 +302,56 @@ def predict_capture(cap, first: BootLog, profile, kernel: KernelBuild | None = N
     machine = first_kernel_machine(cap, first)
     if kernel_version:
         machine = dataclasses.replace(machine, kernel_version=parse_version(kernel_version), kernel_banner=None)
+    place = kernel_place(cap)
+    if place is not None and not machine.command_line.flag("nokaslr"):
+        # a KASLR boot: its place is a fact of the capture (/proc/iomem), as on a live system
+        machine = dataclasses.replace(machine, kernel_load_addr=place, kernel_at_from=(cap.source, None, "first/iomem Kernel code"))
     return machine, boot(machine, profile, kernel)
+
+
+def _cea_choice(machine: Machine, profile, kernel: KernelBuild | None, managed: list[str]):
+    """``(machine, boot, "n/d")`` for the count of the CPU entry areas' page tables whose
+    managed pages the capture shows (the most probable count when none does); None when
+    the count is not drawn (no KASLR, before 6.2, several CPUs)."""
+    if not (profile.start.cea_random and machine.cpus and not machine.command_line.flag("nokaslr")):
+        return None
+    build, _, _ = resolve_build(machine, kernel)
+    dist = cea_table_pages(build.struct_sizes.get("cpu_entry_area", 0), len(machine.cpus)) if build else None
+    if not dist:
+        return None
+    tried = []
+    for pages, p in sorted(dist.items(), key=lambda kv: -kv[1]):
+        m = dataclasses.replace(machine, cea_pages=pages)
+        r = boot(m, profile, kernel)
+        tried.append((m, r, f"{p.numerator}/{p.denominator}"))
+        if family_lines(r).get("zoneinfo-managed") == managed:
+            return tried[-1]
+    return tried[0]
+
+
+def kernel_place(cap) -> int | None:
+    """The first kernel's _text: the start of its /proc/iomem ``Kernel code`` line (None: not captured)."""
+    for ln in cap.sections.get("first/iomem", []):
+        m = re.match(r"^\s*([0-9a-fA-F]+)-[0-9a-fA-F]+ : Kernel code$", ln)
+        if m:
+            return int(m.group(1), 16)
+    return None
+
+
+def kaslr_check(machine: Machine, profile, kernel: KernelBuild | None) -> KaslrCheck | None:
+    """Whether a KASLR capture's place is one the model allows (None: not a KASLR boot with its place known)."""
+    if machine.kernel_load_addr is None or machine.kernel_at_from is None or machine.command_line.flag("nokaslr"):
+        return None
+    place = machine.kernel_load_addr
+    build, _, why = resolve_build(machine, kernel)
+    if build is None:
+        return KaslrCheck(place, None, None, why)
+    slots = kaslr_slots(dataclasses.replace(machine, kernel_load_addr=None), build)
+    if isinstance(slots, str):
+        return KaslrCheck(place, None, None, slots)
+    if slots.disabled is not None:
+        return KaslrCheck(place, 0, place == slots.output, f"physical KASLR does not run: {slots.disabled}")
+    return KaslrCheck(place, slots.total, slots.count_of(place) > 0)
 
 
 def _kexec_inputs(cap, machine: Machine, kernel: KernelBuild | None = None) -> dict | None:
@@ -375,6 +453,12 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None, kernel: 
     if first.firmware is not None:
         machine, result = predict_capture(cap, first, profile, kernel, kernel_version)
         families = family_lines(result)
+        cea = _cea_choice(machine, profile, kernel, expected.get("zoneinfo-managed") or [])
+        if cea is not None:
+            # 6.2+ with KASLR: the entry areas' page tables are a second draw; the boot
+            # whose managed pages the capture shows, if one of them is (else the most probable)
+            machine, result = cea[0], cea[1]
+            families = family_lines(result)
         for fam in set(families) & set(FAMILIES):
             if families[fam] and fam != "iomem-crash":
                 predicted[fam] = families[fam]
@@ -393,6 +477,139 @@ def verify_path(path: str | Path, *, kernel_version: str | None = None, kernel: 
         if any(sec in sections for sec in ("first/kexec_load_debug", "first/kexec_file_dmesg", "first/kexec_normal_debug")):
             _predict_kexec(cap, machine, profile, result, predicted, kernel)
     result = VerifyReport(source, first.version, profile.name)
+    if first.firmware is not None:
+        result.kaslr = kaslr_check(machine, profile, kernel)
+        if result.kaslr is not None and machine.cea_pages is not None:
+            result.kaslr = dataclasses.replace(result.kaslr, cea_pages=machine.cea_pages, cea_probability=cea[2])
     for name in FAMILIES:
         result.families.append(FamilyResult(name, expected[name], predicted[name]))
     return result
+
+
+# -- KASLR: repeated boots of one configuration against the predicted distribution ------------
+
+#: an outcome fails the frequency test when its two-sided exact binomial p-value is below this
+#: (about 50 outcome tests in the KASLR matrix: a family-wise level near 5%, Bonferroni)
+KASLR_ALPHA = 0.001
+
+
+@dataclass(frozen=True)
+class OutcomeCount:
+    """One crash-region outcome of a configuration: predicted probability, boots that showed it."""
+
+    summary: str
+    probability: Fraction
+    observed: int
+    p_value: float
+
+    @property
+    def ok(self) -> bool:
+        if self.probability == 0:
+            return self.observed == 0
+        return self.p_value >= KASLR_ALPHA
+
+
+@dataclass(frozen=True)
+class KaslrGroup:
+    """The repeated KASLR boots of one configuration and kernel (``NAME--KERNEL--NN``)."""
+
+    name: str
+    boots: int
+    slots: int
+    outcomes: tuple[OutcomeCount, ...]
+    why: str | None = None
+    alpha: float = KASLR_ALPHA
+    #: boots that show no outcome (no /proc/iomem: they died first), left out of ``boots``
+    missing: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.why is None and all(o.ok for o in self.outcomes)
+
+
+def binomial_p_value(k: int, n: int, p: Fraction) -> float:
+    """Two-sided exact binomial test: the probability, under Binomial(n, p), of a count
+    no more likely than ``k`` (the method of R's binom.test)."""
+    probs = [math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(n + 1)]
+    here = probs[k]
+    return float(min(1, sum(q for q in probs if q <= here * (1 + Fraction(1, 10**7)))))
+
+
+def observed_crash_summary(cap) -> str:
+    """The crash region's fate as a capture shows it: its /proc/iomem Crash kernel lines,
+    else the kernel's failure line (the words earlymem.kaslr.crash_summary() uses)."""
+    regions = []
+    for ln in cap.sections.get("first/iomem", []):
+        m = re.match(r"^\s*([0-9a-fA-F]+)-([0-9a-fA-F]+) : Crash kernel$", ln)
+        if m:
+            regions.append((int(m.group(1), 16), int(m.group(2), 16)))
+    if regions:
+        regions.sort()
+        low = len(regions) > 1
+        return "crashkernel at " + " and ".join(
+            f"[mem {a:#010x}-{b:#010x}]" + (" (low)" if low and i < len(regions) - 1 else "") for i, (a, b) in enumerate(regions))
+    boots = parse_boot_logs(cap.sections.get("first/dmesg") or cap.serial, cap.source)
+    first = boots[0]
+    msgs = [message_text(ln) for ln in (cap.sections.get("first/dmesg") or cap.serial)[first.first_lineno - 1:]]
+    failed = [m for m in msgs if _CRASH_RX.search(m) and "fail" in m.lower()]
+    return f"crashkernel fails: {failed[-1]}" if failed else "no crash region"
+
+
+def kaslr_groups(paths, *, kernel: KernelBuild | None = None) -> list[KaslrGroup]:
+    """Group repeated KASLR captures (``NAME--KERNEL--NN``) and test each outcome's count."""
+    groups: dict[str, list[Path]] = {}
+    for p in paths:
+        m = re.match(r"^(.*--[0-9.]+)--\d+$", Path(p).name.rstrip("/"))
+        if m:
+            groups.setdefault(m.group(1), []).append(Path(p))
+    out = []
+    for name, members in sorted(groups.items()):
+        caps = [read_capture(p) for p in sorted(members)]
+        firsts = [parse_boot_logs(c.sections.get("first/dmesg") or c.serial, c.source)[0] for c in caps]
+        if firsts[0].version is None or firsts[0].firmware is None:
+            out.append(KaslrGroup(name, len(caps), 0, (), "no banner or e820 map in the first capture"))
+            continue
+        profile = profile_for(parse_version(firsts[0].version))
+        machine = first_kernel_machine(caps[0], firsts[0])
+        if machine.command_line.flag("nokaslr"):
+            continue
+        kp, why = predict_for(machine, profile, kernel)
+        if kp is None:
+            out.append(KaslrGroup(name, len(caps), 0, (), why or "the place is not drawn by KASLR"))
+            continue
+        predicted: dict[str, Fraction] = {}
+        for o in kp.outcomes:
+            key = crash_summary(o.result)
+            predicted[key] = predicted.get(key, Fraction(0)) + o.probability
+        # a boot that died before its /proc/iomem was read shows no outcome: left out of the counts
+        shown = [(c, f) for c, f in zip(caps, firsts) if "first/iomem" in c.sections]
+        seen: dict[str, int] = {}
+        for c, _ in shown:
+            key = observed_crash_summary(c)
+            seen[key] = seen.get(key, 0) + 1
+        n = len(shown)
+        counts = [OutcomeCount(k, p, seen.get(k, 0), binomial_p_value(seen.get(k, 0), n, p)) for k, p in predicted.items()]
+        counts += [OutcomeCount(k, Fraction(0), c, 0.0) for k, c in seen.items() if k not in predicted]
+        build, _, _ = resolve_build(machine, kernel)
+        dist = (cea_table_pages(build.struct_sizes.get("cpu_entry_area", 0), len(machine.cpus))
+                if build and profile.start.cea_random and machine.cpus else None)
+        if dist:
+            # the second draw: the entry areas' page tables, as each boot's managed pages show them
+            cea_seen: dict[int, int] = {}
+            for c, f in shown:
+                pinned, _ = predict_capture(c, f, profile, kernel)
+                managed = [f"Node {z['nid']}, zone {z['name']}: managed={z.get('managed')}"
+                           for z in parse_zoneinfo(c.sections.get("first/zoneinfo", []))]
+                choice = _cea_choice(pinned, profile, kernel, managed)
+                if choice is not None and family_lines(choice[1]).get("zoneinfo-managed") == managed:
+                    cea_seen[choice[0].cea_pages] = cea_seen.get(choice[0].cea_pages, 0) + 1
+            n_cea = sum(cea_seen.values())
+            for pages, p in dist.items():
+                k = cea_seen.get(pages, 0)
+                counts.append(OutcomeCount(f"CPU entry area page tables: {pages} pages", p, k, binomial_p_value(k, n_cea, p)))
+            if n_cea < n:
+                counts.append(OutcomeCount("CPU entry area page tables: no count matches the managed pages", Fraction(0),
+                                           n - n_cea, 0.0))
+        counts.sort(key=lambda o: (-o.probability, -o.observed))
+        out.append(KaslrGroup(name, n, kp.slots.total, tuple(counts), missing=len(caps) - n))
+    return out

@@ -83,6 +83,8 @@ def read_capture(path: str | Path) -> Capture:
     p = Path(path)
     if p.is_dir():
         log = p / "serial.log"
+        if not log.is_file() and (p / "serial.log.gz").is_file():
+            log = p / "serial.log.gz"  # the repeated KASLR captures are kept compressed
         if not log.is_file():
             raise InputError("not a capture directory (no serial.log)", source=str(p))
         note = (p / "note.md").read_text(errors="replace") if (p / "note.md").is_file() else ""

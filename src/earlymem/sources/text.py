@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from earlymem.lib.errors import InputError
@@ -31,6 +32,8 @@ def read_text_lines(path: str | Path) -> list[str]:
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", source=name) from None
+    if p.suffix == ".gz":
+        data = _gunzip(data, name)
     if not data.strip():
         raise InputError("file is empty", source=name)
     nul = data.find(b"\0")
@@ -58,6 +61,20 @@ def read_text_lines(path: str | Path) -> list[str]:
         first = next(i for i, line in enumerate(text.split("\n"), 1) if "\ufffd" in line)
         raise InputError("binary data (not UTF-8 text); expected a text log", source=name, line=first)
     return lines
+
+
+def _gunzip(data: bytes, name: str) -> bytes:
+    """A gzip file's content, at most MAX_INPUT_BYTES of it (a hostile file cannot exhaust memory)."""
+    d = zlib.decompressobj(wbits=31)
+    try:
+        out = d.decompress(data, MAX_INPUT_BYTES + 1)
+    except zlib.error as exc:
+        raise InputError(f"not a gzip file, or a damaged one: {exc}", source=name) from None
+    if len(out) > MAX_INPUT_BYTES or d.unconsumed_tail:
+        raise InputError(f"decompresses to more than the {MAX_INPUT_BYTES} bytes accepted", source=name)
+    if not d.eof:
+        raise InputError("truncated gzip file", source=name)
+    return out
 
 
 def read_toml(path: str | Path) -> dict:
