@@ -407,3 +407,27 @@ def test_profiles():
     doc = _json("profiles")
     _validate(doc, "earlymem/profiles/1")
     assert [p["name"] for p in doc["profiles"]] == [p.name for p in PROFILES]
+
+
+# -- KASLR -------------------------------------------------------------------------------------
+
+
+def test_predict_under_kaslr_is_a_distribution():
+    from earlymem.render.text import SCHEMAS as S
+    from earlymem.kaslr import SCHEMA as KASLR_SCHEMA
+
+    assert S["kaslr"] == KASLR_SCHEMA
+    doc = _json("predict", "--dmesg", ROOT / "tests" / "fixtures" / "kaslr" / "kaslr-pc-1g-ck256--6.1--01" / "serial.log.gz")
+    _validate(doc, "earlymem/kaslr/1")
+    from fractions import Fraction
+
+    assert sum(Fraction(o["probability"]) for o in doc["outcomes"]) == 1
+    assert doc["slots"]["total"] == sum(a["count"] for a in doc["slots"]["areas"])
+
+
+def test_verify_reports_the_kaslr_place_and_groups():
+    caps = sorted((ROOT / "tests" / "fixtures" / "kaslr").glob("kaslr-pc-1g-ck256--7.2--0*"))
+    doc = _json("verify", *caps)
+    _validate(doc, "earlymem/verify/1")
+    assert all(r["kaslr"]["in_slots"] for r in doc["reports"])
+    assert doc["kaslr_groups"] and doc["kaslr_groups"][0]["name"] == "kaslr-pc-1g-ck256--7.2"
