@@ -266,6 +266,8 @@ def predict_for(machine: Machine, profile: KernelProfile, kernel: KernelBuild | 
     earlymem cannot enumerate it; ``(None, None)`` when the place is not KASLR's to draw."""
     if not kaslr_applies(machine, profile):
         return None, None
+    if machine.efi_boot is not None:
+        return None, "a UEFI boot: the EFI stub's placement and the EFI memory map are not modelled yet"
     rules = profile.kaslr
     version = machine.kernel_version
     if rules.walk is None or (rules.since is not None and version is not None and version < rules.since):

@@ -86,6 +86,11 @@ class Machine:
     boot_apic: int | None = None
     acpi_tables: tuple[str, ...] | None = None
     ioapics: int | None = None
+    #: a UEFI boot: ``(source, line, evidence)`` (the log's ``efi: EFI v...`` banner, a
+    #: /sys/firmware/efi directory); None: a BIOS boot, or not known to be UEFI
+    efi_boot: tuple[str | None, int | None, str] | None = None
+    #: setup_data nodes the loader passed (a log's "usable ==> usable" updates), physical ranges
+    setup_data: tuple[Range, ...] = ()
     #: the crash regions a running system's /proc/iomem shows (``Crash kernel``),
     #: None when the input has no /proc/iomem; facts kexec-tools itself reads
     crash_observed: tuple[Range, ...] | None = None

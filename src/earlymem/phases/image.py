@@ -63,6 +63,14 @@ def place_kernel(machine: Machine, build: KernelBuild | None, *, ghost: bool = F
         return PlacedKernel(machine.kernel_image, machine.kernel_image, given=True), None
     if build is None:
         return None, None  # the caller knows why (no facts for the build)
+    if machine.efi_boot is not None:
+        # arch/x86/platform/efi/quirks.c efi_reserve_boot_services(): EFI boot-services code and
+        # data stay reserved in memblock until after reserve_crashkernel(); the stub's own
+        # allocations (drivers/firmware/efi/libstub) lie in the map too: none of it is in e820
+        src, line, what = machine.efi_boot
+        where = f"{src}:{line}" if line else src
+        return None, (f"a UEFI boot ({where}: {what}): EFI boot-services memory stays reserved while NODE_DATA and the crash "
+                      "region are placed, which earlymem does not model yet")
     if ghost:
         # past every physical address (2^52): its brk buffer meets no range the direct mapping maps
         at = GHOST_AT

@@ -183,6 +183,12 @@ class BootLog:
     possible_cpus: int | None = None
     ramdisk: Range | None = None
     rsdp: int | None = None
+    #: the ``efi: EFI v2.70 by EDK II`` banner of a UEFI boot (efi_systab_report_header()), and its line
+    efi_banner: str | None = None
+    efi_lineno: int | None = None
+    #: setup_data nodes the loader passed, as e820__reserve_setup_data() shows them
+    #: ("e820: update [mem a-b] usable ==> usable": RAM turned E820_TYPE_RESERVED_KERN)
+    setup_data: list = field(default_factory=list)
     #: the logical CPU that panicked with a crash kernel loaded (see :func:`crash_cpu`).
     crash_cpu: int | None = None
 
@@ -242,6 +248,11 @@ _IOAPIC_RE = re.compile(r"^IOAPIC\[(?P<idx>\d+)\]: apic_id \d+, version \d+, add
 _CRASH_CPU_RE = re.compile(r"^CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: \d+ Comm: .* Kdump: loaded\b")
 _RAMDISK_RE = re.compile(r"^RAMDISK: \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]")
 _RAMDISK_OLD_RE = re.compile(r"^RAMDISK: (?P<a>[0-9a-fA-F]{8,16}) - (?P<b>[0-9a-fA-F]{8,16})$")
+#: arch/x86/kernel/e820.c e820__reserve_setup_data() -> e820__range_update(): a setup_data
+#: node turned from RAM into E820_TYPE_RESERVED_KERN, which prints as "usable" (up to 6.12)
+_SETUP_DATA_RE = re.compile(r"^e820: update \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\] usable ==> usable$")
+#: drivers/firmware/efi/efi.c efi_systab_report_header(): "EFI v%u.%u[.%u] by %s" (3.10: "EFI v%u.%.02u by %s")
+_EFI_BANNER_RE = re.compile(r"^efi: EFI v\d+\.\d+(\.\d+)? by ")
 _RSDP_RES = (
     re.compile(r"^ACPI: RSDP 0x(?P<a>[0-9a-fA-F]+) "),
     re.compile(r"^ACPI: RSDP \(.*\) @ 0x(?P<a>[0-9a-fA-F]+)"),
@@ -451,6 +462,15 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
         if m:
             cur.ramdisk = _range(m, False, source, lineno, "RAMDISK range")
             continue
+        m = _SETUP_DATA_RE.match(msg)
+        if m:
+            r = _range(m, True, source, lineno, "setup_data range")
+            if r not in cur.setup_data:
+                cur.setup_data.append(r)
+            continue
+        if cur.efi_banner is None and _EFI_BANNER_RE.match(msg):
+            cur.efi_banner, cur.efi_lineno = msg.strip(), lineno
+            continue
         for rx in _RSDP_RES:
             m = rx.match(msg)
             if m and cur.rsdp is None:
@@ -539,4 +559,6 @@ def machine_from_boot_log(log: BootLog) -> Machine:
         e820_printed=True,
         e820_who=fw.who,
         command_line_at=(log.source, log.command_line_lineno, None),
+        efi_boot=(log.source, log.efi_lineno, log.efi_banner) if log.efi_banner else None,
+        setup_data=tuple(log.setup_data),
     )

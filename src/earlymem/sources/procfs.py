@@ -59,6 +59,7 @@ def machine_from_proc(root: str | Path = "/") -> Machine:
         kernel_load_addr=kernel_at,
         kernel_at_from=kernel_at_from,
         crash_observed=crash,
+        efi_boot=(str(base / "sys/firmware/efi"), None, "sys/firmware/efi") if (base / "sys/firmware/efi").is_dir() else None,
     )
 
 
