@@ -260,3 +260,22 @@ def test_kexec_under_kaslr_loads_into_each_crash_region_outcome(tmp_path):
     # kexec-tools' own placement on that system (its kexec -p --debug in the capture)
     assert "segment[0].mem   = 0x69e00000" in live.stdout
     assert "the running system's" in live.stderr
+
+
+# -- UEFI boots: recognised, and nothing that depends on the EFI memory map is guessed ---------
+
+
+def test_uefi_boots_name_what_is_not_predicted():
+    from earlymem.verification import verify_path
+
+    caps = sorted(p for p in (FIXTURES / "uefi").iterdir() if p.is_dir())
+    assert len(caps) == 64
+    for cap in caps:
+        report = verify_path(cap)
+        assert not any(f.wrong for f in report.families), cap.name
+        states = {f.name: f.state.value for f in report.families}
+        assert states["e820"] == "ok" and states["zones"] == "ok", cap.name
+        assert states["crashkernel"] == "not predicted yet", cap.name
+    p = _cli("predict", "--dmesg", FIXTURES / "uefi" / "uefi-q35-1g-ck256--6.1" / "serial.log.gz")
+    assert p.returncode == 0
+    assert "a UEFI boot (" in p.stderr and "efi: EFI v2.70 by EDK II" in p.stderr
