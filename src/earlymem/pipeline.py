@@ -214,6 +214,9 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         placed, why = None, f"the image {build.name} lacks sizeof() of {', '.join(build.missing_facts())} (no .BTF?)"
 
     lines: list[Line] = _e820_lines(report)
+    if machine.efi_boot is not None:
+        missing.append(NotPredicted("zoneinfo managed pages", "a UEFI boot: efi_free_boot_services() gives EFI boot-services "
+                                    "memory back after the hand-off (not under efi=debug), which earlymem does not model yet"))
     if machine.setup_data and any(ln.family == "user-map" for ln in lines):
         # e820__reserve_setup_data() splits the table at every setup_data node before
         # parse_early_param(): the user-defined map shows the pieces (not modelled yet)

@@ -383,8 +383,8 @@ def _predict_kexec(cap, machine: Machine, profile, first: BootResult, predicted:
     (``oracle.kexec=both``) ``kexec -s -p`` (the kernel's kexec_file_load) --
     and the capture kernel the last one boots."""
     inputs = _kexec_inputs(cap, machine, kernel)
-    if inputs is None:
-        return
+    if inputs is None or machine.efi_boot is not None:
+        return  # (a UEFI first kernel: kexec-tools' EFI segments are not modelled)
     segment_lines: list[str] = []
     if "first/kexec_normal_debug" in cap.sections:
         load = kexec_load(machine, first, profile=profile, method=LoadMethod.NORMAL, **inputs)

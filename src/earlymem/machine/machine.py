@@ -89,6 +89,9 @@ class Machine:
     #: a UEFI boot: ``(source, line, evidence)`` (the log's ``efi: EFI v...`` banner, a
     #: /sys/firmware/efi directory); None: a BIOS boot, or not known to be UEFI
     efi_boot: tuple[str | None, int | None, str] | None = None
+    #: the EFI memory map at ExitBootServices() (efi=debug's ``efi: memNN:`` lines):
+    #: ``(type name, attribute columns, range)``; None: not known
+    efi_map: tuple[tuple[str, str, Range], ...] | None = None
     #: setup_data nodes the loader passed (a log's "usable ==> usable" updates), physical ranges
     setup_data: tuple[Range, ...] = ()
     #: the crash regions a running system's /proc/iomem shows (``Crash kernel``),

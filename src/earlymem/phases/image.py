@@ -23,7 +23,7 @@ from earlymem.kernels.builds import KernelBuild
 from earlymem.lib.ranges import Range
 from earlymem.machine import Machine
 
-__all__ = ["PlacedKernel", "place_kernel", "GHOST_AT"]
+__all__ = ["PlacedKernel", "place_kernel", "GHOST_AT", "efi_kernel_place"]
 
 #: where a ghost image lies: above the widest physical address (MAXPHYADDR 52)
 GHOST_AT = 1 << 53
@@ -63,14 +63,24 @@ def place_kernel(machine: Machine, build: KernelBuild | None, *, ghost: bool = F
         return PlacedKernel(machine.kernel_image, machine.kernel_image, given=True), None
     if build is None:
         return None, None  # the caller knows why (no facts for the build)
-    if machine.efi_boot is not None:
+    if machine.efi_boot is not None and machine.kernel_load_addr is None:
         # arch/x86/platform/efi/quirks.c efi_reserve_boot_services(): EFI boot-services code and
         # data stay reserved in memblock until after reserve_crashkernel(); the stub's own
         # allocations (drivers/firmware/efi/libstub) lie in the map too: none of it is in e820
         src, line, what = machine.efi_boot
         where = f"{src}:{line}" if line else src
-        return None, (f"a UEFI boot ({where}: {what}): EFI boot-services memory stays reserved while NODE_DATA and the crash "
-                      "region are placed, which earlymem does not model yet")
+        if machine.efi_map is None:
+            return None, (f"a UEFI boot ({where}: {what}) without its EFI memory map: EFI boot-services memory stays reserved "
+                          "while NODE_DATA and the crash region are placed, and the EFI stub chose the kernel's place; boot "
+                          "with efi=debug to have the map in the log")
+        if not machine.command_line.flag("nokaslr"):
+            return None, f"a UEFI boot with KASLR ({where}): the EFI stub's random placement is not modelled yet"
+        at = efi_kernel_place(machine, build)
+        if at is None:
+            return None, f"a UEFI boot ({where}): no Loader Code range in the EFI map holds the kernel"
+        shift = at - build.load_addr
+        return PlacedKernel(Range(at, at + build.image_span), Range(at, at + (build.reserve_span or build.image_span)),
+                            build.brk_size, tuple((n, s_ + shift, e + shift) for n, s_, e in build.resources)), None
     if ghost:
         # past every physical address (2^52): its brk buffer meets no range the direct mapping maps
         at = GHOST_AT
@@ -87,3 +97,31 @@ def place_kernel(machine: Machine, build: KernelBuild | None, *, ghost: bool = F
     reserve = Range(at, at + (build.reserve_span or build.image_span))
     resources = tuple((n, s + shift, e + shift) for n, s, e in build.resources)
     return PlacedKernel(extent, reserve, build.brk_size, resources), None
+
+
+def efi_kernel_place(machine: Machine, build: KernelBuild) -> int | None:
+    """Where a UEFI boot with nokaslr runs the kernel, read from its EFI map.
+
+    * The EFI stub places the kernel itself (drivers/firmware/efi/libstub/x86-stub.c,
+      efi_random_alloc() with seed 0; in Debian's 6.1.176, 6.12 and 7.2): a Loader Code
+      range exactly the allocation's size, ``ALIGN(max(output_len, _end - _text), 2M)``,
+      at a ``kernel_alignment`` boundary.
+    * Else the handover protocol runs the decompressor where the firmware loaded the PE
+      image (5.10): head_64.S's ``output = ALIGN(startup_32, kernel_alignment)``, startup_32
+      being the image's base plus its real-mode setup (``(setup_sects + 1) * 512``); the
+      image is the largest Loader Code range.
+    """
+    h = build.header
+    if h is None or machine.efi_map is None:
+        return None
+    code = [r for t, _, r in machine.efi_map if t == "Loader Code"]
+    if h.output_len is not None:
+        size = -(-max(h.output_len, build.image_span) // (2 << 20)) * (2 << 20)
+        for r in code:
+            if r.size == size and r.start % h.kernel_alignment == 0 and r.start >= build.load_addr:
+                return r.start
+    if not code:
+        return None
+    image = max(code, key=lambda r: r.size)
+    a = h.kernel_alignment or (2 << 20)
+    return max(-(-(image.start + h.kern16_size) // a) * a, build.load_addr)

@@ -298,6 +298,18 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     initrd = machine.initrd
     if initrd is not None:
         mb.reserve(initrd.start, initrd.size)
+    if machine.efi_boot is not None and machine.efi_map is not None:
+        # memblock_x86_reserve_range_setup_data(): the loader's setup_data nodes; and
+        # efi_reserve_boot_services() (arch/x86/platform/efi/quirks.c), before
+        # init_mem_mapping(): every EFI Boot Code and Boot Data range, given back only by
+        # efi_free_boot_services(), after reserve_crashkernel()
+        for r in machine.setup_data:
+            mb.reserve(r.start, r.size)
+        for t, _, r in machine.efi_map:
+            if t in ("Boot Code", "Boot Data"):
+                mb.reserve(r.start, r.size)
+        notes.append("UEFI: the EFI memory map array itself (efi_memblock_x86_reserve_range(), a few KiB of Loader Data "
+                     "the log does not locate) is taken to lie where nothing is placed")
     # 2. the direct mapping
     max_mapped = _init_mem_mapping(mb, nodes.max_pfn, image, profile, out.allocations)
     mb.set_current_limit(max_mapped)

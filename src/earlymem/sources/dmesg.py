@@ -189,6 +189,9 @@ class BootLog:
     #: setup_data nodes the loader passed, as e820__reserve_setup_data() shows them
     #: ("e820: update [mem a-b] usable ==> usable": RAM turned E820_TYPE_RESERVED_KERN)
     setup_data: list = field(default_factory=list)
+    #: the EFI memory map efi=debug prints (efi_print_memmap()): ``(type name, attribute columns, range)``
+    efi_map: list = field(default_factory=list)
+    efi_map_done: bool = False
     #: the logical CPU that panicked with a crash kernel loaded (see :func:`crash_cpu`).
     crash_cpu: int | None = None
 
@@ -248,6 +251,13 @@ _IOAPIC_RE = re.compile(r"^IOAPIC\[(?P<idx>\d+)\]: apic_id \d+, version \d+, add
 _CRASH_CPU_RE = re.compile(r"^CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: \d+ Comm: .* Kdump: loaded\b")
 _RAMDISK_RE = re.compile(r"^RAMDISK: \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]")
 _RAMDISK_OLD_RE = re.compile(r"^RAMDISK: (?P<a>[0-9a-fA-F]{8,16}) - (?P<b>[0-9a-fA-F]{8,16})$")
+#: drivers/firmware/efi/efi.c efi_md_typeattr_format(): the type names efi=debug prints
+EFI_TYPES = ("Reserved", "Loader Code", "Loader Data", "Boot Code", "Boot Data", "Runtime Code", "Runtime Data",
+             "Conventional", "Unusable", "ACPI Reclaim", "ACPI Mem NVS", "MMIO", "MMIO Port", "PAL Code", "Persistent",
+             "Unaccepted")
+#: arch/x86/platform/efi/efi.c efi_print_memmap(): "mem%02u: %s range=[0x%016llx-0x%016llx] (%lluMB)", inclusive end
+_EFI_MEM_RE = re.compile(r"^efi: mem\d+: \[(?P<type>[^|\]]+)\|(?P<attrs>[^\]]*)\] "
+                         r"range=\[(?P<a>0x[0-9a-fA-F]{1,16})-(?P<b>0x[0-9a-fA-F]{1,16})\]")
 #: arch/x86/kernel/e820.c e820__reserve_setup_data() -> e820__range_update(): a setup_data
 #: node turned from RAM into E820_TYPE_RESERVED_KERN, which prints as "usable" (up to 6.12)
 _SETUP_DATA_RE = re.compile(r"^e820: update \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\] usable ==> usable$")
@@ -462,6 +472,18 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
         if m:
             cur.ramdisk = _range(m, False, source, lineno, "RAMDISK range")
             continue
+        if msg.startswith("efi: EFI runtime memory map:"):
+            cur.efi_map_done = True  # efi=debug prints the runtime map again later; the boot map came first
+            continue
+        m = _EFI_MEM_RE.match(msg)
+        if m and not cur.efi_map_done:
+            a, b = int(m["a"], 16), int(m["b"], 16)
+            if b < a:
+                raise InputError(f"EFI memory range ends ({b:#x}) before it starts ({a:#x})", source=source, line=lineno)
+            if m["type"].strip() not in EFI_TYPES:
+                raise InputError(f"unknown EFI memory type {m['type'].strip()!r}", source=source, line=lineno)
+            cur.efi_map.append((m["type"].strip(), m["attrs"], Range(a, b + 1)))
+            continue
         m = _SETUP_DATA_RE.match(msg)
         if m:
             r = _range(m, True, source, lineno, "setup_data range")
@@ -561,4 +583,5 @@ def machine_from_boot_log(log: BootLog) -> Machine:
         command_line_at=(log.source, log.command_line_lineno, None),
         efi_boot=(log.source, log.efi_lineno, log.efi_banner) if log.efi_banner else None,
         setup_data=tuple(log.setup_data),
+        efi_map=tuple(log.efi_map) or None,
     )
