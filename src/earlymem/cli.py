@@ -316,7 +316,7 @@ def verify_cmd(paths, kernel_version, fmt, diff, kernel_image) -> None:
     else:
         text.verify_tables(reports, FAMILIES, diff, kaslr_groups=groups)
     if (any(f.wrong for r in reports for f in r.families) or any(r.kaslr is not None and r.kaslr.in_slots is False for r in reports)
-            or any(not g.ok for g in groups)):
+            or any(g.fails for g in groups)):
         sys.exit(1)
 
 

@@ -63,16 +63,18 @@ def place_kernel(machine: Machine, build: KernelBuild | None, *, ghost: bool = F
         return PlacedKernel(machine.kernel_image, machine.kernel_image, given=True), None
     if build is None:
         return None, None  # the caller knows why (no facts for the build)
-    if machine.efi_boot is not None and machine.kernel_load_addr is None:
+    if machine.efi_boot is not None and machine.efi_map is None:
         # arch/x86/platform/efi/quirks.c efi_reserve_boot_services(): EFI boot-services code and
         # data stay reserved in memblock until after reserve_crashkernel(); the stub's own
         # allocations (drivers/firmware/efi/libstub) lie in the map too: none of it is in e820
         src, line, what = machine.efi_boot
         where = f"{src}:{line}" if line else src
-        if machine.efi_map is None:
-            return None, (f"a UEFI boot ({where}: {what}) without its EFI memory map: EFI boot-services memory stays reserved "
-                          "while NODE_DATA and the crash region are placed, and the EFI stub chose the kernel's place; boot "
-                          "with efi=debug to have the map in the log")
+        return None, (f"a UEFI boot ({where}: {what}) without its EFI memory map: EFI boot-services memory stays reserved "
+                      "while NODE_DATA and the crash region are placed, and the EFI stub chose the kernel's place; boot "
+                      "with efi=debug to have the map in the log")
+    if machine.efi_boot is not None and machine.kernel_load_addr is None:
+        src, line, what = machine.efi_boot
+        where = f"{src}:{line}" if line else src
         if not machine.command_line.flag("nokaslr"):
             return None, f"a UEFI boot with KASLR ({where}): the EFI stub's random placement is not modelled yet"
         at = efi_kernel_place(machine, build)

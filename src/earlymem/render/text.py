@@ -121,14 +121,15 @@ def verify_tables(reports, families: dict[str, str], diff: bool, console: Consol
 
 
     for g in kaslr_groups:
+        if g.why:
+            console.print(f"KASLR: {g.name}: {g.boots} boots, the distribution is not predicted: {g.why}", markup=False, highlight=False)
+            continue
         t = Table(title=f"KASLR: {g.name}, {g.boots} boots" + (f" (and {g.missing} that died before /proc/iomem)" if g.missing else "")
                         + f", {g.slots} places -- "
                         + ("ok" if g.ok else "FAILS") + f" (exact binomial test, fails below p = {g.alpha})")
         t.add_column("crash-region outcome", overflow="fold", min_width=36)
         for col in ("predicted", "expected", "seen", "p-value", ""):
             t.add_column(col, justify="right", no_wrap=True)
-        if g.why:
-            console.print(f"KASLR: {g.name}: not predicted: {g.why}", markup=False, highlight=False)
         for o in g.outcomes:
             t.add_row(o.summary, f"{float(o.probability):.4f}", f"{float(o.probability) * g.boots:.2f}", str(o.observed),
                       f"{o.p_value:.4f}", "ok" if o.ok else "FAILS")
