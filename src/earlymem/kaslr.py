@@ -181,7 +181,7 @@ def predict_kaslr(machine: Machine, profile: KernelProfile, build: KernelBuild) 
         for key, (result, places) in by_key.items():
             entry = merged.setdefault(key, [result, set(), Fraction(0), pages])
             entry[1].update(places)
-            entry[2] += weight * Fraction(len(places), slots.total)
+            entry[2] += weight * slots.probability(places)
     outcomes = []
     for result, places, probability, pages in merged.values():
         runs: list[list[int]] = []
@@ -266,8 +266,6 @@ def predict_for(machine: Machine, profile: KernelProfile, kernel: KernelBuild | 
     earlymem cannot enumerate it; ``(None, None)`` when the place is not KASLR's to draw."""
     if not kaslr_applies(machine, profile):
         return None, None
-    if machine.efi_boot is not None:
-        return None, "a UEFI boot: the EFI stub's placement and the EFI memory map are not modelled yet"
     rules = profile.kaslr
     version = machine.kernel_version
     if rules.walk is None or (rules.since is not None and version is not None and version < rules.since):

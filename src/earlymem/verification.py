@@ -343,8 +343,6 @@ def kaslr_check(machine: Machine, profile, kernel: KernelBuild | None) -> KaslrC
     if machine.kernel_load_addr is None or machine.kernel_at_from is None or machine.command_line.flag("nokaslr"):
         return None
     place = machine.kernel_load_addr
-    if machine.efi_boot is not None:
-        return KaslrCheck(place, None, None, "a UEFI boot: the EFI stub's slots are not modelled yet")
     build, _, why = resolve_build(machine, kernel)
     if build is None:
         return KaslrCheck(place, None, None, why)
@@ -598,8 +596,9 @@ def kaslr_groups(paths, *, kernel: KernelBuild | None = None) -> list[KaslrGroup
         counts = [OutcomeCount(k, p, seen.get(k, 0), binomial_p_value(seen.get(k, 0), n, p)) for k, p in predicted.items()]
         counts += [OutcomeCount(k, Fraction(0), c, 0.0) for k, c in seen.items() if k not in predicted]
         build, _, _ = resolve_build(machine, kernel)
+        # (on UEFI the managed pages are not predicted: the count cannot be read from them)
         dist = (cea_table_pages(build.struct_sizes.get("cpu_entry_area", 0), len(machine.cpus))
-                if build and profile.start.cea_random and machine.cpus else None)
+                if build and profile.start.cea_random and machine.cpus and machine.efi_boot is None else None)
         if dist:
             # the second draw: the entry areas' page tables, as each boot's managed pages show them
             cea_seen: dict[int, int] = {}

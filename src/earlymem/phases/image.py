@@ -63,6 +63,11 @@ def place_kernel(machine: Machine, build: KernelBuild | None, *, ghost: bool = F
         return PlacedKernel(machine.kernel_image, machine.kernel_image, given=True), None
     if build is None:
         return None, None  # the caller knows why (no facts for the build)
+    if ghost:
+        # past every physical address (2^52): its brk buffer meets no range the direct mapping maps
+        at = GHOST_AT
+        return PlacedKernel(Range(at, at + build.image_span), Range(at, at + (build.reserve_span or build.image_span)),
+                            build.brk_size, ghost=True), None
     if machine.efi_boot is not None and machine.efi_map is None:
         # arch/x86/platform/efi/quirks.c efi_reserve_boot_services(): EFI boot-services code and
         # data stay reserved in memblock until after reserve_crashkernel(); the stub's own
@@ -83,11 +88,6 @@ def place_kernel(machine: Machine, build: KernelBuild | None, *, ghost: bool = F
         shift = at - build.load_addr
         return PlacedKernel(Range(at, at + build.image_span), Range(at, at + (build.reserve_span or build.image_span)),
                             build.brk_size, tuple((n, s_ + shift, e + shift) for n, s_, e in build.resources)), None
-    if ghost:
-        # past every physical address (2^52): its brk buffer meets no range the direct mapping maps
-        at = GHOST_AT
-        return PlacedKernel(Range(at, at + build.image_span), Range(at, at + (build.reserve_span or build.image_span)),
-                            build.brk_size, ghost=True), None
     if machine.kernel_load_addr is not None:
         at = machine.kernel_load_addr
     elif machine.command_line.flag("nokaslr"):

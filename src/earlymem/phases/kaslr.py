@@ -46,6 +46,7 @@ every slot.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from earlymem.kernels.builds import KernelBuild
@@ -54,7 +55,7 @@ from earlymem.lib.ranges import Range
 from earlymem.lib.errors import InputError
 from earlymem.lib.units import memparse
 from earlymem.machine import Machine
-from earlymem.machine.e820 import E820Type
+from earlymem.machine.e820 import E820Entry, E820Type
 
 __all__ = ["SlotArea", "KaslrSlots", "kaslr_slots", "MAX_SLOT_AREA"]
 
@@ -102,10 +103,28 @@ class KaslrSlots:
     disabled: str | None = None
     avoided: tuple[tuple[str, Range], ...] = ()
     notes: tuple[str, ...] = field(default=())
+    #: how the slot is drawn: "mod" (the decompressor: kaslr_get_random_long() % slots, uniform)
+    #: or "efi32" (the EFI stub's efi_random_alloc(): slot = (slots * (u32)seed) >> 32, so slot
+    #: k has ceil((k+1) 2^32 / N) - ceil(k 2^32 / N) of the 2^32 seeds)
+    draw: str = "mod"
 
     @property
     def total(self) -> int:
         return sum(a.count for a in self.areas)
+
+    def probability(self, places) -> "Fraction":
+        """The exact probability that the place drawn is one of ``places``."""
+        from fractions import Fraction
+
+        wanted = set(places)
+        n = self.total
+        if self.draw != "efi32":
+            return Fraction(sum(self.count_of(p) for p in wanted), n)
+        seeds = 0
+        for k, at in enumerate(self.places()):
+            if at in wanted:
+                seeds += -(-((k + 1) << 32) // n) - -(-(k << 32) // n)
+        return Fraction(seeds, 1 << 32)
 
     def places(self):
         """Every slot's address, in draw order (slot 0 first)."""
@@ -193,6 +212,8 @@ def kaslr_slots(machine: Machine, build: KernelBuild, *, output: int | None = No
     :param output: where head_64.S put the decompression buffer (default: the
         build's LOAD_PHYSICAL_ADDR, as for a bzImage loaded at 1 MiB).
     """
+    if machine.efi_boot is not None:
+        return _efi_slots(machine, build)
     h = build.header
     if h is None or not h.init_size or not h.kernel_alignment:
         return f"the setup header of {build.name} is unknown (init_size, kernel_alignment)"
@@ -312,3 +333,65 @@ def _walk(machine: Machine, avoid: list[tuple[str, Range]], immovable: list[Rang
         if len(areas) >= MAX_SLOT_AREA:
             break
     return areas
+
+
+def _efi_slots(machine: Machine, build: KernelBuild) -> KaslrSlots | str:
+    """A UEFI boot's slots, from the EFI map at ExitBootServices() (efi=debug's lines).
+
+    * When the EFI stub placed the kernel itself (its EFI_LOADER_CODE allocation of exactly
+      ``alloc_size`` is in the map: Debian's 6.1.176, 6.12, 7.2), efi_random_alloc()
+      (drivers/firmware/efi/libstub/randomalloc.c) drew it: per EFI_CONVENTIONAL_MEMORY
+      descriptor, slots ``A`` apart from ``round_up(max(start, LOAD_PHYSICAL_ADDR), A)`` to
+      ``round_down(end - size + 1, A)``, and ``slot = (N * (u32)seed) >> 32``.  The map it
+      walked is the final one before the stub's later allocations: efi_stub_entry() calls
+      efi_decompress_kernel() before efi_load_initrd() and exit_boot(), so the kernel's own
+      range and every Loader Data range (the initrd, its config table, setup_data, the memory
+      map) were still conventional memory; touching pieces are taken as one descriptor.
+    * Otherwise (5.10: the handover protocol) the decompressor's process_efi_entries() walks
+      the final map's EFI_CONVENTIONAL_MEMORY descriptors as the e820 walk does.
+    """
+    h = build.header
+    m = machine.efi_map
+    if m is None:
+        return "a UEFI boot without its EFI memory map (boot with efi=debug)"
+    if h is None or not h.init_size or not h.kernel_alignment or h.output_len is None or h.payload_length is None:
+        return f"the setup header facts of {build.name} are unknown"
+    align = h.kernel_alignment
+    size = _align(max(h.output_len, build.image_span), MIN_KERNEL_ALIGN)
+    stub = [r for t, _, r in m if t == "Loader Code" and r.size == size and r.start % align == 0 and r.start >= build.load_addr]
+    if machine.command_line.flag("nokaslr"):
+        return KaslrSlots((), align, size, build.load_addr, MAXMEM_4LEVEL, stub[0].start if stub else build.load_addr,
+                          disabled="'nokaslr' on the command line")
+    if stub:
+        free = sorted([r for t, _, r in m if t in ("Conventional", "Loader Data")] + stub[:1], key=lambda r: r.start)
+        pieces: list[list[int]] = []
+        for r in free:
+            if pieces and pieces[-1][1] == r.start:
+                pieces[-1][1] = r.end
+            else:
+                pieces.append([r.start, r.end])
+        areas = []
+        for a, b in pieces:
+            first = _align(max(a, build.load_addr), align)
+            last = (b - size) // align * align
+            if first <= last:
+                areas.append(SlotArea(first, (last - first) // align + 1))
+        notes = ("the EFI stub drew the kernel's place from the conventional memory of the map before its later "
+                 "allocations (the kernel's range and the Loader Data ranges counted free; touching pieces as one descriptor)",)
+        if not areas:
+            return KaslrSlots((), align, size, build.load_addr, MAXMEM_4LEVEL, build.load_addr, disabled="no slot", notes=notes)
+        return KaslrSlots(tuple(areas), align, size, build.load_addr, MAXMEM_4LEVEL, stub[0].start, notes=notes, draw="efi32")
+    # the handover protocol: the decompressor runs where the PE image lies (its largest Loader Code range)
+    code = [r for t, _, r in m if t == "Loader Code"]
+    if not code:
+        return "no Loader Code range in the EFI map"
+    image = max(code, key=lambda r: r.size)
+    out_addr = max(_align(image.start + h.kern16_size, align), build.load_addr)
+    conventional = [r for t, _, r in m if t == "Conventional"]
+    efi_machine = dataclasses.replace(machine, efi_boot=None,
+                                      e820=[E820Entry(r.start, r.size, E820Type.RAM) for r in conventional])
+    slots = kaslr_slots(efi_machine, build, output=out_addr)
+    if isinstance(slots, str):
+        return slots
+    return dataclasses.replace(slots, notes=("the decompressor walked the EFI map's conventional memory "
+                                             "(process_efi_entries()), from where the firmware loaded the image",))
