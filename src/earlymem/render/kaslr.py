@@ -43,7 +43,8 @@ def kaslr_notes(kp: KaslrPrediction, *, limit: int = 5) -> list[str]:
     first = min(a.start for a in s.areas)
     last = max(a.start + (a.count - 1) * s.align for a in s.areas)
     notes = [f"KASLR: the kernel's place is drawn from {s.total} places, {_size(s.align)} apart, from {first:#x} to {last:#x} "
-             f"(each equally likely; the image needs {_size(s.image_size)}); the lines above are the most probable outcome's, "
+             + ("(each equally likely" if s.draw != "efi32" else "(drawn by the EFI stub: each with 1/N of its 32-bit seeds, to "
+                "within one seed") + f"; the image needs {_size(s.image_size)}); the lines above are the most probable outcome's, "
              f"{percent(top.probability)} of boots" + (f" ({top.slots} of {s.total} places)" if top.cea_pages is None else "")]
     # by what a user asks first: where the crash region goes
     groups: dict[str, Fraction] = {}
@@ -79,6 +80,7 @@ def kaslr_json(kp: KaslrPrediction) -> dict:
             "mem_limit": s.mem_limit,
             "output": s.output,
             "disabled": s.disabled,
+            "draw": s.draw,
             "areas": [{"start": a.start, "count": a.count} for a in s.areas],
             "avoided": [{"what": w, "start": r.start, "end": r.end} for w, r in s.avoided],
             "notes": list(s.notes),
