@@ -292,3 +292,65 @@ def test_uefi_boots_name_what_is_not_predicted():
         k = _cli("kexec", "--dmesg", FIXTURES / "uefi" / "uefi-q35-2g-ck512-load-dbg--6.1" / "serial.log.gz", "--kernel",
                  fetch_kernel("6.1").vmlinuz)
         assert k.returncode == 2 and "kexec over a UEFI first kernel is not modelled yet" in k.stderr, k.stderr
+
+
+def test_efi_map_lines_are_read_and_bad_ones_named(tmp_path):
+    from earlymem.lib.errors import InputError
+    from earlymem.sources.dmesg import machine_from_boot_log, read_boot_logs
+
+    head = ("[    0.000000] Linux version 6.1.0-50-amd64 (x) #1 SMP Debian 6.1.176-1\n"
+            "[    0.000000] Command line: nokaslr efi=debug\n"
+            "[    0.000000] BIOS-provided physical RAM map:\n"
+            "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000003fffffff] usable\n"
+            "[    0.000000] efi: EFI v2.70 by EDK II\n")
+    good = "[    0.000000] efi: mem00: [Conventional|   |WB] range=[0x0000000000001000-0x000000000009ffff] (0MB)\n"
+    log = tmp_path / "boot.log"
+    log.write_text(head + good)
+    m = machine_from_boot_log(read_boot_logs(log)[0])
+    assert m.efi_boot is not None and m.efi_map == (("Conventional", "   |WB", Range(0x1000, 0xA0000)),)
+    for bad, why in (("[Bogus Type  |WB]", "unknown EFI memory type"), ("[Boot Data   |WB]", "before it starts")):
+        line = good.replace("[Conventional|   |WB]", bad)
+        if "before" in why:
+            line = line.replace("0x0000000000001000-0x000000000009ffff", "0x00000000000a0000-0x0000000000001000")
+        log.write_text(head + line)
+        with pytest.raises(InputError, match=why) as exc:
+            read_boot_logs(log)
+        assert exc.value.line == 6
+
+
+def test_the_efi_stubs_draw_is_exact():
+    """efi_random_alloc(): slot = (N * seed32) >> 32: every slot has floor or ceil of 2^32/N seeds."""
+    from earlymem.phases.kaslr import KaslrSlots, SlotArea
+
+    s = KaslrSlots((SlotArea(16 * M, 3), SlotArea(64 * M, 4)), 2 * M, 64 * M, 16 * M, 1 << 46, 16 * M, draw="efi32")
+    ps = [s.probability([p]) for p in s.places()]
+    assert sum(ps) == 1 and {p * (1 << 32) for p in ps} <= {(1 << 32) // 7, (1 << 32) // 7 + 1}
+    assert dataclasses.replace(s, draw="mod").probability(list(s.places())[:2]) == Fraction(2, 7)
+
+
+def test_uefi_kaslr_places_are_drawn_from_the_efi_map():
+    from earlymem.verification import kaslr_check, predict_capture
+    from earlymem.sources.capture import read_capture
+    from earlymem.sources.dmesg import parse_boot_logs
+
+    caps = sorted(p for p in (FIXTURES / "uefi-kaslr").iterdir() if p.is_dir() and "-dbg--" in p.name)
+    assert caps
+    for cap in caps:
+        c = read_capture(cap)
+        first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
+        profile = profile_for(parse_version(first.version))
+        machine, _ = predict_capture(c, first, profile)
+        check = kaslr_check(machine, profile, None)
+        assert check is not None and check.in_slots, (cap.name, check)
+
+
+def test_uefi_kaslr_efi_debug_boots_match_once_pinned_and_their_counts_agree():
+    from earlymem.verification import kaslr_groups, verify_path
+
+    caps = sorted(p for p in (FIXTURES / "uefi-kaslr").iterdir() if p.is_dir())
+    assert len(caps) == 480
+    for cap in caps:
+        report = verify_path(cap)
+        assert not any(f.wrong for f in report.families), cap.name
+    groups = kaslr_groups([c for c in caps if "-dbg--" in c.name])
+    assert len(groups) == 12 and all(g.why is None and g.ok for g in groups)
