@@ -21,7 +21,7 @@ from earlymem.pipeline import boot
 from earlymem.sources.dmesg import machine_from_boot_log, parse_boot_logs
 
 FIX = Path(__file__).parent / "fixtures"
-CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "mbdebug") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
+CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "mbdebug") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
 M, G = 1 << 20, 1 << 30
 
 

@@ -28,7 +28,7 @@ from earlymem.render.procfs import buddyinfo_text, zoneinfo_text
 from earlymem.sources.dmesg import machine_from_boot_log
 
 FIX = Path(__file__).parent / "fixtures"
-CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5") for p in (FIX / d).iterdir()
+CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6") for p in (FIX / d).iterdir()
                   if (p / "serial.log").is_file() and "@@@@BEGIN first/zoneinfo@@@@" in (p / "serial.log").read_text(errors="replace"))
 #: boots with memblock=debug (tests/test_memblock_trace.py compares their every reservation)
 MBDEBUG = sorted(p for p in (FIX / "mbdebug").iterdir() if (p / "serial.log").is_file())
@@ -189,7 +189,7 @@ def test_swiotlb_buffer_placement(cap):
         assert fam.ok, "\n".join(fam.diff())
 
 
-ALL = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
+ALL = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6") for p in (FIX / d).iterdir() if (p / "serial.log").is_file())
 
 
 @pytest.mark.parametrize("cap", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")

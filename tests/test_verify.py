@@ -20,7 +20,7 @@ CAPTURES = sorted(p for p in ORACLE.iterdir() if (p / "serial.log").is_file()) i
 CONFIGS = {c.name: c for c in read_matrix(ORACLE / "matrix.toml")}
 #: Boots of configurations written down before they were run (fixtures/holdout, holdout2, holdout3, holdout4).
 HOLDOUT = sorted(
-    p for d in ("holdout", "holdout2", "holdout3", "holdout4", "holdout5") for p in (Path(__file__).parent / "fixtures" / d).iterdir() if (p / "serial.log").is_file()
+    p for d in ("holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6") for p in (Path(__file__).parent / "fixtures" / d).iterdir() if (p / "serial.log").is_file()
 )
 
 

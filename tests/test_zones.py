@@ -11,7 +11,7 @@ from earlymem.phases.numa_init import EarlyNodes
 from earlymem.verification import verify_path
 
 FIX = Path(__file__).parent / "fixtures"
-CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5") for p in (FIX / d).iterdir()
+CAPTURES = sorted(p for d in ("oracle", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6") for p in (FIX / d).iterdir()
                   if (p / "serial.log").is_file() and "@@@@BEGIN first/zoneinfo@@@@" in (p / "serial.log").read_text(errors="replace"))
 M = 1 << 20
 
