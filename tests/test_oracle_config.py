@@ -117,3 +117,23 @@ def test_cli_refuses_bad_configurations_before_booting(tmp_path):
     p = run("matrix", str(m), "--out", str(tmp_path))
     assert p.returncode == 2 and f"{m}: boot[0].kernels: unknown kernel '2.6.23'" in p.stderr
     assert not any(tmp_path.glob("*--*")), "nothing was booted"
+
+
+def test_firmware_kaslr_and_repeated_boots(tmp_path):
+    from earlymem.lib.errors import InputError
+    from earlymem.oracle.config import read_matrix
+    from earlymem.oracle.qemu import capture_name, qemu_argv
+
+    m = tmp_path / "m.toml"
+    m.write_text('[[boot]]\nname = "u"\nmemory = "1G"\nfirmware = "uefi"\nkaslr = true\nboots = 3\n')
+    (c,) = read_matrix(m)
+    assert c.firmware == "uefi" and c.kaslr and c.boots == 3 and "nokaslr" not in c.kernel_cmdline()
+    assert capture_name(c, "6.1", 2) == "u--6.1--02"
+    argv = qemu_argv(c, "qemu", tmp_path / "vmlinuz", tmp_path / "initrd", tmp_path / "VARS.fd")
+    assert any("OVMF_CODE_4M.fd" in a for a in argv) and any(str(tmp_path / "VARS.fd") in a for a in argv)
+    for bad, field in (('firmware = "coreboot"', "firmware"), ("kaslr = 1", "kaslr"), ("boots = 0", "boots"),
+                       ('kaslr = true\ncmdline = "nokaslr"', "cmdline")):
+        m.write_text(f'[[boot]]\nname = "u"\nmemory = "1G"\n{bad}\n')
+        with pytest.raises(InputError) as exc:
+            read_matrix(m)
+        assert exc.value.field == f"boot[0].{field}"

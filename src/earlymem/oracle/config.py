@@ -134,6 +134,14 @@ _KEYS = {"name", "machine", "memory", "cpus", "numa", "cmdline", "crashkernel", 
 FIRMWARES = ("bios", "uefi")
 
 
+def _flag(data: dict, key: str, where: str, source: str) -> bool:
+    """A true/false field (false when absent).  :raises InputError: naming it."""
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise InputError(f"{key} must be true or false", source=source, field=f"{where}.{key}")
+    return value
+
+
 def make_config(data: dict, where: str, source: str, defaults: dict | None = None) -> BootConfig:
     """Validate one boot description.  :raises InputError: naming the field."""
     data = {**(defaults or {}), **data}
@@ -187,9 +195,7 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
     kexec = data.get("kexec", "none")
     if kexec not in KEXEC_MODES:
         raise InputError(f"kexec must be one of {', '.join(KEXEC_MODES)}", source=source, field=f"{where}.kexec")
-    crash = data.get("crash", False)
-    if not isinstance(crash, bool):
-        raise InputError("crash must be true or false", source=source, field=f"{where}.crash")
+    crash = _flag(data, "crash", where, source)
     if crash and kexec in ("none", "normal"):
         raise InputError("crash = true needs a kexec -p load to crash into", source=source, field=f"{where}.crash")
     kernels = data.get("kernels", list(KERNELS))
@@ -206,9 +212,7 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
     firmware = data.get("firmware", "bios")
     if firmware not in FIRMWARES:
         raise InputError(f"firmware must be one of {', '.join(FIRMWARES)}", source=source, field=f"{where}.firmware")
-    kaslr = data.get("kaslr", False)
-    if not isinstance(kaslr, bool):
-        raise InputError("kaslr must be true or false", source=source, field=f"{where}.kaslr")
+    kaslr = _flag(data, "kaslr", where, source)
     if kaslr and re.search(r"(^|\s)nokaslr(\s|$)", cmdline):
         raise InputError("kaslr = true with nokaslr in cmdline", source=source, field=f"{where}.cmdline")
     boots = data.get("boots", 1)
