@@ -109,6 +109,17 @@ def text_seeds(seen: dict) -> None:
         if "first/iomem" in secs:
             _put("proc", b"=== proc/iomem\n" + ("\n".join(secs["first/iomem"]) + "\n").encode()
                  + b"=== proc/cmdline\nro quiet\n", seen)
+    # UEFI boots (efi=debug): the EFI banner, the EFI memory map lines, setup_data updates;
+    # and a serial log kept compressed, as the KASLR and UEFI captures are (serial.log.gz)
+    efi = re.compile(r"Linux version|Command line|BIOS-e820|efi: |usable ==> usable|RAMDISK")
+    for cap in sorted((FIX / "uefi").glob("*-dbg--*/serial.log.gz"))[::8]:
+        lines = gzip.decompress(cap.read_bytes()).split(b"\n")
+        body = b"\n".join(ln for ln in lines if efi.search(ln.decode("latin-1")))
+        _put("dmesg", body[: body.rfind(b"\n", 0, MAX_LEN["dmesg"]) + 1], seen)
+    small = (FIX / "public").glob("*.log")
+    first = sorted(small)[0].read_bytes()[:1500]
+    _put("text", gzip.compress(first, mtime=0), seen)
+    _put("text", gzip.compress(first, mtime=0)[:200], seen)  # truncated
     for dump in sorted((FIX / "bootlogs").glob("dump-*.log"))[::3]:
         secs = _sections(dump)
         if "iomem" in secs:
@@ -137,6 +148,9 @@ def toml_seeds(seen: dict) -> None:
     for block in re.findall(r"```toml\n(.*?)```", doc, re.DOTALL):
         _put("toml", block.encode(), seen)
         _put("inputs", b"\x01" + block.encode(), seen)
+    for m in ("kaslr/matrix.toml", "uefi/matrix.toml", "uefi/kaslr-matrix.toml"):
+        cut = (FIX / m).read_bytes()[: MAX_LEN["toml"]]
+        _put("toml", cut[: cut.rfind(b"\n[[boot]]") + 1] if b"\n[[boot]]" in cut else cut, seen)
     matrix = (FIX / "oracle/matrix.toml").read_bytes()
     cut = matrix[: MAX_LEN["toml"]]
     _put("toml", cut[: cut.rfind(b"\n[[boot]]") + 1] if b"\n[[boot]]" in cut else cut, seen)

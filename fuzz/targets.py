@@ -146,7 +146,9 @@ def _each(*calls: Callable[[], object]) -> None:
 
 
 def t_text(data: bytes) -> object:
-    """sources/text.py read_text_lines: encodings, NULs, CR/LF, long lines."""
+    """sources/text.py read_text_lines: encodings, NULs, CR/LF, long lines; the same bytes as a
+    gzip file (serial.log.gz: bounded decompression, damaged and truncated streams)."""
+    _each(lambda: read_text_lines(_file(data, "text.log.gz")))
     return read_text_lines(_file(data, "text.log"))
 
 

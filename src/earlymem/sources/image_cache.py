@@ -45,7 +45,7 @@ __all__ = ["FORMAT", "cache_file", "image_cache_dir", "load_kernel_build"]
 #: Version of the cache file's format; bump it whenever what is stored, or
 #: what :func:`earlymem.sources.bzimage.kernel_build` derives from an image,
 #: changes (files of another format are ignored and rewritten).
-FORMAT = 2
+FORMAT = 3
 _KIND = "earlymem image facts"
 #: A cache file larger than this is not one of ours (a Debian 6.1 image's is
 #: about 1 KiB: kernel_build() keeps only the struct sizes early boot needs).
@@ -163,7 +163,9 @@ def _record(cls: type, checks: dict[str, Callable[[Any], Any]]) -> Callable[[Any
     return load
 
 
-_HEADER = {f.name: (_bool if f.name == "relocatable" else _int) for f in dataclass_fields(KernelHeader)}
+#: payload_length and output_len (format 3) are None where the image does not say them
+_HEADER = {f.name: (_bool if f.name == "relocatable" else _optional(_int) if f.name in ("payload_length", "output_len") else _int)
+           for f in dataclass_fields(KernelHeader)}
 _PURGATORY = {f.name: _int for f in dataclass_fields(KernelPurgatory)}
 
 #: How each KernelBuild field is read back (tests check that it names every field).
