@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from earlymem.kernels.builds import KernelBuild
 from earlymem.lib.ranges import Range
 from earlymem.machine import Machine
+from earlymem.phases.kaslr import handover_output, stub_allocation
 
 __all__ = ["PlacedKernel", "place_kernel", "GHOST_AT", "efi_kernel_place"]
 
@@ -116,14 +117,5 @@ def efi_kernel_place(machine: Machine, build: KernelBuild) -> int | None:
     h = build.header
     if h is None or machine.efi_map is None:
         return None
-    code = [r for t, _, r in machine.efi_map if t == "Loader Code"]
-    if h.output_len is not None:
-        size = -(-max(h.output_len, build.image_span) // (2 << 20)) * (2 << 20)
-        for r in code:
-            if r.size == size and r.start % h.kernel_alignment == 0 and r.start >= build.load_addr:
-                return r.start
-    if not code:
-        return None
-    image = max(code, key=lambda r: r.size)
-    a = h.kernel_alignment or (2 << 20)
-    return max(-(-(image.start + h.kern16_size) // a) * a, build.load_addr)
+    placed = stub_allocation(machine, build)
+    return placed.start if placed is not None else handover_output(machine, build)

@@ -57,7 +57,8 @@ from earlymem.lib.units import memparse
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Type
 
-__all__ = ["SlotArea", "KaslrSlots", "kaslr_slots", "MAX_SLOT_AREA"]
+__all__ = ["SlotArea", "KaslrSlots", "kaslr_slots", "needed_size", "stub_allocation", "handover_output",
+           "MAX_SLOT_AREA"]
 
 #: arch/x86/boot/compressed/kaslr.c
 MAX_SLOT_AREA = 100
@@ -135,6 +136,39 @@ class KaslrSlots:
     def count_of(self, addr: int) -> int:
         """How many slots are at ``addr`` (areas may repeat an address when the SRAT cuts overlap)."""
         return sum(1 for a in self.areas if a.start <= addr < a.start + a.count * self.align and (addr - a.start) % self.align == 0)
+
+
+def needed_size(build: KernelBuild) -> int | None:
+    """extract_kernel()'s ``needed_size`` (arch/x86/boot/compressed/misc.c), also the EFI stub's
+    ``alloc_size``: ``ALIGN(max(output_len, _end - _text), MIN_KERNEL_ALIGN)``; None: unknown."""
+    h = build.header
+    if h is None or h.output_len is None:
+        return None
+    return _align(max(h.output_len, build.image_span), MIN_KERNEL_ALIGN)
+
+
+def stub_allocation(machine: Machine, build: KernelBuild) -> Range | None:
+    """The EFI stub's EFI_LOADER_CODE allocation for the kernel in a UEFI boot's map
+    (efi_random_alloc() of exactly ``needed_size`` at a ``kernel_alignment`` boundary, at or
+    above LOAD_PHYSICAL_ADDR), or None when the stub did not place the kernel (5.10's handover)."""
+    size, h = needed_size(build), build.header
+    if size is None or h is None or not h.kernel_alignment or machine.efi_map is None:
+        return None
+    return next((r for t, _, r in machine.efi_map if t == "Loader Code" and r.size == size
+                 and r.start % h.kernel_alignment == 0 and r.start >= build.load_addr), None)
+
+
+def handover_output(machine: Machine, build: KernelBuild) -> int | None:
+    """Where the decompressor runs when the EFI handover protocol starts it where the firmware
+    loaded the PE image (the largest Loader Code range): head_64.S's ``output =
+    ALIGN(startup_32, kernel_alignment)``, startup_32 being the image's base plus its
+    real-mode setup, and at least LOAD_PHYSICAL_ADDR.  None: no Loader Code range."""
+    h = build.header
+    code = [r for t, _, r in machine.efi_map or () if t == "Loader Code"]
+    if h is None or not code:
+        return None
+    image = max(code, key=lambda r: r.size)
+    return max(_align(image.start + h.kern16_size, h.kernel_alignment or MIN_KERNEL_ALIGN), build.load_addr)
 
 
 def _memparse(text: str) -> tuple[int, str]:
@@ -221,7 +255,7 @@ def kaslr_slots(machine: Machine, build: KernelBuild, *, output: int | None = No
         return f"the decompressed size of {build.name} is unknown (give its image with --kernel)"
     align = h.kernel_alignment
     out_addr = build.load_addr if output is None else output
-    image_size = _align(max(h.output_len, build.image_span), MIN_KERNEL_ALIGN)
+    image_size = needed_size(build)
     top = max((e.addr + e.size for e in machine.e820 if e.type == E820Type.RAM), default=0)
     maxmem = MAXMEM_5LEVEL if top > MAXMEM_4LEVEL else MAXMEM_4LEVEL
     opts = _mem_options(machine.command_line, maxmem)
@@ -357,8 +391,9 @@ def _efi_slots(machine: Machine, build: KernelBuild) -> KaslrSlots | str:
     if h is None or not h.init_size or not h.kernel_alignment or h.output_len is None or h.payload_length is None:
         return f"the setup header facts of {build.name} are unknown"
     align = h.kernel_alignment
-    size = _align(max(h.output_len, build.image_span), MIN_KERNEL_ALIGN)
-    stub = [r for t, _, r in m if t == "Loader Code" and r.size == size and r.start % align == 0 and r.start >= build.load_addr]
+    size = needed_size(build)
+    placed = stub_allocation(machine, build)
+    stub = [placed] if placed is not None else []
     if machine.command_line.flag("nokaslr"):
         return KaslrSlots((), align, size, build.load_addr, MAXMEM_4LEVEL, stub[0].start if stub else build.load_addr,
                           disabled="'nokaslr' on the command line")
@@ -390,11 +425,9 @@ def _efi_slots(machine: Machine, build: KernelBuild) -> KaslrSlots | str:
                               disabled=f"{veto[:-1]} on the command line: the EFI stub disables physical KASLR (seed 0: the lowest slot)")
         return KaslrSlots(tuple(areas), align, size, build.load_addr, MAXMEM_4LEVEL, stub[0].start, notes=notes, draw="efi32")
     # the handover protocol: the decompressor runs where the PE image lies (its largest Loader Code range)
-    code = [r for t, _, r in m if t == "Loader Code"]
-    if not code:
+    out_addr = handover_output(machine, build)
+    if out_addr is None:
         return "no Loader Code range in the EFI map"
-    image = max(code, key=lambda r: r.size)
-    out_addr = max(_align(image.start + h.kern16_size, align), build.load_addr)
     conventional = [r for t, _, r in m if t == "Conventional"]
     efi_machine = dataclasses.replace(machine, efi_boot=None,
                                       e820=[E820Entry(r.start, r.size, E820Type.RAM) for r in conventional])
