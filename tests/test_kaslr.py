@@ -354,3 +354,16 @@ def test_uefi_kaslr_efi_debug_boots_match_once_pinned_and_their_counts_agree():
         assert not any(f.wrong for f in report.families), cap.name
     groups = kaslr_groups([c for c in caps if "-dbg--" in c.name])
     assert len(groups) == 12 and all(g.why is None and g.ok for g in groups)
+
+
+def test_cea_tables_of_more_than_two_cpus_leave_managed_pages_unpredicted():
+    from earlymem.sources.capture import read_capture
+    from earlymem.sources.dmesg import parse_boot_logs
+    from earlymem.verification import first_kernel_machine
+
+    cap = read_capture(FIXTURES / "oracle" / "numa4x16g-ck1g-load-crash--7.2")
+    m = first_kernel_machine(cap, parse_boot_logs(cap.sections["first/dmesg"], "x")[0])
+    assert len(m.cpus) == 4
+    m = _kaslr(dataclasses.replace(m, kernel_load_addr=0x40000000))
+    r = boot(m, profile_for(m.kernel_version))
+    assert "one or two CPUs only" in r.why_not("zoneinfo managed pages")

@@ -283,6 +283,8 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         sk = start_kernel(machine, profile, build, nodes, setup, late, known, zones)
         lines += [Line(f, t, "start_kernel") for f, t in sk.lines]
         assumptions += sk.notes
+        if sk.cea_unknown:
+            missing.append(NotPredicted("zoneinfo managed pages", sk.cea_unknown))
         allocations += _allocs(late.allocations, "paging_init") + _allocs(sk.allocations, "start_kernel")
         # kernel_init(): what the kernel gives back after the hand-off
         if known and not placed.ghost:

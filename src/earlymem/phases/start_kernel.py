@@ -78,6 +78,9 @@ class StartKernel:
 
     lines: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: why the pages are not known when the CPU entry areas' page tables are a draw earlymem
+    #: does not compute (more than two CPUs under KASLR, 6.2+); None: known
+    cea_unknown: str | None = None
     #: ``(what, base, size)`` of start_kernel()'s own allocations, in order
     allocations: list[tuple[str, int, int]] = field(default_factory=list)
     #: swiotlb_print_info()'s "mapped" line, printed later from pci_iommu_init()
@@ -131,8 +134,8 @@ def start_kernel(machine: Machine, profile: KernelProfile, build: KernelBuild, n
             if machine.cea_pages is not None:
                 cea = machine.cea_pages
             elif dist is None:
-                out.notes.append(f"KASLR scatters the {len(cpus)} CPUs' entry areas (6.2+): the page tables they take vary by "
-                                 "boot and are counted as if sequential (managed pages may be a few high)")
+                out.cea_unknown = (f"KASLR scatters the {len(cpus)} CPUs' entry areas (6.2+): the page tables they take vary "
+                                   "by boot, and earlymem computes their distribution for one or two CPUs only")
             else:
                 cea, p = max(dist.items(), key=lambda kv: kv[1])
                 others = ", ".join(f"{n} in {float(q) * 100:.1f}%" for n, q in dist.items() if n != cea)
