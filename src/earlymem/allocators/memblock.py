@@ -715,6 +715,12 @@ class Memblock:
     def is_reserved(self, addr: int) -> bool:
         return any(r.base <= addr < r.end for r in self.reserved)
 
+    def is_region_reserved(self, base: int, size: int) -> bool:
+        """``memblock_is_region_reserved()``: whether any reserved region overlaps
+        [base, base + size) (memblock_overlaps_region(), mm/memblock.c)."""
+        end = base + size
+        return any(r.base < end and base < r.end for r in self.reserved)
+
     def memory_region(self, addr: int) -> Region | None:
         """The memory region holding ``addr`` (its ``nid`` is what
         early_pfn_to_nid() answers), or None in a hole."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from earlymem.kernels.profile import (CheckedBoot, CrashRules, E820Rules, KaslrRules, KernelProfile, KexecFileEra, MemmapRules, NumaRules, Pipeline,
+from earlymem.kernels.profile import (CheckedBoot, CrashRules, E820Rules, EfiRules, KaslrRules, KernelProfile, KexecFileEra, MemmapRules, NumaRules, Pipeline,
                                       StartKernelRules, ZoneRules)
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import KernelVersion, parse_version
@@ -24,7 +24,7 @@ __all__ = ["PROFILES", "NEWEST_KNOWN", "profile_for", "check_known", "era_span",
 
 
 _GROUPS = {"e820": E820Rules, "numa": NumaRules, "crash": CrashRules, "memmap": MemmapRules, "start": StartKernelRules,
-           "zoneinfo": ZoneRules, "kexec_file": KexecFileEra}
+           "zoneinfo": ZoneRules, "kexec_file": KexecFileEra, "efi": EfiRules}
 
 
 def _qemu(release: str, package: str) -> CheckedBoot:
@@ -128,6 +128,8 @@ _P_2_6_27 = _era(
     summary="unified arch/x86/kernel/e820.c: mem= removes RAM above the limit and sets userdef",
     e820__labels={**_LEGACY_LABELS, E820Type.UNUSABLE: "(unusable)", E820Type.RESERVED_KERN: "(usable)"},
     e820__mem_caps_end_pfn=False,
+    # "x86: reserve setup_data ranges" (E820_RESERVED_KERN, 2.6.27 [release unverified])
+    e820__setup_data_reserved_kern=True,
     e820__capacity=128 + 3 * MAX_NUMNODES,
     e820__full_message="Ooops! Too many entries in the memory map!",
     sources=(
@@ -369,6 +371,9 @@ _P_6_0 = _era(
     first=KernelVersion(6, 0, 0),
     summary="crashkernel= range lists match System RAM rounded up to 128 MiB; kexec_file passes an RNG seed",
     crash__range_rounds_128m=True,
+    # drivers/firmware/efi/libstub/mem.c (v6.0): the stub's EFI memory map is ACPI
+    # Reclaim memory, installed as a config table (LINUX_EFI_BOOT_MEMMAP_GUID)
+    efi__memmap_in_ram=False,
     # "x86/setup: Use rng seeds from setup_data" (68b8e9713c8e, v6.0): the SETUP_RNG_SEED slot
     kexec_file__rng_seed_setup_data=True,
     # "x86/e820: Fix handling of subpage regions when calculating nosave ranges" (2025): a stable
@@ -524,6 +529,9 @@ _P_7_0 = _era(
     # -> sparse_init(); mm/sparse.c without sparse_buffer_init() (Debian 7.2.13 source);
     # trace: sparse_init after e820__reserve_resources, vmemmap_populate_hugepages(2097152) per block
     memmap__sparse_init_in_start_kernel=True,
+    # E820_TYPE_RESERVED_KERN removed (no 'reserve setup_data' string in the 7.2.13 vmlinux;
+    # OVMF captures: 7.2's /proc/iomem keeps the setup_data nodes inside one System RAM range)
+    e820__setup_data_reserved_kern=False,
     # [release unverified: after 6.12, by 7.2] mm/page_alloc.c adjust_managed_page_count()
     # of Debian 7.2.13 (not in 6.12.117); captures: protection grows by the freed init memory
     zoneinfo__lowmem_reserve_follows_managed=True,

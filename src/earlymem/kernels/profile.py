@@ -88,6 +88,10 @@ class E820Rules:
     #: and from the last to max_pfn; before, the holes before entries and every
     #: non-RAM entry, stopping at max_pfn
     nosave_ram_walk: bool = False
+    #: e820__reserve_setup_data() (arch/x86/kernel/e820.c): each setup_data node the loader
+    #: passed becomes E820_TYPE_RESERVED_KERN in e820_table (not in e820_table_firmware),
+    #: splitting its RAM entry, before the user-defined map is printed
+    setup_data_reserved_kern: bool = False
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,27 @@ class KaslrRules:
 
 
 @dataclass(frozen=True)
+class EfiRules:
+    """What a UEFI boot reserves in memblock (earlymem.phases.setup_arch).
+
+    :param memmap_in_ram: the EFI memory map array the stub hands over lies in RAM:
+        5.x's stub allocates it as ``EFI_LOADER_DATA`` (E820 RAM), and
+        efi_memblock_x86_reserve_range() pins it there; since v6.0
+        (drivers/firmware/efi/libstub/mem.c efi_get_memory_map(install_cfg_tbl),
+        "efi: libstub: install boot-time memory map as config table") the x86 stub
+        allocates it as ``EFI_ACPI_RECLAIM_MEMORY``, outside RAM (memblock=debug OVMF
+        boots: the reservation lies in an ACPI Reclaim range on 6.1.176 and 7.2).
+    :param desc_size: efi_memory_desc_t as firmware lays it out (EDK2's 48 bytes; the
+        spec's descriptor is 40): efi_memmap_alloc() sizes new maps with it, and the
+        memory attributes table's entries have it (OVMF boots: efi_memmap_alloc(6240)
+        for 130 entries, efi_memattr_init() 0x430 bytes for 22).
+    """
+
+    memmap_in_ram: bool = True
+    desc_size: int = 48
+
+
+@dataclass(frozen=True)
 class CheckedBoot:
     """A real boot an era's predictions were checked against.
 
@@ -273,6 +298,7 @@ class KernelProfile:
     #: kexec_file_load's crash placement rules; None: not modelled for the era
     kexec_file: KexecFileEra | None = None
     kaslr: KaslrRules = field(default_factory=KaslrRules)
+    efi: EfiRules = field(default_factory=EfiRules)
     boundary: str = ""
     verified: tuple[CheckedBoot, ...] = ()
 
