@@ -276,9 +276,13 @@ def test_uefi_boots_name_what_is_not_predicted():
         states = {f.name: f.state.value for f in report.families}
         assert states["e820"] == "ok" and states["zones"] == "ok", cap.name
         if cap.name.split("--")[0].endswith("-dbg"):
-            # the EFI map in the log: the stub's placement and the boot-services reservations are modelled
-            for fam in ("crashkernel", "numa", "iomem-crash", "percpu", "hash", "frees"):
-                assert states[fam] == "ok", (cap.name, fam, states[fam])
+            # the EFI map in the log: every family is exact, but for kexec-tools' EFI segments and,
+            # on 7.2 (no line shows the stub's setup_data nodes), managed pages, which are bounded
+            open_ = {f for f, st in states.items() if st not in ("ok", "not in this capture")}
+            allowed = {"kexec-segments"} | ({"zoneinfo-managed", "zoneinfo-watermarks"} if cap.name.endswith("--7.2") else set())
+            assert open_ <= allowed, (cap.name, {f: states[f] for f in open_})
+            if cap.name.endswith("--7.2"):
+                _check_managed_bounds(report, cap)
         else:
             assert states["crashkernel"] == "not predicted yet", cap.name
     p = _cli("predict", "--dmesg", FIXTURES / "uefi" / "uefi-q35-1g-ck256--6.1" / "serial.log.gz")
@@ -292,6 +296,30 @@ def test_uefi_boots_name_what_is_not_predicted():
         k = _cli("kexec", "--dmesg", FIXTURES / "uefi" / "uefi-q35-2g-ck512-load-dbg--6.1" / "serial.log.gz", "--kernel",
                  fetch_kernel("6.1").vmlinuz)
         assert k.returncode == 2 and "kexec over a UEFI first kernel is not modelled yet" in k.stderr, k.stderr
+
+
+def _check_managed_bounds(report, cap):
+    """The bound a 7.2 UEFI boot's note gives ("node N ZONE between A and B") holds the observed count."""
+    import re
+
+    from earlymem.kernels import profile_for
+    from earlymem.lib.version import parse_version
+    from earlymem.sources.capture import read_capture
+    from earlymem.sources.dmesg import parse_boot_logs
+    from earlymem.verification import predict_capture
+
+    c = read_capture(cap)
+    first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
+    _, result = predict_capture(c, first, profile_for(parse_version(first.version)))
+    why = " ".join(n.reason for n in result.not_predicted if n.what == "zoneinfo managed pages")
+    bounds = re.findall(r"node (\d+) (\w+) between (\d+) and (\d+)", why)
+    assert bounds, (cap.name, why)
+    seen = {}
+    for line in next(f for f in report.families if f.name == "zoneinfo-managed").expected:
+        m = re.match(r"Node (\d+), zone (\w+): managed=(\d+)", line)
+        seen[(m[1], m[2])] = int(m[3])
+    for nid, zone, lo, hi in bounds:
+        assert int(lo) <= seen[(nid, zone)] <= int(hi), (cap.name, nid, zone, lo, hi, seen[(nid, zone)])
 
 
 def test_efi_map_lines_are_read_and_bad_ones_named(tmp_path):

@@ -19,7 +19,7 @@ LAYERS = ["lib", "machine", "allocators", "kernels", "sources", "phases", "mm", 
           "scenario", "verification", "oracle", "__init__", "cli", "__main__"]
 #: phases in the order the kernel runs them (arch/x86/kernel/setup.c setup_arch(),
 #: init/main.c start_kernel() and kernel_init()); the two old eras' own boots beside them
-PHASES = ["kaslr", "e820_print_table", "e820", "image", "numa_init", "setup_arch", "crashkernel", "paging_init", "free_area_init", "start_kernel",
+PHASES = ["kaslr", "e820_print_table", "e820", "image", "efi", "numa_init", "setup_arch", "crashkernel", "paging_init", "free_area_init", "start_kernel",
           "kernel_init", "bootmem_era", "memblock_2_6_37"]
 
 

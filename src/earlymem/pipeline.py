@@ -43,6 +43,8 @@ from earlymem.mm.watermarks import lowmem_reserve, zone_watermarks
 from earlymem.phases.bootmem_era import PGDAT_SIZE_2_6_23, Event, boot_bootmem_era
 from earlymem.phases.crashkernel import early_crash_lines, predict_crashkernel
 from earlymem.phases.e820 import E820Report, e820_report
+from earlymem.phases.e820_print_table import format_table, header
+from earlymem.phases.efi import efi_debug_keeps_boot_services, remove_efi_mmio, reserve_setup_data
 from earlymem.phases.free_area_init import MOVABLE_PARAMS, zone_sizes
 from earlymem.phases.image import place_kernel
 from earlymem.phases.kernel_init import (
@@ -214,17 +216,25 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         placed, why = None, f"the image {build.name} lacks sizeof() of {', '.join(build.missing_facts())} (no .BTF?)"
 
     lines: list[Line] = _e820_lines(report)
-    if machine.efi_boot is not None:
-        missing.append(NotPredicted("zoneinfo managed pages", "a UEFI boot: efi_free_boot_services() gives EFI boot-services "
-                                    "memory back after the hand-off (not under efi=debug), which earlymem does not model yet"))
-    if machine.setup_data and any(ln.family == "user-map" for ln in lines):
-        # e820__reserve_setup_data() splits the table at every setup_data node before
-        # parse_early_param(): the user-defined map shows the pieces (not modelled yet)
-        lines = [ln for ln in lines if ln.family != "user-map"]
-        missing.append(NotPredicted("user-map", "the loader's setup_data nodes (the log's 'usable ==> usable' updates) split the "
-                                    "table before mem=/memmap= edit it, which earlymem does not model yet"))
+    if machine.efi_boot is not None and not (machine.efi_map is not None and efi_debug_keeps_boot_services(machine)):
+        missing.append(NotPredicted("zoneinfo managed pages", "a UEFI boot without efi=debug: efi_free_boot_services() gives the "
+                                    "EFI boot-services memory back after the hand-off, and without efi=debug the log has no "
+                                    "EFI memory map to say how much"))
+    if machine.efi_boot is not None and machine.efi_early_reserve_at is not None:
+        missing.append(NotPredicted("zoneinfo managed pages", "the ESRT's efi_mem_reserve() runs before the boot-services "
+                                    "ranges are reserved, which earlymem does not model yet"))
     user = report.user
-    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
+    userdef = user is not None and user.userdef
+    edited = user.table if userdef else E820Table(report.firmware, profile.e820.capacity)
+    # e820__reserve_setup_data(): the setup_data nodes split e820_table before
+    # e820__finish_early_params() prints the user-defined map
+    table = reserve_setup_data(edited, machine, profile)
+    if userdef and table is not edited:
+        at = next(i for i, ln in enumerate(lines) if ln.family == "user-map")
+        lines = [*lines[:at], Line("user-map", header("user", profile), "parse_early_param"),
+                 *(Line("user-map", t, "parse_early_param") for t in format_table("user", table.entries, profile)),
+                 *(ln for ln in lines[at:] if ln.family != "user-map")]
+    table = remove_efi_mmio(table, machine, profile)
     nodes = early_nodes(table, machine, profile, placed.extent if placed and not placed.ghost else None)
     early_at = len(lines)  # where NUMA init starts printing
     lines += [Line("numa", t, "x86_numa_init") for t in nodes.numa_lines]
@@ -321,6 +331,31 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         # managed pages when /proc/zoneinfo is read after boot, and when the
         # initcalls set the watermarks (init_per_zone_wmark_min(), hugepage_init())
         final = [h.managed + later.get((h.zone.nid, h.zone.name), 0) for h in handoff]
+        hidden = setup.efi_hidden
+        if hidden:
+            # the releases without E820_TYPE_RESERVED_KERN print no line for the stub's
+            # setup_data nodes: they lie in Loader Data ranges nothing else reserves
+            bounds = []
+            for h, m in zip(handoff, final):
+                z = h.zone
+                lo, hi = z.start_pfn, z.start_pfn + z.spanned
+                n = sum(max(0, min(hi, r.end >> 12) - max(lo, -(-r.start >> 12))) for r in hidden
+                        if setup.memblock.memory_region(r.start) is not None
+                        and setup.memblock.memory_region(r.start).nid == z.nid)
+                if n:
+                    bounds.append(f"node {z.nid} {z.name} between {m - n} and {m}")
+            overlap = [a for a in allocations[crash_at:] + _allocs(setup.allocations, "setup_arch")
+                       if any(a.start < r.end and r.start < a.start + a.size for r in hidden)
+                       and not a.purpose.startswith(("EFI", "setup_data", "efi_mem_reserve"))]
+            if overlap:
+                assumptions.append(f"UEFI: earlymem placed {overlap[0].purpose} where the stub's unseen setup_data nodes may "
+                                   "lie; if they do, it and what is allocated after it go lower (same zone unless it "
+                                   "crosses a zone boundary)")
+            missing.append(NotPredicted("zoneinfo managed pages", (
+                "the EFI stub's setup_data nodes (PCI option ROMs, ...) are reserved, and no line of the log shows "
+                "where (without E820_TYPE_RESERVED_KERN there is no 'usable ==> usable' update): they lie in "
+                "the Loader Data ranges nothing else holds, " + ", ".join(f"[mem {r.start:#x}-{r.end - 1:#x}]" for r in hidden)
+                + ("; managed pages " + "; ".join(bounds) if bounds else ""))))
         at_initcalls = [h.managed + early.get((h.zone.nid, h.zone.name), 0) for h in handoff]
         wm = zone_watermarks([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, at_initcalls)],
                              movable_like_highmem=profile.zoneinfo.movable_wmark_like_highmem)
@@ -351,6 +386,8 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
             early.append(Allocation("initrd", machine.initrd.start, machine.initrd.size, "early_reserve_memory"))
         allocations[0:0] = early
     mb: Memblock | None = setup.memblock if setup is not None else None
+    # e820_table as /proc/iomem shows it: after efi_mem_reserve()'s updates
+    final_e820 = late.e820 if late is not None and late.e820 is not None else nodes.e820 or []
     node_data = setup.node_data if setup is not None else {}
     node_ids = sorted({r.nid for r in nodes.memblock.memory if r.size} | set(node_data))
     numa_nodes = tuple(NumaNode(n, tuple((r.base, r.end) for r in nodes.memblock.memory if r.size and r.nid == n),
@@ -358,7 +395,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
     return _result(
         machine, profile, report, build,
         kernel_image=(placed.extent.start, placed.extent.end) if placed is not None else None,
-        e820=_e820_ranges(nodes.e820 or [], profile), max_pfn=nodes.max_pfn,
+        e820=_e820_ranges(final_e820, profile), max_pfn=nodes.max_pfn,
         memory=_regions(mb.memory if mb else nodes.memblock.memory),
         reserved=_regions(mb.reserved if mb else []),
         allocations=tuple(allocations), crash=crash_res, crash_predicted=crash is not None,
@@ -366,7 +403,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         nodes=numa_nodes, zones=tuple(result_zones), min_free_kbytes=min_free_kbytes,
         frees=tuple(Free(f.what, f.pages, f.at) for f in frees) if frees is not None else None,
         ledger=ledger, lines=tuple(lines),
-        iomem=tuple(IomemResource(s, e, n, d) for d, s, e, n in iomem_resources(nodes.e820 or [], children)),
+        iomem=tuple(IomemResource(s, e, n, d) for d, s, e, n in iomem_resources(final_e820, children)),
         assumptions=tuple(dict.fromkeys(assumptions)), not_predicted=tuple(missing), freed_runs=tuple(freed_runs),
         memblock_trace=tuple(mb.trace) if mb is not None and mb.trace is not None else None,
     )

@@ -94,6 +94,17 @@ class Machine:
     efi_map: tuple[tuple[str, str, Range], ...] | None = None
     #: setup_data nodes the loader passed (a log's "usable ==> usable" updates), physical ranges
     setup_data: tuple[Range, ...] = ()
+    #: the EFI memory attributes table: ``(address, entries)`` (the log's ``MEMATTR=`` and its
+    #: efi=debug ``efi: memattr:`` lines; entries 0 when they are not in the log); None: none known
+    efi_memattr: tuple[int, int] | None = None
+    #: efi_mem_reserve() calls after the crash region was reserved (the BGRT image, ...), as
+    #: the page ranges efi_arch_mem_reserve() turned reserved in the e820 table
+    #: (``e820: update [mem a-b] usable ==> reserved`` inside an EFI Boot Data range)
+    efi_mem_reserves: tuple[Range, ...] = ()
+    #: EFI MMIO ranges efi_remove_e820_mmio() took out of e820_table (``efi: Remove memNN: MMIO ...``)
+    efi_mmio_removed: tuple[Range, ...] = ()
+    #: where an early efi_mem_reserve() (efi_esrt_init(): ``esrt: Reserving ESRT space``) shows
+    efi_early_reserve_at: tuple[str | None, int | None, str] | None = None
     #: the crash regions a running system's /proc/iomem shows (``Crash kernel``),
     #: None when the input has no /proc/iomem; facts kexec-tools itself reads
     crash_observed: tuple[Range, ...] | None = None

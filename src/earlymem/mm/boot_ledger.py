@@ -46,11 +46,14 @@ def boot_ledger(e820: list[E820Entry], mb: Memblock, handoff: list[ZoneHandoff],
     ledger = Ledger(end_pfn)
     everything = RangeSet([Range(0, end_pfn)])
     memory = RangeSet(Range(s, e) for s, e, _ in mb.mem_pfn_ranges())
-    ram = RangeSet(r for r in (_whole_pages(e.addr, e.end) for e in e820 if e.type == E820Type.RAM) if r).intersect([Range(0, end_pfn)])
+    # e820__memblock_setup() adds RAM and E820_TYPE_RESERVED_KERN (setup_data) entries
+    # alike, and memblock merges neighbours before whole pages are taken
+    usable = RangeSet(Range(e.addr, e.end) for e in e820 if e.type in (E820Type.RAM, E820Type.RESERVED_KERN))
+    ram = RangeSet(r for r in (_whole_pages(u.start, u.end) for u in usable) if r).intersect([Range(0, end_pfn)])
     owners: list[tuple[Range, str]] = [(r, "RAM") for r in ram]
     taken = ram
     for e in e820:
-        if e.type == E820Type.RAM:
+        if e.type in (E820Type.RAM, E820Type.RESERVED_KERN):
             continue
         pages = _touched_pages(e.addr, min(e.end, end_pfn << PAGE_SHIFT)) if e.addr < end_pfn << PAGE_SHIFT else None
         if pages is None:

@@ -81,6 +81,7 @@ from earlymem.lib.x86_64 import (
 )
 from earlymem.machine import CpuAffinity, Machine
 from earlymem.machine.e820 import E820Type
+from earlymem.phases.efi import efi_late_reserves
 from earlymem.phases.numa_init import alloc_node_data, early_pfn_to_nid
 
 __all__ = ["LateNodes", "late_node_data", "setup_arch_resources", "possible_cpus", "logical_cpu_apic", "sparse_init", "iomem_resources", "IOMEM_NAMES"]
@@ -120,6 +121,8 @@ class LateNodes:
     #: memblock_find_dma_reserve() (arch/x86/mm/init.c, to 6.9): memory pages
     #: below 16 MiB that are not free, just before paging_init()
     dma_reserve: int = 0
+    #: e820_table at the end of setup_arch() (after efi_mem_reserve()'s updates); None: not replayed
+    e820: list | None = None
     #: whole free pages in memblock after sparse_init() (6.10+
     #: calc_nr_kernel_pages(), called from free_area_init())
     free_after_sparse: int = 0
@@ -311,10 +314,12 @@ def setup_arch_resources(machine: Machine, profile: KernelProfile, mb: Memblock,
         return -(-a >> PAGE_SHIFT)
 
     if profile.e820.nosave_ram_walk:
-        # the gaps between RAM entries, and from the last one to max_pfn
+        # the gaps between RAM entries, and from the last one to max_pfn; the releases
+        # that still have E820_TYPE_RESERVED_KERN walk it as RAM (OVMF captures of 6.1.176
+        # and 6.12.117: no nosave region at a setup_data node)
         last = 0
         for e in e820:
-            if e.type != E820Type.RAM:
+            if e.type not in (E820Type.RAM, E820Type.RESERVED_KERN):
                 continue
             if last < e.addr:
                 register(last >> PAGE_SHIFT, up(e.addr))
@@ -519,6 +524,9 @@ def late_node_data(machine: Machine, profile: KernelProfile, mb: Memblock, node_
     if machine.acpi_tables is None or "HPET" in machine.acpi_tables:
         size = sizes["resource"] + HPET_RESOURCE_NAME_SIZE
         out.allocations.append(("hpet_res", mb.alloc(size, SMP_CACHE_BYTES), size))
+    if e820 is not None:
+        # acpi_boot_init() -> acpi_parse_bgrt() -> efi_bgrt_init() -> efi_mem_reserve(), after acpi_parse_hpet()
+        e820 = out.e820 = efi_late_reserves(mb, machine, profile, e820, out.allocations, out.notes)
     _init_cpu_to_node(machine, profile, mb, node_data, nd_size, from_srat, out)
     if e820 is not None:
         nosave = setup_arch_resources(machine, profile, mb, e820, firmware_entries, max_pfn, sizes, out.allocations, out.notes)

@@ -44,6 +44,7 @@ from earlymem.lib.units import memparse
 from earlymem.lib.x86_64 import PAGE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Type
+from earlymem.phases.efi import efi_early_reservations, hidden_setup_data
 from earlymem.phases.image import PlacedKernel
 from earlymem.phases.numa_init import EarlyNodes, alloc_node_data
 
@@ -72,6 +73,8 @@ class SetupAllocations:
     nd_size: int = 0
     #: the struct sizes used (the build's: earlymem.kernels.builds).
     sizes: dict[str, int] = field(default_factory=dict)
+    #: where setup_data nodes no log line shows may lie (earlymem.phases.efi.hidden_setup_data)
+    efi_hidden: list[Range] = field(default_factory=list)
 
 
 def log_buf_len(machine: Machine, log_buf_shift: int) -> int:
@@ -299,17 +302,8 @@ def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfil
     if initrd is not None:
         mb.reserve(initrd.start, initrd.size)
     if machine.efi_boot is not None and machine.efi_map is not None:
-        # memblock_x86_reserve_range_setup_data(): the loader's setup_data nodes; and
-        # efi_reserve_boot_services() (arch/x86/platform/efi/quirks.c), before
-        # init_mem_mapping(): every EFI Boot Code and Boot Data range, given back only by
-        # efi_free_boot_services(), after reserve_crashkernel()
-        for r in machine.setup_data:
-            mb.reserve(r.start, r.size)
-        for t, _, r in machine.efi_map:
-            if t in ("Boot Code", "Boot Data"):
-                mb.reserve(r.start, r.size)
-        notes.append("UEFI: the EFI memory map array itself (efi_memblock_x86_reserve_range(), a few KiB of Loader Data "
-                     "the log does not locate) is taken to lie where nothing is placed")
+        efi_early_reservations(mb, machine, profile, notes, out.allocations)
+        out.efi_hidden = hidden_setup_data(machine, profile, mb)
     # 2. the direct mapping
     max_mapped = _init_mem_mapping(mb, nodes.max_pfn, image, profile, out.allocations)
     mb.set_current_limit(max_mapped)

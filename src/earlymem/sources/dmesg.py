@@ -192,6 +192,17 @@ class BootLog:
     #: the EFI memory map efi=debug prints (efi_print_memmap()): ``(type name, attribute columns, range)``
     efi_map: list = field(default_factory=list)
     efi_map_done: bool = False
+    #: the EFI memory attributes table: its address (efi_config_parse_tables()' ``MEMATTR=``)
+    #: and its entries (efi=debug's ``efi: memattr:`` lines, efi_memattr_apply_permissions())
+    efi_memattr: int | None = None
+    efi_memattr_entries: int = 0
+    #: ranges e820__range_update() turned from RAM into reserved after the firmware map
+    #: was printed (``e820: update [mem a-b] usable ==> reserved``), with their lines
+    reserved_updates: list = field(default_factory=list)
+    #: the ``esrt: Reserving ESRT space`` line (efi_esrt_init() -> efi_mem_reserve())
+    esrt_lineno: int | None = None
+    #: EFI MMIO ranges efi_remove_e820_mmio() took out of e820_table (``efi: Remove memNN: MMIO ...``)
+    efi_mmio_removed: list = field(default_factory=list)
     #: the logical CPU that panicked with a crash kernel loaded (see :func:`crash_cpu`).
     crash_cpu: int | None = None
 
@@ -261,6 +272,19 @@ _EFI_MEM_RE = re.compile(r"^efi: mem\d+: \[(?P<type>[^|\]]+)\|(?P<attrs>[^\]]*)\
 #: arch/x86/kernel/e820.c e820__reserve_setup_data() -> e820__range_update(): a setup_data
 #: node turned from RAM into E820_TYPE_RESERVED_KERN, which prints as "usable" (up to 6.12)
 _SETUP_DATA_RE = re.compile(r"^e820: update \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\] usable ==> usable$")
+#: arch/x86/kernel/e820.c e820__range_update(): RAM turned reserved (5.x-6.x "usable ==>
+#: reserved", 7.x "System RAM ==> device reserved"), e.g. by efi_arch_mem_reserve()
+_RESERVED_UPDATE_RE = re.compile(r"^e820: update \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\] "
+                                 r"(usable|System RAM) ==> (reserved|device reserved)$")
+#: drivers/firmware/efi/efi.c efi_config_parse_tables(): " MEMATTR=0x%lx" among the tables it found
+_MEMATTR_RE = re.compile(r"^efi: .*\bMEMATTR=(?P<a>0x[0-9a-fA-F]{1,16})\b")
+#: drivers/firmware/efi/memattr.c efi_memattr_apply_permissions(), efi=debug: one line per entry
+_MEMATTR_ENTRY_RE = re.compile(r"^efi: memattr:  0x[0-9a-fA-F]+-0x[0-9a-fA-F]+ \[")
+#: arch/x86/platform/efi/efi.c efi_remove_e820_mmio(): "Remove mem%02u: MMIO range=[0x%08llx-0x%08llx] (%lluMB) from e820 map"
+_EFI_MMIO_REMOVE_RE = re.compile(r"^efi: Remove mem\d+: MMIO range=\[(?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\] "
+                                 r"\(\d+MB\) from e820 map$")
+#: drivers/firmware/efi/esrt.c efi_esrt_init()
+_ESRT_RE = re.compile(r"^esrt: Reserving ESRT space from ")
 #: drivers/firmware/efi/efi.c efi_systab_report_header(): "EFI v%u.%u[.%u] by %s" (3.10: "EFI v%u.%.02u by %s")
 _EFI_BANNER_RE = re.compile(r"^efi: EFI v\d+\.\d+(\.\d+)? by ")
 _RSDP_RES = (
@@ -484,6 +508,24 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
                 raise InputError(f"unknown EFI memory type {m['type'].strip()!r}", source=source, line=lineno)
             cur.efi_map.append((m["type"].strip(), m["attrs"], Range(a, b + 1)))
             continue
+        m = _RESERVED_UPDATE_RE.match(msg)
+        if m:
+            cur.reserved_updates.append((_range(m, True, source, lineno, "e820 update range"), lineno))
+            continue
+        m = _MEMATTR_RE.match(msg)
+        if m and cur.efi_memattr is None:
+            cur.efi_memattr = _hex(m["a"], source, lineno, "MEMATTR address")
+            _within_phys(cur.efi_memattr, source, lineno, "MEMATTR address")
+        if _MEMATTR_ENTRY_RE.match(msg):
+            cur.efi_memattr_entries += 1
+            continue
+        m = _EFI_MMIO_REMOVE_RE.match(msg)
+        if m:
+            cur.efi_mmio_removed.append(_range(m, True, source, lineno, "EFI MMIO range"))
+            continue
+        if _ESRT_RE.match(msg) and cur.esrt_lineno is None:
+            cur.esrt_lineno = lineno
+            continue
         m = _SETUP_DATA_RE.match(msg)
         if m:
             r = _range(m, True, source, lineno, "setup_data range")
@@ -584,4 +626,18 @@ def machine_from_boot_log(log: BootLog) -> Machine:
         efi_boot=(log.source, log.efi_lineno, log.efi_banner) if log.efi_banner else None,
         setup_data=tuple(log.setup_data),
         efi_map=tuple(log.efi_map) or None,
+        efi_memattr=(log.efi_memattr, log.efi_memattr_entries) if log.efi_memattr is not None else None,
+        efi_mem_reserves=_efi_mem_reserves(log),
+        efi_early_reserve_at=(log.source, log.esrt_lineno, "esrt: Reserving ESRT space") if log.esrt_lineno else None,
+        efi_mmio_removed=tuple(log.efi_mmio_removed),
     )
+
+
+def _efi_mem_reserves(log: BootLog) -> tuple[Range, ...]:
+    """The log's e820 updates that efi_arch_mem_reserve() made (arch/x86/platform/efi/quirks.c):
+    it turns the pages of an efi_mem_reserve() range that lies in an EFI Boot Data range
+    from RAM into reserved (and does nothing for any other type), so an update inside
+    Boot Data is one of its; page 0 is trim_bios_range()'s."""
+    data = [r for t, _, r in log.efi_map if t == "Boot Data"]
+    return tuple(r for r, _ in log.reserved_updates
+                 if r.start and any(d.start <= r.start and r.end <= d.end for d in data))
