@@ -12,8 +12,8 @@ from earlymem.lib.ranges import Range
 from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type
-from earlymem.phases.efi import (efi_debug_keeps_boot_services, efi_early_reservations, efi_late_reserves,
-                                 remove_efi_mmio, reserve_setup_data)
+from earlymem.phases.e820 import reserve_setup_data
+from earlymem.phases.efi import efi_debug_keeps_boot_services, efi_early_reservations, efi_late_reserves, remove_efi_mmio
 from earlymem.sources.dmesg import machine_from_boot_log, read_boot_logs
 
 HEAD = ("[    0.000000] Linux version 6.12.0-1-amd64 (x) #1 SMP Debian 6.12.117-1\n"

@@ -42,9 +42,8 @@ from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23
 from earlymem.mm.watermarks import lowmem_reserve, zone_watermarks
 from earlymem.phases.bootmem_era import PGDAT_SIZE_2_6_23, Event, boot_bootmem_era
 from earlymem.phases.crashkernel import early_crash_lines, predict_crashkernel
-from earlymem.phases.e820 import E820Report, e820_report
-from earlymem.phases.e820_print_table import format_table, header
-from earlymem.phases.efi import efi_debug_keeps_boot_services, remove_efi_mmio, reserve_setup_data
+from earlymem.phases.e820 import E820Report, e820_report, reserve_setup_data
+from earlymem.phases.efi import efi_debug_keeps_boot_services, hidden_pages_by_zone, remove_efi_mmio
 from earlymem.phases.free_area_init import MOVABLE_PARAMS, zone_sizes
 from earlymem.phases.image import place_kernel
 from earlymem.phases.kernel_init import (
@@ -224,16 +223,9 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         missing.append(NotPredicted("zoneinfo managed pages", "the ESRT's efi_mem_reserve() runs before the boot-services "
                                     "ranges are reserved, which earlymem does not model yet"))
     user = report.user
-    userdef = user is not None and user.userdef
-    edited = user.table if userdef else E820Table(report.firmware, profile.e820.capacity)
-    # e820__reserve_setup_data(): the setup_data nodes split e820_table before
-    # e820__finish_early_params() prints the user-defined map
-    table = reserve_setup_data(edited, machine, profile)
-    if userdef and table is not edited:
-        at = next(i for i, ln in enumerate(lines) if ln.family == "user-map")
-        lines = [*lines[:at], Line("user-map", header("user", profile), "parse_early_param"),
-                 *(Line("user-map", t, "parse_early_param") for t in format_table("user", table.entries, profile)),
-                 *(ln for ln in lines[at:] if ln.family != "user-map")]
+    # the user-defined map already has e820__reserve_setup_data()'s pieces (phases.e820)
+    table = (user.table if user is not None and user.userdef
+             else reserve_setup_data(E820Table(report.firmware, profile.e820.capacity), machine, profile))
     table = remove_efi_mmio(table, machine, profile)
     nodes = early_nodes(table, machine, profile, placed.extent if placed and not placed.ghost else None)
     early_at = len(lines)  # where NUMA init starts printing
@@ -331,26 +323,17 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         # managed pages when /proc/zoneinfo is read after boot, and when the
         # initcalls set the watermarks (init_per_zone_wmark_min(), hugepage_init())
         final = [h.managed + later.get((h.zone.nid, h.zone.name), 0) for h in handoff]
+        # a UEFI boot whose setup_data nodes no line shows: each zone's count is bounded below
         hidden = setup.efi_hidden
+        lows = [m - n for m, n in zip(final, hidden_pages_by_zone(hidden, [h.zone for h in handoff], setup.memblock))]
         if hidden:
-            # the releases without E820_TYPE_RESERVED_KERN print no line for the stub's
-            # setup_data nodes: they lie in Loader Data ranges nothing else reserves
-            bounds = []
-            for h, m in zip(handoff, final):
-                z = h.zone
-                lo, hi = z.start_pfn, z.start_pfn + z.spanned
-                n = sum(max(0, min(hi, r.end >> 12) - max(lo, -(-r.start >> 12))) for r in hidden
-                        if setup.memblock.memory_region(r.start) is not None
-                        and setup.memblock.memory_region(r.start).nid == z.nid)
-                if n:
-                    bounds.append(f"node {z.nid} {z.name} between {m - n} and {m}")
-            overlap = [a for a in allocations[crash_at:] + _allocs(setup.allocations, "setup_arch")
-                       if any(a.start < r.end and r.start < a.start + a.size for r in hidden)
-                       and not a.purpose.startswith(("EFI", "setup_data", "efi_mem_reserve"))]
-            if overlap:
-                assumptions.append(f"UEFI: earlymem placed {overlap[0].purpose} where the stub's unseen setup_data nodes may "
+            placed_there = next((a.purpose for a in allocations if any(a.start < r.end and r.start < a.start + a.size for r in hidden)
+                                 and not a.purpose.startswith(("EFI", "setup_data", "efi_mem_reserve"))), None)
+            if placed_there:
+                assumptions.append(f"UEFI: earlymem placed {placed_there} where the stub's unseen setup_data nodes may "
                                    "lie; if they do, it and what is allocated after it go lower (same zone unless it "
                                    "crosses a zone boundary)")
+            bounds = [f"node {h.zone.nid} {h.zone.name} between {lo} and {m}" for h, lo, m in zip(handoff, lows, final) if lo != m]
             missing.append(NotPredicted("zoneinfo managed pages", (
                 "the EFI stub's setup_data nodes (PCI option ROMs, ...) are reserved, and no line of the log shows "
                 "where (without E820_TYPE_RESERVED_KERN there is no 'usable ==> usable' update): they lie in "
@@ -364,10 +347,10 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         # (without the possible CPUs these are the hand-off's, a little high, and
         # not_predicted says so: as /proc/zoneinfo would be with those pages free)
         min_free_kbytes = wm.min_free_kbytes
-        for h, m, mk, prot in zip(handoff, final, wm.marks, wm.protection):
+        for h, m, lo, mk, prot in zip(handoff, final, lows, wm.marks, wm.protection):
             z = h.zone
             result_zones.append(Zone(z.nid, z.name, z.start_pfn, z.spanned, z.present, h.managed, m, tuple(h.counts),
-                                     mk[0], mk[1], mk[2], mk[3], tuple(prot)))
+                                     mk[0], mk[1], mk[2], mk[3], tuple(prot), managed_low=lo if lo != m else None))
     children = list(placed.resources) if placed is not None and not placed.ghost else []
     crash_regions: list[Range] = crash.regions if crash is not None else []
     children += [("Crash kernel", r.start, r.end) for r in crash_regions]

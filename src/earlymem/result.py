@@ -146,6 +146,9 @@ class Zone:
     high: int | None = None
     promo: int | None = None
     protection: tuple[int, ...] | None = None
+    #: the least ``managed`` can be when memory the input does not locate may be
+    #: reserved in the zone (a 7.x UEFI boot's setup_data nodes); None: no such memory
+    managed_low: int | None = None
 
     @property
     def free_pages(self) -> int | None:

@@ -21,7 +21,7 @@ from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
 from earlymem.phases.e820_print_table import format_event, format_table, header
 
-__all__ = ["E820Report", "e820_report", "firmware_table", "UserMapResult", "apply_mem_params"]
+__all__ = ["E820Report", "e820_report", "firmware_table", "UserMapResult", "apply_mem_params", "reserve_setup_data"]
 
 
 def firmware_table(machine: Machine, profile: KernelProfile, *, already_sanitized: bool) -> E820Table:
@@ -129,7 +129,31 @@ def e820_report(machine: Machine, profile: KernelProfile, *, already_sanitized: 
     cmd = machine.command_line
     has_params = any(name in ("mem", "memmap") for name, _ in cmd.params())
     user = apply_mem_params(fw, cmd, profile) if has_params else None
+    if user is not None and user.userdef and user.panic is None:
+        # e820__reserve_setup_data() runs after parse_early_param(), before
+        # e820__finish_early_params() prints the user-defined map
+        user = dataclasses.replace(user, table=reserve_setup_data(user.table, machine, profile))
     return E820Report(profile, fw.entries, who, user)
+
+
+def reserve_setup_data(table: E820Table, machine: Machine, profile: KernelProfile) -> E820Table:
+    """e820__reserve_setup_data(): ``e820__range_update(pa_data, sizeof(*data) +
+    data->len, E820_TYPE_RAM, E820_TYPE_RESERVED_KERN)`` for each node, then
+    e820__update_table(); after parse_early_param() (so after mem=/memmap=) and before
+    e820__finish_early_params() prints the user-defined map.  ``machine.setup_data``
+    are the ranges the log's ``usable ==> usable`` updates show."""
+    if not machine.setup_data or not profile.e820.setup_data_reserved_kern:
+        return table
+    out = table.copy()
+    for r in machine.setup_data:
+        out.update_range(r.start, r.size, E820Type.RAM, E820Type.RESERVED_KERN)
+    # its "e820: update ... usable ==> usable" lines are input facts (printed once per
+    # table it updates, which differs by release), not lines earlymem predicts
+    out.events = list(table.events)
+    new = sanitize(out.entries, no_merge_types=profile.e820.no_merge_types, max_entries=out.capacity)
+    if new is not None:
+        out.entries = new
+    return out
 
 
 # -- parse_early_param(): mem= and memmap= (arch/x86/kernel/e820.c) -------------------------

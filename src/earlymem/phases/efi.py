@@ -6,11 +6,8 @@ models is what the kernel then does with the EFI map itself, read from the lines
 ``efi=debug`` prints (earlymem.sources.dmesg: ``efi: memNN:``, ``MEMATTR=``,
 ``efi: memattr:``) and the e820 updates a normal log shows:
 
-* :func:`reserve_setup_data`: e820__reserve_setup_data() (arch/x86/kernel/e820.c)
-  turns each setup_data node into E820_TYPE_RESERVED_KERN (eras with
-  ``e820.setup_data_reserved_kern``), splitting its RAM entry: /proc/iomem, the
-  user-defined map, the hibernation nosave regions and e820__reserve_resources()'s
-  allocation all see the pieces;
+* setup_data nodes split e820_table (earlymem.phases.e820.reserve_setup_data);
+* :func:`remove_efi_mmio`: efi_remove_e820_mmio() takes large EFI MMIO ranges out of it;
 * :func:`efi_early_reservations`: the memblock reservations made before
   init_mem_mapping() -- setup_data, the EFI memory map array, the memory
   attributes table, and efi_reserve_boot_services()'s Boot Code/Data ranges,
@@ -32,12 +29,12 @@ from __future__ import annotations
 from earlymem.allocators.memblock import Memblock
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.ranges import Range, RangeSet
-from earlymem.lib.x86_64 import SMP_CACHE_BYTES
+from earlymem.lib.x86_64 import PAGE_SHIFT, SMP_CACHE_BYTES
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
 
-__all__ = ["EFI_MEMATTR_HEADER", "reserve_setup_data", "efi_early_reservations", "efi_late_reserves",
-           "efi_debug_keeps_boot_services", "hidden_setup_data", "remove_efi_mmio"]
+__all__ = ["EFI_MEMATTR_HEADER", "efi_early_reservations", "efi_late_reserves",
+           "efi_debug_keeps_boot_services", "hidden_setup_data", "hidden_pages_by_zone", "remove_efi_mmio"]
 
 #: sizeof(efi_memory_attributes_table_t): version, num_entries, desc_size, flags (u32 each)
 EFI_MEMATTR_HEADER = 16
@@ -52,23 +49,6 @@ def efi_debug_keeps_boot_services(machine: Machine) -> bool:
     # drivers/firmware/efi/efi.c parse_efi_cmdline(): parse_option_str(str, "debug") on each efi=
     return machine.efi_boot is not None and any("debug" in (v or "").split(",")
                                                  for v in machine.command_line.get_all("efi"))
-
-
-def reserve_setup_data(table: E820Table, machine: Machine, profile: KernelProfile) -> E820Table:
-    """e820__reserve_setup_data(): ``e820__range_update(pa_data, sizeof(*data) +
-    data->len, E820_TYPE_RAM, E820_TYPE_RESERVED_KERN)`` for each node, then
-    e820__update_table(); after parse_early_param() (so after mem=/memmap=) and before
-    e820__finish_early_params() prints the user-defined map.  ``machine.setup_data``
-    are the ranges the log's ``usable ==> usable`` updates show."""
-    if not machine.setup_data or not profile.e820.setup_data_reserved_kern:
-        return table
-    out = table.copy()
-    for r in machine.setup_data:
-        out.update_range(r.start, r.size, E820Type.RAM, E820Type.RESERVED_KERN)
-    new = sanitize(out.entries, no_merge_types=profile.e820.no_merge_types, max_entries=out.capacity)
-    if new is not None:
-        out.entries = new
-    return out
 
 
 def remove_efi_mmio(table: E820Table, machine: Machine, profile: KernelProfile) -> E820Table:
@@ -168,6 +148,22 @@ def hidden_setup_data(machine: Machine, profile: KernelProfile, mb: Memblock) ->
         return []
     free = RangeSet(Range(r.start, r.end) for t, _, r in machine.efi_map if t == "Loader Data")
     return list(free.subtract(Range(r.base, r.end) for r in mb.reserved))
+
+
+def hidden_pages_by_zone(hidden: list[Range], zones, mb: Memblock) -> list[int]:
+    """Whole pages of ``hidden`` (:func:`hidden_setup_data`) in each of ``zones``
+    (objects with ``nid``, ``start_pfn`` and ``spanned``): how many fewer managed
+    pages the zone has at most, if setup_data nodes fill them."""
+    out = []
+    for z in zones:
+        lo, hi = z.start_pfn, z.start_pfn + z.spanned
+        n = 0
+        for r in hidden:
+            region = mb.memory_region(r.start)
+            if region is not None and region.nid == z.nid:
+                n += max(0, min(hi, r.end >> PAGE_SHIFT) - max(lo, -(-r.start >> PAGE_SHIFT)))
+        out.append(n)
+    return out
 
 
 def efi_late_reserves(mb: Memblock, machine: Machine, profile: KernelProfile, e820: list[E820Entry],
