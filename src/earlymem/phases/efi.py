@@ -29,7 +29,7 @@ from __future__ import annotations
 from earlymem.allocators.memblock import Memblock
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.ranges import Range, RangeSet
-from earlymem.lib.x86_64 import PAGE_SHIFT, SMP_CACHE_BYTES
+from earlymem.lib.x86_64 import PAGE, PAGE_SHIFT, SMP_CACHE_BYTES
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
 
@@ -114,15 +114,19 @@ def _reserve_memmap_array(mb: Memblock, machine: Machine, profile: KernelProfile
     bytes in the EFI_LOADER_DATA pool the stub's efi_get_memory_map() allocated
     (drivers/firmware/efi/libstub/mem.c, v5.10), whose place no line of the log gives.
     A pool that large gets pages of its own, its data after EDK2's POOL_HEAD
-    (:data:`EDK2_POOL_HEAD`), in a Loader Data range nothing else holds (the initrd,
-    setup_data and the image are reserved already); earlymem takes the smallest such
-    range that can hold it, and says so.  Its pages count where they are; where the
+    (:data:`EDK2_POOL_HEAD`), in pages of Loader Data nothing else holds (the initrd,
+    setup_data and the image are reserved already; EDK2 merges neighbouring Loader Data
+    descriptors, so those pages may share a range with them); earlymem takes the
+    smallest such run of pages that can hold it, and says so.  Its pages count where they are; where the
     candidates lie in different zones the count per zone is a guess, and the note says
     which ranges they were."""
     size = len(machine.efi_map or ()) * profile.efi.desc_size
-    cands = sorted((r for t, _, r in machine.efi_map or ()
-                    if t == "Loader Data" and r.size >= EDK2_POOL_HEAD + size and not mb.is_region_reserved(r.start, r.size)),
-                   key=lambda r: (r.size, -r.start))
+    # the free page-aligned parts of Loader Data (EDK2 merges neighbouring descriptors of one
+    # type, so the pool may share a range with a setup_data node or the initrd)
+    free = RangeSet(r for t, _, r in machine.efi_map or () if t == "Loader Data").subtract(
+        Range(r.base, r.end) for r in mb.reserved)
+    pieces = (Range(-(-r.start // PAGE) * PAGE, r.end // PAGE * PAGE) for r in free)
+    cands = sorted((r for r in pieces if r.end > r.start and r.size >= EDK2_POOL_HEAD + size), key=lambda r: (r.size, -r.start))
     if not cands:
         notes.append(f"UEFI: the EFI memory map array ({size} bytes, efi_memblock_x86_reserve_range()) has no Loader Data "
                      "range of its own in the map; it is taken to lie where nothing else is placed")
