@@ -298,6 +298,23 @@ def test_uefi_boots_name_what_is_not_predicted():
         assert k.returncode == 2 and "kexec over a UEFI first kernel is not modelled yet" in k.stderr, k.stderr
 
 
+def test_uefi_holdout7_matches_and_7_2_stays_inside_its_bounds():
+    """tests/fixtures/holdout7 (committed before it ran): every family exact on 5.10, 6.1 and
+    6.12; on 7.2 managed pages and watermarks are named as not predicted and bounded."""
+    from earlymem.verification import verify_path
+
+    caps = sorted(p for p in (FIXTURES / "holdout7").iterdir() if p.is_dir() and p.name != "died")
+    assert len(caps) == 16
+    for cap in caps:
+        report = verify_path(cap)
+        states = {f.name: f.state.value for f in report.families}
+        open_ = {f for f, st in states.items() if st not in ("ok", "not in this capture")}
+        allowed = {"zoneinfo-managed", "zoneinfo-watermarks"} if cap.name.endswith("--7.2") else set()
+        assert open_ == allowed, (cap.name, {f: states[f] for f in open_})
+        if allowed:
+            _check_managed_bounds(report, cap)
+
+
 def _check_managed_bounds(report, cap):
     """A 7.2 UEFI boot's zones carry a bound (managed_low to managed) that holds the observed count."""
     import re
