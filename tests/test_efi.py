@@ -30,6 +30,9 @@ HEAD = ("[    0.000000] Linux version 6.12.0-1-amd64 (x) #1 SMP Debian 6.12.117-
         "[    0.000000] e820: update [mem 0x00000000-0x00000fff] usable ==> reserved\n"
         "[    0.100000] e820: update [mem 0x3d203000-0x3d20bfff] usable ==> reserved\n"
         "[    0.100000] e820: update [mem 0x3e000000-0x3e000fff] usable ==> reserved\n"
+        "[    0.400000] efi: EFI runtime memory map:\n"
+        "[    0.400000] efi: mem00: [Boot Data   |RUN|WB] range=[0x000000003d203000-0x000000003d24cfff] (0MB)\n"
+        "[    0.400000] efi: mem01: [MMIO        |RUN|UC] range=[0x00000000ffc00000-0x00000000ffffffff] (4MB)\n"
         "[    0.500000] efi: memattr: Processing EFI Memory Attributes table:\n"
         "[    0.500000] efi: memattr:  0x00007eaa0000-0x00007eba1fff [Runtime Data|RUN|XP]\n"
         "[    0.500000] efi: memattr:  0x00007f4ec000-0x00007f5ebfff [Runtime Data|RUN|XP]\n")
@@ -47,6 +50,8 @@ def test_the_efi_lines_are_read(tmp_path):
     # only the update inside Boot Data is efi_arch_mem_reserve()'s (page 0 is trim_bios_range()'s)
     assert m.efi_mem_reserves == (Range(0x3D203000, 0x3D20C000),)
     assert m.efi_mmio_removed == (Range(0xFFC00000, 0x100000000),)
+    # the boot map is the first listing; the runtime map's entries only counted (kexec-tools passes them)
+    assert len(m.efi_map) == 3 and m.efi_runtime_map == 2
     assert efi_debug_keeps_boot_services(m)
     assert not efi_debug_keeps_boot_services(Machine(m.e820, CommandLine("efi=nosoftreserve"), efi_boot=m.efi_boot))
     bad = HEAD.replace("MMIO range=[0xffc00000-0xffffffff]", "MMIO range=[0xffc00000-0xfc00000]")

@@ -396,9 +396,6 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, assume_era, 
         pass  # kexec_load() says the load fails: the first kernel never reaches user space
     elif method != LoadMethod.NORMAL and not first.predicted("crashkernel"):
         raise InputError(f"the first kernel's crash region is not predicted: {first.why_not('crashkernel')}", source=machine.source)
-    elif machine.efi_boot is not None:
-        raise InputError("kexec over a UEFI first kernel is not modelled yet (kexec-tools adds EFI segments: the runtime "
-                         "map from /sys/firmware/efi/runtime-map and its setup_data)", source=machine.source)
     elif not first.iomem:
         raise InputError(f"kexec over a first kernel of {era_name(machine.kernel_version, profile)} is not modelled (its /proc/iomem is not predicted; "
                          "`earlymem replay` loads kexec-tools 2.0.2 into the 2.6 eras)", source=machine.source)

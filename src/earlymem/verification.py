@@ -383,8 +383,10 @@ def _predict_kexec(cap, machine: Machine, profile, first: BootResult, predicted:
     (``oracle.kexec=both``) ``kexec -s -p`` (the kernel's kexec_file_load) --
     and the capture kernel the last one boots."""
     inputs = _kexec_inputs(cap, machine, kernel)
-    if inputs is None or machine.efi_boot is not None:
-        return  # (a UEFI first kernel: kexec-tools' EFI segments are not modelled)
+    if inputs is None:
+        return
+    if machine.efi_boot is not None and (machine.efi_runtime_map is None or "first/kexec_file_dmesg" in cap.sections):
+        return  # a UEFI first kernel: its runtime map's size unknown, or kexec_file (not modelled)
     segment_lines: list[str] = []
     if "first/kexec_normal_debug" in cap.sections:
         load = kexec_load(machine, first, profile=profile, method=LoadMethod.NORMAL, **inputs)

@@ -26,7 +26,13 @@ Sources: the v2.0.25 tag of kexec-tools (July 2022; Debian 12 ships
   fit above 16 MiB with no upper limit; ``setup_linux_system_parameters()``:
   the e820 map (more than 128 entries go to a SETUP_E820_EXT setup_data) and
   a SETUP_RNG_SEED setup_data when ``getrandom(GRND_NONBLOCK)`` has 32 bytes
-  (setup_data goes lowest fit at or above 1 MiB).
+  (setup_data goes lowest fit at or above 1 MiB). On a UEFI system, when the
+  image has XLF_EFI_KEXEC, ``setup_efi_info()`` -> ``setup_efi_data()`` first adds
+  a SETUP_EFI setup_data (16 + 96 bytes: fw_vendor, runtime, tables, smbios,
+  reserved[8]) and the runtime map read from /sys/firmware/efi/runtime-map
+  (40 bytes a descriptor), both lowest fit at or above 1 MiB; and
+  ``load_crashdump_segments()`` adds `` acpi_rsdp=`` only when there is no runtime
+  map to pass (``cmdline_add_efi()``).
 
 The purgatory's sizes are a property of the kexec binary
 (:data:`KEXEC_TOOLS_2_0_25`, from tools/purgatory_facts.py).
@@ -55,6 +61,11 @@ E820MAX = 128
 CRASH_RESERVED_MEM_NR = 8
 KEXEC_ARCH_X86_64 = 0x3E0000  # 62 << 16
 KEXEC_ON_CRASH_X86_64 = 0x3E0001  # KEXEC_ON_CRASH | KEXEC_ARCH_X86_64
+#: x86-linux-setup.c: sizeof(struct setup_data) + sizeof(struct efi_setup_data); sizeof(struct efi_mem_descriptor)
+SETUP_EFI_SIZE = 16 + 96
+EFI_MEM_DESCRIPTOR_SIZE = 40
+#: kexec-bzImage64.c bzImage64_probe(): bzImage_support_efi_boot
+XLF_EFI_KEXEC = 1 << 4
 #: /proc/iomem names kexec-tools keeps for the crash memory ranges (strstr for System RAM)
 _IOMEM_TYPES = {"ACPI Tables": RANGE_ACPI, "ACPI Non-volatile Storage": RANGE_ACPI_NVS, "Persistent Memory (legacy)": RANGE_PRAM,
                 "Persistent Memory": RANGE_PMEM, "reserved": RANGE_RESERVED, "Reserved": RANGE_RESERVED}
@@ -155,7 +166,8 @@ def delete_memmap(memmap: list[list[int]], addr: int, size: int) -> None:
 
 def crash_load_bzimage64(memmap: list[tuple[int, int, int]], iomem: list[tuple[int, int, str]], kernel: KernelHeader,
                          initrd_size: int | None, append: str, *, cpus: int = 1, rsdp: int | None = None,
-                         rng_ready: bool = False, tools: KexecTools = KEXEC_TOOLS_2_0_25) -> CrashLoad:
+                         rng_ready: bool = False, efi_runtime_map: int | None = None,
+                         tools: KexecTools = KEXEC_TOOLS_2_0_25) -> CrashLoad:
     """Place ``kexec -p`` segments.
 
     :param memmap: /sys/firmware/memmap as ``(start, end inclusive, RANGE_* type)``.
@@ -165,8 +177,11 @@ def crash_load_bzimage64(memmap: list[tuple[int, int, int]], iomem: list[tuple[i
     :param rsdp: boot_params.acpi_rsdp_addr (``acpi_rsdp=`` on a BIOS boot).
     :param rng_ready: getrandom(GRND_NONBLOCK) succeeds (crng initialised),
         so a SETUP_RNG_SEED setup_data is added.
+    :param efi_runtime_map: on a UEFI system, the descriptors of /sys/firmware/efi/runtime-map
+        (None: a BIOS system).
     """
     _probe(kernel, append)
+    efi = _efi_data(kernel, efi_runtime_map)
     debug: list[str] = [f"kernel_size: {kernel.file_len:#x}"]
     ranges = _memory_ranges(memmap)
     crash_res = [(s, e) for s, e, name in iomem if name == "Crash kernel"][:CRASH_RESERVED_MEM_NR]
@@ -216,7 +231,8 @@ def crash_load_bzimage64(memmap: list[tuple[int, int, int]], iomem: list[tuple[i
     debug.append(f"Created elf header segment at {elf.mem:#x}")
     delete_memmap(capmap, elf.mem, memsz)
     cmdline = append
-    if rsdp:
+    if rsdp and not efi:
+        # cmdline_add_efi(): only without a runtime map to pass
         cmdline += f" acpi_rsdp={rsdp:#x}"
     cmdline += f" elfcorehdr={elf.mem // 1024}K"
     if len(cmdline) > COMMAND_LINE_SIZE - 1:
@@ -226,15 +242,23 @@ def crash_load_bzimage64(memmap: list[tuple[int, int, int]], iomem: list[tuple[i
         if t in (RANGE_ACPI, RANGE_ACPI_NVS, RANGE_RESERVED, RANGE_PMEM, RANGE_PRAM):
             _add_memmap(capmap, s, e - s + 1, t)
     e820 = [(s, e, E820_OF_RANGE.get(t, 2)) for s, e, t in capmap]
-    purg = _bzimage64_parts(info, kernel, cmdline, initrd_size, e820, rng_ready, tools, debug)
+    purg = _bzimage64_parts(info, kernel, cmdline, initrd_size, e820, rng_ready, tools, debug, efi)
     entry = purg.mem + tools.purgatory_entry
     load = CrashLoad(info.segments, e820, cmdline, entry, debug, [tuple(r) for r in crash_ranges])  # type: ignore[misc]
     load.debug += [f"kexec_load: entry = {entry:#x} flags = {KEXEC_ON_CRASH_X86_64:#x}"] + load.segment_lines()
     return load
 
 
+def _efi_data(kernel: KernelHeader, efi_runtime_map: int | None) -> int | None:
+    """setup_efi_info()'s condition: a UEFI system (a runtime map to read) and an image
+    with XLF_EFI_KEXEC; the runtime map's descriptors then, else None."""
+    if efi_runtime_map and kernel.xloadflags & XLF_EFI_KEXEC:
+        return efi_runtime_map
+    return None
+
+
 def _bzimage64_parts(info: HoleFinder, kernel: KernelHeader, cmdline: str, initrd_size: int | None, e820: list[tuple[int, int, int]],
-                     rng_ready: bool, tools: KexecTools, debug: list[str]) -> Segment:
+                     rng_ready: bool, tools: KexecTools, debug: list[str], efi: int | None = None) -> Segment:
     """do_bzImage64_load() after the crash segments: purgatory, boot parameters and
     command line, kernel, initrd (all last fit), then setup_linux_system_parameters()'s
     e820 and setup_data.  :return: the purgatory segment."""
@@ -252,7 +276,11 @@ def _bzimage64_parts(info: HoleFinder, kernel: KernelHeader, cmdline: str, initr
     if initrd_size is not None:
         rd = info.add_buffer("initrd", initrd_size, initrd_size, PAGE, INITRD_BASE, ULONG_MAX, -1)
         debug.append(f"Loaded initrd at {rd.mem:#x} size {initrd_size:#x}")
-    # setup_linux_system_parameters(): setup_e820(), setup_rng_seed()
+    # setup_linux_system_parameters(): setup_efi_info(), setup_e820(), setup_rng_seed()
+    if efi:
+        info.add_buffer("setup_data (EFI)", SETUP_EFI_SIZE, SETUP_EFI_SIZE, PAGE, 0x100000, ULONG_MAX, 1)
+        n = efi * EFI_MEM_DESCRIPTOR_SIZE
+        info.add_buffer("EFI runtime map", n, n, PAGE, 0x100000, ULONG_MAX, 1)
     debug.append("E820 memmap:")
     debug += [f"{s:016x}-{e:016x} ({t})" for s, e, t in e820[:E820MAX]]
     if len(e820) > E820MAX:
@@ -265,7 +293,8 @@ def _bzimage64_parts(info: HoleFinder, kernel: KernelHeader, cmdline: str, initr
 
 
 def normal_load_bzimage64(memmap: list[tuple[int, int, int]], kernel: KernelHeader, initrd_size: int | None, append: str, *,
-                          rng_ready: bool = False, tools: KexecTools = KEXEC_TOOLS_2_0_25) -> CrashLoad:
+                          rng_ready: bool = False, efi_runtime_map: int | None = None,
+                          tools: KexecTools = KEXEC_TOOLS_2_0_25) -> CrashLoad:
     """``kexec -l``: no crash segments, all RAM of /sys/firmware/memmap is fair game
     (the kernel stages the segments and copies them at ``kexec -e``), and the new
     kernel's e820 is that whole map."""
@@ -276,7 +305,8 @@ def normal_load_bzimage64(memmap: list[tuple[int, int, int]], kernel: KernelHead
     debug += [f"{s:016x}-{e:016x} ({t})" for s, e, t in ranges]
     info = HoleFinder([(s, e) for s, e, t in ranges if t == RANGE_RAM])
     e820 = [(s, e, E820_OF_RANGE.get(t, 2)) for s, e, t in ranges]
-    purg = _bzimage64_parts(info, kernel, append, initrd_size, e820, rng_ready, tools, debug)
+    purg = _bzimage64_parts(info, kernel, append, initrd_size, e820, rng_ready, tools, debug,
+                            _efi_data(kernel, efi_runtime_map))
     entry = purg.mem + tools.purgatory_entry
     load = CrashLoad(info.segments, e820, append, entry, debug)
     load.debug += [f"kexec_load: entry = {entry:#x} flags = {KEXEC_ARCH_X86_64:#x}"] + load.segment_lines()

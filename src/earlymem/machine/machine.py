@@ -101,6 +101,10 @@ class Machine:
     #: the page ranges efi_arch_mem_reserve() turned reserved in the e820 table
     #: (``e820: update [mem a-b] usable ==> reserved`` inside an EFI Boot Data range)
     efi_mem_reserves: tuple[Range, ...] = ()
+    #: descriptors in the running kernel's EFI runtime map (efi.memmap after
+    #: SetVirtualAddressMap(), /sys/firmware/efi/runtime-map): efi=debug's ``efi: EFI runtime
+    #: memory map:`` lines; None: not known.  kexec-tools passes it to a kexec'd kernel.
+    efi_runtime_map: int | None = None
     #: EFI MMIO ranges efi_remove_e820_mmio() took out of e820_table (``efi: Remove memNN: MMIO ...``)
     efi_mmio_removed: tuple[Range, ...] = ()
     #: where an early efi_mem_reserve() (efi_esrt_init(): ``esrt: Reserving ESRT space``) shows

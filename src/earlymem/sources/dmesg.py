@@ -192,6 +192,9 @@ class BootLog:
     #: the EFI memory map efi=debug prints (efi_print_memmap()): ``(type name, attribute columns, range)``
     efi_map: list = field(default_factory=list)
     efi_map_done: bool = False
+    #: entries of the runtime map efi=debug prints after SetVirtualAddressMap() (``efi: EFI
+    #: runtime memory map:``): efi.memmap, which /sys/firmware/efi/runtime-map exports
+    efi_runtime_entries: int = 0
     #: the EFI memory attributes table: its address (efi_config_parse_tables()' ``MEMATTR=``)
     #: and its entries (efi=debug's ``efi: memattr:`` lines, efi_memattr_apply_permissions())
     efi_memattr: int | None = None
@@ -500,6 +503,9 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
             cur.efi_map_done = True  # efi=debug prints the runtime map again later; the boot map came first
             continue
         m = _EFI_MEM_RE.match(msg)
+        if m and cur.efi_map_done:
+            cur.efi_runtime_entries += 1
+            continue
         if m and not cur.efi_map_done:
             a, b = int(m["a"], 16), int(m["b"], 16)
             if b < a:
@@ -630,6 +636,7 @@ def machine_from_boot_log(log: BootLog) -> Machine:
         efi_mem_reserves=_efi_mem_reserves(log),
         efi_early_reserve_at=(log.source, log.esrt_lineno, "esrt: Reserving ESRT space") if log.esrt_lineno else None,
         efi_mmio_removed=tuple(log.efi_mmio_removed),
+        efi_runtime_map=log.efi_runtime_entries or None,
     )
 
 
