@@ -322,6 +322,36 @@ def test_uefi_holdout7_matches_and_7_2_stays_inside_its_bounds():
             _check_managed_bounds(report, cap)
 
 
+def test_uefi_without_efi_debug_the_crash_region_stays_under_its_ceiling():
+    """No EFI map in the log: the crash region is bounded from above in each window
+    (crash_ceilings); every observed Crash kernel region of the 272 UEFI boots without
+    efi=debug (nokaslr and KASLR) lies at or below its window's ceiling."""
+    import re
+
+    from earlymem.kernels import profile_for
+    from earlymem.lib.version import parse_version
+    from earlymem.sources.capture import read_capture
+    from earlymem.sources.dmesg import parse_boot_logs
+    from earlymem.verification import predict_capture
+
+    caps = sorted(p for d in ("uefi", "uefi-kaslr") for p in (FIXTURES / d).iterdir() if p.is_dir() and "-dbg" not in p.name)
+    assert len(caps) == 272
+    for cap in caps:
+        c = read_capture(cap)
+        first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
+        _, result = predict_capture(c, first, profile_for(parse_version(first.version)))
+        assert result.crash_ceilings and not result.predicted("crashkernel"), cap.name
+        iomem = "\n".join(c.sections["first/iomem"])
+        seen = [(int(a, 16), int(b, 16) + 1) for a, b in re.findall(r"([0-9a-f]+)-([0-9a-f]+) : Crash kernel", iomem)]
+        # (none: the reservation failed, e.g. crashkernel=128M@16M in boot-services memory -- inside the bound)
+        for s, e in seen:
+            window = [w for w in result.crash_ceilings if w[0] == e - s and w[1] <= s < w[2]]
+            if window:
+                assert window[0][3] is not None and s <= window[0][3], (cap.name, hex(s), window)
+            else:
+                assert e <= 1 << 32, (cap.name, hex(s))  # the low part of a reservation above 4 GiB
+
+
 def _check_managed_bounds(report, cap):
     """A 7.2 UEFI boot's zones carry a bound (managed_low to managed) that holds the observed count."""
     import re

@@ -41,7 +41,7 @@ from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23
 from earlymem.mm.watermarks import lowmem_reserve, zone_watermarks
 from earlymem.phases.bootmem_era import PGDAT_SIZE_2_6_23, Event, boot_bootmem_era
-from earlymem.phases.crashkernel import early_crash_lines, predict_crashkernel
+from earlymem.phases.crashkernel import CrashCeiling, crash_ceilings, early_crash_lines, predict_crashkernel
 from earlymem.phases.e820 import E820Report, e820_report, reserve_setup_data
 from earlymem.phases.efi import efi_debug_keeps_boot_services, hidden_pages_by_zone, remove_efi_mmio
 from earlymem.phases.free_area_init import MOVABLE_PARAMS, zone_sizes
@@ -55,7 +55,7 @@ from earlymem.phases.kernel_init import (
 from earlymem.phases.memblock_2_6_37 import boot_2_6_37
 from earlymem.phases.numa_init import early_nodes
 from earlymem.phases.paging_init import iomem_resources, late_node_data, possible_cpus
-from earlymem.phases.setup_arch import setup_allocations
+from earlymem.phases.setup_arch import known_early_reservations, setup_allocations
 from earlymem.phases.start_kernel import start_kernel
 from earlymem.result import (
     Allocation,
@@ -233,8 +233,19 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
     setup = crash = late = sk = None
     allocations: list[Allocation] = []
     crash_at = 0
+    ceilings: list[CrashCeiling] = []
     if placed is None:
-        missing += [NotPredicted(f, why) for f in IMAGE_FAMILIES]
+        if machine.efi_boot is not None and machine.efi_map is None and build is not None:
+            # the crash region is bounded: unseen reservations only push it lower, or out
+            known_early_reservations(nodes.memblock, machine, profile, build, [])
+            ceilings = crash_ceilings(machine, profile, nodes.memblock)
+        if ceilings:
+            why_crash = why + "; " + "; ".join(
+                (f"{c.size >> 20} MiB at [mem {c.highest:#010x}-{c.highest + c.size - 1:#010x}] or lower" if c.highest is not None
+                 else f"nothing free for {c.size >> 20} MiB") + f" in [{c.lo:#x}, {c.hi:#x})" for c in ceilings)
+            missing += [NotPredicted(f, why_crash if f == "crashkernel" else why) for f in IMAGE_FAMILIES]
+        else:
+            missing += [NotPredicted(f, why) for f in IMAGE_FAMILIES]
     else:
         try:
             setup = setup_allocations(nodes, machine, profile, placed, build)
@@ -383,6 +394,7 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
         reserved=_regions(mb.reserved if mb else []),
         allocations=tuple(allocations), crash=crash_res, crash_predicted=crash is not None,
         crash_requested=(crash.requested.start, crash.requested.end) if crash is not None and crash.requested and not crash_res else None,
+        crash_ceilings=tuple((c.size, c.lo, c.hi, c.highest) for c in ceilings),
         nodes=numa_nodes, zones=tuple(result_zones), min_free_kbytes=min_free_kbytes,
         frees=tuple(Free(f.what, f.pages, f.at) for f in frees) if frees is not None else None,
         ledger=ledger, lines=tuple(lines),

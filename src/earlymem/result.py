@@ -236,6 +236,10 @@ class BootResult:
     crash_predicted: bool = False
     #: the region crashkernel= asked for at a fixed base that could not be reserved, if any
     crash_requested: tuple[int, int] | None = None
+    #: when the crash region is not predicted but bounded (a UEFI boot without its EFI map):
+    #: ``(size, window start, window end, highest base or None)`` per window it may be
+    #: reserved in (earlymem.phases.crashkernel.crash_ceilings()); empty: no bound
+    crash_ceilings: tuple[tuple[int, int, int, int | None], ...] = ()
     nodes: tuple[NumaNode, ...] = ()
     zones: tuple[Zone, ...] = ()
     min_free_kbytes: int | None = None

@@ -27,7 +27,8 @@ from earlymem.lib.ranges import Range
 from earlymem.lib.units import memparse
 from earlymem.machine import Machine
 
-__all__ = ["CrashRequest", "CrashPrediction", "parse_crashkernel", "predict_crashkernel", "early_crash_lines"]
+__all__ = ["CrashRequest", "CrashPrediction", "CrashCeiling", "crash_ceilings", "parse_crashkernel", "predict_crashkernel",
+           "early_crash_lines"]
 
 SUFFIXES = (",high", ",low", ",cma")  # every suffix some era knows (the era's own: profile.crash.suffixes)
 CRASH_ALIGN = 16 << 20
@@ -265,6 +266,40 @@ def predict_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock |
     else:
         _reserve_x86(req, mb, total, out)
     out.regions.sort(key=lambda r: r.start)
+    return out
+
+
+@dataclass(frozen=True)
+class CrashCeiling:
+    """The highest place a crash reservation can take when memblock's state is known
+    only in part: ``size`` bytes in ``[lo, hi)`` at CRASH_ALIGN, at ``highest`` or lower
+    (None: no window there is free even of the known reservations)."""
+
+    size: int
+    lo: int
+    hi: int
+    highest: int | None
+
+
+def crash_ceilings(machine: Machine, profile: KernelProfile, mb: Memblock) -> list[CrashCeiling]:
+    """Where reserve_crashkernel() can put the crash region when ``mb`` holds only the
+    reservations whose places are facts (the first MiB, the initrd, setup_data ...) and
+    others, unseen, lie anywhere (a UEFI boot without its EFI map: boot-services memory,
+    the image, the early allocations).  Every search is top-down first fit
+    (memblock_phys_alloc_range()), and the real free memory is a subset of ``mb``'s, so a
+    region the kernel reserves in a window lies at or below the highest free place of that
+    window here.  Both windows are given (below and above 4 GiB: the kernel falls back
+    from one to the other, and a fixed ``@base`` is there or nowhere); the low part a
+    reservation above 4 GiB takes as well is only known to lie below 4 GiB."""
+    req = parse_crashkernel(machine.command_line.text, mb.phys_mem_size(), profile)
+    if req is None or req.error or not req.size:
+        return []
+    if req.fixed:
+        return [CrashCeiling(req.size, req.base, req.base + req.size, req.base)]
+    out = []
+    for lo, hi in ((CRASH_ALIGN, CRASH_ADDR_LOW_MAX), (CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX)):
+        at = mb.find_in_range(lo, hi, req.size, CRASH_ALIGN)
+        out.append(CrashCeiling(req.size, lo, hi, at or None))
     return out
 
 

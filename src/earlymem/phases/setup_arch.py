@@ -44,7 +44,7 @@ from earlymem.lib.units import memparse
 from earlymem.lib.x86_64 import PAGE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Type
-from earlymem.phases.efi import efi_early_reservations, hidden_setup_data
+from earlymem.phases.efi import EFI_MEMATTR_HEADER, efi_early_reservations, hidden_setup_data
 from earlymem.phases.image import PlacedKernel
 from earlymem.phases.numa_init import EarlyNodes, alloc_node_data
 
@@ -267,6 +267,22 @@ def _init_mem_mapping(mb: Memblock, max_pfn: int, image: Range, profile: KernelP
     if real_end < end:
         pt.map_range(memory, real_end, end)
     return max(pt.max_mapped, ISA_END_ADDRESS)
+
+
+def known_early_reservations(mb: Memblock, machine: Machine, profile: KernelProfile, build: KernelBuild,
+                             notes: list[str]) -> None:
+    """Only the reservations made before reserve_crashkernel() whose places are facts
+    without the kernel's place or the EFI map: the first MiB (as
+    :func:`setup_allocations` takes it), the initrd, the loader's setup_data nodes and
+    the EFI memory attributes table.  (For bounds: earlymem.phases.crashkernel.crash_ceilings().)"""
+    _reserve_low_memory(mb, machine, profile, dict(build.struct_sizes), notes, [])
+    if machine.initrd is not None:
+        mb.reserve(machine.initrd.start, machine.initrd.size)
+    for r in machine.setup_data:
+        mb.reserve(r.start, r.size)
+    if machine.efi_memattr is not None:
+        addr, entries = machine.efi_memattr
+        mb.reserve(addr, EFI_MEMATTR_HEADER + entries * profile.efi.desc_size)
 
 
 def setup_allocations(nodes: EarlyNodes, machine: Machine, profile: KernelProfile, kernel: PlacedKernel,
