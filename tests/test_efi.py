@@ -101,3 +101,51 @@ def test_setup_data_splits_the_table_until_7_0_and_mmio_leaves_it(tmp_path):
         t = remove_efi_mmio(reserve_setup_data(E820Table(list(m.e820), 128), m, prof), m, prof)
         assert len(t.entries) == pieces, release
         assert all(e.type != E820Type.RESERVED for e in t.entries)
+
+
+# -- the setup_data chain (the oracle's setup-data-chain helper; predict --setup-data) ----------
+
+def test_setup_data_chain_lines_are_read_and_bad_ones_named():
+    from earlymem.sources.setup_data import parse_setup_data_chain
+
+    assert parse_setup_data_chain(["setup_data 0x7c5c6018 3 39984", "", "setup_data 0x7c4ca018 3 249904"], "f") == (
+        Range(0x7C5C6018, 0x7C5C6018 + 16 + 39984), Range(0x7C4CA018, 0x7C4CA018 + 16 + 249904))
+    assert parse_setup_data_chain([], "f") == ()
+    for lines, why, line in ((["setup_data 0x1000 3 16", "setup_data 0x2000 x 3"], "not a 'setup_data", 12),
+                             (["setup_data 0 3 16"], "impossible setup_data node", 11),
+                             (["setup_data 0xfffffffffffff0 3 4096"], "impossible setup_data node", 11),
+                             (["setup_data 0x1000 3 16", "setup_data 0x1000 3 16"], "the chain loops", 12)):
+        with pytest.raises(InputError, match=why) as exc:
+            parse_setup_data_chain(lines, "chain.txt", 11)
+        assert exc.value.source == "chain.txt" and exc.value.line == line
+
+
+def _setup_data_log(tmp_path):
+    """A 6.12 boot log whose e820 updates show one setup_data node at 0x3c000018 (40000 bytes)."""
+    log = tmp_path / "boot.log"
+    log.write_text(HEAD + "[    0.000000] e820: update [mem 0x3c000018-0x3c009c57] usable ==> usable\n")
+    return log
+
+
+def test_predict_setup_data_file(tmp_path):
+    import subprocess
+    import sys
+
+    log = _setup_data_log(tmp_path)
+    assert machine_from_boot_log(read_boot_logs(log)[0]).setup_data == (Range(0x3C000018, 0x3C009C58),)
+
+    def run(text):
+        f = tmp_path / "chain"
+        f.write_text(text)
+        return subprocess.run([sys.executable, "-m", "earlymem", "predict", "--dmesg", str(log), "--setup-data", str(f)],
+                              capture_output=True, text=True)
+
+    assert run("setup_data 0x3c000018 3 39984\n").returncode == 0
+    for text, why in (("setup_data 0x3d000018 3 39984\n", "not the ones the log shows ([mem 0x3c000018-0x3c009c57])"),
+                      ("setup_data 0x3c000018 3\n", ":1: not a 'setup_data")):
+        p = run(text)
+        assert p.returncode == 2 and why in p.stderr and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr, p.stderr
+    # an empty file: the helper found no node; the log's own nodes disagree with that
+    p = run("")
+    assert p.returncode == 2 and "not the ones the log shows" in p.stderr
+

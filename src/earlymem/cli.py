@@ -54,13 +54,21 @@ _KERNEL_AT = click.option(
          "the prediction is then exact instead of a distribution over the places KASLR may draw.")
 
 
-def _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None, assume_era=None, kernel_at=None):
+_SETUP_DATA = click.option(
+    "--setup-data", "setup_data", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+    help="Where the loader's setup_data nodes lie, as the setup-data-chain helper prints them as root "
+         "(src/earlymem/oracle/setup_data_chain.c): from 7.0 on no log line shows them, and under UEFI they "
+         "change managed pages.")
+
+
+def _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image=None, assume_era=None, kernel_at=None,
+          setup_data=None):
     from earlymem.sources.inputs import load_input
 
     try:
         loaded = load_input(dmesg=dmesg, machine_file=machine_file, proc_root=proc_root, boot=boot,
                             kernel_version=kernel_version, append=append, kernel_image=kernel_image, assume_era=assume_era,
-                            kernel_at=kernel_at)
+                            kernel_at=kernel_at, setup_data=setup_data)
     except ValueError as exc:
         raise click.UsageError(str(exc))
     return loaded  # (its notes are printed once the command's work succeeded: an error stays one line)
@@ -206,11 +214,13 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
 @cli.command("predict")
 @_input_options
 @_KERNEL_AT
+@_SETUP_DATA
 @click.option("--format", "fmt", type=click.Choice(["dmesg", "iomem", "zoneinfo", "buddyinfo", "json"]), default="dmesg", show_default=True,
               help="dmesg: the kernel's lines; iomem: the memory part of /proc/iomem; zoneinfo: each zone's pages block "
                    "(free pages at the hand-off; managed, watermarks and protection as they stand after boot); "
                    "buddyinfo: the free lists at the hand-off; json: the whole boot, as data (schema earlymem/boot/2).")
-def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, kernel_at, fmt) -> None:
+def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, kernel_at, setup_data,
+                fmt) -> None:
     """Print, in kernel order and format, the early-boot memory lines the kernel would print.
 
     The e820 maps, NUMA merge or faked-node lines, NODE_DATA, crashkernel
@@ -231,7 +241,7 @@ def predict_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, ke
     from earlymem.kaslr import predict_for
     from earlymem.render.kaslr import kaslr_json, kaslr_notes
 
-    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, kernel_at)
+    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, kernel_at, setup_data)
     profile = loaded.profile
     kp, why_not_kaslr = predict_for(loaded.machine, profile, loaded.kernel)
     if kp is not None:

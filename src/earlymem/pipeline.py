@@ -349,7 +349,8 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
                 "the EFI stub's setup_data nodes (PCI option ROMs, ...) are reserved, and no line of the log shows "
                 "where (without E820_TYPE_RESERVED_KERN there is no 'usable ==> usable' update): they lie in "
                 "the Loader Data ranges nothing else holds, " + ", ".join(f"[mem {r.start:#x}-{r.end - 1:#x}]" for r in hidden)
-                + ("; managed pages " + "; ".join(bounds) if bounds else ""))))
+                + ("; managed pages " + "; ".join(bounds) if bounds else "")
+                + "; the setup-data-chain helper's output, run as root on the machine (predict --setup-data), names them")))
         at_initcalls = [h.managed + early.get((h.zone.nid, h.zone.name), 0) for h in handoff]
         wm = zone_watermarks([(h.zone.nid, h.zone.name, m) for h, m in zip(handoff, at_initcalls)],
                              movable_like_highmem=profile.zoneinfo.movable_wmark_like_highmem)

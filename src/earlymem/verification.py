@@ -24,6 +24,7 @@ from earlymem.kernels import profile_for
 from earlymem.kernels.builds import KernelBuild, pinned_build
 from earlymem.kexec.capture import LoadMethod, kexec_load
 from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
 from earlymem.lib.version import parse_version
 from earlymem.machine import CpuAffinity, Machine
 from earlymem.phases.kaslr import kaslr_slots
@@ -33,6 +34,7 @@ from earlymem.render.boot import family_lines
 from earlymem.render.procfs import watermark_text
 from earlymem.result import BootResult
 from earlymem.sources.capture import read_capture
+from earlymem.sources.setup_data import parse_setup_data_chain
 from earlymem.sources.dmesg import (
     BootLog,
     machine_from_boot_log,
@@ -291,7 +293,25 @@ def first_kernel_machine(cap, first: BootLog) -> Machine:
     if not machine.cpus:
         cpus = harness_cpus(cap.note)
         machine = dataclasses.replace(machine, cpus=cpus, boot_apic=cpus[0].apic if cpus else None)
+    chain = setup_data_chain(cap)
+    if chain is not None and not machine.setup_data:
+        # from 7.0 no log line shows the loader's setup_data nodes: the capture's chain does
+        machine = dataclasses.replace(machine, setup_data=chain)
     return machine
+
+
+def setup_data_chain(cap) -> tuple[Range, ...] | None:
+    """The loader's setup_data nodes as the capture's ``first/setup_data`` section
+    lists them (earlymem.sources.setup_data); None when it was not captured or the
+    helper failed."""
+    lines = cap.sections.get("first/setup_data")
+    if lines is None or cap.rcs.get("first/setup_data") != 0:
+        return None
+    begin = next((i + 2 for i, ln in enumerate(cap.serial) if "@@@@BEGIN first/setup_data@@@@" in ln), 1)
+    log = Path(cap.source)
+    if log.is_dir():
+        log = log / "serial.log" if (log / "serial.log").is_file() else log / "serial.log.gz"
+    return parse_setup_data_chain(lines, str(log), begin)
 
 
 def predict_capture(cap, first: BootLog, profile, kernel: KernelBuild | None = None,

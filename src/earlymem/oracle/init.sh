@@ -60,6 +60,8 @@ dump_all() {
 }
 
 dump_all
+# the loader's setup_data nodes (setup_data_chain.c): no log line shows them from 7.0 on
+[ "$mode" = first ] && section setup_data /bin/setup-data-chain
 
 if [ "$mode" = kdump ]; then
     section vmcore_size stat -c %s /proc/vmcore

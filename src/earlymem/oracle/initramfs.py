@@ -2,8 +2,8 @@
 
 * the kdump image: busybox and ``init.sh``;
 * the main image: the same, plus kexec and the shared libraries it loads (as
-  ``ldd`` lists them), ``/bin/kexec-file-load`` (kexec_file_load.c, built
-  static), the kernel itself as ``/boot/vmlinuz`` (the kdump kernel is the
+  ``ldd`` lists them), ``/bin/kexec-file-load`` (kexec_file_load.c) and
+  ``/bin/setup-data-chain`` (setup_data_chain.c), both built static, the kernel itself as ``/boot/vmlinuz`` (the kdump kernel is the
   same kernel version) and the kdump image as ``/boot/kdump-initrd.img``.
 
 Images are rebuilt only when an input changes (a hash of the inputs names them).
@@ -31,18 +31,23 @@ def init_script() -> str:
     return resources.files("earlymem.oracle").joinpath("init.sh").read_text()
 
 
-def _helper_source() -> str:
-    return resources.files("earlymem.oracle").joinpath("kexec_file_load.c").read_text()
+#: the guest's helper programs: /bin/<name> built from src/earlymem/oracle/<source>
+HELPERS = {"kexec-file-load": "kexec_file_load.c", "setup-data-chain": "setup_data_chain.c"}
 
 
-def _build_helper(gcc: str, out: Path) -> None:
-    """Compile kexec_file_load.c statically (it runs in the bare initramfs)."""
+def _helper_source(name: str) -> str:
+    return resources.files("earlymem.oracle").joinpath(HELPERS[name]).read_text()
+
+
+def _build_helper(gcc: str, name: str, out: Path) -> None:
+    """Compile a helper statically (it runs in the bare initramfs)."""
     src = out.with_suffix(".c")
-    src.write_text(_helper_source())
+    src.write_text(_helper_source(name))
     proc = subprocess.run([gcc, "-static", "-O2", "-s", "-o", str(out), str(src)], capture_output=True, text=True)
+    src.unlink()
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise InputError(f"cannot build the kexec_file_load helper (gcc -static): {last}", field="oracle")
+        raise InputError(f"cannot build the {name} helper (gcc -static): {last}", field="oracle")
 
 
 def _libraries(binary: str) -> list[str]:
@@ -93,7 +98,8 @@ def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path) -> Path
         st = os.stat(f)
         h.update(f"{f}:{st.st_size}:{int(st.st_mtime)}".encode())
     h.update(init_script().encode())
-    h.update(_helper_source().encode())
+    for name in HELPERS:
+        h.update(_helper_source(name).encode())
     out_dir.mkdir(parents=True, exist_ok=True)
     main = out_dir / f"main-{h.hexdigest()[:16]}.img"
     if main.is_file():
@@ -109,7 +115,8 @@ def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path) -> Path
         _base_tree(mroot, tools["busybox"])
         (mroot / "usr/sbin").mkdir(parents=True, exist_ok=True)
         shutil.copy2(kexec, mroot / "usr/sbin/kexec")
-        _build_helper(tools["gcc"], mroot / "bin/kexec-file-load")
+        for name in HELPERS:
+            _build_helper(tools["gcc"], name, mroot / "bin" / name)
         for lib in libs:
             dest = mroot / lib.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)

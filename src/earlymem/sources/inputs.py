@@ -18,12 +18,15 @@ from earlymem.kernels.eras import check_known, coverage_note, profile_for, rules
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
+from earlymem.lib.ranges import Range
 from earlymem.lib.units import parse_size
 from earlymem.lib.version import parse_version
 from earlymem.machine import Machine
 from earlymem.sources.image_cache import load_kernel_build
 from earlymem.sources.dmesg import machine_from_boot_log, read_boot_logs
 from earlymem.sources.procfs import machine_from_proc
+from earlymem.sources.setup_data import parse_setup_data_chain
+from earlymem.sources.text import read_text_lines
 from earlymem.sources.toml import machine_from_toml
 
 __all__ = ["LoadedInput", "load_input", "load_machine", "KINDS"]
@@ -102,6 +105,7 @@ def load_input(
     kernel_image: Path | None = None,
     assume_era: str | None = None,
     kernel_at: str | None = None,
+    setup_data: Path | None = None,
 ) -> LoadedInput:
     """Load exactly one of a boot log, a TOML machine or a /proc root.
 
@@ -163,7 +167,26 @@ def load_input(
         # --kernel-at: the kernel's place is a fact (its _text: /proc/iomem's Kernel code start)
         loaded.machine = dataclasses.replace(loaded.machine, kernel_load_addr=parse_kernel_at(kernel_at),
                                              kernel_at_from=("--kernel-at", None, "--kernel-at"))
+    if setup_data is not None:
+        loaded.machine = dataclasses.replace(loaded.machine, setup_data=read_setup_data(setup_data, loaded.machine))
     return loaded
+
+
+def read_setup_data(path: Path, machine: Machine) -> tuple[Range, ...]:
+    """--setup-data FILE: the setup-data-chain helper's output (earlymem.sources.setup_data).
+
+    :raises InputError: for a bad line, or nodes other than those the log itself shows.
+    """
+    try:
+        empty = path.is_file() and path.stat().st_size == 0
+    except OSError:
+        empty = False
+    # an empty file: the helper found no node (boot_params.hdr.setup_data is 0)
+    chain = () if empty else parse_setup_data_chain(read_text_lines(path), str(path))
+    if machine.setup_data and sorted(machine.setup_data) != sorted(chain):
+        shown = ", ".join(f"[mem {r.start:#x}-{r.end - 1:#x}]" for r in machine.setup_data)
+        raise InputError(f"these nodes are not the ones the log shows ({shown}): a file of another boot?", source=str(path))
+    return chain
 
 
 def parse_kernel_at(text: str) -> int:
