@@ -276,11 +276,10 @@ def test_uefi_boots_name_what_is_not_predicted():
         states = {f.name: f.state.value for f in report.families}
         assert states["e820"] == "ok" and states["zones"] == "ok", cap.name
         if cap.name.split("--")[0].endswith("-dbg"):
-            # the EFI map in the log: every family is exact (kexec-tools' EFI segments too), but on
-            # 7.2 (no line shows the stub's setup_data nodes) managed pages, which are bounded
+            # the EFI map in the log: every family is exact (kexec-tools' EFI segments too); on 7.2
+            # (no line shows the stub's setup_data nodes) with the capture's setup_data chain
             open_ = {f for f, st in states.items() if st not in ("ok", "not in this capture")}
-            allowed = {"zoneinfo-managed", "zoneinfo-watermarks"} if cap.name.endswith("--7.2") else set()
-            assert open_ == allowed, (cap.name, {f: states[f] for f in open_})
+            assert not open_, (cap.name, {f: states[f] for f in open_})
             if cap.name.endswith("--7.2"):
                 _check_managed_bounds(report, cap)
         else:
@@ -306,8 +305,9 @@ def test_uefi_boots_name_what_is_not_predicted():
 
 
 def test_uefi_holdout7_matches_and_7_2_stays_inside_its_bounds():
-    """tests/fixtures/holdout7 (committed before it ran): every family exact on 5.10, 6.1 and
-    6.12; on 7.2 managed pages and watermarks are named as not predicted and bounded."""
+    """tests/fixtures/holdout7 (committed before it ran): every family exact on every kernel
+    (7.2 with the capture's setup_data chain); without the chain 7.2's managed pages are
+    named as not predicted and bounded."""
     from earlymem.verification import verify_path
 
     caps = sorted(p for p in (FIXTURES / "holdout7").iterdir() if p.is_dir() and p.name != "died")
@@ -316,9 +316,8 @@ def test_uefi_holdout7_matches_and_7_2_stays_inside_its_bounds():
         report = verify_path(cap)
         states = {f.name: f.state.value for f in report.families}
         open_ = {f for f, st in states.items() if st not in ("ok", "not in this capture")}
-        allowed = {"zoneinfo-managed", "zoneinfo-watermarks"} if cap.name.endswith("--7.2") else set()
-        assert open_ == allowed, (cap.name, {f: states[f] for f in open_})
-        if allowed:
+        assert not open_, (cap.name, {f: states[f] for f in open_})
+        if cap.name.endswith("--7.2"):
             _check_managed_bounds(report, cap)
 
 
@@ -353,7 +352,9 @@ def test_uefi_without_efi_debug_the_crash_region_stays_under_its_ceiling():
 
 
 def _check_managed_bounds(report, cap):
-    """A 7.2 UEFI boot's zones carry a bound (managed_low to managed) that holds the observed count."""
+    """A 7.2 UEFI boot with its setup_data chain: the chain lists nodes, and the model reserves
+    them.  Without the chain (the section taken out, as a plain log is), its zones carry a bound
+    (managed_low to managed) that holds the observed count."""
     import re
 
     from earlymem.kernels import profile_for
@@ -364,7 +365,11 @@ def _check_managed_bounds(report, cap):
 
     c = read_capture(cap)
     first = parse_boot_logs(c.sections["first/dmesg"], str(cap))[0]
-    _, result = predict_capture(c, first, profile_for(parse_version(first.version)))
+    machine, result = predict_capture(c, first, profile_for(parse_version(first.version)))
+    assert machine.setup_data and all(z.managed_low is None for z in result.zones), cap.name
+    del c.sections["first/setup_data"]
+    machine, result = predict_capture(c, first, profile_for(parse_version(first.version)))
+    assert not machine.setup_data, cap.name
     seen = {}
     for line in next(f for f in report.families if f.name == "zoneinfo-managed").expected:
         m = re.match(r"Node (\d+), zone (\w+): managed=(\d+)", line)
