@@ -25,6 +25,8 @@ reason; nothing is printed here.
 
 from __future__ import annotations
 
+import dataclasses
+
 from earlymem.allocators.bootmem import BootmemError
 from earlymem.allocators.memblock import Memblock
 from earlymem.kernels.builds import KernelBuild, build_for, is_series, pinned_build
@@ -41,7 +43,7 @@ from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23
 from earlymem.mm.watermarks import lowmem_reserve, zone_watermarks
 from earlymem.phases.bootmem_era import PGDAT_SIZE_2_6_23, Event, boot_bootmem_era
-from earlymem.phases.crashkernel import CrashCeiling, crash_ceilings, early_crash_lines, predict_crashkernel
+from earlymem.phases.crashkernel import CrashCeiling, crash_ceilings, early_crash_lines, parse_crashkernel, predict_crashkernel
 from earlymem.phases.e820 import E820Report, e820_report, reserve_setup_data
 from earlymem.phases.efi import efi_debug_keeps_boot_services, hidden_pages_by_zone, remove_efi_mmio
 from earlymem.phases.free_area_init import MOVABLE_PARAMS, zone_sizes
@@ -187,9 +189,36 @@ def _e820_lines(report: E820Report) -> list[Line]:
 
 def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
     why = f"the boot after the e820 map is not modelled for {era_name(machine.kernel_version, profile)} ({profile.summary})"
-    missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "node ranges", "Initmem", "crashkernel")]
+    missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "node ranges", "Initmem")]
+    asked = _crash_size_words(machine, profile, report)
+    missing.append(NotPredicted("crashkernel", why + (f"; {asked}" if asked else "")))
     return _result(machine, profile, report, None, e820=_e820_ranges(report.firmware, profile), max_pfn=None,
                    kernel_image=None, lines=tuple(_e820_lines(report)), not_predicted=tuple(missing))
+
+
+def _crash_size_words(machine: Machine, profile: KernelProfile, report: E820Report) -> str | None:
+    """What ``crashkernel=`` asks for on this machine, in words, where only its place is
+    unknown: parse_crashkernel() on memblock_phys_mem_size() (e820's RAM after
+    trim_bios_range(), page-trimmed: phases.numa_init), with the vendor's ``auto``."""
+    if "crashkernel=" not in machine.command_line.text or profile.vendor is None:
+        return None
+    if profile.vendor.auto is not None and profile.vendor.auto.ram != "memblock":
+        return None  # RHEL 6's span-based System RAM: not modelled here
+    user = report.user
+    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
+    ram = early_nodes(table, dataclasses.replace(machine, numa=()), profile, None).memblock.phys_mem_size()
+    req = parse_crashkernel(machine.command_line.text, ram, profile)
+    if req is None or (req.error and not req.warnings):
+        return None
+    where = f"{profile.vendor.distro}, System RAM {ram >> 20} MB as memblock counts it"
+    if req.error or (not req.size and not req.alternatives):
+        return f"the request reserves nothing ({where}): " + " / ".join(req.warnings)
+    what = "crashkernel=auto" if req.auto else "crashkernel="
+    if req.alternatives:
+        sizes = " or ".join(f"{a >> 20} MB" for a in req.alternatives)
+        return (f"{what} asks for {sizes} ({where}; which one depends on a constant of the build that no "
+                f"committed log has settled)")
+    return f"{what} asks for {req.size >> 20} MB ({where})"
 
 
 # -- 5.5 and later -------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from dataclasses import replace
 from earlymem.kernels.profile import (CheckedBoot, CrashRules, E820Rules, EfiRules, KaslrRules, KernelProfile, KexecFileEra, MemmapRules, NumaRules, Pipeline,
                                       StartKernelRules, ZoneRules)
 from earlymem.lib.errors import InputError
+from earlymem.kernels.distro import identify
+from earlymem.kernels.vendors import vendor_profile
 from earlymem.lib.version import KernelVersion, parse_version
 from earlymem.lib.x86_64 import MAX_NUMNODES  # CONFIG_NODES_SHIFT=10 in Debian's amd64 configs
 from earlymem.machine.e820 import E820Type
@@ -616,7 +618,8 @@ def _release(v: KernelVersion) -> str:
 def era_span(profile: KernelProfile) -> tuple[str, str]:
     """``(first, last)`` releases of ``profile``'s era: the newest era ends at
     :data:`NEWEST_KNOWN`, the others the release before the next era's first."""
-    i = PROFILES.index(profile)
+    # (a vendor's profile is its upstream era's with vendor fields added: found by its first release)
+    i = next(i for i, p in enumerate(PROFILES) if p.name == profile.name)
     last = _release(NEWEST_KNOWN) if i == len(PROFILES) - 1 else _release_before(PROFILES[i + 1].first)
     return _release(profile.first), last
 
@@ -680,4 +683,5 @@ def profile_for(version: KernelVersion | str) -> KernelProfile:
             f"kernel {v} is older than any profile earlymem has (oldest: {PROFILES[0].name})",
             field="kernel version",
         )
-    return chosen
+    # a distribution's build (3.10.0-1160.el7.x86_64 ...) adds its vendor's rules
+    return vendor_profile(chosen, identify(v.text))

@@ -19,7 +19,7 @@ from enum import Enum
 from earlymem.lib.version import KernelVersion
 
 __all__ = ["KernelProfile", "CheckedBoot", "KexecFileEra", "Pipeline", "E820Rules", "NumaRules", "CrashRules", "MemmapRules",
-           "StartKernelRules", "ZoneRules"]
+           "StartKernelRules", "ZoneRules", "CrashAuto", "VendorRules"]
 
 
 class Pipeline(str, Enum):
@@ -229,6 +229,57 @@ class KaslrRules:
 
 
 @dataclass(frozen=True)
+class CrashAuto:
+    """A vendor kernel's ``crashkernel=auto`` (upstream has none: its parser says
+    ``crashkernel: memory value expected``).
+
+    Two forms, each with the vendor source it was read in:
+
+    * ``formula`` (RHEL 6 and 7, ``CONFIG_KEXEC_AUTO_RESERVE``): ``arch_default_crash_size()``
+      reserves nothing when System RAM rounded up to 128 MiB is below ``threshold``
+      (the warning ``crashkernel=auto resulted in zero bytes of reserved memory.``),
+      else ``base + roundup((ram - base) / 16384, 1M)`` (2 bits per 4 KiB page for
+      makedumpfile's filtering);
+    * ``ranges`` (RHEL 8.0 on): ``auto`` stands for a built-in range list, matched like
+      ``crashkernel=<list>`` (System RAM rounded up to 128 MiB), after the line
+      ``message``.
+
+    Where a vendor's value differs between builds and the corpus has not settled
+    which build has which, ``bases`` (or ``ranges``) holds every candidate and the
+    size is given as alternatives, never as one guessed number.
+
+    :param ram: what System RAM is: ``memblock`` (``memblock_phys_mem_size()``) or
+        ``span`` (RHEL 6's ``get_total_mem()``: the end of the highest RAM page, holes included).
+    :param rewrite: RHEL 6 rewrites ``auto`` on the command line to ``<size>M@0M``.
+    """
+
+    form: str
+    bases: tuple[int, ...] = ()
+    threshold: int = 2 << 30
+    ranges: tuple[str, ...] = ()
+    message: str = ""
+    ram: str = "memblock"
+    rewrite: bool = False
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VendorRules:
+    """What a distribution's kernel does beyond its upstream line (earlymem.kernels.distro
+    names the distribution from the release string).
+
+    :param distro: the distribution and release, e.g. ``RHEL 7.9``.
+    :param auto: its ``crashkernel=auto``, None if it has none.
+    :param notes: what differs from upstream that earlymem does not model yet, in words.
+    """
+
+    distro: str
+    auto: CrashAuto | None = None
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EfiRules:
     """What a UEFI boot reserves in memblock (earlymem.phases.setup_arch).
 
@@ -299,6 +350,8 @@ class KernelProfile:
     kexec_file: KexecFileEra | None = None
     kaslr: KaslrRules = field(default_factory=KaslrRules)
     efi: EfiRules = field(default_factory=EfiRules)
+    #: a distribution kernel's own rules (None: upstream's)
+    vendor: VendorRules | None = None
     boundary: str = ""
     verified: tuple[CheckedBoot, ...] = ()
 

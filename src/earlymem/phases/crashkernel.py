@@ -57,6 +57,12 @@ class CrashRequest:
     low_size: int | None = None
     warnings: list[str] = field(default_factory=list)
     error: bool = False
+    #: a vendor ``crashkernel=auto`` whose size differs between builds earlymem cannot
+    #: tell apart (profile.vendor.auto lists every candidate): the sizes it may be, in
+    #: increasing order; ``size`` is 0 then, as no one size is known
+    alternatives: tuple[int, ...] = ()
+    #: the request came from the vendor's ``crashkernel=auto``
+    auto: bool = False
 
 
 def _last(cmdline: str, suffix: str | None, suffixes: tuple[str, ...] = SUFFIXES) -> str | None:
@@ -169,6 +175,41 @@ def _parse_suffix(text: str, suffix: str) -> tuple[int | None, str | None]:
     return size, None
 
 
+def auto_formula_size(base: int, system_ram: int, threshold: int) -> int:
+    """RHEL 6/7 ``arch_default_crash_size()``: 0 when System RAM rounded up to 128 MiB is
+    under ``threshold``, else ``base + roundup((ram - base) / 16384, 1M)``."""
+    if -(-system_ram // (128 << 20)) * (128 << 20) < threshold:
+        return 0
+    return base + -(-((system_ram - base) // (1 << 14)) // SZ_1M) * SZ_1M
+
+
+def _parse_auto(auto, system_ram: int, req: CrashRequest, profile: KernelProfile) -> None:
+    """A vendor's ``crashkernel=auto`` (:class:`~earlymem.kernels.profile.CrashAuto`)."""
+    req.auto = True
+    if auto.form == "formula":
+        sizes = sorted({auto_formula_size(b, system_ram, auto.threshold) for b in auto.bases})
+        if sizes == [0]:
+            req.warnings.append("crashkernel=auto resulted in zero bytes of reserved memory.")
+            req.error = True
+            return
+        sizes = [x for x in sizes if x]  # (a base cannot change whether the threshold is met)
+    else:
+        req.warnings.append(auto.message)
+        sizes = []
+        for table in auto.ranges:
+            sub = CrashRequest()
+            _parse_ranges(table, system_ram, sub, profile)
+            sizes.append(sub.size)
+        sizes = sorted(set(sizes))
+        if sizes == [0]:
+            req.warnings.append("crashkernel size resulted in zero bytes")
+            return
+    if len(sizes) == 1:
+        req.size = sizes[0]
+    else:
+        req.alternatives = tuple(sizes)
+
+
 def parse_crashkernel(cmdline: str, system_ram: int, profile: KernelProfile) -> CrashRequest | None:
     """Parse the command line's ``crashkernel=`` as the era's kernel does.
 
@@ -197,6 +238,10 @@ def parse_crashkernel(cmdline: str, system_ram: int, profile: KernelProfile) -> 
                 req.error = True
                 return req
             req.low_size = lsize
+        return req
+    auto = profile.vendor.auto if profile.vendor is not None else None
+    if auto is not None and text.startswith("auto"):
+        _parse_auto(auto, system_ram, req, profile)
         return req
     token = text.split(" ", 1)[0]
     if ":" in token:

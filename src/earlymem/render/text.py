@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from earlymem.kernels.eras import era_span, rules_label
+from earlymem.kernels.vendors import known_vendor_rules
 from earlymem.lib.ranges import Range
 from earlymem.lib.units import format_size
 from earlymem.mm.buddy import buddyinfo_line
@@ -50,6 +51,22 @@ def profiles_text(profiles) -> list[str]:
             out += [f"{'':<15}   verified: {c.how}" for c in p.verified]
         else:
             out.append(f"{'':<15}   verified: no real boot of this era was checked")
+    out += ["", "Vendor rules (added to the upstream era's profile when the release string names the distribution;",
+            "earlymem.kernels.distro, earlymem.kernels.vendors):"]
+    for _, _, releases, v in known_vendor_rules():
+        out.append(f"{v.distro:<15} {releases}")
+        a = v.auto
+        if a is None:
+            out.append(f"{'':<15}   crashkernel=auto: none (the upstream parser rejects it)")
+        elif a.form == "formula":
+            bases = " or ".join(f"{b >> 20}M" for b in a.bases)
+            out.append(f"{'':<15}   crashkernel=auto: {bases} + 1M per 16G of System RAM above it (rounded up), "
+                       f"nothing under {a.threshold >> 30}G" + ("; System RAM is the span to the highest RAM page" if a.ram == "span" else ""))
+        else:
+            out.append(f"{'':<15}   crashkernel=auto: the built-in list " + " or ".join(a.ranges)
+                       + " (System RAM rounded up to 128M)")
+        out += [f"{'':<15}   source: {src}" for src in v.sources]
+        out += [f"{'':<15}   not modelled: {n}" for n in v.notes]
     return out
 
 
@@ -64,7 +81,8 @@ def profiles_json(profiles) -> dict:
         data["e820"]["labels"] = {str(k): v for k, v in p.e820.labels.items()}
         data["kaslr"]["since"] = str(p.kaslr.since) if p.kaslr.since is not None else None
         out.append(data)
-    return {"schema": SCHEMAS["profiles"], "profiles": out}
+    vendors = [{"family": f, "major": m, "releases": r, "rules": to_json_value(v)} for f, m, r, v in known_vendor_rules()]
+    return {"schema": SCHEMAS["profiles"], "profiles": out, "vendors": vendors}
 
 
 # -- e820 ----------------------------------------------------------------------------------

@@ -1,0 +1,103 @@
+"""Distribution kernels' own rules, as profile fields (:class:`~earlymem.kernels.profile.VendorRules`).
+
+:func:`vendor_profile` adds them to the upstream era's profile of a release that
+:func:`earlymem.kernels.distro.identify` recognises; model code reads the fields and
+never asks which vendor it is.  Each rule names the vendor source it was read in.
+Where sources disagree and no committed log has settled which build does what, the
+rule keeps every candidate (``CrashAuto.bases`` / ``ranges``) and predictions give
+the alternatives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from earlymem.kernels.distro import Distro, identify
+from earlymem.kernels.profile import CrashAuto, KernelProfile, VendorRules
+
+__all__ = ["vendor_rules", "vendor_profile", "RHEL8_AUTO_EARLY", "RHEL8_AUTO_LATER"]
+
+M = 1 << 20
+
+_RH6_SRC = ("seyko2/openvz_rhel6_kernel_mirror@3ef24bc8 and @967e98ba (RHEL 6.5/6.6 base): kernel/kexec.c "
+            "parse_crashkernel() 'auto' -> KEXEC_AUTO_RESERVED_SIZE (128M) + roundup((ram - 128M) / 16384, 1M), "
+            "nothing below 2G; the command line rewritten to '%luM@%luM'",
+            "seyko2/openvz_rhel6_kernel_mirror@9202124d and @901de73b (2.6.32-573, RHEL 6.7 base): "
+            "KEXEC_AUTO_RESERVED_SIZE (1ULL<<27)+(16ULL<<20) = 144M and arch_crash_auto_scale() "
+            "[stock RHEL 6.7+ unconfirmed: an OpenVZ tree]",
+            "RHEL 6 Deployment Guide 31.2.3: crashkernel=auto reserves only with 2 GB or more (x86)")
+_RH7_SRC = ("halfline/rhel7@2a42fe79:kernel/crash_core.c arch_default_crash_size(): nothing when "
+            "roundup(ram, 128M) < KEXEC_AUTO_THRESHOLD (2G), else KEXEC_AUTO_RESERVED_SIZE + "
+            "roundup((ram - KEXEC_AUTO_RESERVED_SIZE) / 16384, 1M); 'crashkernel=auto resulted in zero bytes of "
+            "reserved memory.'",
+            "halfline/rhel7@fc3d2c3c:include/asm-generic/kexec.h: KEXEC_AUTO_RESERVED_SIZE 128M",
+            "OpenVZ/vzkernel@4faef332:include/asm-generic/kexec.h (RHEL 7 based): (1ULL<<27)+(1ULL<<25) = 160M; "
+            "the RHEL 7 Kernel Crash Dump Guide: '160 MB + 2 bits for every 4 KB of RAM'")
+#: RHEL 8.0's built-in table (lulu-github-name/linuxtmp@88ad45d0:kernel/crash_core.c, x86_64)
+RHEL8_AUTO_EARLY = "1G-64G:160M,64G-1T:256M,1T-:512M"
+#: the later RHEL 8 table (P. Tesarik, "What's Wrong with crashkernel=auto", 2022; RHEL 8 "Supported kdump
+#: configurations and targets"; kdump-utils' default before commit 34d27c4)
+RHEL8_AUTO_LATER = "1G-4G:160M,4G-64G:192M,64G-1T:256M,1T-:512M"
+_RH8_SRC = ("lulu-github-name/linuxtmp@88ad45d0:kernel/crash_core.c (RHEL 8 tree): 'auto' -> "
+            f"'{RHEL8_AUTO_EARLY}' on x86_64, pr_info 'Using crashkernel=auto, the size chosen is a best effort "
+            "estimation.'; parse_crashkernel_mem() matches roundup(ram, 128M)",
+            f"P. Tesarik, 'What's Wrong with crashkernel=auto' (2022-01-27) and the RHEL 8 kdump guide: '{RHEL8_AUTO_LATER}' "
+            "[the 8.x minor that switched tables is unconfirmed]")
+
+
+def vendor_rules(distro: Distro) -> VendorRules | None:
+    """The rules of ``distro``'s kernel that upstream's lack; None when earlymem knows none."""
+    if distro.family == "rhel" and distro.major == "6":
+        bases = (128 * M,) if distro.build is not None and distro.build < 573 else (144 * M, 128 * M)
+        return VendorRules(
+            distro.label,
+            CrashAuto("formula", bases=bases, ram="span", rewrite=True, sources=_RH6_SRC),
+            sources=_RH6_SRC,
+            notes=("RHEL 6.7-based trees scale an auto size down until it fits below 896M (arch_crash_auto_scale()): "
+                   "not modelled",) if len(bases) > 1 else (),
+        )
+    if distro.family == "rhel" and distro.major == "7":
+        return VendorRules(distro.label, CrashAuto("formula", bases=(160 * M, 128 * M), sources=_RH7_SRC), sources=_RH7_SRC)
+    if distro.family == "rhel" and distro.major == "8":
+        return VendorRules(
+            distro.label,
+            CrashAuto("ranges", ranges=(RHEL8_AUTO_EARLY, RHEL8_AUTO_LATER),
+                      message="Using crashkernel=auto, the size chosen is a best effort estimation.", sources=_RH8_SRC),
+            sources=_RH8_SRC,
+        )
+    if distro.family == "rhel" and distro.major in ("9", "10"):
+        return VendorRules(distro.label, None, sources=(
+            "no kernel 'auto' from RHEL 9 (the upstream parser: 'crashkernel: memory value expected'); kdumpctl "
+            "writes the value on the command line (docs/vendor-crashkernel.md)",))
+    return None
+
+
+def vendor_profile(profile: KernelProfile, distro: Distro | None) -> KernelProfile:
+    """``profile`` with ``distro``'s rules added (unchanged when there are none)."""
+    rules = vendor_rules(distro) if distro is not None else None
+    if rules is None:
+        return profile
+    crash = profile.crash
+    if rules.auto is not None and rules.auto.form == "ranges":
+        # the vendor's parse_crashkernel_mem() rounds System RAM up to 128 MiB (the same tree)
+        crash = dataclasses.replace(crash, range_rounds_128m=True)
+    return dataclasses.replace(profile, vendor=rules, crash=crash)
+
+
+#: every vendor rule set earlymem knows: (family, major, the release strings that name it, a build of it)
+KNOWN: tuple[tuple[str, str, str, str], ...] = (
+    ("rhel", "6", "2.6.32-N...el6 (RHEL 6, CentOS 6, Scientific Linux 6, Oracle Linux 6's RHCK)", "2.6.32-754.el6.x86_64"),
+    ("rhel", "7", "3.10.0-N...el7 (RHEL 7, CentOS 7, Oracle Linux 7's RHCK)", "3.10.0-1160.el7.x86_64"),
+    ("rhel", "8", "4.18.0-N...el8 (RHEL 8, CentOS 8, Rocky 8, Alma 8, Oracle Linux 8's RHCK)", "4.18.0-305.el8.x86_64"),
+    ("rhel", "9", "5.14.0-N...el9 (RHEL 9, CentOS Stream 9, Rocky 9, Alma 9)", "5.14.0-70.el9.x86_64"),
+)
+
+
+def known_vendor_rules() -> list[tuple[str, str, str, VendorRules]]:
+    """``(family, major, releases, rules)`` for each rule set, with the rules of a
+    representative build (the build only picks between candidates)."""
+    out = []
+    for family, major, releases, example in KNOWN:
+        rules = vendor_rules(identify(example))
+        out.append((family, major, releases, dataclasses.replace(rules, distro=f"{identify(example).label.split()[0]} {major}")))
+    return out
