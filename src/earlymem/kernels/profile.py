@@ -250,7 +250,9 @@ class CrashAuto:
 
     :param ram: what System RAM is: ``memblock`` (``memblock_phys_mem_size()``) or
         ``span`` (RHEL 6's ``get_total_mem()``: the end of the highest RAM page, holes included).
-    :param rewrite: RHEL 6 rewrites ``auto`` on the command line to ``<size>M@0M``.
+    :param rewrite: how RHEL 6 rewrites ``auto`` on the command line: ``zero``
+        (``<size>M@0M``), ``found`` (``<size>M@<base>M``, the base it found), ``either``
+        (builds between those the logs show), or ``""`` (no rewrite).
     """
 
     form: str
@@ -259,7 +261,7 @@ class CrashAuto:
     ranges: tuple[str, ...] = ()
     message: str = ""
     ram: str = "memblock"
-    rewrite: bool = False
+    rewrite: str = ""
     sources: tuple[str, ...] = ()
 
 
@@ -277,6 +279,8 @@ class VendorRules:
     auto: CrashAuto | None = None
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    #: the e820 map's header prefix where a backport changed upstream's (None: upstream's)
+    e820_header_prefix: str | None = None
 
 
 @dataclass(frozen=True)

@@ -45,25 +45,48 @@ _RH8_SRC = ("lulu-github-name/linuxtmp@88ad45d0:kernel/crash_core.c (RHEL 8 tree
             "[the 8.x minor that switched tables is unconfirmed]")
 
 
+#: public logs that settled a candidate (tests/fixtures/public/enterprise)
+_LOGS_RH6 = ("public logs (tests/fixtures/public/enterprise): 2.6.32-504 (RHEL 6.6) and 2.6.32-754 (RHEL 6.10) "
+             "reserve 128M + 1M per 16G for crashkernel=auto (130MB at 16896MB and 25087MB, 161MB at 526336MB): "
+             "R = 128M in stock builds; 6.6 rewrites auto to '<size>M@0M', 6.10 to '<size>M@<base found>M'")
+_LOGS_RH7 = ("public logs (tests/fixtures/public/enterprise): 3.10.0-514 (7.3), -862 (7.5), -1127 (7.8) and -1160 (7.9) "
+             "reserve 160M + 1M per 16G (162MB at 24563MB and 32598MB, 164MB at 64701MB and 65525MB): R = 160M from 7.3")
+_LOGS_RH8 = ("public log (tests/fixtures/public/enterprise): 4.18.0-348 (8.5) reserves 192MB at 6131MB: the later table "
+             "from 8.5 (4.18.0-193, 8.2, reserves 256MB at 130850MB, where both tables agree)")
+_LOGS_RH8_E820 = ("public logs (tests/fixtures/public/enterprise): 4.18.0-193 (8.2) and 4.18.0-348 (8.5) print "
+                  "'BIOS-provided physical RAM map:' without upstream 4.18's 'e820: ' prefix (the 4.19 wording, backported)")
+
+
 def vendor_rules(distro: Distro) -> VendorRules | None:
     """The rules of ``distro``'s kernel that upstream's lack; None when earlymem knows none."""
+    build = distro.build
     if distro.family == "rhel" and distro.major == "6":
-        bases = (128 * M,) if distro.build is not None and distro.build < 573 else (144 * M, 128 * M)
+        # 128M where a public log shows it (6.6, 6.10); the 144M of an OpenVZ 6.7-based tree stays a
+        # candidate for the builds in between that no log shows
+        settled = build is not None and (build <= 504 or build >= 754)
+        bases = (128 * M,) if settled else (128 * M, 144 * M)
         return VendorRules(
             distro.label,
-            CrashAuto("formula", bases=bases, ram="span", rewrite=True, sources=_RH6_SRC),
-            sources=_RH6_SRC,
-            notes=("RHEL 6.7-based trees scale an auto size down until it fits below 896M (arch_crash_auto_scale()): "
-                   "not modelled",) if len(bases) > 1 else (),
+            # the rewrite: '130M@0M' on 2.6.32-504 (6.6), '130M@48M' (the base found) on 2.6.32-754 (6.10)
+            CrashAuto("formula", bases=bases, ram="span", sources=_RH6_SRC + (_LOGS_RH6,),
+                      rewrite="zero" if build is not None and build <= 504 else "found" if build is not None and build >= 754
+                      else "either"),
+            sources=_RH6_SRC + (_LOGS_RH6,),
+            notes=("RHEL 6.7-based OpenVZ trees scale an auto size down until it fits below 896M "
+                   "(arch_crash_auto_scale()): not modelled",) if not settled else (),
         )
     if distro.family == "rhel" and distro.major == "7":
-        return VendorRules(distro.label, CrashAuto("formula", bases=(160 * M, 128 * M), sources=_RH7_SRC), sources=_RH7_SRC)
+        bases = (160 * M,) if build is not None and build >= 514 else (160 * M, 128 * M)
+        return VendorRules(distro.label, CrashAuto("formula", bases=bases, sources=_RH7_SRC + (_LOGS_RH7,)),
+                           sources=_RH7_SRC + (_LOGS_RH7,))
     if distro.family == "rhel" and distro.major == "8":
+        ranges = (RHEL8_AUTO_LATER,) if build is not None and build >= 348 else (RHEL8_AUTO_EARLY, RHEL8_AUTO_LATER)
         return VendorRules(
             distro.label,
-            CrashAuto("ranges", ranges=(RHEL8_AUTO_EARLY, RHEL8_AUTO_LATER),
-                      message="Using crashkernel=auto, the size chosen is a best effort estimation.", sources=_RH8_SRC),
-            sources=_RH8_SRC,
+            CrashAuto("ranges", ranges=ranges,
+                      message="Using crashkernel=auto, the size chosen is a best effort estimation.", sources=_RH8_SRC + (_LOGS_RH8,)),
+            sources=_RH8_SRC + (_LOGS_RH8, _LOGS_RH8_E820),
+            e820_header_prefix="",
         )
     if distro.family == "rhel" and distro.major in ("9", "10"):
         return VendorRules(distro.label, None, sources=(
@@ -81,7 +104,10 @@ def vendor_profile(profile: KernelProfile, distro: Distro | None) -> KernelProfi
     if rules.auto is not None and rules.auto.form == "ranges":
         # the vendor's parse_crashkernel_mem() rounds System RAM up to 128 MiB (the same tree)
         crash = dataclasses.replace(crash, range_rounds_128m=True)
-    return dataclasses.replace(profile, vendor=rules, crash=crash)
+    e820 = profile.e820
+    if rules.e820_header_prefix is not None:
+        e820 = dataclasses.replace(e820, header_prefix=rules.e820_header_prefix)
+    return dataclasses.replace(profile, vendor=rules, crash=crash, e820=e820)
 
 
 #: every vendor rule set earlymem knows: (family, major, the release strings that name it, a build of it)
