@@ -48,17 +48,36 @@ def test_the_release_names_rhel_and_the_e820_map_is_byte_identical(path):
     assert [t for f, t in report.lines() if f == "e820"] == [block.header] + [ln.text for ln in block.lines]
 
 
-MEMBLOCK_ERAS = [p for p in LOGS if re.search(r"-(3\.10|4\.18)\.", p.stem)]
+MEMBLOCK_ERAS = [p for p in LOGS if re.search(r"-(3\.10|4\.18|5\.14)\.", p.stem)]
 
 
 @pytest.mark.parametrize("path", MEMBLOCK_ERAS, ids=lambda p: p.stem)
-def test_crashkernel_size_and_system_ram_match_the_log(path):
-    """3.10 and 4.18: memblock_phys_mem_size() from the e820 map, and the size the vendor's
-    rule asks for, equal the log's; where the region goes is not predicted yet."""
+def test_crashkernel_lines_match_or_are_named_and_never_wrong(path):
+    """3.10, 4.18 and 5.14: the crashkernel lines, predicted from the e820 map, the RAMDISK and
+    BRK lines and (RHEL 7) the EFI map, equal the log's; where the outcome is not predicted, the
+    reason names what is missing, and the size and System RAM it gives equal the log's."""
+    from earlymem.verification import verify_path
+
     log = read_boot_logs(path)[0]
-    size, _, ram = _reserving(path)
-    why = boot(machine_from_boot_log(log), profile_for(log.version)).why_not("crashkernel")
-    assert f"asks for {size} MB (" in why and f"System RAM {ram} MB as memblock counts it" in why, why
+    size, at, ram = _reserving(path)
+    crash = next(f for f in verify_path(path).families if f.name == "crashkernel")
+    assert not crash.wrong
+    result = boot(machine_from_boot_log(log), profile_for(log.version))
+    if crash.state.value == "ok":
+        assert f"Reserving {size}MB of memory at {at}MB for crashkernel (System RAM: {ram}MB)" in crash.expected
+        return
+    why = result.why_not("crashkernel")
+    assert why and (f"asks for {size} MB (" in why or f"the size is one of" in why), why
+    if f"asks for {size} MB (" in why:
+        assert f"System RAM {ram} MB as memblock counts it" in why, why
+
+
+def test_the_crashkernel_figures_of_the_readme():
+    """How many of these logs have their crashkernel lines predicted exactly (and none wrong)."""
+    from earlymem.verification import verify_path
+
+    states = [next(f for f in verify_path(p).families if f.name == "crashkernel").state.value for p in LOGS]
+    assert "DIFFERS" not in states and states.count("ok") >= 11
 
 
 RHEL6 = [p for p in LOGS if ".el6" in p.stem]
@@ -77,3 +96,27 @@ def test_rhel6_auto_size_and_rewrite(path):
     kernel_cmdline = next(message_text(ln) for ln in read_text_lines(path) if "Kernel command line:" in ln)
     assert f"crashkernel={size}M@{base if auto.rewrite == 'found' else 0}M" in kernel_cmdline.split()
     assert "crashkernel=auto" in (log.command_line or "")
+
+
+def test_old_efi_map_lines_and_brk_lines_are_read_and_bad_ones_named(tmp_path):
+    """RHEL 7's print_efi_memmap() format (numeric type, exclusive end) and the BRK lines."""
+    from earlymem.lib.errors import InputError
+    from earlymem.lib.ranges import Range
+
+    head = ("[    0.000000] Linux version 3.10.0-1160.el7.x86_64 (x) #1 SMP\n"
+            "[    0.000000] Command line: ro crashkernel=auto\n"
+            "[    0.000000] e820: BIOS-provided physical RAM map:\n"
+            "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000003fffffff] usable\n"
+            "[    0.000000] efi: EFI v2.40 by EDK II\n")
+    good = "[    0.000000] efi: mem05: type=4, attr=0xf, range=[0x0000000000100000-0x0000000000800000) (7MB)\n"
+    brk = "[    0.000000] BRK [0x01fa3000, 0x01fa3fff] PGTABLE\n"
+    log = tmp_path / "boot.log"
+    log.write_text(head + good + brk)
+    m = machine_from_boot_log(read_boot_logs(log)[0])
+    assert m.efi_map == (("Boot Data", "attr=0xf", Range(0x100000, 0x800000)),) and m.brk_pages == (0x1FA3000,)
+    for bad, why in ((good.replace("type=4", "type=99"), "unknown EFI memory type 99"),
+                     (good.replace("0x0000000000100000-0x0000000000800000", "0x0000000000800000-0x0000000000100000"), "before it starts")):
+        log.write_text(head + bad)
+        with pytest.raises(InputError, match=why) as exc:
+            read_boot_logs(log)
+        assert exc.value.line == 6

@@ -18,9 +18,9 @@ SRC = Path(__file__).parents[1] / "src" / "earlymem"
 LAYERS = ["lib", "machine", "allocators", "kernels", "sources", "phases", "mm", "result", "pipeline", "kaslr", "kexec", "render",
           "scenario", "verification", "oracle", "__init__", "cli", "__main__"]
 #: phases in the order the kernel runs them (arch/x86/kernel/setup.c setup_arch(),
-#: init/main.c start_kernel() and kernel_init()); the two old eras' own boots beside them
+#: init/main.c start_kernel() and kernel_init()); the two old eras' own boots and the middle eras' crash search beside them
 PHASES = ["kaslr", "e820_print_table", "e820", "image", "efi", "numa_init", "setup_arch", "crashkernel", "paging_init", "free_area_init", "start_kernel",
-          "kernel_init", "bootmem_era", "memblock_2_6_37"]
+          "kernel_init", "bootmem_era", "memblock_2_6_37", "crashkernel_middle"]
 
 
 def _modules() -> dict[str, Path]:

@@ -43,7 +43,7 @@ from earlymem.mm.ledger import Ledger
 from earlymem.mm.page_alloc import STRUCT_PAGE_2_6_23
 from earlymem.mm.watermarks import lowmem_reserve, zone_watermarks
 from earlymem.phases.bootmem_era import PGDAT_SIZE_2_6_23, Event, boot_bootmem_era
-from earlymem.phases.crashkernel import CrashCeiling, crash_ceilings, early_crash_lines, parse_crashkernel, predict_crashkernel
+from earlymem.phases.crashkernel import CrashCeiling, CrashPrediction, crash_ceilings, early_crash_lines, parse_crashkernel, predict_crashkernel
 from earlymem.phases.e820 import E820Report, e820_report, reserve_setup_data
 from earlymem.phases.efi import efi_debug_keeps_boot_services, hidden_pages_by_zone, remove_efi_mmio
 from earlymem.phases.free_area_init import MOVABLE_PARAMS, zone_sizes
@@ -55,6 +55,7 @@ from earlymem.phases.kernel_init import (
     pages_by_zone,
 )
 from earlymem.phases.memblock_2_6_37 import boot_2_6_37
+from earlymem.phases.crashkernel_middle import middle_crashkernel
 from earlymem.phases.numa_init import early_nodes
 from earlymem.phases.paging_init import iomem_resources, late_node_data, possible_cpus
 from earlymem.phases.setup_arch import known_early_reservations, setup_allocations
@@ -190,10 +191,30 @@ def _e820_lines(report: E820Report) -> list[Line]:
 def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
     why = f"the boot after the e820 map is not modelled for {era_name(machine.kernel_version, profile)} ({profile.summary})"
     missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "node ranges", "Initmem")]
+    lines = _e820_lines(report)
+    crash = _middle_crash(machine, profile, report) if profile.crash.windows or profile.vendor is not None else None
+    if crash is not None and crash.why is None:
+        lines += [Line("crashkernel", t, "reserve_crashkernel") for t in crash.lines]
+        regions = (CrashRegion(crash.region.start, crash.region.end),) if crash.region is not None else ()
+        return _result(machine, profile, report, None, e820=_e820_ranges(report.firmware, profile), max_pfn=None,
+                       kernel_image=None, lines=tuple(lines), not_predicted=tuple(missing), crash=regions, crash_predicted=True)
     asked = _crash_size_words(machine, profile, report)
-    missing.append(NotPredicted("crashkernel", why + (f"; {asked}" if asked else "")))
+    reason = why
+    if crash is not None and crash.why is not None:
+        reason = f"{crash.why} ({era_name(machine.kernel_version, profile)}: the crash search from the e820 map)"
+    missing.append(NotPredicted("crashkernel", reason + (f"; {asked}" if asked else "")))
     return _result(machine, profile, report, None, e820=_e820_ranges(report.firmware, profile), max_pfn=None,
-                   kernel_image=None, lines=tuple(_e820_lines(report)), not_predicted=tuple(missing))
+                   kernel_image=None, lines=tuple(lines), not_predicted=tuple(missing))
+
+
+def _middle_crash(machine: Machine, profile: KernelProfile, report: E820Report):
+    """earlymem.phases.crashkernel_middle on the kernel's e820 table (None: no crashkernel=)."""
+    if "crashkernel=" not in machine.command_line.text:
+        return None
+    user = report.user
+    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
+    mb = early_nodes(table, dataclasses.replace(machine, numa=()), profile, None).memblock
+    return middle_crashkernel(machine, profile, mb)
 
 
 def _crash_size_words(machine: Machine, profile: KernelProfile, report: E820Report) -> str | None:
@@ -263,18 +284,31 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
     allocations: list[Allocation] = []
     crash_at = 0
     ceilings: list[CrashCeiling] = []
+    middle = None
+    if placed is None and build is None and profile.crash.windows and not profile.crash.generic:
+        # no build known (a distribution's kernel): the crash search from the e820 map and the
+        # places the log states, as for the middle eras (earlymem.phases.crashkernel_middle)
+        middle = _middle_crash(machine, profile, report)
     if placed is None:
-        if machine.efi_boot is not None and machine.efi_map is None and build is not None:
-            # the crash region is bounded: unseen reservations only push it lower, or out
-            known_early_reservations(nodes.memblock, machine, profile, build, [])
-            ceilings = crash_ceilings(machine, profile, nodes.memblock)
-        if ceilings:
-            why_crash = why + "; " + "; ".join(
-                (f"{c.size >> 20} MiB at [mem {c.highest:#010x}-{c.highest + c.size - 1:#010x}] or lower" if c.highest is not None
-                 else f"nothing free for {c.size >> 20} MiB") + f" in [{c.lo:#x}, {c.hi:#x})" for c in ceilings)
-            missing += [NotPredicted(f, why_crash if f == "crashkernel" else why) for f in IMAGE_FAMILIES]
+        if middle is not None and middle.why is None:
+            crash = CrashPrediction(lines=list(middle.lines), regions=[middle.region] if middle.region else [])
+            lines += [Line("crashkernel", t, "reserve_crashkernel") for t in crash.lines]
+            missing += [NotPredicted(f, why) for f in IMAGE_FAMILIES if f != "crashkernel"]
+        elif middle is not None:
+            why_middle = f"{why}; from the e820 map alone: {middle.why}"
+            missing += [NotPredicted(f, why_middle if f == "crashkernel" else why) for f in IMAGE_FAMILIES]
         else:
-            missing += [NotPredicted(f, why) for f in IMAGE_FAMILIES]
+            if machine.efi_boot is not None and machine.efi_map is None and build is not None:
+                # the crash region is bounded: unseen reservations only push it lower, or out
+                known_early_reservations(nodes.memblock, machine, profile, build, [])
+                ceilings = crash_ceilings(machine, profile, nodes.memblock)
+            if ceilings:
+                why_crash = why + "; " + "; ".join(
+                    (f"{c.size >> 20} MiB at [mem {c.highest:#010x}-{c.highest + c.size - 1:#010x}] or lower" if c.highest is not None
+                     else f"nothing free for {c.size >> 20} MiB") + f" in [{c.lo:#x}, {c.hi:#x})" for c in ceilings)
+                missing += [NotPredicted(f, why_crash if f == "crashkernel" else why) for f in IMAGE_FAMILIES]
+            else:
+                missing += [NotPredicted(f, why) for f in IMAGE_FAMILIES]
     else:
         try:
             setup = setup_allocations(nodes, machine, profile, placed, build)

@@ -211,6 +211,10 @@ _P_3_5 = _era(
     e820__memparse_suffixes="KMGTPE",
     e820__memmap_comma_list=True,
     e820__full_message="e820: too many entries; ignoring [mem {start:#010x}-{last:#010x}]",
+    # reserve_crashkernel(): CRASH_ADDR_LOW_MAX = 896 MiB on x86_64 without ",high"
+    # (0x88888888/linux-4.19-comments@0c8fdfc7:arch/x86/kernel/setup.c, v4.19; the 896M
+    # "old kexec-tools" limit dates from before 3.5 [release of the v3.9 rework unverified])
+    crash__windows=(896 << 20,),
     sources=(
         "Bjorn Helgaas, 'x86: print e820 physical addresses consistently with other parts of "
         "kernel' (2012, v3.5 [release unverified; a public 3.6.0-rc1 log already prints '[mem ...]']): printk(KERN_INFO \"%s: [mem %#018Lx-%#018Lx] \")",
@@ -262,8 +266,20 @@ _P_4_19 = _era(
     ),
 )
 
-_P_5_5 = _era(
+_P_5_2 = _era(
     _P_4_19,
+    name="5.2",
+    boundary="commits 9ca5c8e632ce 'x86/kdump: Have crashkernel=X reserve under 4G by default' and "
+             "b9ac3849af41 'x86/kdump: Fall back to reserve high crashkernel memory' (v5.2)",
+    first=KernelVersion(5, 2, 0),
+    summary="crashkernel=X searched below 4 GiB first, then up to MAXMEM (before: below 896 MiB only)",
+    crash__windows=(4 << 30, 1 << 46),
+    sources=("commits 9ca5c8e632ce and b9ac3849af41 (v5.2): reserve_crashkernel() tries [CRASH_ALIGN, CRASH_ADDR_LOW_MAX = 4G) "
+             "then [CRASH_ALIGN, CRASH_ADDR_HIGH_MAX = MAXMEM)",),
+)
+
+_P_5_5 = _era(
+    _P_5_2,
     name="5.5",
     boundary="commit 262b45ae3ab4 'x86/efi: EFI soft reservation to E820 enumeration' (v5.5)",
     verified=(_qemu("5.10.223", "5.10.0-32-amd64"),),
@@ -575,6 +591,7 @@ PROFILES: tuple[KernelProfile, ...] = (
     _P_4_1,
     _P_4_16,
     _P_4_19,
+    _P_5_2,
     _P_5_5,
     _P_5_12,
     _P_5_13,

@@ -118,7 +118,10 @@ class CrashRules:
     #: arch/x86/kernel/crash.c crash_reserve_low_1M(): with any crashkernel=,
     #: reserve [0, 1M) and print "kexec: Reserving the low 1M of memory for
     #: crashkernel" (until v5.13 reserved the first 1M unconditionally).
-    low_1m_message: bool = False
+    low_1m_message: bool | None = False
+    #: the middle eras' crash search (earlymem.phases.crashkernel_middle): the limits of
+    #: the windows [CRASH_ALIGN, limit) tried top-down in turn; empty: not modelled here
+    windows: tuple[int, ...] = ()
     #: kernel/crash_reserve.c reserve_crashkernel_generic() and its messages
     #: ("crashkernel reserved: ..."), instead of x86's own reserve_crashkernel().
     generic: bool = False
@@ -281,6 +284,11 @@ class VendorRules:
     notes: tuple[str, ...] = ()
     #: the e820 map's header prefix where a backport changed upstream's (None: upstream's)
     e820_header_prefix: str | None = None
+    #: the crash search's windows where the vendor's differ from upstream's (None: upstream's)
+    crash_windows: tuple[int, ...] | None = None
+    #: whether the build prints "kexec: Reserving the low 1M of memory for crashkernel":
+    #: "upstream" (the era's rule), "yes", "no" or "unknown"
+    low_1m: str = "upstream"
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,13 @@ _LOGS_RH6 = ("public logs (tests/fixtures/public/enterprise): 2.6.32-504 (RHEL 6
              "R = 128M in stock builds; 6.6 rewrites auto to '<size>M@0M', 6.10 to '<size>M@<base found>M'")
 _LOGS_RH7 = ("public logs (tests/fixtures/public/enterprise): 3.10.0-514 (7.3), -862 (7.5), -1127 (7.8) and -1160 (7.9) "
              "reserve 160M + 1M per 16G (162MB at 24563MB and 32598MB, 164MB at 64701MB and 65525MB): R = 160M from 7.3")
-_LOGS_RH8 = ("public log (tests/fixtures/public/enterprise): 4.18.0-348 (8.5) reserves 192MB at 6131MB: the later table "
-             "from 8.5 (4.18.0-193, 8.2, reserves 256MB at 130850MB, where both tables agree)")
+_LOGS_RH8 = ("public logs (tests/fixtures/public/enterprise): 4.18.0-147 (8.1) reserves 160MB at 8172MB: the early table; "
+             "4.18.0-348 (8.5) reserves 192MB at 6131MB: the later table (8.2 and 8.4 reserve where both tables agree)")
+_RH7_WINDOWS = ("halfline/rhel7@01c375b2:arch/x86/kernel/setup.c reserve_crashkernel(): [16M, 896M), then [16M, 4G), then "
+                "[16M, MAXMEM), top-down, 16M aligned; no 'kexec: Reserving the low 1M' line (none in the public 3.10 logs)")
+_RH8_WINDOWS = ("lulu-github-name/linuxtmp@013c2b46:arch/x86/kernel/setup.c (RHEL 8 tree): the v5.2 rule, [16M, 4G) then "
+                "[16M, MAXMEM); the public 4.18.0-193 (8.2) log reserves at 1392MB, above 896M; 'kexec: Reserving the low 1M "
+                "of memory for crashkernel' on 4.18.0-193 and -301, not on 4.18.0-348 and later (the 5.13 removal, backported)")
 _LOGS_RH8_E820 = ("public logs (tests/fixtures/public/enterprise): 4.18.0-193 (8.2) and 4.18.0-348 (8.5) print "
                   "'BIOS-provided physical RAM map:' without upstream 4.18's 'e820: ' prefix (the 4.19 wording, backported)")
 
@@ -78,15 +83,22 @@ def vendor_rules(distro: Distro) -> VendorRules | None:
     if distro.family == "rhel" and distro.major == "7":
         bases = (160 * M,) if build is not None and build >= 514 else (160 * M, 128 * M)
         return VendorRules(distro.label, CrashAuto("formula", bases=bases, sources=_RH7_SRC + (_LOGS_RH7,)),
-                           sources=_RH7_SRC + (_LOGS_RH7,))
+                           sources=_RH7_SRC + (_LOGS_RH7, _RH7_WINDOWS),
+                           # halfline/rhel7@01c375b2:arch/x86/kernel/setup.c reserve_crashkernel(): 896M, then 4G, then MAXMEM
+                           crash_windows=(896 * M, 4 << 30, 1 << 46), low_1m="no")
     if distro.family == "rhel" and distro.major == "8":
-        ranges = (RHEL8_AUTO_LATER,) if build is not None and build >= 348 else (RHEL8_AUTO_EARLY, RHEL8_AUTO_LATER)
+        ranges = ((RHEL8_AUTO_LATER,) if build is not None and build >= 348 else
+                  (RHEL8_AUTO_EARLY,) if build is not None and build <= 147 else (RHEL8_AUTO_EARLY, RHEL8_AUTO_LATER))
         return VendorRules(
             distro.label,
             CrashAuto("ranges", ranges=ranges,
                       message="Using crashkernel=auto, the size chosen is a best effort estimation.", sources=_RH8_SRC + (_LOGS_RH8,)),
-            sources=_RH8_SRC + (_LOGS_RH8, _LOGS_RH8_E820),
+            sources=_RH8_SRC + (_LOGS_RH8, _LOGS_RH8_E820, _RH8_WINDOWS),
             e820_header_prefix="",
+            # the v5.2 rule (4G first, then MAXMEM) backported: lulu-github-name/linuxtmp@013c2b46 and the 8.2 log;
+            # builds before 8.2 are not known to have it
+            crash_windows=(4 << 30, 1 << 46) if build is not None and build >= 193 else (),
+            low_1m="yes" if build is not None and build <= 301 else "no" if build is not None and build >= 348 else "unknown",
         )
     if distro.family == "rhel" and distro.major in ("9", "10"):
         return VendorRules(distro.label, None, sources=(
@@ -104,6 +116,10 @@ def vendor_profile(profile: KernelProfile, distro: Distro | None) -> KernelProfi
     if rules.auto is not None and rules.auto.form == "ranges":
         # the vendor's parse_crashkernel_mem() rounds System RAM up to 128 MiB (the same tree)
         crash = dataclasses.replace(crash, range_rounds_128m=True)
+    if rules.crash_windows is not None:
+        crash = dataclasses.replace(crash, windows=rules.crash_windows)
+    if rules.low_1m != "upstream":
+        crash = dataclasses.replace(crash, low_1m_message={"yes": True, "no": False, "unknown": None}[rules.low_1m])
     e820 = profile.e820
     if rules.e820_header_prefix is not None:
         e820 = dataclasses.replace(e820, header_prefix=rules.e820_header_prefix)

@@ -117,3 +117,6 @@ class Machine:
     cea_pages: int | None = None
     #: where the kernel's place came from when it is a fact: ``(source, line, what)``
     kernel_at_from: tuple[str | None, int | None, str] | None = None
+    #: physical addresses of the page-table pages taken from the image's .brk (3.x-4.x
+    #: logs' ``BRK [...] PGTABLE`` lines): where the image ends, roughly
+    brk_pages: tuple[int, ...] = ()

@@ -182,6 +182,9 @@ class BootLog:
     #: num_possible_cpus() as prefill_possible_map() / topology_init_possible_cpus() print it.
     possible_cpus: int | None = None
     ramdisk: Range | None = None
+    #: the page-table pages the early kernel took from its .brk (``BRK [0x..., 0x...] PGTABLE``,
+    #: 3.x-4.x): physical addresses inside the image, near its end
+    brk_pages: list = field(default_factory=list)
     rsdp: int | None = None
     #: the ``efi: EFI v2.70 by EDK II`` banner of a UEFI boot (efi_systab_report_header()), and its line
     efi_banner: str | None = None
@@ -263,6 +266,8 @@ _ALLOWING_RE = re.compile(r"^(?:smpboot: Allowing (?P<n>\d+) CPUs, \d+ hotplug C
                           r"|CPU topo: Allowing (?P<present>\d+) present CPUs plus (?P<hotplug>\d+) hotplug CPUs)$")
 _IOAPIC_RE = re.compile(r"^IOAPIC\[(?P<idx>\d+)\]: apic_id \d+, version \d+, address 0x[0-9a-fA-F]+, GSI \d+-\d+$")
 _CRASH_CPU_RE = re.compile(r"^CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: \d+ Comm: .* Kdump: loaded\b")
+#: arch/x86/mm/init.c alloc_low_pages() (3.x-4.x): "BRK [%#010lx, %#010lx] PGTABLE"
+_BRK_RE = re.compile(r"^BRK \[(?P<a>0x[0-9a-fA-F]+), (?P<b>0x[0-9a-fA-F]+)\] PGTABLE$")
 _RAMDISK_RE = re.compile(r"^RAMDISK: \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]")
 _RAMDISK_OLD_RE = re.compile(r"^RAMDISK: (?P<a>[0-9a-fA-F]{8,16}) - (?P<b>[0-9a-fA-F]{8,16})$")
 #: drivers/firmware/efi/efi.c efi_md_typeattr_format(): the type names efi=debug prints
@@ -272,6 +277,10 @@ EFI_TYPES = ("Reserved", "Loader Code", "Loader Data", "Boot Code", "Boot Data",
 #: arch/x86/platform/efi/efi.c efi_print_memmap(): "mem%02u: %s range=[0x%016llx-0x%016llx] (%lluMB)", inclusive end
 _EFI_MEM_RE = re.compile(r"^efi: mem\d+: \[(?P<type>[^|\]]+)\|(?P<attrs>[^\]]*)\] "
                          r"range=\[(?P<a>0x[0-9a-fA-F]{1,16})-(?P<b>0x[0-9a-fA-F]{1,16})\]")
+#: 3.x copies (RHEL 7: halfline/rhel7@000b906e:arch/x86/platform/efi/efi.c print_efi_memmap(), printed on
+#: every EFI boot): "mem%02u: type=%u, attr=0x%llx, range=[0x%016llx-0x%016llx) (%lluMB)", exclusive end
+_EFI_MEM_OLD_RE = re.compile(r"^efi: mem\d+: type=(?P<type>\d+), attr=0x(?P<attr>[0-9a-fA-F]+), "
+                             r"range=\[(?P<a>0x[0-9a-fA-F]{1,16})-(?P<b>0x[0-9a-fA-F]{1,16})\)")
 #: arch/x86/kernel/e820.c e820__reserve_setup_data() -> e820__range_update(): a setup_data
 #: node turned from RAM into E820_TYPE_RESERVED_KERN, which prints as "usable" (up to 6.12)
 _SETUP_DATA_RE = re.compile(r"^e820: update \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\] usable ==> usable$")
@@ -495,6 +504,10 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
         if m:
             cur.ramdisk = _range(m, True, source, lineno, "RAMDISK range")
             continue
+        m = _BRK_RE.match(msg)
+        if m:
+            cur.brk_pages.append(_range(m, True, source, lineno, "BRK page").start)
+            continue
         m = _RAMDISK_OLD_RE.match(msg)
         if m:
             cur.ramdisk = _range(m, False, source, lineno, "RAMDISK range")
@@ -513,6 +526,15 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
             if m["type"].strip() not in EFI_TYPES:
                 raise InputError(f"unknown EFI memory type {m['type'].strip()!r}", source=source, line=lineno)
             cur.efi_map.append((m["type"].strip(), m["attrs"], Range(a, b + 1)))
+            continue
+        m = _EFI_MEM_OLD_RE.match(msg)
+        if m and not cur.efi_map_done:
+            a, b, t = int(m["a"], 16), int(m["b"], 16), int(m["type"])
+            if b < a:
+                raise InputError(f"EFI memory range ends ({b:#x}) before it starts ({a:#x})", source=source, line=lineno)
+            if t >= len(EFI_TYPES):
+                raise InputError(f"unknown EFI memory type {t}", source=source, line=lineno)
+            cur.efi_map.append((EFI_TYPES[t], f"attr=0x{m['attr']}", Range(a, b)))
             continue
         m = _RESERVED_UPDATE_RE.match(msg)
         if m:
@@ -619,6 +641,7 @@ def machine_from_boot_log(log: BootLog) -> Machine:
         kernel_banner=log.banner,
         numa=[NumaAffinity(s.node, s.pxm, s.range, s.hotplug, s.non_volatile) for s in log.srat],
         initrd=log.ramdisk,
+        brk_pages=tuple(log.brk_pages),
         rsdp=log.rsdp,
         source=log.source,
         cpus=cpus,
