@@ -120,3 +120,28 @@ def test_old_efi_map_lines_and_brk_lines_are_read_and_bad_ones_named(tmp_path):
         with pytest.raises(InputError, match=why) as exc:
             read_boot_logs(log)
         assert exc.value.line == 6
+
+
+@pytest.mark.parametrize("path", MEMBLOCK_ERAS, ids=lambda p: p.stem)
+def test_zones_node_ranges_and_initmem_match(path):
+    """3.10 (%#010lx, no Device zone; RHEL 7.3's setup_node_data() Initmem line), 4.18 and
+    5.14 (%#018Lx, Device): from the e820 map and SRAT, byte for byte."""
+    from earlymem.verification import verify_path
+
+    states = {f.name: f.state.value for f in verify_path(path).families}
+    assert states["zones"] == states["node-ranges"] == states["initmem"] == "ok", states
+
+
+def test_eras_without_known_formats_name_what_is_missing(tmp_path):
+    """Upstream 4.1-5.4: whether a Device zone is printed is a config choice; 3.5-4.0 and 4.1-5.4
+    upstream: who prints Initmem is not known: not predicted, with the reason."""
+    log = tmp_path / "boot.log"
+    log.write_text("[    0.000000] Linux version 4.15.0-20-generic (x) #21-Ubuntu SMP\n"
+                   "[    0.000000] Command line: ro\n"
+                   "[    0.000000] e820: BIOS-provided physical RAM map:\n"
+                   "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009ffff] usable\n"
+                   "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x000000003fffffff] usable\n")
+    result = boot(machine_from_boot_log(read_boot_logs(log)[0]))
+    assert "CONFIG_ZONE_DEVICE" in result.why_not("zones") and "setup_node_data" in result.why_not("Initmem")
+    assert result.lines_of("node-ranges") == ["Early memory node ranges", "  node   0: [mem 0x0000000000001000-0x000000000009ffff]",
+                                              "  node   0: [mem 0x0000000000100000-0x000000003fffffff]"]

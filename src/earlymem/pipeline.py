@@ -190,8 +190,33 @@ def _e820_lines(report: E820Report) -> list[Line]:
 
 def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
     why = f"the boot after the e820 map is not modelled for {era_name(machine.kernel_version, profile)} ({profile.summary})"
-    missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "node ranges", "Initmem")]
     lines = _e820_lines(report)
+    missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA")]
+    # the zone, node-range and Initmem lines follow from the e820 map and SRAT alone
+    # (earlymem.phases.numa_init), where the era's formats are known
+    user = report.user
+    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
+    nodes = early_nodes(table, machine, profile, None)
+    mm = profile.memmap
+    if mm.zone_format is None:
+        missing += [NotPredicted(w, why) for w in ("zones", "node ranges", "Initmem")]
+    elif not mm.zones_known:
+        missing.append(NotPredicted("zones", f"{why}; from v4.3 a 'Device' zone is printed only with CONFIG_ZONE_DEVICE, "
+                                    "a choice of the build earlymem does not know"))
+    elif mm.zone_limits_clamped is None and nodes.max_pfn < MAX_DMA32_PFN:
+        missing.append(NotPredicted("zones", f"{why}; with less than 4 GiB, whether this build ends DMA32 at 4 GiB or at "
+                                    "max_low_pfn (commit c072b90c8dfe) is not known"))
+    else:
+        lines += [Line("zones", t, "free_area_init") for t in nodes.zone_lines]
+    if mm.zone_format is not None:
+        lines += [Line("node-ranges", t, "free_area_init") for t in nodes.node_range_lines]
+    if mm.zone_format is None:
+        pass
+    elif mm.initmem_style is not None:
+        lines += [Line("initmem", t, "free_area_init_node") for t in nodes.initmem_lines]
+    else:
+        missing.append(NotPredicted("Initmem", f"{why}; which code prints 'Initmem setup node' in this era (x86 "
+                                    "setup_node_data() or free_area_init_node()) is not known"))
     crash = _middle_crash(machine, profile, report) if profile.crash.windows or profile.vendor is not None else None
     if crash is not None and crash.why is None:
         lines += [Line("crashkernel", t, "reserve_crashkernel") for t in crash.lines]

@@ -88,6 +88,8 @@ _P_2_6_16 = _era(
         "public 2.6.16 x86_64 kdump log (tests/fixtures/public): exactmap user map in "
         "command-line order, unsanitized",
     ),
+    # "Zone PFN ranges:" and its PFN ranges (2.6.x): not printed by earlymem
+    memmap__zone_format=None,
 )
 
 _P_2_6_23 = _era(
@@ -215,6 +217,15 @@ _P_3_5 = _era(
     # (0x88888888/linux-4.19-comments@0c8fdfc7:arch/x86/kernel/setup.c, v4.19; the 896M
     # "old kexec-tools" limit dates from before 3.5 [release of the v3.9 rework unverified])
     crash__windows=(896 << 20,),
+    # mm/page_alloc.c free_area_init_nodes()/free_area_init_node(): "[mem %0#10lx-%0#10lx]" and
+    # "Initmem setup node %d [mem %#010Lx-%#010Lx]" (the 2015 patch below changed them); no ZONE_DEVICE yet
+    memmap__range_digits=10,
+    memmap__zone_names=("DMA", "DMA32", "Normal"),
+    # the x86 setup_node_data() print or free_area_init_node()'s: which, in which release, not read
+    memmap__initmem_style=None,
+    memmap__zone_format="mem",
+    # zone_sizes_init(): max_zone_pfns[ZONE_DMA32] = MAX_DMA32_PFN, unclamped, until c072b90c8dfe (3.19)
+    memmap__zone_limits_clamped=False,
     sources=(
         "Bjorn Helgaas, 'x86: print e820 physical addresses consistently with other parts of "
         "kernel' (2012, v3.5 [release unverified; a public 3.6.0-rc1 log already prints '[mem ...]']): printk(KERN_INFO \"%s: [mem %#018Lx-%#018Lx] \")",
@@ -224,8 +235,20 @@ _P_3_5 = _era(
     ),
 )
 
-_P_4_1 = _era(
+_P_3_19 = _era(
     _P_3_5,
+    name="3.19",
+    boundary="commit c072b90c8dfe 'x86/mm: Fix zone ranges boot printout' (tip x86/urgent, 2014-12-11, after "
+             "v3.18 [release unverified: v3.19])",
+    first=KernelVersion(3, 19, 0),
+    summary="the zone ranges end at max_low_pfn (DMA32 no longer printed up to 4 GiB on smaller machines)",
+    memmap__zone_limits_clamped=True,
+    sources=("commit c072b90c8dfe 'x86/mm: Fix zone ranges boot printout' (Xishi Qiu): zone_sizes_init() "
+             "max_zone_pfns[ZONE_DMA] = min(MAX_DMA_PFN, max_low_pfn), [ZONE_DMA32] = min(MAX_DMA32_PFN, max_low_pfn)",),
+)
+
+_P_4_1 = _era(
+    _P_3_19,
     name="4.1",
     boundary="commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (2015, v4.1 [release unverified])",
     first=KernelVersion(4, 1, 0),
@@ -234,6 +257,11 @@ _P_4_1 = _era(
     e820__mem_rejects_zero=True,
     e820__memmap_forms="@#$!",
     e820__no_merge_types=(E820Type.PRAM,),
+    # Juergen Gross, 'mm: use correct format specifiers when printing address ranges' (linux-mm,
+    # 2015-01-08: "[mem %#018Lx-%#018Lx]" for the zones, node ranges and Initmem) [release
+    # unverified: 4.0 or 4.1]; ZONE_DEVICE (commit 033fbae988fc, v4.3) is a config choice
+    memmap__range_digits=18,
+    memmap__zones_known=False,
     sources=(
         "commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (2015, v4.1 [release unverified])",
         "parse_memopt: 'don't remove all of memory when handling mem={invalid}' [release unverified]",
@@ -281,6 +309,10 @@ _P_5_2 = _era(
 _P_5_5 = _era(
     _P_5_2,
     name="5.5",
+    # the modern eras are Debian's builds: CONFIG_ZONE_DEVICE=y, free_area_init_node()'s Initmem line
+    memmap__zones_known=True,
+    memmap__zone_names=("DMA", "DMA32", "Normal", "Device"),
+    memmap__initmem_style="free_area_init",
     boundary="commit 262b45ae3ab4 'x86/efi: EFI soft reservation to E820 enumeration' (v5.5)",
     verified=(_qemu("5.10.223", "5.10.0-32-amd64"),),
     first=KernelVersion(5, 5, 0),
@@ -588,6 +620,7 @@ PROFILES: tuple[KernelProfile, ...] = (
     _P_2_6_37,
     _P_2_6_38,
     _P_3_5,
+    _P_3_19,
     _P_4_1,
     _P_4_16,
     _P_4_19,

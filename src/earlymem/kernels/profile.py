@@ -154,6 +154,24 @@ class MemmapRules:
     #: zone_names[] in the order free_area_init() prints them (ZONE_MOVABLE is
     #: skipped there); Device with CONFIG_ZONE_DEVICE, as in Debian's configs.
     zone_names: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Device")
+    #: whether zone_names is known for the era: from v4.3 a "Device" zone is printed only with
+    #: CONFIG_ZONE_DEVICE, a build's choice (a vendor rule may say; the modern eras are Debian's)
+    zones_known: bool = True
+    #: hex digits of the zone, node-range and Initmem addresses: 10 (``%#010lx``) until Juergen
+    #: Gross's 'mm: use correct format specifiers when printing address ranges' (2015), then 18
+    range_digits: int = 18
+    #: who prints "Initmem setup node": ``free_area_init`` (mm: the node's first pfn to its
+    #: end, after ``NODE_DATA(n) allocated``), ``setup_node_data`` (older x86 numa.c: the
+    #: node's span, start rounded up to ZONE_ALIGN, followed by ``  NODE_DATA [mem ...]``),
+    #: or None where the era's choice is not known
+    initmem_style: str | None = "free_area_init"
+    #: how the early-memory lines (zones, node ranges, Initmem) are printed: ``mem`` (``[mem
+    #: 0x...-0x...]``, v3.5 on); None: an older form earlymem does not print
+    zone_format: str | None = "mem"
+    #: zone_sizes_init() clamps the DMA and DMA32 limits to max_low_pfn (commit c072b90c8dfe
+    #: 'x86/mm: Fix zone ranges boot printout'); before, a machine with less than 4 GiB prints
+    #: DMA32 up to 4 GiB; None: not known for the build
+    zone_limits_clamped: bool | None = True
     #: NR_PAGEBLOCK_BITS (include/linux/pageblock-flags.h): 4, or 8 once
     #: isolation got its own bit (rounded up to a power of two)
     pageblock_bits: int = 4
@@ -289,6 +307,13 @@ class VendorRules:
     #: whether the build prints "kexec: Reserving the low 1M of memory for crashkernel":
     #: "upstream" (the era's rule), "yes", "no" or "unknown"
     low_1m: str = "upstream"
+    #: the zones the build prints (None: the era's)
+    zone_names: tuple[str, ...] | None = None
+    #: MemmapRules.zone_limits_clamped for the build: "upstream" (the era's), True, False or None (unknown)
+    zone_limits_clamped: bool | None | str = "upstream"
+    #: who prints "Initmem setup node" (MemmapRules.initmem_style): "upstream" (the era's),
+    #: "free_area_init", "setup_node_data" or "unknown"
+    initmem_style: str = "upstream"
 
 
 @dataclass(frozen=True)

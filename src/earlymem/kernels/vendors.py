@@ -85,7 +85,13 @@ def vendor_rules(distro: Distro) -> VendorRules | None:
         return VendorRules(distro.label, CrashAuto("formula", bases=bases, sources=_RH7_SRC + (_LOGS_RH7,)),
                            sources=_RH7_SRC + (_LOGS_RH7, _RH7_WINDOWS),
                            # halfline/rhel7@01c375b2:arch/x86/kernel/setup.c reserve_crashkernel(): 896M, then 4G, then MAXMEM
-                           crash_windows=(896 * M, 4 << 30, 1 << 46), low_1m="no")
+                           crash_windows=(896 * M, 4 << 30, 1 << 46), low_1m="no",
+                           # the public 3.10 logs: no Device zone; 3.10.0-514 (7.3) prints setup_node_data()'s
+                           # "Initmem setup node" and "  NODE_DATA [mem ...]", -862 (7.5) and later
+                           # "NODE_DATA(n) allocated" and free_area_init_node()'s line
+                           zone_names=("DMA", "DMA32", "Normal"), zone_limits_clamped=None,
+                           initmem_style="setup_node_data" if build is not None and build <= 514 else
+                           "free_area_init" if build is not None and build >= 862 else "unknown")
     if distro.family == "rhel" and distro.major == "8":
         ranges = ((RHEL8_AUTO_LATER,) if build is not None and build >= 348 else
                   (RHEL8_AUTO_EARLY,) if build is not None and build <= 147 else (RHEL8_AUTO_EARLY, RHEL8_AUTO_LATER))
@@ -99,6 +105,9 @@ def vendor_rules(distro: Distro) -> VendorRules | None:
             # builds before 8.2 are not known to have it
             crash_windows=(4 << 30, 1 << 46) if build is not None and build >= 193 else (),
             low_1m="yes" if build is not None and build <= 301 else "no" if build is not None and build >= 348 else "unknown",
+            # the public 4.18 logs: "Device empty" among the zones, free_area_init_node()'s Initmem line
+            zone_names=("DMA", "DMA32", "Normal", "Device"),
+            initmem_style="free_area_init",
         )
     if distro.family == "rhel" and distro.major in ("9", "10"):
         return VendorRules(distro.label, None, sources=(
@@ -120,6 +129,14 @@ def vendor_profile(profile: KernelProfile, distro: Distro | None) -> KernelProfi
         crash = dataclasses.replace(crash, windows=rules.crash_windows)
     if rules.low_1m != "upstream":
         crash = dataclasses.replace(crash, low_1m_message={"yes": True, "no": False, "unknown": None}[rules.low_1m])
+    memmap = profile.memmap
+    if rules.zone_names is not None:
+        memmap = dataclasses.replace(memmap, zone_names=rules.zone_names, zones_known=True)
+    if rules.zone_limits_clamped != "upstream":
+        memmap = dataclasses.replace(memmap, zone_limits_clamped=rules.zone_limits_clamped)
+    if rules.initmem_style != "upstream":
+        memmap = dataclasses.replace(memmap, initmem_style=None if rules.initmem_style == "unknown" else rules.initmem_style)
+    profile = dataclasses.replace(profile, memmap=memmap)
     e820 = profile.e820
     if rules.e820_header_prefix is not None:
         e820 = dataclasses.replace(e820, header_prefix=rules.e820_header_prefix)

@@ -87,6 +87,15 @@ def trim_bios_range(table: E820Table, profile: KernelProfile) -> None:
         table.entries = new
 
 
+#: ZONE_ALIGN (arch/x86/mm/numa.c, 3.x): 1 << (MAX_ORDER + PAGE_SHIFT), MAX_ORDER 11
+ZONE_ALIGN = 1 << (11 + PAGE_SHIFT)
+
+
+def _hex(value: int, width: int) -> str:
+    """``%#0<width>Lx``: 0x, then at least width - 2 hex digits."""
+    return f"{value:#0{width}x}"
+
+
 def memblock_from_e820(entries: list[E820Entry]) -> Memblock:
     """``e820__memblock_setup()``: RAM entries (and RESERVED_KERN) become memory."""
     mb = Memblock()
@@ -171,15 +180,19 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile,
     for b in blks:
         mb.set_node(b.start, b.end - b.start, mb.memory, b.nid)
 
+    w = profile.memmap.range_digits
     # zone_sizes_init(): max_low_pfn == max_pfn on x86_64
-    limits = {"DMA": min(MAX_DMA_PFN, max_pfn), "DMA32": min(MAX_DMA32_PFN, max_pfn), "Normal": max_pfn}
+    if profile.memmap.zone_limits_clamped is False:  # before c072b90c8dfe (3.19)
+        limits = {"DMA": MAX_DMA_PFN, "DMA32": MAX_DMA32_PFN, "Normal": max_pfn}
+    else:
+        limits = {"DMA": min(MAX_DMA_PFN, max_pfn), "DMA32": min(MAX_DMA32_PFN, max_pfn), "Normal": max_pfn}
     zone_lines = ["Zone ranges:"]
     zone_limits = []
     start = mb.start_of_dram() >> PAGE_SHIFT
     for name in profile.memmap.zone_names:
         end = max(limits.get(name, 0), start)
         label = f"  {name:<8} "
-        zone_lines.append(label + ("empty" if start == end else f"[mem {start << PAGE_SHIFT:#018x}-{(end << PAGE_SHIFT) - 1:#018x}]"))
+        zone_lines.append(label + ("empty" if start == end else f"[mem {_hex(start << PAGE_SHIFT, w)}-{_hex((end << PAGE_SHIFT) - 1, w)}]"))
         zone_limits.append((name, start, end))
         start = end
     zone_lines.append("Movable zone start for each node")
@@ -187,7 +200,7 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile,
     node_range_lines = ["Early memory node ranges"]
     spans: dict[int, list[int]] = {}
     for s, e, nid in mb.mem_pfn_ranges():
-        node_range_lines.append(f"  node {nid:3d}: [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
+        node_range_lines.append(f"  node {nid:3d}: [mem {_hex(s << PAGE_SHIFT, w)}-{_hex((e << PAGE_SHIFT) - 1, w)}]")
         span = spans.setdefault(nid, [s, e])
         span[0], span[1] = min(span[0], s), max(span[1], e)
     node_ids = sorted({b.nid for b in blks})
@@ -195,7 +208,7 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile,
     for nid in node_ids:
         if nid in spans:
             s, e = spans[nid]
-            initmem[nid] = f"Initmem setup node {nid} [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]"
+            initmem[nid] = f"Initmem setup node {nid} [mem {_hex(s << PAGE_SHIFT, w)}-{_hex((e << PAGE_SHIFT) - 1, w)}]"
         else:
             initmem[nid] = f"Initmem setup node {nid} as memoryless"
     # Nodes SRAT named (numa_nodes_parsed -> node_possible_map: memory
@@ -207,6 +220,14 @@ def early_nodes(user_table: E820Table, machine: Machine, profile: KernelProfile,
     if from_srat and profile.numa.memoryless_initmem_as_memoryless:
         for nid in {a.node for a in numa} | {c.node for c in machine.cpus}:
             initmem.setdefault(nid, f"Initmem setup node {nid} as memoryless")
+    if profile.memmap.initmem_style == "setup_node_data":
+        # older x86 setup_node_data(): the node's span, start rounded up to ZONE_ALIGN (halfline/rhel7@2e8bb677:
+        # arch/x86/mm/numa.c), printed while NUMA is set up, with %#010Lx
+        initmem = {}
+        for nid in node_ids:
+            mine = [b for b in blks if b.nid == nid]
+            start = -(-min(b.start for b in mine) // ZONE_ALIGN) * ZONE_ALIGN
+            initmem[nid] = f"Initmem setup node {nid} [mem {start:#010x}-{max(b.end for b in mine) - 1:#010x}]"
     initmem_lines = [initmem[nid] for nid in sorted(initmem)]
     return EarlyNodes(mb, max_pfn, node_ids, numa_lines, zone_lines, node_range_lines, initmem_lines, list(table.entries), from_srat, zone_limits)
 
