@@ -55,7 +55,7 @@ from earlymem.phases.kernel_init import (
     pages_by_zone,
 )
 from earlymem.phases.memblock_2_6_37 import boot_2_6_37
-from earlymem.phases.crashkernel_middle import middle_crashkernel
+from earlymem.phases.crashkernel_middle import early_res_crashkernel, middle_crashkernel
 from earlymem.phases.numa_init import early_nodes
 from earlymem.phases.paging_init import iomem_resources, late_node_data, possible_cpus
 from earlymem.phases.setup_arch import known_early_reservations, setup_allocations
@@ -595,7 +595,18 @@ def _boot_early_era(machine: Machine, profile: KernelProfile, report: E820Report
     elif user is not None and user.end_user_pfn is not None:
         why = f"mem= capping end_user_pfn ({era_name(machine.kernel_version, profile)}) is not modelled in the bootmem boot"
     if why is not None:
-        missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones", "crashkernel")]
+        missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "zones")]
+        crash = None
+        if profile.vendor is not None and profile.vendor.crash_early_res and "crashkernel=" in machine.command_line.text:
+            ram = [(e.addr, e.addr + e.size) for e in entries if e.type == E820Type.RAM and e.size]
+            span = E820Table(entries, profile.e820.capacity).end_of_ram_pfn(1 << (46 - 12)) << 12
+            crash = early_res_crashkernel(machine, profile, ram, span)
+        if crash is not None and crash.why is None:
+            lines += [Line("crashkernel", t, "reserve_crashkernel") for t in crash.lines]
+            regions = (CrashRegion(crash.region.start, crash.region.end),) if crash.region is not None else ()
+            return _result(machine, profile, report, None, e820=_e820_ranges(entries, profile), max_pfn=None, kernel_image=None,
+                           lines=tuple(lines), not_predicted=tuple(missing), crash=regions, crash_predicted=True)
+        missing.append(NotPredicted("crashkernel", why if crash is None else f"{crash.why} ({era_name(machine.kernel_version, profile)})"))
         return _result(machine, profile, report, None, e820=_e820_ranges(entries, profile), max_pfn=None, kernel_image=None,
                        lines=tuple(lines), not_predicted=tuple(missing))
     try:

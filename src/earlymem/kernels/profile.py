@@ -311,6 +311,10 @@ class VendorRules:
     zone_names: tuple[str, ...] | None = None
     #: MemmapRules.zone_limits_clamped for the build: "upstream" (the era's), True, False or None (unknown)
     zone_limits_clamped: bool | None | str = "upstream"
+    #: RHEL 6's crash search: find_e820_area() past the early reservations (earlymem.phases.crashkernel_middle)
+    crash_early_res: bool = False
+    #: whether the build prints "Found %ldMB of memory at %ldMB for crashkernel auto " (None: not known)
+    crash_found_line: bool | None = False
     #: who prints "Initmem setup node" (MemmapRules.initmem_style): "upstream" (the era's),
     #: "free_area_init", "setup_node_data" or "unknown"
     initmem_style: str = "upstream"

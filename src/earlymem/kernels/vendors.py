@@ -79,6 +79,9 @@ def vendor_rules(distro: Distro) -> VendorRules | None:
             sources=_RH6_SRC + (_LOGS_RH6,),
             notes=("RHEL 6.7-based OpenVZ trees scale an auto size down until it fits below 896M "
                    "(arch_crash_auto_scale()): not modelled",) if not settled else (),
+            crash_early_res=True,
+            # 'Found 130MB of memory at 48MB for crashkernel auto ' on 2.6.32-754 (6.10), not on -504 (6.6)
+            crash_found_line=False if build is not None and build <= 504 else True if build is not None and build >= 754 else None,
         )
     if distro.family == "rhel" and distro.major == "7":
         bases = (160 * M,) if build is not None and build >= 514 else (160 * M, 128 * M)

@@ -120,3 +120,7 @@ class Machine:
     #: physical addresses of the page-table pages taken from the image's .brk (3.x-4.x
     #: logs' ``BRK [...] PGTABLE`` lines): where the image ends, roughly
     brk_pages: tuple[int, ...] = ()
+    #: 2.6.3x logs: the early reservations handed to bootmem (``#N [a - b] NAME``), end exclusive,
+    #: and the bootmem bitmaps (``bootmap [...]``)
+    early_res: tuple[tuple[Range, str], ...] = ()
+    bootmaps: tuple[Range, ...] = ()

@@ -37,7 +37,7 @@ from earlymem.lib.ranges import Range
 from earlymem.machine import Machine
 from earlymem.phases.crashkernel import CRASH_ALIGN, SZ_1M, parse_crashkernel
 
-__all__ = ["MiddleCrash", "middle_crashkernel", "IMAGE_MAX", "TOP_OF_RAM_ZONE"]
+__all__ = ["MiddleCrash", "middle_crashkernel", "early_res_crashkernel", "IMAGE_MAX", "TOP_OF_RAM_ZONE"]
 
 #: the largest [_text, _end) assumed for a distribution kernel of these eras (RHEL 7/8 images,
 #: bss and brk included, are 30-50 MiB): the image zone around what the log shows of it
@@ -169,4 +169,83 @@ def middle_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) -
         return out
     out.region = Range(base, base + req.size)
     out.lines.append(f"Reserving {req.size >> 20}MB of memory at {base >> 20}MB for crashkernel (System RAM: {ram >> 20}MB)")
+    return out
+
+
+def early_res_crashkernel(machine: Machine, profile: KernelProfile, ram_entries: list[tuple[int, int]],
+                          span: int) -> MiddleCrash | None:
+    """RHEL 6's reserve_crashkernel() (2.6.32 with early_res; seyko2/openvz_rhel6_kernel_mirror
+    arch/x86/kernel/setup.c and e820.c, real-machines.md 3.1): the size from parse_crashkernel()
+    on the span of RAM (``get_total_mem()``); without a base, ``find_e820_area(start, ULONG_MAX,
+    size, 16M)`` -- the e820 RAM entries in table order, the lowest 16 MiB-aligned place past
+    every early reservation -- then ``reserve_bootmem_generic(BOOTMEM_EXCLUSIVE)``, which fails
+    on a bootmem reservation made since (the bitmaps, NODE_DATA): then 16 MiB higher, again.
+
+    :param ram_entries: the e820 RAM entries ``(start, end)`` in table order.
+    :param span: System RAM as RHEL 6 counts it: ``max_pfn << PAGE_SHIFT``.
+    """
+    req = parse_crashkernel(machine.command_line.text, span, profile)
+    if req is None:
+        return None
+    out = MiddleCrash(lines=list(req.warnings))
+    if req.error or (not req.size and not req.alternatives):
+        return out
+    if req.alternatives:
+        out.why = "the size is one of " + " or ".join(f"{a >> 20} MB" for a in req.alternatives) + " (a constant of the build no committed log settles)"
+        return out
+    if req.fixed:
+        out.why = "a fixed crashkernel=size@base on RHEL 6 is not modelled yet"
+        return out
+    if not machine.early_res:
+        out.why = "the log does not list the early reservations ('(N early reservations) ==> bootmem')"
+        return out
+    found_line = profile.vendor.crash_found_line if profile.vendor is not None else False
+    if found_line is None:
+        out.why = "whether this build prints 'Found ...MB of memory at ...MB for crashkernel auto' is not known"
+        return out
+    early = [r for r, _ in machine.early_res]
+    later = list(machine.bootmaps)
+    # NODE_DATA and the other bootmem allocations of initmem_init(): at the top of each node
+    ends = sorted({a.range.end for a in machine.numa}) if machine.numa else []
+    ends.append(max(e for _, e in ram_entries))
+    zones = [Range(max(0, e - TOP_OF_RAM_ZONE), e) for e in ends]
+
+    def find(start: int) -> int:
+        """find_e820_area(start, ULONG_MAX, size, CRASH_ALIGN): first fit past the early reservations."""
+        for s, e in ram_entries:
+            cand = -(-max(s, start) // CRASH_ALIGN) * CRASH_ALIGN
+            moved = True
+            while moved and cand + req.size <= e:
+                moved = False
+                for r in early:
+                    if r.start < cand + req.size and cand < r.end:
+                        cand = -(-r.end // CRASH_ALIGN) * CRASH_ALIGN
+                        moved = True
+            if cand + req.size <= e:
+                return cand
+        return -1
+
+    def run(busy: list[Range]) -> int:
+        start = 0
+        while True:
+            at = find(start)
+            if at < 0:
+                return -1
+            if not any(b.start < at + req.size and at < b.end for b in busy):
+                return at
+            start = at + CRASH_ALIGN
+
+    low, high = run(later + zones), run(later)
+    if low != high:
+        out.why = ("the region depends on where bootmem allocations the log does not place lie (NODE_DATA): "
+                   f"{high >> 20 if high >= 0 else 'none'} MB or {low >> 20 if low >= 0 else 'none'} MB")
+        return out
+    if low < 0:
+        out.lines.append("crashkernel reservation failed. No suitable area found.")
+        return out
+    size_mb, at_mb = req.size >> 20, low >> 20
+    if req.auto and found_line:
+        out.lines.append(f"Found {size_mb}MB of memory at {at_mb}MB for crashkernel auto ")
+    out.region = Range(low, low + req.size)
+    out.lines.append(f"Reserving {size_mb}MB of memory at {at_mb}MB for crashkernel (System RAM: {span >> 20}MB)")
     return out

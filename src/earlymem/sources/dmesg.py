@@ -185,6 +185,11 @@ class BootLog:
     #: the page-table pages the early kernel took from its .brk (``BRK [0x..., 0x...] PGTABLE``,
     #: 3.x-4.x): physical addresses inside the image, near its end
     brk_pages: list = field(default_factory=list)
+    #: 2.6.3x early_res_to_bootmem(): the early reservations ``(start, end, name)`` of the first
+    #: "(N early reservations) ==> bootmem" list, and the bootmem bitmaps (``bootmap [...]``)
+    early_res: list = field(default_factory=list)
+    early_res_done: bool = False
+    bootmaps: list = field(default_factory=list)
     rsdp: int | None = None
     #: the ``efi: EFI v2.70 by EDK II`` banner of a UEFI boot (efi_systab_report_header()), and its line
     efi_banner: str | None = None
@@ -266,6 +271,11 @@ _ALLOWING_RE = re.compile(r"^(?:smpboot: Allowing (?P<n>\d+) CPUs, \d+ hotplug C
                           r"|CPU topo: Allowing (?P<present>\d+) present CPUs plus (?P<hotplug>\d+) hotplug CPUs)$")
 _IOAPIC_RE = re.compile(r"^IOAPIC\[(?P<idx>\d+)\]: apic_id \d+, version \d+, address 0x[0-9a-fA-F]+, GSI \d+-\d+$")
 _CRASH_CPU_RE = re.compile(r"^CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: \d+ Comm: .* Kdump: loaded\b")
+#: kernel/early_res.c early_res_to_bootmem() (2.6.3x): "  #%d [%010llx - %010llx] %16s" (and " ==> [...]")
+_EARLY_RES_RE = re.compile(r"^\s*#(?P<n>\d+) \[(?P<a>[0-9a-fA-F]{10}) - (?P<b>[0-9a-fA-F]{10})\]\s+(?P<name>\S.*?)(?: ==> \[.*\])?$")
+_EARLY_RES_HEAD_RE = re.compile(r"^\(\d+ early reservations\) ==> bootmem \[")
+#: mm/bootmem.c / arch/x86/mm/numa_64.c setup_node_bootmem() (2.6.3x): "  bootmap [%016lx -  %016lx] pages %lx"
+_BOOTMAP_RE = re.compile(r"^\s*bootmap \[(?P<a>[0-9a-fA-F]{16}) -\s+(?P<b>[0-9a-fA-F]{16})\] pages [0-9a-fA-F]+$")
 #: arch/x86/mm/init.c alloc_low_pages() (3.x-4.x): "BRK [%#010lx, %#010lx] PGTABLE"
 _BRK_RE = re.compile(r"^BRK \[(?P<a>0x[0-9a-fA-F]+), (?P<b>0x[0-9a-fA-F]+)\] PGTABLE$")
 _RAMDISK_RE = re.compile(r"^RAMDISK: \[mem (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\]")
@@ -504,6 +514,20 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
         if m:
             cur.ramdisk = _range(m, True, source, lineno, "RAMDISK range")
             continue
+        if _EARLY_RES_HEAD_RE.match(msg):
+            cur.early_res_done = bool(cur.early_res)  # a second node's list repeats the first
+            continue
+        m = _EARLY_RES_RE.match(msg)
+        if m and not cur.early_res_done:
+            a, b = int(m["a"], 16), int(m["b"], 16)
+            if b < a:
+                raise InputError(f"early reservation ends ({b:#x}) before it starts ({a:#x})", source=source, line=lineno)
+            cur.early_res.append((a, b, m["name"].strip()))
+            continue
+        m = _BOOTMAP_RE.match(msg)
+        if m:
+            cur.bootmaps.append(_range(m, True, source, lineno, "bootmap range"))
+            continue
         m = _BRK_RE.match(msg)
         if m:
             cur.brk_pages.append(_range(m, True, source, lineno, "BRK page").start)
@@ -642,6 +666,8 @@ def machine_from_boot_log(log: BootLog) -> Machine:
         numa=[NumaAffinity(s.node, s.pxm, s.range, s.hotplug, s.non_volatile) for s in log.srat],
         initrd=log.ramdisk,
         brk_pages=tuple(log.brk_pages),
+        early_res=tuple((Range(a, b), name) for a, b, name in log.early_res),
+        bootmaps=tuple(log.bootmaps),
         rsdp=log.rsdp,
         source=log.source,
         cpus=cpus,
