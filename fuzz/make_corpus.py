@@ -41,7 +41,7 @@ def _put(target: str, data: bytes, seen: dict) -> None:
 _INTERESTING = re.compile(
     r"Linux version|Command line:|command line|BIOS-e820|BIOS-provided|user-defined|extended physical|modified physical|"
     r"e820: |user: |SRAT|ACPI: [A-Z0-9_]{4} |IOAPIC\[|Allowing|RAMDISK|RSDP|Kdump: loaded|Memory: |memblock|MEMBLOCK|"
-    r"reserved\[|memory\[|SLUB: HWalign|Bootdata|NUMA|node|crashkernel|@@@@")
+    r"reserved\[|memory\[|SLUB: HWalign|Bootdata|NUMA|node|crashkernel|@@@@|efi: |BRK \[|early reservations|#\d+ \[|bootmap")
 
 
 def distill(raw: bytes, limit: int, head: int = 3) -> bytes:
@@ -63,6 +63,8 @@ def _logs() -> list[Path]:
         by_config.setdefault(p.name.split("--")[0], []).append(p)
     picked = [paths[i % len(paths)] for i, (_c, paths) in enumerate(sorted(by_config.items()))]
     picked += sorted((FIX / "public").glob("*.log"))
+    # the enterprise kernels' logs: old-format EFI maps, BRK pages, RHEL 6's early reservations
+    picked += sorted((FIX / "public" / "enterprise").glob("*.log"))[::3]
     return picked
 
 
