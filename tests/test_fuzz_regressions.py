@@ -156,6 +156,17 @@ def test_bzimage_whose_btf_section_is_nobits_and_huge():
     assert img.struct_sizes.get("pglist_data") is None  # no BTF bytes: no sizes
 
 
+def test_bzimage_whose_version_string_is_blank():
+    """The fuzzer (a CI run, 2026-12-05): kernel_build() took split()[0] of a version string of
+    blanks (IndexError); such an image names no release."""
+    from earlymem.sources.bzimage import kernel_build, parse_bzimage
+
+    img = parse_bzimage((FUZZ / "bzimage-blank-version-string.bin").read_bytes(), "vmlinuz")
+    assert img.kernel_version is not None and not img.kernel_version.split()
+    build = kernel_build(img)
+    assert build is None or build.release is None
+
+
 def test_vmlinux_sections_outside_the_file_or_compressed():
     import struct
     import sys

@@ -444,7 +444,8 @@ def kernel_build(img: BzImage) -> KernelBuild | None:
         sizes["percpu_static"] = img.percpu_static
     p = img.purgatory
     return KernelBuild(
-        name=img.source, release=img.kernel_version.split()[0] if img.kernel_version else None,
+        # (a version string of blanks names no release)
+        name=img.source, release=(img.kernel_version or "").split()[0] if (img.kernel_version or "").split() else None,
         load_addr=extent.start, image_span=extent.size,
         reserve_span=(img.reserve_end - extent.start) if img.reserve_end else None, brk_size=img.brk_size,
         struct_sizes=sizes, image_frees=dict(img.image_frees), resources=tuple(img.kernel_resources),
