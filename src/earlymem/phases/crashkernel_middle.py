@@ -37,7 +37,7 @@ from earlymem.lib.ranges import Range
 from earlymem.machine import Machine
 from earlymem.phases.crashkernel import CRASH_ALIGN, SZ_1M, parse_crashkernel
 
-__all__ = ["MiddleCrash", "middle_crashkernel", "early_res_crashkernel", "IMAGE_MAX", "TOP_OF_RAM_ZONE"]
+__all__ = ["MiddleCrash", "middle_crashkernel", "early_res_crashkernel", "image_place_known", "IMAGE_MAX", "TOP_OF_RAM_ZONE"]
 
 #: the largest [_text, _end) assumed for a distribution kernel of these eras (RHEL 7/8 images,
 #: bss and brk included, are 30-50 MiB): the image zone around what the log shows of it
@@ -64,6 +64,12 @@ class MiddleCrash:
     bound: tuple[int | None, int | None] | None = None
 
 
+def image_place_known(machine: Machine) -> bool:
+    """Whether the log (or the input) says where the image is: BRK lines, a pinned place
+    (--kernel-at, /proc/iomem's Kernel code), or nokaslr (CONFIG_PHYSICAL_START, 16 MiB)."""
+    return bool(machine.brk_pages) or machine.kernel_load_addr is not None or machine.command_line.flag("nokaslr")
+
+
 def _zones(machine: Machine, memory: list[tuple[int, int]]) -> list[Range]:
     """Where the reservations the log does not place exactly may lie."""
     zones: list[Range] = []
@@ -71,6 +77,8 @@ def _zones(machine: Machine, memory: list[tuple[int, int]]) -> list[Range]:
         # the BRK lines are page-table pages inside the image's .brk, at the image's end
         lo, hi = min(machine.brk_pages), max(machine.brk_pages) + 4096
         zones.append(Range(max(0, hi - IMAGE_MAX), hi + (16 << 20)))
+    elif machine.kernel_load_addr is not None:
+        zones.append(Range(machine.kernel_load_addr, machine.kernel_load_addr + IMAGE_MAX))
     else:
         zones.append(Range(16 << 20, (16 << 20) + IMAGE_MAX))  # CONFIG_PHYSICAL_START, nokaslr
     ends = sorted({a.range.end for a in machine.numa}) if machine.numa else []
@@ -152,6 +160,14 @@ def middle_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) -
         return _search(m, profile.crash.windows, req.size)
 
     low, high = run(True), run(False)
+    if not image_place_known(machine) and high:
+        # a distribution kernel without nokaslr may have been put anywhere by KASLR, and these logs
+        # (no BRK lines from 5.x) do not say where: the outcome holds unless the image is in the way
+        out.bound = (None, high)
+        out.why = (f"KASLR may have put the kernel anywhere, and the log does not say where (no BRK lines, no "
+                   f"Kernel code line, no --kernel-at): {req.size >> 20} MB at {high >> 20} MB unless the image lies "
+                   f"in [mem {high:#x}-{high + req.size - 1:#x}], lower if it does")
+        return out
     if low != high:
         out.bound = (low or None, high or None)
         out.why = ("the region depends on where early allocations the log does not place lie (the image, NODE_DATA, "
