@@ -67,6 +67,13 @@ def test_crashkernel_lines_match_or_are_named_and_never_wrong(path):
         assert f"Reserving {size}MB of memory at {at}MB for crashkernel (System RAM: {ram}MB)" in crash.expected
         return
     why = result.why_not("crashkernel")
+    # a bound, where one is given, holds the log's place
+    m = re.search(r"(\d+) MB at (\d+) MB or lower", why)
+    if m:
+        assert int(m[1]) == size and at <= int(m[2]), why
+    m = re.search(r"between (\d+) MB and (\d+) MB", why)
+    if m:
+        assert int(m[1]) <= at <= int(m[2]), why
     if "KASLR may have put the kernel anywhere" in why:
         # the outcome unless the image is in the way: the log's
         assert f"{size} MB at {at} MB unless the image lies in" in why, why

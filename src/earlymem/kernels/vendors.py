@@ -56,7 +56,7 @@ _LOGS_RH8 = ("public logs (tests/fixtures/public/enterprise): 4.18.0-147 (8.1) r
 _RH7_WINDOWS = ("halfline/rhel7@01c375b2:arch/x86/kernel/setup.c reserve_crashkernel(): [16M, 896M), then [16M, 4G), then "
                 "[16M, MAXMEM), top-down, 16M aligned; no 'kexec: Reserving the low 1M' line (none in the public 3.10 logs)")
 _RH8_WINDOWS = ("lulu-github-name/linuxtmp@013c2b46:arch/x86/kernel/setup.c (RHEL 8 tree): the v5.2 rule, [16M, 4G) then "
-                "[16M, MAXMEM); the public 4.18.0-193 (8.2) log reserves at 1392MB, above 896M; 'kexec: Reserving the low 1M "
+                "[16M, MAXMEM); the public 4.18.0-147 (8.1) and -193 (8.2) logs reserve above 896M; 'kexec: Reserving the low 1M "
                 "of memory for crashkernel' on 4.18.0-193 and -301, not on 4.18.0-348 and later (the 5.13 removal, backported)")
 _LOGS_RH8_E820 = ("public logs (tests/fixtures/public/enterprise): 4.18.0-193 (8.2) and 4.18.0-348 (8.5) print "
                   "'BIOS-provided physical RAM map:' without upstream 4.18's 'e820: ' prefix (the 4.19 wording, backported)")
@@ -104,9 +104,9 @@ def vendor_rules(distro: Distro) -> VendorRules | None:
                       message="Using crashkernel=auto, the size chosen is a best effort estimation.", sources=_RH8_SRC + (_LOGS_RH8,)),
             sources=_RH8_SRC + (_LOGS_RH8, _LOGS_RH8_E820, _RH8_WINDOWS),
             e820_header_prefix="",
-            # the v5.2 rule (4G first, then MAXMEM) backported: lulu-github-name/linuxtmp@013c2b46 and the 8.2 log;
-            # builds before 8.2 are not known to have it
-            crash_windows=(4 << 30, 1 << 46) if build is not None and build >= 193 else (),
+            # the v5.2 rule (4G first, then MAXMEM) backported: lulu-github-name/linuxtmp@013c2b46 and the 8.1 and 8.2
+            # logs; 8.0 is not known to have it
+            crash_windows=(4 << 30, 1 << 46) if build is not None and build >= 147 else (),
             low_1m="yes" if build is not None and build <= 301 else "no" if build is not None and build >= 348 else "unknown",
             # the public 4.18 logs: "Device empty" among the zones, free_area_init_node()'s Initmem line
             zone_names=("DMA", "DMA32", "Normal", "Device"),

@@ -120,9 +120,7 @@ def middle_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) -
     if profile.crash.low_1m_message is None:
         out.why = "whether this build prints 'kexec: Reserving the low 1M of memory for crashkernel' is not known"
         return out
-    if machine.efi_boot is not None and machine.efi_map is None:
-        out.why = "a UEFI boot without its EFI memory map in the log: the boot-services memory reserved then is unknown"
-        return out
+    efi_unseen = machine.efi_boot is not None and machine.efi_map is None
     early = ["kexec: Reserving the low 1M of memory for crashkernel"] if profile.crash.low_1m_message else []
     fixed = [Range(0, SZ_1M)]
     if machine.initrd is not None:
@@ -160,6 +158,12 @@ def middle_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) -
         return _search(m, profile.crash.windows, req.size)
 
     low, high = run(True), run(False)
+    if efi_unseen:
+        # the boot-services memory reserved then is unknown: it can only push the region lower, or out
+        out.bound = (None, high or None)
+        out.why = ("a UEFI boot without its EFI memory map in the log: the boot-services memory reserved then is "
+                   "unknown" + (f"; {req.size >> 20} MB at {high >> 20} MB or lower" if high else ""))
+        return out
     if not image_place_known(machine) and high:
         # a distribution kernel without nokaslr may have been put anywhere by KASLR, and these logs
         # (no BRK lines from 5.x) do not say where: the outcome holds unless the image is in the way
