@@ -194,9 +194,7 @@ def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report
     missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA")]
     # the zone, node-range and Initmem lines follow from the e820 map and SRAT alone
     # (earlymem.phases.numa_init), where the era's formats are known
-    user = report.user
-    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
-    nodes = early_nodes(table, machine, profile, None)
+    nodes = early_nodes(_kernel_table(report, profile), machine, profile, None)
     mm = profile.memmap
     if mm.zone_format is None:
         missing += [NotPredicted(w, why) for w in ("zones", "node ranges", "Initmem")]
@@ -210,11 +208,9 @@ def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report
         lines += [Line("zones", t, "free_area_init") for t in nodes.zone_lines]
     if mm.zone_format is not None:
         lines += [Line("node-ranges", t, "free_area_init") for t in nodes.node_range_lines]
-    if mm.zone_format is None:
-        pass
-    elif mm.initmem_style is not None:
+    if mm.zone_format is not None and mm.initmem_style is not None:
         lines += [Line("initmem", t, "free_area_init_node") for t in nodes.initmem_lines]
-    else:
+    elif mm.zone_format is not None:
         missing.append(NotPredicted("Initmem", f"{why}; which code prints 'Initmem setup node' in this era (x86 "
                                     "setup_node_data() or free_area_init_node()) is not known"))
     crash = _middle_crash(machine, profile, report) if profile.crash.windows or profile.vendor is not None else None
@@ -232,14 +228,22 @@ def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report
                    kernel_image=None, lines=tuple(lines), not_predicted=tuple(missing))
 
 
+def _kernel_table(report: E820Report, profile: KernelProfile) -> E820Table:
+    """The e820 table the boot goes on with: the user-defined one, else the firmware's."""
+    user = report.user
+    return user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
+
+
+def _memory(machine: Machine, profile: KernelProfile, report: E820Report) -> Memblock:
+    """memblock.memory as e820__memblock_setup() fills it (nothing reserved), SRAT left aside."""
+    return early_nodes(_kernel_table(report, profile), dataclasses.replace(machine, numa=()), profile, None).memblock
+
+
 def _middle_crash(machine: Machine, profile: KernelProfile, report: E820Report):
     """earlymem.phases.crashkernel_middle on the kernel's e820 table (None: no crashkernel=)."""
     if "crashkernel=" not in machine.command_line.text:
         return None
-    user = report.user
-    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
-    mb = early_nodes(table, dataclasses.replace(machine, numa=()), profile, None).memblock
-    return middle_crashkernel(machine, profile, mb)
+    return middle_crashkernel(machine, profile, _memory(machine, profile, report))
 
 
 def _crash_size_words(machine: Machine, profile: KernelProfile, report: E820Report) -> str | None:
@@ -250,9 +254,7 @@ def _crash_size_words(machine: Machine, profile: KernelProfile, report: E820Repo
         return None
     if profile.vendor.auto is not None and profile.vendor.auto.ram != "memblock":
         return None  # RHEL 6's span-based System RAM: not modelled here
-    user = report.user
-    table = user.table if user is not None and user.userdef else E820Table(report.firmware, profile.e820.capacity)
-    ram = early_nodes(table, dataclasses.replace(machine, numa=()), profile, None).memblock.phys_mem_size()
+    ram = _memory(machine, profile, report).phys_mem_size()
     req = parse_crashkernel(machine.command_line.text, ram, profile)
     if req is None or (req.error and not req.warnings):
         return None
@@ -599,7 +601,7 @@ def _boot_early_era(machine: Machine, profile: KernelProfile, report: E820Report
         crash = None
         if profile.vendor is not None and profile.vendor.crash_early_res and "crashkernel=" in machine.command_line.text:
             ram = [(e.addr, e.addr + e.size) for e in entries if e.type == E820Type.RAM and e.size]
-            span = E820Table(entries, profile.e820.capacity).end_of_ram_pfn(1 << (46 - 12)) << 12
+            span = E820Table(entries, profile.e820.capacity).end_of_ram_pfn(1 << (46 - PAGE_SHIFT)) << PAGE_SHIFT
             crash = early_res_crashkernel(machine, profile, ram, span)
         if crash is not None and crash.why is None:
             lines += [Line("crashkernel", t, "reserve_crashkernel") for t in crash.lines]
