@@ -34,7 +34,7 @@ from earlymem.kernels.eras import era_name, profile_for
 from earlymem.kernels.profile import KernelProfile, Pipeline
 from earlymem.lib.errors import InputError, KernelPanic, Panic
 from earlymem.lib.ranges import Range, RangeSet
-from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE
+from earlymem.lib.x86_64 import MAX_DMA32_PFN, MAX_DMA_PFN, PAGE, PAGE_SHIFT
 from earlymem.machine import Machine
 from earlymem.machine.e820 import E820Entry, E820Table, E820Type, sanitize
 from earlymem.mm.boot_ledger import boot_ledger, check_boot_ledger
