@@ -51,8 +51,9 @@ _LOGS_RH6 = ("public logs (tests/fixtures/public/enterprise): 2.6.32-504 (RHEL 6
              "R = 128M in stock builds; 6.6 rewrites auto to '<size>M@0M', 6.10 to '<size>M@<base found>M'")
 _LOGS_RH7 = ("public logs (tests/fixtures/public/enterprise): 3.10.0-514 (7.3), -862 (7.5), -1127 (7.8) and -1160 (7.9) "
              "reserve 160M + 1M per 16G (162MB at 24563MB and 32598MB, 164MB at 64701MB and 65525MB): R = 160M from 7.3")
-_LOGS_RH8 = ("public logs (tests/fixtures/public/enterprise): 4.18.0-147 (8.1) reserves 160MB at 8172MB: the early table; "
-             "4.18.0-348 (8.5) reserves 192MB at 6131MB: the later table (8.2 and 8.4 reserve where both tables agree)")
+_LOGS_RH8 = ("public logs (tests/fixtures/public/enterprise): 4.18.0-147 (8.1) reserves 160MB at 8172MB and 4.18.0-193 "
+             "(8.2) 160MB at 32704MB: the early table; "
+             "4.18.0-348 (8.5) reserves 192MB at 6131MB: the later table (8.3 and 8.4 reserve where both tables agree)")
 _RH7_WINDOWS = ("halfline/rhel7@01c375b2:arch/x86/kernel/setup.c reserve_crashkernel(): [16M, 896M), then [16M, 4G), then "
                 "[16M, MAXMEM), top-down, 16M aligned; no 'kexec: Reserving the low 1M' line (none in the public 3.10 logs)")
 _RH8_WINDOWS = ("lulu-github-name/linuxtmp@013c2b46:arch/x86/kernel/setup.c (RHEL 8 tree): the v5.2 rule, [16M, 4G) then "
@@ -97,7 +98,7 @@ def vendor_rules(distro: Distro) -> VendorRules | None:
                            "free_area_init" if build is not None and build >= 862 else "unknown")
     if distro.family == "rhel" and distro.major == "8":
         ranges = ((RHEL8_AUTO_LATER,) if build is not None and build >= 348 else
-                  (RHEL8_AUTO_EARLY,) if build is not None and build <= 147 else (RHEL8_AUTO_EARLY, RHEL8_AUTO_LATER))
+                  (RHEL8_AUTO_EARLY,) if build is not None and build <= 193 else (RHEL8_AUTO_EARLY, RHEL8_AUTO_LATER))
         return VendorRules(
             distro.label,
             CrashAuto("ranges", ranges=ranges,
