@@ -50,7 +50,9 @@ _LOGS_RH6 = ("public logs (tests/fixtures/public/enterprise): 2.6.32-504 (RHEL 6
              "reserve 128M + 1M per 16G for crashkernel=auto (130MB at 16896MB and 25087MB, 161MB at 526336MB): "
              "R = 128M in stock builds; 6.6 rewrites auto to '<size>M@0M', 6.10 to '<size>M@<base found>M'")
 _LOGS_RH7 = ("public logs (tests/fixtures/public/enterprise): 3.10.0-514 (7.3), -862 (7.5), -1127 (7.8) and -1160 (7.9) "
-             "reserve 160M + 1M per 16G (162MB at 24563MB and 32598MB, 164MB at 64701MB and 65525MB): R = 160M from 7.3")
+             "reserve 160M + 1M per 16G (162MB at 24563MB and 32598MB, 164MB at 64701MB and 65525MB); and 3.10.0-229.11.1 "
+             "(7.1): 'Reserving 161MB of memory at 704MB for crashkernel (System RAM: 4095MB)' "
+             "(https://github.com/RedHatEMEA/demobuilder/issues/58): R = 160M from 7.1; 7.0 not seen")
 _LOGS_RH8 = ("public logs (tests/fixtures/public/enterprise): 4.18.0-147 (8.1) reserves 160MB at 8172MB and 4.18.0-193 "
              "(8.2) 160MB at 32704MB: the early table; "
              "4.18.0-348 (8.5) reserves 192MB at 6131MB: the later table (8.3 and 8.4 reserve where both tables agree)")
@@ -85,7 +87,7 @@ def vendor_rules(distro: Distro) -> VendorRules | None:
             crash_found_line=False if build is not None and build <= 504 else True if build is not None and build >= 754 else None,
         )
     if distro.family == "rhel" and distro.major == "7":
-        bases = (160 * M,) if build is not None and build >= 514 else (160 * M, 128 * M)
+        bases = (160 * M,) if build is not None and build >= 229 else (160 * M, 128 * M)
         return VendorRules(distro.label, CrashAuto("formula", bases=bases, sources=_RH7_SRC + (_LOGS_RH7,)),
                            sources=_RH7_SRC + (_LOGS_RH7, _RH7_WINDOWS),
                            # halfline/rhel7@01c375b2:arch/x86/kernel/setup.c reserve_crashkernel(): 896M, then 4G, then MAXMEM
