@@ -68,3 +68,13 @@ def test_crashkernel_auto_by_vendor():
     for release in ("5.14.0-70.el9.x86_64", "6.1.0-50-amd64"):
         req = parse_crashkernel("crashkernel=auto", 8 * G, profile_for(release))
         assert req.error and req.warnings == ["crashkernel: memory value expected"]
+
+
+def test_rhel_7_1_auto_size_of_a_public_line():
+    """'Reserving 161MB of memory at 704MB for crashkernel (System RAM: 4095MB)' on
+    3.10.0-229.11.1.el7 (https://github.com/RedHatEMEA/demobuilder/issues/58)."""
+    req = parse_crashkernel("ro crashkernel=auto", 4095 * M, profile_for("3.10.0-229.11.1.el7.x86_64"))
+    assert req.size == 161 * M and not req.alternatives
+    # 7.0 (3.10.0-123) is not settled by any log: both bases
+    req = parse_crashkernel("ro crashkernel=auto", 4095 * M, profile_for("3.10.0-123.el7.x86_64"))
+    assert req.alternatives == (129 * M, 161 * M)
