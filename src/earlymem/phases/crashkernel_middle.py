@@ -75,7 +75,7 @@ def _zones(machine: Machine, memory: list[tuple[int, int]]) -> list[Range]:
     zones: list[Range] = []
     if machine.brk_pages:
         # the BRK lines are page-table pages inside the image's .brk, at the image's end
-        lo, hi = min(machine.brk_pages), max(machine.brk_pages) + 4096
+        hi = max(machine.brk_pages) + 4096
         zones.append(Range(max(0, hi - IMAGE_MAX), hi + (16 << 20)))
     elif machine.kernel_load_addr is not None:
         zones.append(Range(machine.kernel_load_addr, machine.kernel_load_addr + IMAGE_MAX))
@@ -96,20 +96,31 @@ def _search(mb: Memblock, windows: tuple[int, ...], size: int) -> int:
     return 0
 
 
+def _request(machine: Machine, profile: KernelProfile, ram: int):
+    """parse_crashkernel() on ``ram``: ``(request, outcome so far)``, the request None when
+    the outcome is already settled (no crashkernel= at all: outcome None; nothing asked for or
+    a size only known as alternatives: the outcome says so)."""
+    req = parse_crashkernel(machine.command_line.text, ram, profile)
+    if req is None:
+        return None, None
+    out = MiddleCrash(lines=list(req.warnings))
+    if req.error or (not req.size and not req.alternatives):
+        return None, out
+    if req.alternatives:
+        out.why = ("the size is one of " + " or ".join(f"{a >> 20} MB" for a in req.alternatives)
+                   + " (a constant of the build no committed log settles)")
+        return None, out
+    return req, out
+
+
 def middle_crashkernel(machine: Machine, profile: KernelProfile, mb: Memblock) -> MiddleCrash | None:
     """The crash region for ``machine`` (None when no ``crashkernel=`` asks for one).
 
     :param mb: memblock.memory from the e820 map (earlymem.phases.numa_init), nothing reserved.
     """
     ram = mb.phys_mem_size()
-    req = parse_crashkernel(machine.command_line.text, ram, profile)
+    req, out = _request(machine, profile, ram)
     if req is None:
-        return None
-    out = MiddleCrash(lines=list(req.warnings))
-    if req.error or (not req.size and not req.alternatives):
-        return out
-    if req.alternatives:
-        out.why = "the size is one of " + " or ".join(f"{a >> 20} MB" for a in req.alternatives) + " (a constant of the build no committed log settles)"
         return out
     if req.high or req.low_size is not None:
         out.why = "crashkernel=...,high / ,low in this era is not modelled yet"
@@ -204,14 +215,8 @@ def early_res_crashkernel(machine: Machine, profile: KernelProfile, ram_entries:
     :param ram_entries: the e820 RAM entries ``(start, end)`` in table order.
     :param span: System RAM as RHEL 6 counts it: ``max_pfn << PAGE_SHIFT``.
     """
-    req = parse_crashkernel(machine.command_line.text, span, profile)
+    req, out = _request(machine, profile, span)
     if req is None:
-        return None
-    out = MiddleCrash(lines=list(req.warnings))
-    if req.error or (not req.size and not req.alternatives):
-        return out
-    if req.alternatives:
-        out.why = "the size is one of " + " or ".join(f"{a >> 20} MB" for a in req.alternatives) + " (a constant of the build no committed log settles)"
         return out
     if req.fixed:
         out.why = "a fixed crashkernel=size@base on RHEL 6 is not modelled yet"
