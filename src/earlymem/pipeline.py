@@ -213,13 +213,15 @@ def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report
     elif mm.zone_format is not None:
         missing.append(NotPredicted("Initmem", f"{why}; which code prints 'Initmem setup node' in this era (x86 "
                                     "setup_node_data() or free_area_init_node()) is not known"))
-    crash = _middle_crash(machine, profile, report) if profile.crash.windows or profile.vendor is not None else None
+    memory = _memory(machine, profile, report) if "crashkernel=" in machine.command_line.text else None
+    crash = (middle_crashkernel(machine, profile, memory)
+             if memory is not None and (profile.crash.windows or profile.vendor is not None) else None)
     if crash is not None and crash.why is None:
         lines += [Line("crashkernel", t, "reserve_crashkernel") for t in crash.lines]
         regions = (CrashRegion(crash.region.start, crash.region.end),) if crash.region is not None else ()
         return _result(machine, profile, report, None, e820=_e820_ranges(report.firmware, profile), max_pfn=None,
                        kernel_image=None, lines=tuple(lines), not_predicted=tuple(missing), crash=regions, crash_predicted=True)
-    asked = _crash_size_words(machine, profile, report)
+    asked = _crash_size_words(machine, profile, memory.phys_mem_size()) if memory is not None else None
     reason = why
     if crash is not None and crash.why is not None:
         reason = f"{crash.why} ({era_name(machine.kernel_version, profile)}: the crash search from the e820 map)"
@@ -246,7 +248,7 @@ def _middle_crash(machine: Machine, profile: KernelProfile, report: E820Report):
     return middle_crashkernel(machine, profile, _memory(machine, profile, report))
 
 
-def _crash_size_words(machine: Machine, profile: KernelProfile, report: E820Report) -> str | None:
+def _crash_size_words(machine: Machine, profile: KernelProfile, ram: int) -> str | None:
     """What ``crashkernel=`` asks for on this machine, in words, where only its place is
     unknown: parse_crashkernel() on memblock_phys_mem_size() (e820's RAM after
     trim_bios_range(), page-trimmed: phases.numa_init), with the vendor's ``auto``."""
@@ -254,7 +256,6 @@ def _crash_size_words(machine: Machine, profile: KernelProfile, report: E820Repo
         return None
     if profile.vendor.auto is not None and profile.vendor.auto.ram != "memblock":
         return None  # RHEL 6's span-based System RAM: not modelled here
-    ram = _memory(machine, profile, report).phys_mem_size()
     req = parse_crashkernel(machine.command_line.text, ram, profile)
     if req is None or (req.error and not req.warnings):
         return None
