@@ -118,6 +118,11 @@ def text_seeds(seen: dict) -> None:
         lines = gzip.decompress(cap.read_bytes()).split(b"\n")
         body = b"\n".join(ln for ln in lines if efi.search(ln.decode("latin-1")))
         _put("dmesg", body[: body.rfind(b"\n", 0, MAX_LEN["dmesg"]) + 1], seen)
+    # a capture's setup_data chain (setup_data_chain.c's lines, first/setup_data), read by verify
+    chain = ["setup_data 0x7c5c6018 3 39984", "setup_data 0x7c4ca018 3 249904"]
+    for body in (chain, chain[:1] + ["setup_data 0x7c5c6018 3 39984"]):
+        _put("capture", ("\n".join(["@@@@BEGIN first/setup_data@@@@", *body, "@@@@END first/setup_data@@@@",
+                                     "@@@@RC first/setup_data=0@@@@"]) + "\n").encode(), seen)
     small = (FIX / "public").glob("*.log")
     first = sorted(small)[0].read_bytes()[:1500]
     _put("text", gzip.compress(first, mtime=0), seen)

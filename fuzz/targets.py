@@ -51,6 +51,7 @@ from earlymem.sources.purgatory import purgatory_facts
 from earlymem.sources.realmode import realmode_size
 from earlymem.sources.text import read_text_lines
 from earlymem.sources.toml import machine_from_toml
+from earlymem.verification import setup_data_chain
 
 __all__ = ["TARGETS", "check_error", "scratch", "write_tree"]
 
@@ -199,8 +200,11 @@ def t_toml(data: bytes) -> object:
 
 
 def t_capture(data: bytes) -> object:
-    """sources/capture.py read_capture (a serial log with @@@@BEGIN/END@@@@ sections)."""
-    return read_capture(_file(data, "serial.log"))
+    """sources/capture.py read_capture (a serial log with @@@@BEGIN/END@@@@ sections), and the
+    setup_data chain section verify reads from it (sources/setup_data.py)."""
+    cap = read_capture(_file(data, "serial.log"))
+    _each(lambda: setup_data_chain(cap))
+    return cap
 
 
 def t_bzimage(data: bytes) -> object:
