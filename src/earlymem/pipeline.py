@@ -117,6 +117,8 @@ def boot(machine: Machine, profile: KernelProfile | None = None, kernel: KernelB
             raise InputError("no kernel version (no 'Linux version' banner); pass --kernel-version", source=machine.source)
         profile = profile_for(machine.kernel_version)
     report = e820_phase(machine, profile)
+    if machine.e820_who == "Xen":
+        return _xen_pv(machine, profile, report)
     if report.user is not None and report.user.panic is not None:
         return _panicked(machine, profile, report, _e820_lines(report), report.user.panic)
     run = {Pipeline.MODERN: _boot_modern, Pipeline.BOOTMEM: _boot_early_era, Pipeline.MEMBLOCK_2_6_37: _boot_early_era,
@@ -143,6 +145,16 @@ def _panicked(machine: Machine, profile: KernelProfile, report: E820Report, line
         missing.append(NotPredicted("lines between the e820 map and the panic", "not modelled on this path"))
     return _result(machine, profile, report, None, e820=(), max_pfn=None, kernel_image=None, lines=tuple(lines),
                    not_predicted=tuple(missing), panic=panic)
+
+
+def _xen_pv(machine: Machine, profile: KernelProfile, report: E820Report) -> BootResult:
+    """A Xen PV domain: its map is the one xen_memory_setup() (arch/x86/xen/setup.c) built from
+    the hypervisor's and printed with who "Xen"; what follows is not a native boot."""
+    why = ("a Xen PV domain (the map is xen_memory_setup()'s, arch/x86/xen/setup.c): the hypervisor gives this "
+           "kernel its memory and owns crashkernel= (a Xen option); earlymem predicts native boots only")
+    missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA", "crashkernel", "zones", "node ranges", "Initmem", "iomem")]
+    return _result(machine, profile, report, None, e820=_e820_ranges(report.firmware, profile), max_pfn=None,
+                   kernel_image=None, lines=tuple(_e820_lines(report)), not_predicted=tuple(missing))
 
 
 def _on_command_line(machine: Machine, exc: InputError) -> InputError:

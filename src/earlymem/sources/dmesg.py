@@ -234,8 +234,9 @@ _HEADERS = {
 }
 _HEADER_RE = re.compile(r"^(?:e820: )?(" + "|".join(re.escape(h) for h in _HEADERS) + r")\s*$")
 
-# The 'who' strings e820__print_table() is called with (e820.c, setup.c, mtrr/cleanup.c).
-_WHO = r"(?P<who>BIOS-e820|BIOS-88|BIOS-e801|user|extended|modified|reserve setup_data|mtrr|bad_ppro)"
+# The 'who' strings e820__print_table() is called with (e820.c, setup.c, mtrr/cleanup.c), and
+# "Xen", what xen_memory_setup() (arch/x86/xen/setup.c) returns in a Xen PV domain.
+_WHO = r"(?P<who>BIOS-e820|BIOS-88|BIOS-e801|user|extended|modified|reserve setup_data|mtrr|bad_ppro|Xen)"
 _LEGACY_RE = re.compile(rf"^ {_WHO}: (?P<a>[0-9a-fA-F]+) - (?P<b>[0-9a-fA-F]+) (?P<label>.*)$")
 _MEM_RE = re.compile(rf"^{_WHO}: \[(?P<kind>mem|gap) (?P<a>0x[0-9a-fA-F]+)-(?P<b>0x[0-9a-fA-F]+)\](?: (?P<label>.*))?$")
 # Lines that claim to be e820 lines but may be garbled: checked strictly.
