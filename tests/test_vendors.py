@@ -78,3 +78,13 @@ def test_rhel_7_1_auto_size_of_a_public_line():
     # 7.0 (3.10.0-123) is not settled by any log: both bases
     req = parse_crashkernel("ro crashkernel=auto", 4095 * M, profile_for("3.10.0-123.el7.x86_64"))
     assert req.alternatives == (129 * M, 161 * M)
+
+
+def test_an_unknown_suffix_or_a_vendor_without_rules_is_named():
+    """Deliver 3: an unknown vendor suffix falls back to upstream with a note; a known vendor
+    whose rules earlymem lacks is named too; a vendor with rules, or a bare release, needs none."""
+    from earlymem.kernels.vendors import vendor_note
+
+    assert "'-foo7' names no distribution" in vendor_note("4.14.35-foo7")
+    assert vendor_note("4.14.35-1902.3.2.el7uek.x86_64").startswith("Oracle UEK el7 (build 1902): earlymem knows no rules")
+    assert vendor_note("3.10.0-1160.71.1.el7.x86_64") is None and vendor_note("6.1.0") is None and vendor_note(None) is None

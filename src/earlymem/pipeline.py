@@ -201,7 +201,7 @@ def _e820_lines(report: E820Report) -> list[Line]:
 
 
 def _boot_e820_only(machine: Machine, profile: KernelProfile, report: E820Report, kernel: KernelBuild | None) -> BootResult:
-    why = f"the boot after the e820 map is not modelled for {era_name(machine.kernel_version, profile)} ({profile.summary})"
+    why = f"the boot after the e820 map is not modelled for {era_name(machine.kernel_version, profile)}"
     lines = _e820_lines(report)
     missing = [NotPredicted(w, why) for w in ("NUMA", "NODE_DATA")]
     # the zone, node-range and Initmem lines follow from the e820 map and SRAT alone

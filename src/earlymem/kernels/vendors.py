@@ -11,11 +11,12 @@ the alternatives.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from earlymem.kernels.distro import Distro, identify
 from earlymem.kernels.profile import CrashAuto, KernelProfile, VendorRules
 
-__all__ = ["vendor_rules", "vendor_profile", "RHEL8_AUTO_EARLY", "RHEL8_AUTO_LATER"]
+__all__ = ["vendor_rules", "vendor_profile", "vendor_note", "RHEL8_AUTO_EARLY", "RHEL8_AUTO_LATER"]
 
 M = 1 << 20
 
@@ -119,6 +120,23 @@ def vendor_rules(distro: Distro) -> VendorRules | None:
         return VendorRules(distro.label, None, sources=(
             "no kernel 'auto' from RHEL 9 (the upstream parser: 'crashkernel: memory value expected'); kdumpctl "
             "writes the value on the command line (docs/vendor-crashkernel.md)",))
+    return None
+
+
+def vendor_note(release: str | None) -> str | None:
+    """What the user should know about the vendor rules a release gets: a suffix no pattern
+    knows, or a known distribution without rules of its own (None: nothing to say)."""
+    if not release:
+        return None
+    distro = identify(release)
+    if distro is None:
+        m = re.match(r"^\d+\.\d+(?:\.\d+)?(?P<suffix>-\S+)$", release.strip())
+        if m is None:
+            return None
+        return (f"the release's suffix '{m['suffix']}' names no distribution earlymem knows (kernels.distro): "
+                "upstream's rules, without any vendor's")
+    if vendor_rules(distro) is None:
+        return f"{distro.label}: earlymem knows no rules of this vendor beyond upstream's ({distro.source}); upstream's are used"
     return None
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from earlymem.kernels.builds import KernelBuild
 from earlymem.kernels.eras import check_known, coverage_note, profile_for, rules_label
+from earlymem.kernels.vendors import vendor_note
 from earlymem.kernels.profile import KernelProfile
 from earlymem.lib.cmdline import CommandLine
 from earlymem.lib.errors import InputError
@@ -152,6 +153,9 @@ def load_input(
         note = coverage_note(version, profile)
         if note:
             loaded.assumed.append(note)
+        vendor = vendor_note(version.text)
+        if vendor:
+            loaded.assumed.append(vendor)
     if machine.command_line.init_args:
         notes.append(f"the command line's words after '--' go to init, not the kernel: {' '.join(machine.command_line.init_args)}")
     if append:
