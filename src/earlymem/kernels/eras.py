@@ -262,7 +262,14 @@ _P_4_1 = _era(
     # unverified: 4.0 or 4.1]; ZONE_DEVICE (commit 033fbae988fc, v4.3) is a config choice
     memmap__range_digits=18,
     memmap__zones_known=False,
+    # free_area_init_node() prints "Initmem setup node" (the x86 setup_node_data() line is gone):
+    # Gross's patch above changes that very printk in mm/page_alloc.c, against the v3.19-based mm tree
+    memmap__initmem_style="free_area_init",
     sources=(
+        "Juergen Gross, 'mm: use correct format specifiers when printing address ranges' (linux-mm, 2015-01-08, "
+        "Message-Id <1420731697-12134-1-git-send-email-jgross@suse.com>): free_area_init_node()'s "
+        "'Initmem setup node %d [mem %#010Lx-%#010Lx]' becomes %#018Lx; in the mm tree's since-3.19 branch "
+        "(Michal Hocko, 2015-02-26, <20150226132006.GA14878@dhcp22.suse.cz>), i.e. the v4.0 merge window",
         "commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (2015, v4.1 [release unverified])",
         "parse_memopt: 'don't remove all of memory when handling mem={invalid}' [release unverified]",
     ),
