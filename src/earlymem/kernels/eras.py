@@ -221,8 +221,10 @@ _P_3_5 = _era(
     # "Initmem setup node %d [mem %#010Lx-%#010Lx]" (the 2015 patch below changed them); no ZONE_DEVICE yet
     memmap__range_digits=10,
     memmap__zone_names=("DMA", "DMA32", "Normal"),
-    # the x86 setup_node_data() print or free_area_init_node()'s: which, in which release, not read
-    memmap__initmem_style=None,
+    # arch/x86/mm/numa.c setup_node_data(): "Initmem setup node %d [mem %#010Lx-%#010Lx]" (the start
+    # rounded up to ZONE_ALIGN) then "  NODE_DATA [mem ...]", until v3.17 (12thmantec/linux-3.5@3cd4d1c6,
+    # lexi6725/linux-3.17.0@26c80e24: arch/x86/mm/numa.c)
+    memmap__initmem_style="setup_node_data",
     memmap__zone_format="mem",
     # zone_sizes_init(): max_zone_pfns[ZONE_DMA32] = MAX_DMA32_PFN, unclamped, until c072b90c8dfe (3.19)
     memmap__zone_limits_clamped=False,
@@ -235,8 +237,23 @@ _P_3_5 = _era(
     ),
 )
 
-_P_3_19 = _era(
+_P_3_18 = _era(
     _P_3_5,
+    name="3.18",
+    boundary="Luiz Capitulino, 'x86: numa: setup_node_data(): drop dead code and rename function' (tip x86/mm "
+             "for v3.18, <20140915142540.0a24c887@redhat.com>)",
+    first=KernelVersion(3, 18, 0),
+    summary="'Initmem setup node' printed by free_area_init_node(); x86 prints 'NODE_DATA(n) allocated'",
+    memmap__initmem_style="free_area_init",
+    sources=("Luiz Capitulino, 'x86: numa: setup_node_data(): drop dead code and rename function' (applied to "
+             "tip:x86/mm for v3.18, <20140916065600.GE14807@gmail.com>): alloc_node_data() prints "
+             "'NODE_DATA(%d) allocated [mem %#010Lx-%#010Lx]'; mm/page_alloc.c free_area_init_node() prints "
+             "'Initmem setup node %d [mem %#010Lx-%#010Lx]' (lexi6725/linux-3.17.0@26c80e24 before, "
+             "jockyw2001/linux-3.18@246d979c at 3.18.30 after)",),
+)
+
+_P_3_19 = _era(
+    _P_3_18,
     name="3.19",
     boundary="commit c072b90c8dfe 'x86/mm: Fix zone ranges boot printout' (tip x86/urgent, 2014-12-11, after "
              "v3.18 [release unverified: v3.19])",
@@ -247,8 +264,22 @@ _P_3_19 = _era(
              "max_zone_pfns[ZONE_DMA] = min(MAX_DMA_PFN, max_low_pfn), [ZONE_DMA32] = min(MAX_DMA32_PFN, max_low_pfn)",),
 )
 
-_P_4_1 = _era(
+_P_4_0 = _era(
     _P_3_19,
+    name="4.0",
+    boundary="Juergen Gross, 'mm: use correct format specifiers when printing address ranges' (v4.0 merge window)",
+    first=KernelVersion(4, 0, 0),
+    summary="zones, node ranges and Initmem printed with %#018Lx",
+    memmap__range_digits=18,
+    sources=("Juergen Gross, 'mm: use correct format specifiers when printing address ranges' (linux-mm, 2015-01-08, "
+             "<1420731697-12134-1-git-send-email-jgross@suse.com>; in the mm tree's since-3.19 branch, "
+             "<20150226132006.GA14878@dhcp22.suse.cz>): '[mem %#018Lx-%#018Lx]', '  Node %d: %#018Lx', "
+             "'Initmem setup node %d [mem %#018Lx-%#018Lx]' (yuanguohuo/linux-3.19.8@5efb20db still %#010Lx; "
+             "AndrewGBelcher/4kopen-linux-4.0@9d7e601e: %#018Lx)",),
+)
+
+_P_4_1 = _era(
+    _P_4_0,
     name="4.1",
     boundary="commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (2015, v4.1 [release unverified])",
     first=KernelVersion(4, 1, 0),
@@ -257,19 +288,11 @@ _P_4_1 = _era(
     e820__mem_rejects_zero=True,
     e820__memmap_forms="@#$!",
     e820__no_merge_types=(E820Type.PRAM,),
-    # Juergen Gross, 'mm: use correct format specifiers when printing address ranges' (linux-mm,
-    # 2015-01-08: "[mem %#018Lx-%#018Lx]" for the zones, node ranges and Initmem) [release
-    # unverified: 4.0 or 4.1]; ZONE_DEVICE (commit 033fbae988fc, v4.3) is a config choice
-    memmap__range_digits=18,
+    # ZONE_DEVICE (v4.3): mm/page_alloc.c zone_names[] has "Device" under #ifdef CONFIG_ZONE_DEVICE
+    # (YoungjaeLee/linux-4.3-cxlbdev@dc98e805 ... wowk/linux-5.15@ff71afbf); mm/Kconfig: default n from
+    # 4.9 (4.3/4.4: default !ZONE_DMA): a build's choice (a vendor rule may say)
     memmap__zones_known=False,
-    # free_area_init_node() prints "Initmem setup node" (the x86 setup_node_data() line is gone):
-    # Gross's patch above changes that very printk in mm/page_alloc.c, against the v3.19-based mm tree
-    memmap__initmem_style="free_area_init",
     sources=(
-        "Juergen Gross, 'mm: use correct format specifiers when printing address ranges' (linux-mm, 2015-01-08, "
-        "Message-Id <1420731697-12134-1-git-send-email-jgross@suse.com>): free_area_init_node()'s "
-        "'Initmem setup node %d [mem %#010Lx-%#010Lx]' becomes %#018Lx; in the mm tree's since-3.19 branch "
-        "(Michal Hocko, 2015-02-26, <20150226132006.GA14878@dhcp22.suse.cz>), i.e. the v4.0 merge window",
         "commit ec776ef6bbe1 'x86/mm: Add support for the non-standard protected e820 type' (2015, v4.1 [release unverified])",
         "parse_memopt: 'don't remove all of memory when handling mem={invalid}' [release unverified]",
     ),
@@ -627,7 +650,9 @@ PROFILES: tuple[KernelProfile, ...] = (
     _P_2_6_37,
     _P_2_6_38,
     _P_3_5,
+    _P_3_18,
     _P_3_19,
+    _P_4_0,
     _P_4_1,
     _P_4_16,
     _P_4_19,
