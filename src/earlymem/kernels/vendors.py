@@ -66,18 +66,25 @@ _LOGS_RH8_E820 = ("public logs (tests/fixtures/public/enterprise): 4.18.0-193 (8
                   "'BIOS-provided physical RAM map:' without upstream 4.18's 'e820: ' prefix (the 4.19 wording, backported)")
 
 
-#: The 4.3-5.4 builds of Ubuntu, Debian and SUSE whose "Zone ranges:" list a Device zone
-#: (CONFIG_ZONE_DEVICE=y; mm/page_alloc.c zone_names[]). Settled by the public logs of each
-#: line in tests/fixtures/public/enterprise (hold-out 3, after its first run), not by a config
-#: file: no config of these builds was found in the search index. Ubuntu 4.4 has it although
-#: upstream 4.4's Kconfig makes ZONE_DEVICE depend on !ZONE_DMA: Ubuntu's tree differs there.
+#: The 4.3-5.4 builds of Ubuntu, Debian and SUSE whose "Zone ranges:" list a Device zone:
+#: CONFIG_ZONE_DEVICE=y in each line's config (mm/page_alloc.c zone_names[] has "Device" under
+#: #ifdef CONFIG_ZONE_DEVICE). KHC = github.com/a13xp0p0v/kernel-hardening-checker. The public
+#: logs of each line (tests/fixtures/public/enterprise, hold-out 3) print 'Device   empty' too.
+_KHC = "a13xp0p0v/kernel-hardening-checker"
 _DEVICE_ZONE: dict[tuple[str, str], str] = {
-    (family, line): f"{name} {line}: 'Device   empty' among the zones on all {n} public logs of the line "
-                    "(tests/fixtures/public/enterprise, hold-out 3); the build's config was not found"
-    for family, name, line, n in (("ubuntu", "Ubuntu", "4.4", 4), ("ubuntu", "Ubuntu", "4.15", 7),
-                                  ("ubuntu", "Ubuntu", "5.4", 6), ("debian", "Debian", "4.9", 3),
-                                  ("debian", "Debian", "4.19", 4), ("opensuse", "openSUSE Leap", "4.12", 4),
-                                  ("opensuse", "openSUSE Leap", "5.3", 3), ("suse", "SLE", "5.3", 1))
+    ("ubuntu", "4.4"): "CONFIG_ZONE_DEVICE=y: rajcspsg/Personal@0b6c4af4:boot/config-4.4.0-21-generic and config-4.4.0-22-generic",
+    ("ubuntu", "4.15"): f"CONFIG_ZONE_DEVICE=y: {_KHC}@6b25acb5:ubuntu-bionic-generic.config (4.15.0-24.26-generic)",
+    ("ubuntu", "5.4"): f"CONFIG_ZONE_DEVICE=y: {_KHC}@07ef006b:kernel_hardening_checker/config_files/distros/"
+                       "Ubuntu_20.04_LTS_Focal_x86_64.config (5.4.0-26.30-generic)",
+    ("debian", "4.9"): f"CONFIG_ZONE_DEVICE=y: {_KHC}@849010d8:config_files/debian-stretch.config (4.9.88) and "
+                       f"{_KHC}@62441bcd:config_files/distros/debian-stretch.config (4.9.168)",
+    ("debian", "4.19"): f"CONFIG_ZONE_DEVICE=y: {_KHC}@ca99f6d4:config_files/distros/debian-buster.config and "
+                        f"{_KHC}@cfb6d27e:kernel_hardening_checker/config_files/distros/Debian_10_Buster_x86_64.config (4.19.249)",
+    ("opensuse", "4.12"): f"CONFIG_ZONE_DEVICE=y: {_KHC}@45fb296b:config_files/distros/openSUSE-15.1.config (kernel-source "
+                          "branch openSUSE-15.1)",
+    ("opensuse", "5.3"): "CONFIG_ZONE_DEVICE=y: kinale/kernel-source@f825cee5:config/x86_64/default and preempt (Leap 15.2)",
+    ("suse", "5.3"): f"CONFIG_ZONE_DEVICE=y: {_KHC}@64fcdc8b (pull 185):kernel_hardening_checker/config_files/distros/"
+                     "gcp_sles-15-sp3-sap-v20250408-x86-64.config (SLE 15 SP3, whose kernel Leap 15.3 runs)",
 }
 
 
