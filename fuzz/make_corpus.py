@@ -326,6 +326,38 @@ def binary_seeds(seen: dict) -> None:
     _put("image_cache", image_cache.json.dumps(image_cache._to_json("0" * 64, None, None)).encode(), seen)
 
 
+def sosreport_seeds(seen: dict) -> None:
+    """Small sosreports: plain tar, gzip and xz, with a link, and one with a traversal member."""
+    import io
+    import tarfile
+
+    top = "sosreport-h-2026-12-05-x"
+    files = {"proc/cmdline": b"ro crashkernel=auto\n", "sos_commands/kernel/dmesg": b"[    0.000000] Linux version 4.18.0-305.el8.x86_64\n",
+             "sys/kernel/kexec_crash_size": b"0\n", "etc/kdump.conf": b"path /var/crash\n"}
+
+    def tar(mode: str, extra: str | None = None) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode=mode, format=tarfile.USTAR_FORMAT) as t:
+            for rel, data in files.items():
+                info = tarfile.TarInfo(f"{top}/{rel}")
+                info.size, info.mtime = len(data), 0
+                t.addfile(info, io.BytesIO(data))
+            info = tarfile.TarInfo(f"{top}/uname")
+            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, "sos_commands/kernel/dmesg", 0
+            t.addfile(info)
+            if extra:
+                info = tarfile.TarInfo(extra)
+                info.size, info.mtime = 1, 0
+                t.addfile(info, io.BytesIO(b"x"))
+        return buf.getvalue().rstrip(b"\0") + bytes(1024)
+
+    _put("sosreport", tar("w"), seen)
+    _put("sosreport", tar("w", "../evil"), seen)
+    plain = tar("w")
+    _put("sosreport", gzip.compress(plain, mtime=0), seen)
+    _put("sosreport", lzma.compress(plain), seen)
+
+
 def main() -> None:
     if CORPUS.exists():
         shutil.rmtree(CORPUS)
@@ -333,6 +365,7 @@ def main() -> None:
     text_seeds(seen)
     toml_seeds(seen)
     binary_seeds(seen)
+    sosreport_seeds(seen)
     total = 0
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())

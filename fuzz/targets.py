@@ -49,6 +49,7 @@ from earlymem.sources.iomem import iomem_e820, read_firmware_memmap, read_iomem
 from earlymem.sources.memblock_trace import kernel_calls, reserved_at_handoff
 from earlymem.sources.purgatory import purgatory_facts
 from earlymem.sources.realmode import realmode_size
+from earlymem.sources.sosreport import read_sosreport
 from earlymem.sources.text import read_text_lines
 from earlymem.sources.toml import machine_from_toml
 from earlymem.verification import setup_data_chain
@@ -250,6 +251,12 @@ def t_cpio(data: bytes) -> object:
     for e in entries:
         e.data  # noqa: B018 -- reading each body is part of the contract
     return entries
+
+
+def t_sosreport(data: bytes) -> object:
+    """sources/sosreport.py: an archive as shipped (tar, tar.gz, tar.xz), read into memory only."""
+    sos = read_sosreport(_file(data, "sosreport.tar.xz"))
+    return {name: sos.text(name) for name in sos.files}
 
 
 def t_image_cache(data: bytes) -> object:
