@@ -215,8 +215,7 @@ def known_vendor_rules() -> list[tuple[str, str, str, VendorRules]]:
     out = []
     for family, major, releases, example in KNOWN:
         rules = vendor_rules(identify(example))
-        label = identify(example).label
-        name = label.split(" (")[0] if family in ("ubuntu", "debian", "suse") else label.split()[0]
-        out.append((family, major, releases, dataclasses.replace(rules, distro=f"{name} {major}" if family == "rhel" else
-                                                                 f"{name} ({major} kernel)" if family != "opensuse" else label)))
+        label = identify(example).label  # a RHEL build's label names its minor: the rule set is the major's
+        out.append((family, major, releases,
+                    dataclasses.replace(rules, distro=f"{label.split()[0]} {major}" if family == "rhel" else label)))
     return out

@@ -141,6 +141,14 @@ def _read_dir(root: Path, source: str) -> SosReport:
     return SosReport(source, _pick(found))
 
 
+def _member(tar: tarfile.TarFile, info: tarfile.TarInfo, source: str) -> bytes:
+    """One regular member's bytes, refused past :data:`MAX_MEMBER`."""
+    if info.size > MAX_MEMBER:
+        raise InputError(f"member {info.name!r} is larger than {MAX_MEMBER >> 20} MiB: refused", source=source)
+    handle = tar.extractfile(info)
+    return handle.read() if handle is not None else b""
+
+
 def _read_tar(path: Path, source: str) -> SosReport:
     members: dict[str, tarfile.TarInfo] = {}
     found: dict[str, bytes] = {}
@@ -180,10 +188,7 @@ def _read_tar(path: Path, source: str) -> SosReport:
                     if info.isfile():
                         members[rel] = info  # a link's target may come before or after the link
                     continue
-                if info.size > MAX_MEMBER:
-                    raise InputError(f"member {info.name!r} is larger than {MAX_MEMBER >> 20} MiB: refused", source=source)
-                handle = tar.extractfile(info)
-                found[rel] = handle.read() if handle is not None else b""
+                found[rel] = _member(tar, info, source)
             for rel in sorted(_WANTED - found.keys()):
                 target, hops = rel, 0
                 while target in links and hops < _MAX_LINK_HOPS:
@@ -191,11 +196,7 @@ def _read_tar(path: Path, source: str) -> SosReport:
                 if target != rel and target in found:
                     found[rel] = found[target]
                 elif target != rel and target in members:
-                    info = members[target]
-                    if info.size > MAX_MEMBER:
-                        raise InputError(f"member {info.name!r} is larger than {MAX_MEMBER >> 20} MiB: refused", source=source)
-                    handle = tar.extractfile(info)
-                    found[rel] = handle.read() if handle is not None else b""
+                    found[rel] = _member(tar, members[target], source)
     except InputError:
         raise
     except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError) as exc:
