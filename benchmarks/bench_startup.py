@@ -161,9 +161,9 @@ def main() -> None:
                               "crashkernel": args.crashkernel, "kexec": "none", "crash": False, "timeout": 900},
                              "bench", "<bench_startup.py>")
         t = time.perf_counter()
-        prepared = prepare([args.kernel], log=log)
+        prepared = prepare([config], log=log)
         log(f"prepared tools, kernel and initramfs in {time.perf_counter() - t:.1f} s")
-        vmlinuz = prepared.kernels[args.kernel][0].vmlinuz
+        vmlinuz = prepared.kernels[args.kernel].vmlinuz
 
         log(f"booting {config.describe()} with {args.kernel} under QEMU ...")
         t = time.perf_counter()
@@ -211,7 +211,7 @@ def main() -> None:
 
         best, median = min(rep_s), statistics.median(rep_s)
         peak = max(rep_rss)
-        what = f"{config.describe()}, Debian {args.kernel} ({prepared.kernels[args.kernel][0].kernel.abi}), TCG"
+        what = f"{config.describe()}, Debian {args.kernel} ({prepared.kernels[args.kernel].kernel.abi}), TCG"
         print(f"| configuration | QEMU boot | earlymem first run | max RSS | earlymem repeated run (best / median of {args.runs}) "
               "| max RSS | QEMU / repeated (median) |")
         print("|---|---|---|---|---|---|---|")

@@ -44,6 +44,18 @@ def cfg(**kw):
         ({"numa": [{"size": "2G", "cpus": "0"}, {"size": "2G", "cpus": "0"}]}, "boot[0].numa", "two NUMA nodes"),
         ({"numa": [{"size": "2G", "cpus": "0"}, {"size": "2G", "cpus": "1"}], "cpus": 1}, "boot[0].numa", "beyond"),
         ({"colour": "blue"}, "boot[0].colour", "unknown key"),
+        ({"dump": "huge", "kexec": "load", "crash": True}, "boot[0].dump", "dump must be one of"),
+        ({"dump": "small", "kexec": "load"}, "boot[0].dump", "needs crash = true"),
+        ({"dump": "small", "kexec": "load", "crash": True, "sweep": {"low": "64M", "high": "1G"}}, "boot[0].sweep", "expected {"),
+        ({"dump": "small", "kexec": "load", "crash": True, "sweep": {"low": "66M", "high": "1G", "step": "4M"}}, "boot[0].sweep",
+         "multiples"),
+        ({"dump": "small", "kexec": "load", "crash": True, "sweep": {"low": "1G", "high": "64M", "step": "4M"}}, "boot[0].sweep",
+         "low < high"),
+        ({"dump": "small", "kexec": "load", "crash": True, "sweep": {"low": "64M", "high": "4G", "step": "4M"}}, "boot[0].sweep",
+         "low < high < the guest's memory"),
+        ({"dump": "small", "kexec": "load", "crash": True, "crashkernel": "256M",
+          "sweep": {"low": "64M", "high": "1G", "step": "4M"}}, "boot[0].crashkernel", "chooses crashkernel= itself"),
+        ({"kexec": "load", "crash": True, "sweep": {"low": "64M", "high": "1G", "step": "4M"}}, "boot[0].sweep", "measures a dump"),
     ],
 )
 def test_bad_configurations_fail_with_one_line(kw, field, text):
@@ -137,3 +149,24 @@ def test_firmware_kaslr_and_repeated_boots(tmp_path):
         with pytest.raises(InputError) as exc:
             read_matrix(m)
         assert exc.value.field == f"boot[0].{field}"
+
+
+DUMPS = Path(__file__).parent / "fixtures" / "dumps" / "matrix.toml"
+
+
+def test_committed_dump_matrix_covers_what_the_issue_asks():
+    """Issue 17, Deliver 4: at least 8 configurations x 4 kernels, 1-64 GiB, 1-4 nodes, small and large
+    initramfs, with and without kexec_file."""
+    configs = read_matrix(DUMPS)
+    assert len(configs) >= 8 and all(c.sweep and c.crash for c in configs)
+    assert all(set(c.kernels) == {"5.10", "6.1", "6.12", "7.2"} for c in configs)
+    assert min(c.memory for c in configs) == 1 << 30 and max(c.memory for c in configs) == 64 << 30
+    assert {max(1, len(c.numa)) for c in configs} == {1, 2, 3, 4}
+    assert {c.dump for c in configs} == {"small", "large"} and {c.kexec for c in configs} == {"load", "file"}
+
+
+def test_dump_knob_reaches_the_command_line():
+    c = cfg(kexec="file", crash=True, dump="large", sweep={"low": "64M", "high": "1G", "step": "4M"})
+    assert c.kernel_cmdline().split()[-1] == "oracle.dump=1" and c.sweep == (64 << 20, 1 << 30, 4 << 20)
+    assert "makedumpfile, large kdump initramfs" in c.describe()
+    assert "oracle.dump" not in cfg(kexec="load", crash=True).kernel_cmdline()

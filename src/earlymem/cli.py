@@ -133,8 +133,7 @@ def _oracle_run(configs, out: Path, jobs: int, allow_newer: bool) -> None:
     from earlymem.oracle.run import prepare, run_boots
 
     console = Console(stderr=True)
-    keys = {k for c in configs for k in c.kernels}
-    prepared = prepare(keys, allow_newer=allow_newer, log=lambda m: console.print(m))
+    prepared = prepare(configs, allow_newer=allow_newer, log=lambda m: console.print(m))
     total = sum(len(c.kernels) * c.boots for c in configs)
     failures = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
@@ -164,14 +163,17 @@ def _oracle_run(configs, out: Path, jobs: int, allow_newer: bool) -> None:
 @click.option("--kexec", type=click.Choice(["none", "load", "file", "both", "normal"]), default="none", show_default=True,
               help="load: kexec -p; file: kexec -s -p; both: load, unload, file; normal: kexec -l.")
 @click.option("--crash", is_flag=True, help="Crash into the kdump kernel after loading it.")
+@click.option("--dump", type=click.Choice(["none", "small", "large"]), default="none", show_default=True,
+              help="The kdump kernel runs makedumpfile -F -l -d 31 into a pipe (small or large kdump initramfs; needs --crash).")
 @click.option("--timeout", type=int, default=300, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("captures"), show_default=True)
 @click.option("--allow-newer", is_flag=True, help="Use the newest kernel of a series if the pinned one is gone from Debian.")
-def oracle_boot(name, kernels, memory, machine, cpus, numa, cmdline, crashkernel, kexec, crash, timeout, out, allow_newer) -> None:
+def oracle_boot(name, kernels, memory, machine, cpus, numa, cmdline, crashkernel, kexec, crash, dump, timeout, out, allow_newer) -> None:
     """Boot one configuration (with nokaslr; a matrix can ask for KASLR) and write its capture."""
     from earlymem.oracle.config import make_config
 
-    data = {"name": name, "memory": memory, "machine": machine, "cmdline": cmdline, "kexec": kexec, "crash": crash, "kernels": list(kernels), "timeout": timeout}
+    data = {"name": name, "memory": memory, "machine": machine, "cmdline": cmdline, "kexec": kexec, "crash": crash, "dump": dump, "kernels": list(kernels),
+            "timeout": timeout}
     if cpus is not None:
         data["cpus"] = cpus
     if crashkernel:
@@ -195,6 +197,39 @@ def oracle_boot(name, kernels, memory, machine, cpus, numa, cmdline, crashkernel
 @click.option("--allow-newer", is_flag=True, help="Use the newest kernel of a series if the pinned one is gone from Debian.")
 def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
     """Boot every configuration of a TOML matrix with every kernel it names."""
+    _oracle_run(_matrix_configs(matrix_file, only, kernels), out, jobs, allow_newer)
+
+
+@oracle_group.command("sweep")
+@click.argument("matrix_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sweep"), show_default=True)
+@click.option("--only", multiple=True, help="Only these boot names (repeatable).")
+@click.option("--kernel", "kernels", multiple=True, help="Only these kernel series (repeatable).")
+@click.option("--jobs", type=click.IntRange(1, 8), default=2, show_default=True, help="Bisections run at once.")
+@click.option("--keep-all", is_flag=True, help="Keep every boot's capture (OUT/boots/), not only the two that bracket each minimum.")
+@click.option("--allow-newer", is_flag=True, help="Use the newest kernel of a series if the pinned one is gone from Debian.")
+def oracle_sweep(matrix_file, out, only, kernels, jobs, keep_all, allow_newer) -> None:
+    """Bisect crashkernel= on real boots for the smallest region in which a dump completes (configurations with a sweep)."""
+    from rich.console import Console
+
+    from earlymem.oracle.run import prepare
+    from earlymem.oracle.sweep import sweep
+
+    configs = [c for c in _matrix_configs(matrix_file, only, kernels) if c.sweep]
+    if not configs:
+        raise InputError("no configuration has a sweep = { low, high, step }", source=str(matrix_file), field="boot")
+    console = Console(stderr=True)
+    prepared = prepare(configs, allow_newer=allow_newer, log=lambda m: console.print(m))
+    results = sweep(configs, prepared, out, jobs=jobs, keep_all=keep_all,
+                    on_boot=lambda name, o: console.print(f"{name}: {o.outcome} ({o.seconds} s) {o.evidence}"))
+    for r in results:
+        below = r.below
+        console.print(f"{r.config} on {r.kernel}: minimum {r.minimum >> 20 if r.minimum else 'none'} MiB"
+                      + (f", {below.size >> 20} MiB: {below.outcome}" if below else ""))
+
+
+def _matrix_configs(matrix_file, only, kernels):
+    """A matrix's configurations, narrowed by --only and --kernel."""
     from dataclasses import replace
 
     from earlymem.oracle.config import read_matrix
@@ -208,7 +243,7 @@ def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
     if kernels:
         configs = [replace(c, kernels=tuple(k for k in c.kernels if k in kernels)) for c in configs]
         configs = [c for c in configs if c.kernels]
-    _oracle_run(configs, out, jobs, allow_newer)
+    return configs
 
 
 @cli.command("predict")

@@ -19,6 +19,11 @@ A matrix file::
     firmware = "bios"          # bios (SeaBIOS) or uefi (OVMF, a fresh VARS copy per boot)
     kaslr = false              # true: no nokaslr, the kernel's place is random
     boots = 1                  # boot it this many times (captures NAME--KERNEL--NN); KASLR statistics
+    dump = "small"             # the kdump kernel runs makedumpfile -F -l -d 31 /proc/vmcore into a pipe;
+                               # small: its initramfs holds busybox, makedumpfile and its libraries;
+                               # large: the same plus 32 MiB of random bytes and 32 MiB of zeros (none: no dump)
+    sweep = { low = "64M", high = "1G", step = "4M" }   # `oracle sweep`: bisect crashkernel=SIZE on real
+                               # boots for the smallest region in which the dump completes
 
 Every error names the file and the field (``matrix.toml: boot[3].numa: ...``).
 """
@@ -67,6 +72,8 @@ class BootConfig:
     firmware: str = "bios"
     kaslr: bool = False
     boots: int = 1
+    dump: str = "none"
+    sweep: tuple[int, int, int] | None = None
 
     def kernel_cmdline(self) -> str:
         """The first kernel's command line: ``nokaslr`` unless the configuration asks
@@ -80,6 +87,8 @@ class BootConfig:
             parts.append(f"oracle.kexec={self.kexec}")
         if self.crash:
             parts.append("oracle.crash=1")
+        if self.dump != "none":
+            parts.append("oracle.dump=1")
         return " ".join(parts)
 
     def describe(self) -> str:
@@ -97,6 +106,8 @@ class BootConfig:
             bits.append(self.firmware.upper())
         if self.kaslr:
             bits.append("KASLR")
+        if self.dump != "none":
+            bits.append(f"makedumpfile, {self.dump} kdump initramfs")
         return ", ".join(bits)
 
 
@@ -130,8 +141,9 @@ def _size(value: Any, where: str, source: str) -> int:
 
 
 _KEYS = {"name", "machine", "memory", "cpus", "numa", "cmdline", "crashkernel", "kexec", "crash", "kernels", "timeout",
-         "firmware", "kaslr", "boots"}
+         "firmware", "kaslr", "boots", "dump", "sweep"}
 FIRMWARES = ("bios", "uefi")
+DUMPS = ("none", "small", "large")
 
 
 def _flag(data: dict, key: str, where: str, source: str) -> bool:
@@ -218,8 +230,32 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
     boots = data.get("boots", 1)
     if not isinstance(boots, int) or isinstance(boots, bool) or not 1 <= boots <= 99:
         raise InputError("boots must be a number from 1 to 99", source=source, field=f"{where}.boots")
+    dump = data.get("dump", "none")
+    if dump not in DUMPS:
+        raise InputError(f"dump must be one of {', '.join(DUMPS)}", source=source, field=f"{where}.dump")
+    if dump != "none" and not crash:
+        raise InputError("dump needs crash = true (the kdump kernel runs the dump)", source=source, field=f"{where}.dump")
+    sweep = _sweep(data.get("sweep"), f"{where}.sweep", source, memory)
+    if sweep and crashkernel is not None:
+        raise InputError("a sweep chooses crashkernel= itself; drop 'crashkernel'", source=source, field=f"{where}.crashkernel")
+    if sweep and dump == "none":
+        raise InputError("a sweep measures a dump; set dump = \"small\" or \"large\"", source=source, field=f"{where}.sweep")
     return BootConfig(name, memory, machine, cpus, tuple(numa), cmdline, crashkernel, kexec, crash, tuple(kernels), timeout,
-                      firmware, kaslr, boots)
+                      firmware, kaslr, boots, dump, sweep)
+
+
+def _sweep(value: Any, where: str, source: str, memory: int) -> tuple[int, int, int] | None:
+    """``{ low, high, step }``: whole multiples of ``step`` (a MiB multiple), low < high < memory."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"low", "high", "step"}:
+        raise InputError('expected { low = "64M", high = "1G", step = "4M" }', source=source, field=where)
+    low, high, step = (_size(value[k], f"{where}.{k}", source) for k in ("low", "high", "step"))
+    if step % (1 << 20) or low % step or high % step:
+        raise InputError("step must be whole MiB, and low and high multiples of it", source=source, field=where)
+    if not low < high < memory:
+        raise InputError("expected low < high < the guest's memory", source=source, field=where)
+    return low, high, step
 
 
 def read_matrix(path: str | Path) -> list[BootConfig]:

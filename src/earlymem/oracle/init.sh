@@ -3,7 +3,8 @@
 # Prints what the kernel decided between markers on the serial console:
 #   @@@@BEGIN <mode>/<name>@@@@ ... @@@@END <mode>/<name>@@@@ @@@@RC <mode>/<name>=<rc>@@@@
 # <mode> is "first", or "kdump" when /proc/vmcore exists.  Knobs on the
-# command line: oracle.kexec=none|load|file|both, oracle.crash=1.
+# command line: oracle.kexec=none|load|file|both, oracle.crash=1, oracle.dump=1 (the kdump
+# kernel runs makedumpfile; its initramfs then holds it: earlymem.oracle.initramfs).
 /bin/busybox --install -s /bin
 mkdir -p /proc /sys /dev /tmp
 mount -t proc proc /proc
@@ -63,15 +64,30 @@ dump_all
 # the loader's setup_data nodes (setup_data_chain.c): no log line shows them from 7.0 on
 [ "$mode" = first ] && section setup_data /bin/setup-data-chain
 
+# The dump as kdump-tools and kdumpctl make it for a network target: flattened
+# (-F) into a pipe, lzo, dump level 31.  The pipe keeps the page cache out of
+# the measure; the exit status travels on stderr, the byte count on stdout.
+dump_vmcore() {
+    { makedumpfile -F -l -d 31 --message-level 6 /proc/vmcore; echo "makedumpfile exit status $?" >&2; } | wc -c
+}
+
 if [ "$mode" = kdump ]; then
     section vmcore_size stat -c %s /proc/vmcore
+    if [ "$(getarg oracle.dump)" = 1 ]; then
+        before=$(dmesg | wc -l)
+        section makedumpfile dump_vmcore
+        section meminfo_after head -n 25 /proc/meminfo
+        section dmesg_after sh -c "dmesg | tail -n +$((before + 1))"
+    fi
     poweroff -f
 fi
 
 # loglevel=4 (the recipe used 7): the kdump kernel's log is dumped in kdump/dmesg anyway,
 # and a quiet console keeps captures small; the level changes no memory decision.
 KAPPEND="console=ttyS0 loglevel=4 irqpoll nr_cpus=1 reset_devices log_buf_len=1M panic=-1 oracle.mode=kdump"
-for w in $(cat /proc/cmdline); do [ "$w" = nokaslr ] && KAPPEND="$KAPPEND nokaslr"; done
+for w in $(cat /proc/cmdline); do
+    case "$w" in nokaslr|oracle.dump=1) KAPPEND="$KAPPEND $w";; esac
+done
 
 kexec_load() {
     kexec -p /boot/vmlinuz --initrd=/boot/kdump-initrd.img --append="$KAPPEND" --debug

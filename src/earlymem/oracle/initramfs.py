@@ -1,6 +1,9 @@
 """Build the oracle's initramfs images (newc cpio, gzip).
 
-* the kdump image: busybox and ``init.sh``;
+* the kdump image: busybox and ``init.sh``; for a dump (``dump`` "small" or
+  "large"), also makedumpfile and its libraries, and for "large" 32 MiB of
+  pseudo-random bytes (SHAKE-256, so every build is the same) and 32 MiB of
+  zeros: a dracut-sized image, 32 MiB compressed and 64 MiB more unpacked;
 * the main image: the same, plus kexec and the shared libraries it loads (as
   ``ldd`` lists them), ``/bin/kexec-file-load`` (kexec_file_load.c) and
   ``/bin/setup-data-chain`` (setup_data_chain.c), both built static, the kernel itself as ``/boot/vmlinuz`` (the kdump kernel is the
@@ -89,17 +92,43 @@ def kdump_bytes_file(main: Path) -> Path:
     return main.with_suffix(".kdump-initrd-bytes")
 
 
-def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path) -> Path:
-    """Build (or reuse) the main initramfs for ``vmlinuz``.  :return: its path."""
+#: the large kdump image's padding: (file, bytes, random?)
+PADDING = (("pad/random.bin", 32 << 20, True), ("pad/zero.bin", 32 << 20, False))
+
+
+def _dump_tree(root: Path, makedumpfile: str, dump: str) -> None:
+    """Add makedumpfile, its libraries and (``large``) the padding to a kdump tree."""
+    (root / "usr/sbin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(makedumpfile, root / "usr/sbin/makedumpfile")
+    _copy_libraries(makedumpfile, root)
+    if dump == "large":
+        for name, size, random in PADDING:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(hashlib.shake_256(b"earlymem kdump padding").digest(size) if random else bytes(size))
+
+
+def _copy_libraries(binary: str, root: Path) -> None:
+    for lib in _libraries(binary):
+        dest = root / lib.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.realpath(lib), dest)
+
+
+def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path, dump: str = "none") -> Path:
+    """Build (or reuse) the main initramfs for ``vmlinuz``; ``dump`` chooses the
+    kdump image inside it (see the module's text).  :return: its path."""
     kexec = tools["kexec"]
     libs = _libraries(kexec)
     h = hashlib.sha256()
-    for f in [tools["busybox"], kexec, *libs, str(vmlinuz)]:
+    dump_files = [tools["makedumpfile"], *_libraries(tools["makedumpfile"])] if dump != "none" else []
+    for f in [tools["busybox"], kexec, *libs, str(vmlinuz), *dump_files]:
         st = os.stat(f)
         h.update(f"{f}:{st.st_size}:{int(st.st_mtime)}".encode())
     h.update(init_script().encode())
     for name in HELPERS:
         h.update(_helper_source(name).encode())
+    if dump != "none":  # the images of earlier captures keep their names
+        h.update(f"dump={dump}:{PADDING}".encode())
     out_dir.mkdir(parents=True, exist_ok=True)
     main = out_dir / f"main-{h.hexdigest()[:16]}.img"
     if main.is_file():
@@ -107,6 +136,8 @@ def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path) -> Path
     with tempfile.TemporaryDirectory() as tmp:
         kroot, mroot = Path(tmp) / "kdump", Path(tmp) / "main"
         _base_tree(kroot, tools["busybox"])
+        if dump != "none":
+            _dump_tree(kroot, tools["makedumpfile"], dump)
         kdump = Path(tmp) / "kdump-initrd.img"
         _cpio(kroot, kdump)
         # the capture kernel's initrd size is an input of every kexec
@@ -117,10 +148,7 @@ def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path) -> Path
         shutil.copy2(kexec, mroot / "usr/sbin/kexec")
         for name in HELPERS:
             _build_helper(tools["gcc"], name, mroot / "bin" / name)
-        for lib in libs:
-            dest = mroot / lib.lstrip("/")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(os.path.realpath(lib), dest)
+        _copy_libraries(kexec, mroot)
         shutil.copy2(vmlinuz, mroot / "boot/vmlinuz")
         shutil.copy2(kdump, mroot / "boot/kdump-initrd.img")
         tmp_main = main.with_suffix(".partial")

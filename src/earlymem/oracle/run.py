@@ -16,23 +16,30 @@ __all__ = ["Prepared", "prepare", "run_boots"]
 
 
 class Prepared:
-    """Host tools, and for each kernel series its bzImage and initramfs."""
+    """Host tools, and for each kernel series its bzImage and its initramfs for
+    each kdump image the configurations ask for (``dump``: none, small, large)."""
 
-    def __init__(self, tools: dict[str, str], kernels: dict[str, tuple[FetchedKernel, Path]]):
+    def __init__(self, tools: dict[str, str], kernels: dict[str, FetchedKernel], initrds: dict[tuple[str, str], Path]):
         self.tools = tools
         self.kernels = kernels
+        self.initrds = initrds
+
+    def for_config(self, key: str, config: BootConfig) -> tuple[FetchedKernel, Path]:
+        return self.kernels[key], self.initrds[(key, config.dump)]
 
 
-def prepare(keys: Iterable[str], *, allow_newer: bool = False, log: Callable[[str], None] = print) -> Prepared:
-    """Install/locate tools, fetch every kernel in ``keys``, build their initramfs."""
+def prepare(configs: Iterable[BootConfig], *, allow_newer: bool = False, log: Callable[[str], None] = print) -> Prepared:
+    """Install/locate tools, fetch every kernel the configurations name, build their initramfs."""
+    configs = list(configs)
     tools = ensure_tools(log=log)
-    kernels = {}
-    for key in sorted(set(keys), key=lambda k: tuple(int(x) for x in k.split("."))):
+    kernels, initrds = {}, {}
+    keys = {k for c in configs for k in c.kernels}
+    for key in sorted(keys, key=lambda k: tuple(int(x) for x in k.split("."))):
         log(f"kernel {key}: fetching")
-        fetched = fetch_kernel(key, allow_newer=allow_newer, log=log)
-        initrd = build_initramfs(fetched.vmlinuz, tools, cache_dir() / "initramfs")
-        kernels[key] = (fetched, initrd)
-    return Prepared(tools, kernels)
+        kernels[key] = fetch_kernel(key, allow_newer=allow_newer, log=log)
+        for dump in sorted({c.dump for c in configs if key in c.kernels}):
+            initrds[(key, dump)] = build_initramfs(kernels[key].vmlinuz, tools, cache_dir() / "initramfs", dump)
+    return Prepared(tools, kernels, initrds)
 
 
 def run_boots(
@@ -48,7 +55,7 @@ def run_boots(
 
     def one(item):
         config, key, repeat = item
-        fetched, initrd = prepared.kernels[key]
+        fetched, initrd = prepared.for_config(key, config)
         result = boot(config, fetched, initrd, prepared.tools["qemu-system-x86_64"], out_dir, repeat)
         on_done(result)
         return result

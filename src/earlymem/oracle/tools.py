@@ -14,6 +14,7 @@ __all__ = ["REQUIRED", "REQUIRED_FILES", "OVMF_CODE", "OVMF_VARS", "ensure_tools
 REQUIRED = {
     "qemu-system-x86_64": "qemu-system-x86",
     "kexec": "kexec-tools",
+    "makedumpfile": "makedumpfile",
     "busybox": "busybox-static",
     "cpio": "cpio",
     "dpkg-deb": "dpkg",

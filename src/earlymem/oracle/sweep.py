@@ -1,0 +1,244 @@
+"""The dump sweep: the smallest crash region in which a real dump completes.
+
+For each configuration with a ``sweep = { low, high, step }`` and each of its
+kernels, ``crashkernel=SIZE`` is bisected on real boots: the first kernel
+reserves the region and loads the capture kernel (``kexec -p`` or
+``kexec -s -p``), crashes into it, and the capture kernel runs makedumpfile
+(init.sh's ``dump_vmcore``).  The answer is the smallest size, a multiple of
+``step``, whose boot dumped, and the largest below it that did not, with how it
+failed (:func:`classify`).  Bisection assumes that a size that dumps has no
+larger size that fails; every boot's outcome is recorded, so a reader can see
+the sizes it rests on.
+
+Results go to ``OUT/sweep.json`` (schema ``earlymem/sweep/1``, below), written
+again as each kernel's bisection ends; the captures of the two sizes that
+bracket each minimum are kept, the others removed unless ``keep_all``.  A run
+into an ``OUT`` that already has results skips the (configuration, kernel)
+pairs found there with the same description and bounds, so a long sweep can be
+resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from earlymem.lib.errors import InputError
+from earlymem.oracle.config import BootConfig
+from earlymem.oracle.qemu import boot
+from earlymem.oracle.run import Prepared
+from earlymem.sources.capture import read_capture
+
+__all__ = ["Outcome", "classify", "KernelSweep", "sweep", "SCHEMA"]
+
+SCHEMA = "earlymem/sweep/1"
+
+#: outcomes, from the first kernel to the end of the dump
+OUTCOMES = {
+    "dumped": "makedumpfile completed (exit status 0) and wrote the dump into the pipe",
+    "no-region": "the first kernel reserved no crash region (kexec_crash_size 0)",
+    "load-refused": "kexec could not load the capture kernel into the region",
+    "oom": "the capture kernel ran out of memory (the OOM killer, or a panic for want of memory)",
+    "panic": "the capture kernel panicked before the dump completed",
+    "dump-failed": "makedumpfile ended with an error",
+    "hang": "the boot did not finish within the configuration's timeout",
+    "no-capture": "the capture kernel printed nothing of its /init",
+}
+
+_PANIC = re.compile(r"Kernel panic - not syncing: (.*)")
+_OOM = re.compile(r"invoked oom-killer|Out of memory|oom-kill:|Initramfs unpacking failed|page allocation failure")
+_STATUS = re.compile(r"makedumpfile exit status (\d+)")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One boot: the crash region asked for, what happened, and the line that shows it."""
+
+    size: int
+    outcome: str
+    evidence: str
+    seconds: float
+
+    @property
+    def dumped(self) -> bool:
+        return self.outcome == "dumped"
+
+
+def classify(directory: Path, timed_out: bool) -> tuple[str, str]:
+    """The outcome of one dump boot and its evidence line (see :data:`OUTCOMES`)."""
+    cap = read_capture(directory)
+    text = [line.rstrip("\r") for line in cap.serial]
+    size = (cap.section("first/kexec_crash_size") or ["0"])[0].strip()
+    if size in ("", "0"):
+        return "no-region", f"/sys/kernel/kexec_crash_size: {size or '(empty)'}"
+    loaded = (cap.section("first/kexec_crash_loaded_after") or ["0"])[0].strip()
+    if loaded != "1":
+        load = cap.section("first/kexec_load_debug") or cap.section("first/kexec_file_debug") or []
+        last = next((ln for ln in reversed(load) if ln.strip()), "kexec_crash_loaded stayed 0")
+        return "load-refused", last.strip()
+    crash = next((i for i, ln in enumerate(text) if "@@@@CRASH first@@@@" in ln), len(text))
+    after = text[crash + 1:]
+    # the first kernel's own panic is the sysrq crash; what follows it is the capture kernel's
+    panics = [m.group(1) for ln in after for m in [_PANIC.search(ln)] if m and "sysrq" not in m.group(1)]
+    dump = cap.section("kdump/makedumpfile")
+    oom = next((ln.strip() for ln in (cap.section("kdump/dmesg_after") or []) + after if _OOM.search(ln)), None)
+    if dump is not None:
+        status = next((int(m.group(1)) for ln in dump for m in [_STATUS.search(ln)] if m), None)
+        written = next((ln.strip() for ln in reversed(dump) if ln.strip().isdigit()), "0")
+        if status == 0 and int(written) > 0:
+            return "dumped", f"makedumpfile exit status 0, {written} bytes"
+        if oom or status == 137:
+            return "oom", oom or "makedumpfile killed (exit status 137)"
+        return "dump-failed", f"makedumpfile exit status {status}: " + next((ln.strip() for ln in dump if ln.strip()), "")
+    if panics:
+        why = panics[0]
+        return ("oom" if oom or "Out of memory" in why or "No working init" in why else "panic"), (oom or why)
+    if timed_out:
+        return "hang", oom or "no output after the crash within the timeout"
+    return ("oom", oom) if oom else ("no-capture", "the capture kernel printed no section")
+
+
+@dataclass
+class KernelSweep:
+    """One configuration on one kernel: every boot, and the bracket found."""
+
+    config: str
+    kernel: str
+    describe: str
+    low: int
+    high: int
+    step: int
+    boots: list[Outcome] = field(default_factory=list)
+
+    @property
+    def minimum(self) -> int | None:
+        """The smallest size that dumped (None: none did up to ``high``)."""
+        return min((b.size for b in self.boots if b.dumped), default=None)
+
+    @property
+    def below(self) -> Outcome | None:
+        """The largest size under :attr:`minimum` that did not dump."""
+        top = self.minimum if self.minimum is not None else self.high + 1
+        fails = [b for b in self.boots if not b.dumped and b.size < top]
+        return max(fails, key=lambda b: b.size, default=None)
+
+    def as_json(self) -> dict:
+        below = self.below
+        return {
+            "config": self.config, "kernel": self.kernel, "describe": self.describe,
+            "low": self.low, "high": self.high, "step": self.step,
+            "minimum": self.minimum,
+            "below": asdict(below) if below else None,
+            "boots": [asdict(b) for b in sorted(self.boots, key=lambda b: b.size)],
+        }
+
+
+def capture_label(config: BootConfig, key: str, size: int) -> str:
+    return f"{config.name}--{key}--ck{size >> 20}M"
+
+
+def bisect(config: BootConfig, key: str, run: Callable[[int], Outcome]) -> KernelSweep:
+    """Bisect ``config``'s sweep on kernel ``key``; ``run(size)`` boots once."""
+    low, high, step = config.sweep
+    result = KernelSweep(config.name, key, config.describe(), low, high, step)
+    top = run(high)
+    result.boots.append(top)
+    if not top.dumped:
+        return result  # no dump even at high: the bracket is open above
+    bottom = run(low)
+    result.boots.append(bottom)
+    if bottom.dumped:
+        return result  # dumps at low: the bracket is open below
+    lo, hi = low // step, high // step  # lo fails, hi dumps
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        o = run(mid * step)
+        result.boots.append(o)
+        lo, hi = (lo, mid) if o.dumped else (mid, hi)
+    return result
+
+
+def sweep(
+    configs: list[BootConfig],
+    prepared: Prepared,
+    out_dir: Path,
+    *,
+    jobs: int = 2,
+    keep_all: bool = False,
+    on_boot: Callable[[str, Outcome], None] = lambda name, o: None,
+) -> list[KernelSweep]:
+    """Run every configuration's sweep on each of its kernels (``jobs`` bisections at once)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = read_results(out_dir / "sweep.json")
+    done = {(r.config, r.kernel, r.describe, r.low, r.high, r.step) for r in results}
+    lock = threading.Lock()
+    qemu = prepared.tools["qemu-system-x86_64"]
+
+    def one(item: tuple[BootConfig, str]) -> KernelSweep:
+        config, key = item
+        fetched, initrd = prepared.for_config(key, config)
+        boots_dir = out_dir / "boots"
+
+        def run(size: int) -> Outcome:
+            label = capture_label(config, key, size)
+            sized = replace(config, name=f"{config.name}--ck{size >> 20}M", crashkernel=f"{size >> 20}M", sweep=None)
+            r = boot(sized, fetched, initrd, qemu, boots_dir)
+            outcome, evidence = classify(r.directory, r.timed_out)
+            o = Outcome(size, outcome, evidence, round(r.seconds, 1))
+            on_boot(label, o)
+            return o
+
+        result = bisect(config, key, run)
+        keep = {b.size for b in (result.below,) if b} | ({result.minimum} if result.minimum is not None else set())
+        for b in result.boots:
+            src = boots_dir / f"{config.name}--ck{b.size >> 20}M--{key}"
+            if b.size in keep:
+                dest = out_dir / capture_label(config, key, b.size)
+                shutil.rmtree(dest, ignore_errors=True)
+                shutil.copytree(src, dest)
+            if not keep_all:
+                shutil.rmtree(src, ignore_errors=True)
+        with lock:
+            results.append(result)
+            write_results(results, out_dir / "sweep.json")
+        return result
+
+    work = [(c, k) for c in configs if c.sweep for k in c.kernels
+            if (c.name, k, c.describe(), *c.sweep) not in done]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(one, work))
+    return results
+
+
+def write_results(results: list[KernelSweep], path: Path) -> None:
+    order = sorted(results, key=lambda r: (r.config, tuple(int(x) for x in r.kernel.split("."))))
+    doc = {"schema": SCHEMA, "outcomes": OUTCOMES, "sweeps": [r.as_json() for r in order]}
+    tmp = path.with_suffix(".partial")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def read_results(path: Path) -> list[KernelSweep]:
+    """The sweeps in a ``sweep.json`` (none if it does not exist).
+
+    :raises InputError: for a file of another schema or a damaged one.
+    """
+    if not path.is_file():
+        return []
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("schema") != SCHEMA:
+            raise InputError(f"not an {SCHEMA} file (schema {doc.get('schema')!r})", source=str(path), field="schema")
+        return [
+            KernelSweep(s["config"], s["kernel"], s["describe"], s["low"], s["high"], s["step"],
+                        [Outcome(b["size"], b["outcome"], b["evidence"], b["seconds"]) for b in s["boots"]])
+            for s in doc["sweeps"]
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"damaged sweep results: {exc}", source=str(path)) from None

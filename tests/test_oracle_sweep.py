@@ -1,0 +1,86 @@
+"""The dump sweep's bisection and its reading of a boot's outcome (no QEMU here)."""
+
+import json
+
+import pytest
+
+from earlymem.lib.errors import InputError
+from earlymem.oracle.config import make_config
+from earlymem.oracle.sweep import KernelSweep, Outcome, bisect, classify, read_results, write_results
+
+M = 1 << 20
+
+
+def cfg(low="32M", high="512M"):
+    return make_config({"name": "d", "memory": "4G", "kexec": "load", "crash": True, "dump": "small",
+                        "sweep": {"low": low, "high": high, "step": "4M"}}, "boot[0]", "m.toml")
+
+
+@pytest.mark.parametrize("threshold", [36 * M, 100 * M, 212 * M, 512 * M])
+def test_bisection_finds_the_threshold_and_the_size_below(threshold):
+    tried = []
+
+    def run(size):
+        tried.append(size)
+        return Outcome(size, "dumped" if size >= threshold else "oom", "", 1.0)
+
+    r = bisect(cfg(), "6.1", run)
+    assert r.minimum == threshold and r.below.size == threshold - 4 * M and r.below.outcome == "oom"
+    assert len(tried) <= 2 + 7 and len(set(tried)) == len(tried)
+
+
+def test_bisection_says_when_the_bracket_is_open():
+    never = bisect(cfg(), "6.1", lambda s: Outcome(s, "load-refused", "", 1.0))
+    assert never.minimum is None and never.below.size == 512 * M and len(never.boots) == 1
+    always = bisect(cfg(), "6.1", lambda s: Outcome(s, "dumped", "", 1.0))
+    assert always.minimum == 32 * M and always.below is None
+
+
+def serial(tmp_path, text, name="c"):
+    d = tmp_path / name
+    d.mkdir()
+    (d / "serial.log").write_text(text)
+    return d
+
+
+def sec(name, *lines, rc=0):
+    return "\n".join([f"@@@@BEGIN {name}@@@@", *lines, f"@@@@END {name}@@@@", f"@@@@RC {name}={rc}@@@@"]) + "\n"
+
+
+FIRST = sec("first/kexec_crash_size", "268435456") + sec("first/kexec_crash_loaded_after", "1") + "@@@@CRASH first@@@@\n" \
+    "[    3.8] Kernel panic - not syncing: sysrq triggered crash\n"
+
+
+def test_classify_each_outcome(tmp_path):
+    ok = FIRST + sec("kdump/makedumpfile", "makedumpfile Completed.", "makedumpfile exit status 0", "49316594")
+    assert classify(serial(tmp_path, ok, "ok"), False) == ("dumped", "makedumpfile exit status 0, 49316594 bytes")
+    oom = FIRST + sec("kdump/makedumpfile", "makedumpfile exit status 137", "0") + sec(
+        "kdump/dmesg_after", "[ 5.1] sh invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0")
+    assert classify(serial(tmp_path, oom, "oom"), False)[0] == "oom"
+    panic = FIRST + "[    0.9] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n"
+    assert classify(serial(tmp_path, panic, "panic"), False) == ("panic", "VFS: Unable to mount root fs on unknown-block(0,0)")
+    nomem = FIRST + "[    0.9] Kernel panic - not syncing: Out of memory and no killable processes...\n"
+    assert classify(serial(tmp_path, nomem, "nomem"), False)[0] == "oom"
+    refused = sec("first/kexec_crash_size", "67108864") + sec(
+        "first/kexec_load_debug", "Could not find a free area of memory of 0x3a4000 bytes...", rc=1) + sec(
+        "first/kexec_crash_loaded_after", "0")
+    assert classify(serial(tmp_path, refused, "refused"), False) == ("load-refused", "Could not find a free area of memory of 0x3a4000 bytes...")
+    none = sec("first/kexec_crash_size", "0")
+    assert classify(serial(tmp_path, none, "none"), False)[0] == "no-region"
+    assert classify(serial(tmp_path, FIRST, "hang"), True)[0] == "hang"
+    assert classify(serial(tmp_path, FIRST, "quiet"), False)[0] == "no-capture"
+
+
+def test_results_round_trip_and_bad_files(tmp_path):
+    r = KernelSweep("d", "6.1", "pc", 32 * M, 512 * M, 4 * M, [Outcome(100 * M, "dumped", "x", 1.0), Outcome(96 * M, "oom", "y", 2.0)])
+    path = tmp_path / "sweep.json"
+    write_results([r], path)
+    (back,) = read_results(path)
+    assert back.minimum == 100 * M and back.below.outcome == "oom"
+    assert json.loads(path.read_text())["schema"] == "earlymem/sweep/1"
+    path.write_text('{"schema": "other"}')
+    with pytest.raises(InputError, match="sweep.json: schema: not an earlymem/sweep/1 file"):
+        read_results(path)
+    path.write_text('{"schema": "earlymem/sweep/1", "sweeps": [{"config": 1}]}')
+    with pytest.raises(InputError, match="damaged sweep results"):
+        read_results(path)
