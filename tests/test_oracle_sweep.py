@@ -6,7 +6,7 @@ import pytest
 
 from earlymem.lib.errors import InputError
 from earlymem.oracle.config import make_config
-from earlymem.oracle.sweep import KernelSweep, Outcome, bisect, classify, read_results, write_results
+from earlymem.oracle.sweep import KernelSweep, Outcome, bisect, classify, read_results, refine, write_results
 
 M = 1 << 20
 
@@ -61,6 +61,15 @@ def test_classify_each_outcome(tmp_path):
     assert classify(serial(tmp_path, panic, "panic"), False) == ("panic", "VFS: Unable to mount root fs on unknown-block(0,0)")
     nomem = FIRST + "[    0.9] Kernel panic - not syncing: Out of memory and no killable processes...\n"
     assert classify(serial(tmp_path, nomem, "nomem"), False)[0] == "oom"
+    # what the 1 GiB boots printed when populate_rootfs() ran out of memory
+    deadlock = FIRST + "[    0.978061] Kernel panic - not syncing: System is deadlocked on memory\n"
+    assert classify(serial(tmp_path, deadlock, "deadlock"), False) == ("oom", "System is deadlocked on memory")
+    # rootfs full: the unpack stops, and /init runs without makedumpfile
+    full = FIRST + "[    1.3] Initramfs unpacking failed: write error\n" + sec("kdump/makedumpfile",
+        "/init: line 71: makedumpfile: not found", "makedumpfile exit status 127", "0")
+    assert classify(serial(tmp_path, full, "full"), False) == ("unpack-failed", "[    1.3] Initramfs unpacking failed: write error")
+    assert refine("dump-failed", "makedumpfile exit status 127: /init: line 71: makedumpfile: not found") == "unpack-failed"
+    assert refine("panic", "System is deadlocked on memory") == "oom" and refine("panic", "VFS: Unable to mount root fs") == "panic"
     refused = sec("first/kexec_crash_size", "67108864") + sec(
         "first/kexec_load_debug", "Could not find a free area of memory of 0x3a4000 bytes...", rc=1) + sec(
         "first/kexec_crash_loaded_after", "0")

@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from earlymem.lib.errors import InputError
-from earlymem.sources.sosreport import SOS_PATHS, read_sosreport
+from earlymem.sources.sosreport import SOS_PATHS, SOS_PATTERNS, read_sosreport
 
 TOP = "sosreport-host1-2026-12-05-abcdef"
 FILES = {
@@ -44,7 +44,24 @@ def test_an_archive_gives_the_files_earlymem_reads_and_names_what_is_missing(tmp
     assert sos.text("cmdline").endswith("crashkernel=auto\n")
     assert sos.text("kexec_crash_size") == "167772160\n" and sos.where("iomem").endswith(".tar.xz:proc/iomem")
     assert sos.files["uname"][0] == "sos_commands/kernel/uname_-a"
-    assert set(sos.missing()) == set(SOS_PATHS) - {"cmdline", "dmesg", "uname", "iomem", "kexec_crash_size", "kdump_conf"}
+    assert set(sos.missing()) == {*SOS_PATHS, *SOS_PATTERNS} - {"cmdline", "dmesg", "uname", "iomem", "kexec_crash_size", "kdump_conf"}
+
+
+LISTING = b"-rwxr-xr-x   1 root root 1982256 May  7  2026 bin/busybox\n"
+
+
+@pytest.mark.parametrize("as_dir", [False, True])
+def test_the_kdump_initramfs_listing_is_found_by_its_versioned_name(tmp_path, as_dir):
+    name = "sos_commands/kdump/lsinitrd_.boot.initramfs-4.18.0-305.el8.x86_64kdump.img"
+    files = {**FILES, name: LISTING, "sos_commands/kdump/lsinitrd_.boot.initramfs-4.18.0-305.el8.x86_64.img": b"other\n"}
+    if as_dir:
+        for rel, data in files.items():
+            (tmp_path / TOP / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / TOP / rel).write_bytes(data)
+        sos = read_sosreport(tmp_path / TOP)
+    else:
+        sos = read_sosreport(_tar(tmp_path, files))
+    assert sos.files["kdump_initrd_listing"] == (name, LISTING)
 
 
 def test_a_link_is_followed_inside_the_report(tmp_path):

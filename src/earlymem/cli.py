@@ -474,6 +474,65 @@ def kexec_cmd(dmesg, machine_file, proc_root, boot, kernel_version, assume_era, 
             _note("segment[i].buf (kexec-tools' own buffers) and the ELF/relocation chatter are not printed")
 
 
+def _kdump_options(func):
+    """The options ``check`` and ``recommend`` share: what the source may lack."""
+    for opt in reversed([
+        click.argument("source", required=False, type=click.Path(path_type=Path)),
+        click.option("--boot", default=1, show_default=True, type=click.IntRange(min=1), help="Which boot of a multi-boot log."),
+        click.option("--kernel", "kernel", help="The capture kernel: its vmlinuz, or a release earlymem knows (default: the running kernel's)."),
+        click.option("--initrd", "initrd", type=click.Path(dir_okay=False, path_type=Path),
+                     help="The kdump initramfs: the image, or its listing (lsinitrd, lsinitramfs -l, cpio -itv)."),
+        click.option("--initrd-size", "initrd_size", help="The kdump initramfs's size in bytes (with a listing)."),
+        click.option("--append", default=None, help="The capture kernel's command line (default: from the kdump configuration)."),
+        click.option("--file-load/--no-file-load", "file_load", default=None, help="kexec -s (kexec_file_load) or kexec -p (default: the configuration's)."),
+        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
+    ]):
+        func = opt(func)
+    return func
+
+
+def _gather(source, boot, kernel, initrd, initrd_size, append, file_load):
+    from earlymem.kdump.gather import Options, gather
+
+    return gather(str(source) if source is not None else None,
+                  Options(boot, kernel, str(initrd) if initrd else None, initrd_size, append, file_load))
+
+
+@cli.command("check")
+@_kdump_options
+def check_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, fmt) -> None:
+    """Will kdump work on this machine (no SOURCE), a sosreport, a system copy or a boot log?
+
+    Exit status 0 ready, 1 not ready or not confirmed, 2 bad input."""
+    from earlymem.kdump.check import NextKernel, check
+    from earlymem.render.kdump import check_text
+
+    g = _gather(source, boot, kernel, initrd, initrd_size, append, file_load)
+    nxt = None
+    if g.installed is not None:
+        nxt = tuple(NextKernel(rel, None, "installed; not checked (its image is not read yet)") for rel, _ in g.installed)
+    result = check(g.setup, source=g.source, missing=tuple(g.missing), next_kernels=nxt, notes=tuple(g.notes))
+    click.echo(json.dumps(result.to_json(), indent=2) if fmt == "json" else check_text(result))
+    sys.exit(result.exit_status)
+
+
+@cli.command("recommend")
+@_kdump_options
+def recommend_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, fmt) -> None:
+    """The smallest crashkernel= this machine can place and dump with, and what the peers would choose."""
+    from earlymem.kdump.recommend import recommend
+    from earlymem.render.kdump import recommend_text
+
+    g = _gather(source, boot, kernel, initrd, initrd_size, append, file_load)
+    for m in g.missing:
+        _note(f"missing: {m.what}: {m.changes}")
+    for n in g.notes:
+        _note(n)
+    r = recommend(g.setup)
+    click.echo(json.dumps(r.to_json(), indent=2) if fmt == "json" else recommend_text(r, g.source))
+    sys.exit(0 if r.size is not None else 1)
+
+
 @cli.command("replay")
 @click.argument("scenario", default="seed-2011")
 @click.option("--kernel-version", "version", default=None,

@@ -379,7 +379,7 @@ def _kexec_inputs(cap, machine: Machine, kernel: KernelBuild | None = None) -> d
     the kdump kernel (the pinned Debian image of the same series: earlymem.kernels.builds),
     /boot/kdump-initrd.img's size (the note's ``kdump initrd`` line; older
     captures only have kexec-tools' own echo of the file size), the --append
-    string of src/earlymem/oracle/init.sh and the guest's CPU count (``-smp``)."""
+    string of src/earlymem/oracle/init.sh (with the words it passes on) and the guest's CPU count (``-smp``)."""
     build = kernel or pinned_build(machine.kernel_version, machine.kernel_banner)
     if build is None or build.header is None:
         return None
@@ -393,7 +393,9 @@ def _kexec_inputs(cap, machine: Machine, kernel: KernelBuild | None = None) -> d
             if m:
                 size = int(m.group(1), 16)
                 break
-    append = _oracle_kappend() + (" nokaslr" if machine.command_line.flag("nokaslr") else "")
+    # init.sh passes these words of the first kernel's command line on, in their order
+    passed = [w for w in machine.command_line.text.split() if w in ("nokaslr", "oracle.dump=1", "oracle.calibrate=1")]
+    append = " ".join([_oracle_kappend(), *passed])
     m = re.search(r"-smp (\d+)", cap.note)
     return {"capture": build, "initrd_size": size, "append": append, "cpus": int(m.group(1)) if m else 1}
 

@@ -71,11 +71,42 @@ dump_vmcore() {
     { makedumpfile -F -l -d 31 --message-level 6 /proc/vmcore; echo "makedumpfile exit status $?" >&2; } | wc -c
 }
 
+# oracle.calibrate=1: the same dump, watched: the least MemFree seen while it
+# runs and makedumpfile's VmHWM, polled every 50 ms into one-line files (a
+# file rewritten in place keeps one page of rootfs).
+watch_memory() {
+    least=999999999; hwm=0
+    while [ ! -e /tmp/dump.done ]; do
+        f=$(sed -n 's/^MemFree: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+        [ "$f" -lt "$least" ] && least=$f && echo "$least" > /tmp/memfree.least
+        for p in $(pidof makedumpfile); do
+            h=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$p/status 2>/dev/null)
+            [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h && echo "$hwm" > /tmp/vmhwm.most
+        done
+        sleep 0.05
+    done
+}
+
+dump_vmcore_watched() {
+    watch_memory &
+    dump_vmcore
+    rc=$?
+    touch /tmp/dump.done
+    wait
+    echo "least MemFree: $(cat /tmp/memfree.least) kB"
+    echo "makedumpfile VmHWM: $(cat /tmp/vmhwm.most 2>/dev/null || echo 0) kB"
+    return $rc
+}
+
 if [ "$mode" = kdump ]; then
     section vmcore_size stat -c %s /proc/vmcore
     if [ "$(getarg oracle.dump)" = 1 ]; then
         before=$(dmesg | wc -l)
-        section makedumpfile dump_vmcore
+        if [ "$(getarg oracle.calibrate)" = 1 ]; then
+            section makedumpfile dump_vmcore_watched
+        else
+            section makedumpfile dump_vmcore
+        fi
         section meminfo_after head -n 25 /proc/meminfo
         section dmesg_after sh -c "dmesg | tail -n +$((before + 1))"
     fi
@@ -86,7 +117,10 @@ fi
 # and a quiet console keeps captures small; the level changes no memory decision.
 KAPPEND="console=ttyS0 loglevel=4 irqpoll nr_cpus=1 reset_devices log_buf_len=1M panic=-1 oracle.mode=kdump"
 for w in $(cat /proc/cmdline); do
-    case "$w" in nokaslr|oracle.dump=1) KAPPEND="$KAPPEND $w";; esac
+    case "$w" in nokaslr|oracle.dump=1|oracle.calibrate=1) KAPPEND="$KAPPEND $w";; esac
+    # oracle.oomreport=1: the capture kernel prints every level on the console, so that an
+    # out-of-memory report (its Mem-Info) is captured even when the capture kernel dies
+    [ "$w" = oracle.oomreport=1 ] && KAPPEND="$KAPPEND ignore_loglevel"
 done
 
 kexec_load() {

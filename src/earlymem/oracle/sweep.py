@@ -44,6 +44,8 @@ OUTCOMES = {
     "dumped": "makedumpfile completed (exit status 0) and wrote the dump into the pipe",
     "no-region": "the first kernel reserved no crash region (kexec_crash_size 0)",
     "load-refused": "kexec could not load the capture kernel into the region",
+    "unpack-failed": "the initramfs was not fully unpacked (\"Initramfs unpacking failed\": rootfs is full), so /init "
+                     "or makedumpfile is missing",
     "oom": "the capture kernel ran out of memory (the OOM killer, or a panic for want of memory)",
     "panic": "the capture kernel panicked before the dump completed",
     "dump-failed": "makedumpfile ended with an error",
@@ -52,7 +54,8 @@ OUTCOMES = {
 }
 
 _PANIC = re.compile(r"Kernel panic - not syncing: (.*)")
-_OOM = re.compile(r"invoked oom-killer|Out of memory|oom-kill:|Initramfs unpacking failed|page allocation failure")
+_OOM = re.compile(r"invoked oom-killer|Out of memory|oom-kill:|page allocation failure")
+_UNPACK = re.compile(r"Initramfs unpacking failed")
 _STATUS = re.compile(r"makedumpfile exit status (\d+)")
 
 
@@ -88,6 +91,7 @@ def classify(directory: Path, timed_out: bool) -> tuple[str, str]:
     panics = [m.group(1) for ln in after for m in [_PANIC.search(ln)] if m and "sysrq" not in m.group(1)]
     dump = cap.section("kdump/makedumpfile")
     oom = next((ln.strip() for ln in (cap.section("kdump/dmesg_after") or []) + after if _OOM.search(ln)), None)
+    unpack = next((ln.strip() for ln in (cap.section("kdump/dmesg") or []) + after if _UNPACK.search(ln)), None)
     if dump is not None:
         status = next((int(m.group(1)) for ln in dump for m in [_STATUS.search(ln)] if m), None)
         written = next((ln.strip() for ln in reversed(dump) if ln.strip().isdigit()), "0")
@@ -95,13 +99,37 @@ def classify(directory: Path, timed_out: bool) -> tuple[str, str]:
             return "dumped", f"makedumpfile exit status 0, {written} bytes"
         if oom or status == 137:
             return "oom", oom or "makedumpfile killed (exit status 137)"
+        if unpack or status == 127:
+            return "unpack-failed", unpack or "makedumpfile not found (exit status 127): the initramfs was not fully unpacked"
         return "dump-failed", f"makedumpfile exit status {status}: " + next((ln.strip() for ln in dump if ln.strip()), "")
+    if unpack and not oom:
+        return "unpack-failed", unpack
     if panics:
         why = panics[0]
-        return ("oom" if oom or "Out of memory" in why or "No working init" in why else "panic"), (oom or why)
+        return panic_outcome(why, oom), (oom or why)
     if timed_out:
         return "hang", oom or "no output after the crash within the timeout"
     return ("oom", oom) if oom else ("no-capture", "the capture kernel printed no section")
+
+
+#: panics that are the OOM killer's (mm/oom_kill.c out_of_memory(): "System is deadlocked on memory",
+#: "Out of memory and no killable processes...")
+_OOM_PANIC = re.compile(r"deadlocked on memory|Out of memory")
+
+
+def panic_outcome(why: str, oom: str | None = None) -> str:
+    """"oom" for a capture kernel's panic for want of memory, else "panic"."""
+    return "oom" if oom or _OOM_PANIC.search(why) else "panic"
+
+
+def refine(outcome: str, evidence: str) -> str:
+    """An outcome recorded by an earlier classifier, read again from its evidence line (the sweep of
+    tests/fixtures/dumps began before "unpack-failed" was told apart and OOM panics were named)."""
+    if _UNPACK.search(evidence) or "exit status 127" in evidence:
+        return "unpack-failed"
+    if outcome == "panic":
+        return panic_outcome(evidence)
+    return outcome
 
 
 @dataclass

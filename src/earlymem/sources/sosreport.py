@@ -27,7 +27,7 @@ from pathlib import Path
 
 from earlymem.lib.errors import InputError
 
-__all__ = ["SOS_PATHS", "SosReport", "read_sosreport", "MAX_MEMBER", "MAX_MEMBERS", "MAX_TOTAL"]
+__all__ = ["SOS_PATHS", "SOS_PATTERNS", "SosReport", "read_sosreport", "MAX_MEMBER", "MAX_MEMBERS", "MAX_TOTAL"]
 
 #: what earlymem reads from a sosreport: a name, and the paths to try, first found wins
 SOS_PATHS: dict[str, tuple[str, ...]] = {
@@ -49,7 +49,17 @@ SOS_PATHS: dict[str, tuple[str, ...]] = {
     "boot_listing": ("sos_commands/boot/ls_-lanR_.boot", "sos_commands/boot/ls_-alZR_.boot",
                      "sos_commands/bootloader/ls_-laR_.boot", "sos_commands/grub2/ls_-lanR_.boot"),
 }
+#: files whose names carry a version: a name, and (prefix, a word the rest must hold); the
+#: first found in name order wins (RedHatKDump: ``lsinitrd /boot/initramfs-<uname -r>kdump.img``)
+SOS_PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "kdump_initrd_listing": (("sos_commands/kdump/lsinitrd", "kdump"), ("sos_commands/kdump/lsinitramfs", "kdump")),
+}
 _WANTED = {p for paths in SOS_PATHS.values() for p in paths}
+
+
+def _wanted(rel: str) -> bool:
+    return rel in _WANTED or any(rel.startswith(pre) and word in rel[len(pre):] for pats in SOS_PATTERNS.values()
+                                 for pre, word in pats)
 
 #: the largest member read (a journal of a long boot can be tens of MiB)
 MAX_MEMBER = 256 << 20
@@ -81,7 +91,7 @@ class SosReport:
         return f"{self.source}:{found[0]}" if found is not None else None
 
     def missing(self) -> list[str]:
-        return [name for name in SOS_PATHS if name not in self.files]
+        return [name for name in [*SOS_PATHS, *SOS_PATTERNS] if name not in self.files]
 
 
 def _safe(name: str, source: str, what: str = "member") -> str:
@@ -100,6 +110,12 @@ def _pick(found: dict[str, bytes]) -> dict[str, tuple[str, bytes]]:
         for p in paths:
             if p in found:
                 out[name] = (p, found[p])
+                break
+    for name, pats in SOS_PATTERNS.items():
+        for pre, word in pats:
+            hit = next((p for p in sorted(found) if p.startswith(pre) and word in p[len(pre):]), None)
+            if hit is not None:
+                out[name] = (hit, found[hit])
                 break
     return out
 
@@ -126,7 +142,9 @@ def _read_dir(root: Path, source: str) -> SosReport:
         raise InputError("not a sosreport: no sos_commands/ directory", source=source)
     base = root.resolve()
     found: dict[str, bytes] = {}
-    for rel in sorted(_WANTED):
+    patterned = [str(f.relative_to(root)) for pats in SOS_PATTERNS.values() for pre, word in pats
+                 for f in root.glob(pre + "*") if word in str(f.relative_to(root))[len(pre):]]
+    for rel in sorted(_WANTED | set(patterned)):
         f = root / rel
         if not (f.is_file() or f.is_symlink()):
             continue
@@ -184,7 +202,7 @@ def _read_tar(path: Path, source: str) -> SosReport:
                     t_first, _, t_rest = target.partition("/")
                     links[rel] = t_rest if t_rest and t_first == top else target
                     continue
-                if not info.isfile() or rel not in _WANTED and rel not in links.values():
+                if not info.isfile() or not _wanted(rel) and rel not in links.values():
                     if info.isfile():
                         members[rel] = info  # a link's target may come before or after the link
                     continue

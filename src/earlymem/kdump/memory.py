@@ -1,0 +1,181 @@
+"""The capture kernel's memory, from the hand-off to the end of the dump.
+
+Earlier stages predict the capture kernel's boot exactly (its zones' managed
+pages at the hand-off and after boot, their watermarks, what it frees and
+when: :class:`~earlymem.result.BootResult`).  What happens after the hand-off
+is followed here in four steps, each a way the dump fails in a region that is
+too small (the sweep of tests/fixtures/dumps saw each of them):
+
+1. **rootfs is mounted** (start_kernel() → vfs_caches_init() → mnt_init() →
+   init_mount_tree()): a tmpfs, whose size limit is fixed then --
+   ``shmem_default_max_blocks()`` = ``totalram_pages() / 2`` (mm/shmem.c,
+   5.10 to 7.2), and totalram_pages() is the hand-off's managed pages
+   (memblock_free_all() adds every page it frees, deferred struct pages
+   included).  An initramfs whose files need more pages stops unpacking with
+   "Initramfs unpacking failed: write error" (init/initramfs.c
+   ``do_copy()``/``xwrite()``), and the capture kernel finds no complete /init.
+2. **the initramfs is unpacked** (``populate_rootfs()``, a rootfs_initcall):
+   its files are allocated while the compressed archive is still held (it is
+   freed only afterwards, "Freeing initrd memory"), and before
+   ``free_initmem()`` gives back the image's init sections and gaps.  If the
+   free pages fall to the zones' min watermarks, the allocator has nothing to
+   reclaim (tmpfs pages without swap) and the OOM killer finds no process:
+   "Kernel panic - not syncing: System is deadlocked on memory"
+   (mm/oom_kill.c ``out_of_memory()``), as the sweep's 1 GiB boots show.
+3. **/init runs** with MemFree = MemTotal − the kernel's own use since the
+   hand-off (slab, page tables, stacks, per-CPU lists: the build's *runtime*,
+   :mod:`.calibration`) − the unpacked files.
+4. **the dump**: makedumpfile 1.7.2 sizes its bitmap buffer in
+   ``calculate_cyclic_buffer_size()`` as min(60 % of MemFree, 4 MiB, both
+   bitmaps of the crashed machine = 2 bits per page frame).  When both
+   bitmaps fit in it (machines up to about 64 GiB), it works in one cycle and
+   keeps them in a file under $TMPDIR, /tmp (``open_dump_bitmap()``: 2 ×
+   the bitmap rounded up to a page, ``prepare_bitmap2_buffer()``), which is
+   rootfs: the file must fit under the tmpfs limit too ("Can't write the
+   bitmap ... No space left on device", as the sweep's 8 GiB boots show);
+   otherwise it mallocs two buffers of that size (``prepare_bitmap1_buffer()``).
+   Beside them it needs its own working set (the build's *dump* figure,
+   measured with the calibration machine's bitmaps taken out).  It must not
+   bring MemFree below the min watermarks.
+
+Step 2 is a band, not a line.  What the unpack competes with lies between
+what the kernel had allocated when an unpack ran out of memory
+(:attr:`Calibration.runtime_low`) and what it holds at /init
+(:attr:`Calibration.runtime`): on 6.x the unpack runs beside the device
+initcalls (``initramfs_async``) and a 2 MiB watermark boost may come and go.
+A region whose margin is negative at the low end fails; positive at the high
+end, it passes; in between the outcome is **marginal** -- the real boots of the
+sweep fall on both sides there -- and earlymem says so rather than guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from earlymem.kdump.calibration import Calibration
+from earlymem.kdump.initrd import InitrdFacts
+from earlymem.result import BootResult
+
+__all__ = ["CaptureMemory", "capture_memory", "makedumpfile_bitmaps", "EARLY_FREES"]
+
+PAGE = 4096
+#: what a boot frees before populate_rootfs() runs: alternative_instructions() (check_bugs() in 5.10,
+#: arch_cpu_finalize_init() from 6.x) frees the SMP lock section in start_kernel(); every other
+#: Free (initrd, free_initmem()'s init sections and gaps, the decrypted section) comes after the unpack
+EARLY_FREES = ("SMP alternatives",)
+#: makedumpfile.c calculate_cyclic_buffer_size(): "4MB will be enough for performance"
+MAKEDUMPFILE_BITMAP_MAX = 4 << 20
+
+
+def makedumpfile_bitmaps(max_mapnr: int, memfree: int) -> tuple[int, int]:
+    """``(heap, file)``: the bytes makedumpfile 1.7.2's bitmaps take in its heap and in its bitmap
+    file under /tmp, for a crashed machine of ``max_mapnr`` page frames and ``memfree`` free."""
+    buf = min(int(memfree * 0.6), MAKEDUMPFILE_BITMAP_MAX, max_mapnr * 2 // 8)
+    if buf * 8 >= max_mapnr * 2:  # one cycle: the bitmap file, read through a BUFSIZE_BITMAP buffer each
+        per = -(-(-(-max_mapnr // 8)) // PAGE) * PAGE
+        return 2 * PAGE, 2 * per
+    return 2 * buf, 0
+
+
+@dataclass(frozen=True)
+class CaptureMemory:
+    """The capture kernel's memory at each step (bytes; negative margins are shortfalls).
+
+    :param handoff: managed memory at the hand-off (totalram_pages() when rootfs is mounted).
+    :param total: MemTotal after boot (the hand-off plus what the kernel gave back).
+    :param min_watermark: the zones' min watermarks, summed.
+    :param tmpfs_limit: rootfs's size limit (handoff / 2).
+    :param unpacked: the initramfs's files in rootfs.
+    :param runtime: the build's own use between the hand-off and /init (None: not measured for this build).
+    :param dump: makedumpfile's need on this machine, its bitmap file included (None: not measured for this build).
+    :param dump_file: the part of ``dump`` in its bitmap file under /tmp (rootfs).
+    :param memfree_at_init: MemFree when /init runs (None: runtime unknown).
+    """
+
+    handoff: int
+    total: int
+    min_watermark: int
+    tmpfs_limit: int
+    unpacked: int
+    initrd: int
+    late_frees: int
+    runtime: int | None
+    runtime_low: int | None
+    dump: int | None
+    dump_file: int
+    calibration: str | None
+
+    @property
+    def tmpfs_margin(self) -> int:
+        return self.tmpfs_limit - self.unpacked
+
+    @property
+    def unpack_margin(self) -> int | None:
+        """Free memory left when the unpack ends, above the min watermarks, with the runtime at /init
+        (the pessimistic end of the band)."""
+        if self.runtime is None:
+            return None
+        return self.total - self.late_frees - self.runtime - self.unpacked - self.min_watermark
+
+    @property
+    def unpack_margin_low(self) -> int | None:
+        """The same with the runtime an unpack was seen to compete with (the optimistic end)."""
+        if self.runtime_low is None:
+            return None
+        return self.total - self.late_frees - self.runtime_low - self.unpacked - self.min_watermark
+
+    @property
+    def memfree_at_init(self) -> int | None:
+        return None if self.runtime is None else self.total - self.runtime - self.unpacked
+
+    @property
+    def dump_margin(self) -> int | None:
+        if self.runtime is None or self.dump is None:
+            return None
+        return self.memfree_at_init - self.dump - self.min_watermark
+
+    @property
+    def dump_tmpfs_margin(self) -> int:
+        """What rootfs has left once makedumpfile's bitmap file is written."""
+        return self.tmpfs_limit - self.unpacked - self.dump_file
+
+    @property
+    def failure(self) -> str | None:
+        """The first step that fails or may fail: "tmpfs", "unpack", "marginal" (the unpack lies in
+        the band), "dump-tmpfs", "dump"; None when all pass or are unknown."""
+        if self.tmpfs_margin < 0:
+            return "tmpfs"
+        if self.unpack_margin is not None and self.unpack_margin < 0:
+            low = self.unpack_margin_low
+            return "unpack" if low is None or low < 0 else "marginal"
+        if self.dump_tmpfs_margin < 0:
+            return "dump-tmpfs"
+        if self.dump_margin is not None and self.dump_margin < 0:
+            return "dump"
+        return None
+
+    @property
+    def known(self) -> bool:
+        """Whether every step is predicted (the build's runtime and dump figures are measured)."""
+        return self.runtime is not None and self.dump is not None
+
+
+def capture_memory(capture: BootResult, initrd: InitrdFacts, calibration: Calibration | None, crashed_max_pfn: int) -> CaptureMemory:
+    """Follow the capture kernel ``capture`` (a predicted boot) with ``initrd`` through the four steps.
+
+    :param calibration: the capture build's measured runtime and dump figures (None: not measured).
+    :param crashed_max_pfn: the crashed machine's max_pfn (makedumpfile's bitmaps cover it).
+    """
+    handoff = sum(z.managed_at_handoff or 0 for z in capture.zones) * PAGE
+    total = sum(z.managed or 0 for z in capture.zones) * PAGE
+    wmin = sum(z.min or 0 for z in capture.zones) * PAGE
+    late = sum(f.pages for f in capture.frees or () if f.what not in EARLY_FREES) * PAGE
+    runtime = runtime_low = dump = None
+    # MemFree as makedumpfile reads it: without the runtime when it is known, else the most it can be
+    memfree = total - initrd.unpacked_bytes - (calibration.runtime if calibration else 0)
+    heap, file = makedumpfile_bitmaps(crashed_max_pfn, max(memfree, 0))
+    if calibration is not None:
+        runtime, runtime_low = calibration.runtime, calibration.runtime_low
+        dump = calibration.dump_own + heap + file
+    return CaptureMemory(handoff, total, wmin, handoff // PAGE // 2 * PAGE, initrd.unpacked_bytes, initrd.size, late, runtime,
+                         runtime_low, dump, file, calibration.source if calibration else None)

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Derive earlymem.kdump.calibration.CALIBRATIONS from the calibration captures.
+
+    python tools/kdump_calibration.py [tests/fixtures/dumps/calibrate] [--write]
+
+For each capture (a dump boot with oracle.calibrate=1) it reads the capture
+kernel's /proc/meminfo and /proc/zoneinfo at /init and the least MemFree the
+dump left, and the crashed machine's max_pfn from its first kernel's boot
+(earlymem's own prediction of the log); it prints one row per capture and,
+per build, the runtime (the least seen: what is allocated by the time the
+initramfs is unpacked is no more than at /init) and the largest dump figure.  --write puts the table into
+src/earlymem/kdump/calibration.py between its markers.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from earlymem.kdump.memory import makedumpfile_bitmaps  # noqa: E402
+from earlymem.kernels.eras import check_known  # noqa: E402
+from earlymem.pipeline import boot  # noqa: E402
+from earlymem.sources.capture import read_capture  # noqa: E402
+from earlymem.sources.dmesg import machine_from_boot_log, read_boot_logs  # noqa: E402
+
+MODULE = ROOT / "src/earlymem/kdump/calibration.py"
+
+
+def _kb(lines: list[str], key: str) -> int:
+    for line in lines:
+        m = re.match(rf"{key}:\s+(\d+) kB", line)
+        if m:
+            return int(m.group(1)) << 10
+    raise SystemExit(f"no {key} in the capture's kdump/meminfo")
+
+
+def oom_runtime(directory: Path, cap) -> dict | None:
+    """A boot whose capture kernel ran out of memory while unpacking the initramfs (oracle.oomreport=1):
+    what the kernel had allocated then, from its Mem-Info -- managed − free − the per-CPU lists − shmem."""
+    text = [ln.rstrip("\r") for ln in cap.serial]
+    crash = next((i for i, ln in enumerate(text) if "@@@@CRASH first@@@@" in ln), None)
+    if crash is None:
+        return None
+    after = text[crash + 1:]
+    start = next((i for i, ln in enumerate(after) if "invoked oom-killer" in ln), None)
+    if start is None:
+        return None
+    report = after[start:start + 200]
+    if not any("unpack_to_rootfs" in ln for ln in report):
+        return {"capture": directory.name, "skip": "the capture kernel ran out of memory before the unpack"}
+    zones = [ln for ln in report if re.search(r"Node \d+ \w+ free:\d+kB", ln)]
+    kb = lambda key, lines: sum(int(m.group(1)) for ln in lines for m in [re.search(rf"\b{key}:(\d+)kB", ln)] if m) << 10
+    node = [ln for ln in report if re.search(r"Node \d+ active_anon:", ln)]
+    managed, free, pcp, shmem = kb("managed", zones), kb("free", zones), kb("free_pcp", zones), kb("shmem", node)
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
+        f.write("\n".join(cap.section("first/dmesg")) + "\n")
+        f.flush()
+        release = machine_from_boot_log(read_boot_logs(Path(f.name))[0]).kernel_version.text
+    return {"capture": directory.name, "release": release, "runtime_low": managed - free - pcp - shmem}
+
+
+def measure(directory: Path) -> dict:
+    cap = read_capture(directory)
+    if cap.section("kdump/meminfo") is None:
+        return oom_runtime(directory, cap) or {"capture": directory.name, "skip": "no kdump/meminfo and no out-of-memory report"}
+    meminfo = cap.section("kdump/meminfo")
+    dump = cap.section("kdump/makedumpfile") or []
+    least = next((int(m.group(1)) << 10 for ln in dump for m in [re.search(r"least MemFree: (\d+) kB", ln)] if m), None)
+    if least is None:  # an oracle.oomreport=1 boot whose region was large enough after all
+        return {"capture": directory.name, "skip": "the capture kernel did not run out of memory (and its dump was not watched)"}
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
+        f.write("\n".join(cap.section("first/dmesg")) + "\n")
+        f.flush()
+        machine = machine_from_boot_log(read_boot_logs(Path(f.name))[0])
+    release = machine.kernel_version.text
+    first = boot(machine, check_known(machine.kernel_version))
+    total, free, shmem, anon = (_kb(meminfo, k) for k in ("MemTotal", "MemFree", "Shmem", "AnonPages"))
+    # free pages parked in the per-CPU lists (zoneinfo's "count:" of each pageset) are not in MemFree
+    # but the allocator drains them before it gives up
+    pcp = sum(int(m.group(1)) for ln in cap.section("kdump/zoneinfo") or [] for m in [re.match(r"\s+count:\s+(\d+)", ln)] if m) * 4096
+    bitmaps = sum(makedumpfile_bitmaps(first.max_pfn, free))
+    return {"capture": directory.name, "release": release, "runtime": total - free - shmem - pcp - anon,
+            "dump_own": max(0, free - least - bitmaps), "fall": free - least, "bitmaps": bitmaps}
+
+
+def derive(where: Path) -> tuple[list[dict], dict]:
+    """Every capture's row, and the table: release -> Calibration."""
+    from earlymem.kdump.calibration import Calibration
+
+    rows = [measure(d) for d in sorted(where.iterdir()) if d.is_dir()]
+    table = {}
+    used = [r for r in rows if "skip" not in r]
+    for release in sorted({r["release"] for r in used}):
+        mine = [r for r in used if r["release"] == release and "runtime" in r]
+        low = [r for r in used if r["release"] == release and "runtime_low" in r]
+        names = ", ".join(r["capture"] for r in mine + low)
+        table[release] = Calibration(release, min(r["runtime"] for r in mine), max(r["dump_own"] for r in mine),
+                                     min((r["runtime_low"] for r in low), default=None), f"tests/fixtures/dumps/calibrate: {names}")
+    return rows, table
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if a != "--write"]
+    where = Path(args[0]) if args else ROOT / "tests/fixtures/dumps/calibrate"
+    rows, derived = derive(where)
+    print(f"{'capture':40} {'runtime':>10} {'MemFree fall':>12} {'bitmaps':>9} {'dump_own':>9}")
+    for r in rows:
+        if "skip" in r:
+            print(f"{r['capture']:40} not used: {r['skip']}")
+        elif "runtime_low" in r:
+            print(f"{r['capture']:40} {r['runtime_low'] >> 10:>9}K  (at the out-of-memory report, during the unpack)")
+        else:
+            print(f"{r['capture']:40} {r['runtime'] >> 10:>9}K {r['fall'] >> 10:>11}K {r['bitmaps'] >> 10:>8}K {r['dump_own'] >> 10:>8}K")
+    table = []
+    for release, c in derived.items():
+        table.append(f'    "{release}": Calibration("{release}", {c.runtime}, {c.dump_own}, {c.runtime_low},\n'
+                     f'                             "{c.source}"),')
+        low = f"{c.runtime_low >> 10}K" if c.runtime_low is not None else "?"
+        print(f"{release}: runtime {c.runtime >> 10}K (at the unpack: {low}), dump_own {c.dump_own >> 10}K")
+    if "--write" in sys.argv:
+        text = MODULE.read_text()
+        start = text.index("    # @@CALIBRATIONS@@")
+        end = text.index("}", start)
+        MODULE.write_text(text[:start] + "    # @@CALIBRATIONS@@\n" + "\n".join(table) + "\n" + text[end:])
+        print(f"wrote {MODULE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
