@@ -395,7 +395,8 @@ def _boot_modern(machine: Machine, profile: KernelProfile, report: E820Report, k
             lines += late_lines
         assumptions += late.notes
         # start_kernel() up to the hand-off
-        known = cpus if machine.cpus and machine.boot_apic is not None else []
+        # the CPUs the log names, with the boot CPU known; or nr_cpus=1's one CPU (possible_cpus())
+        known = cpus if machine.cpus and machine.boot_apic is not None or not machine.cpus and len(cpus) == 1 else []
         sk = start_kernel(machine, profile, build, nodes, setup, late, known, zones)
         lines += [Line(f, t, "start_kernel") for f, t in sk.lines]
         assumptions += sk.notes

@@ -494,6 +494,16 @@ def possible_cpus(machine: Machine) -> list[CpuAffinity]:
     once ``nr_cpu_ids`` are."""
     nr = machine.command_line.leading_number("nr_cpus")  # kernel/smp.c nrcpus(): get_option()
     cpus = _boot_first(machine)
+    if nr == 1 and not cpus:
+        # nr_cpus=1 (a kdump kernel): one possible CPU, the boot CPU, whether or not the log named the
+        # CPUs (6.x prints the SRAT's processor lines at KERN_DEBUG).  Its node decides where its per-CPU
+        # chunk goes only among nodes with memory: with one such node, that node's memory serves it.
+        ram = [e for e in machine.e820 if int(e.type) == 1]
+        nodes = {a.node for a in machine.numa if any(a.range.start < e.addr + e.size and e.addr < a.range.end for e in ram)}
+        if len(nodes) <= 1:
+            node = next(iter(nodes), 0)
+            return [CpuAffinity(machine.boot_apic or 0, node, next((a.pxm for a in machine.numa if a.node == node), 0))]
+        return cpus
     if nr is None or nr <= 0 or nr >= len(cpus):
         return cpus
     # the boot CPU and the first nr - 1 others in MADT order
