@@ -47,7 +47,7 @@ def sec(name, *lines, rc=0):
     return "\n".join([f"@@@@BEGIN {name}@@@@", *lines, f"@@@@END {name}@@@@", f"@@@@RC {name}={rc}@@@@"]) + "\n"
 
 
-FIRST = sec("first/kexec_crash_size", "268435456") + sec("first/kexec_crash_loaded_after", "1") + "@@@@CRASH first@@@@\n" \
+FIRST = sec("first/dmesg", "[    0.000000] Linux version 6.1.0-50-amd64") + sec("first/kexec_crash_size", "268435456") + sec("first/kexec_crash_loaded_after", "1") + "@@@@CRASH first@@@@\n" \
     "[    3.8] Kernel panic - not syncing: sysrq triggered crash\n"
 
 
@@ -70,11 +70,11 @@ def test_classify_each_outcome(tmp_path):
     assert classify(serial(tmp_path, full, "full"), False) == ("unpack-failed", "[    1.3] Initramfs unpacking failed: write error")
     assert refine("dump-failed", "makedumpfile exit status 127: /init: line 71: makedumpfile: not found") == "unpack-failed"
     assert refine("panic", "System is deadlocked on memory") == "oom" and refine("panic", "VFS: Unable to mount root fs") == "panic"
-    refused = sec("first/kexec_crash_size", "67108864") + sec(
+    refused = sec("first/dmesg", "x") + sec("first/kexec_crash_size", "67108864") + sec(
         "first/kexec_load_debug", "Could not find a free area of memory of 0x3a4000 bytes...", rc=1) + sec(
         "first/kexec_crash_loaded_after", "0")
     assert classify(serial(tmp_path, refused, "refused"), False) == ("load-refused", "Could not find a free area of memory of 0x3a4000 bytes...")
-    none = sec("first/kexec_crash_size", "0")
+    none = sec("first/dmesg", "x") + sec("first/kexec_crash_size", "0")
     assert classify(serial(tmp_path, none, "none"), False)[0] == "no-region"
     assert classify(serial(tmp_path, FIRST, "hang"), True)[0] == "hang"
     assert classify(serial(tmp_path, FIRST, "quiet"), False)[0] == "no-capture"
@@ -93,3 +93,45 @@ def test_results_round_trip_and_bad_files(tmp_path):
     path.write_text('{"schema": "earlymem/sweep/1", "sweeps": [{"config": 1}]}')
     with pytest.raises(InputError, match="damaged sweep results"):
         read_results(path)
+
+
+def test_a_placement_hole_below_the_minimum_is_filled_from_the_memory_failure_up():
+    """dump-numa3-24g-large-file on 7.2: 304M ran out of room, 364M reserved no region, 368M dumped;
+    the bisection never tried 308-360M."""
+    def outcome(size):
+        if size == 364 * M:
+            return "no-region"
+        return "dumped" if size >= 312 * M else "unpack-failed"
+
+    tried = []
+
+    def run(size):
+        tried.append(size)
+        return Outcome(size, outcome(size), "", 1.0)
+
+    r = bisect(cfg(low="64M", high="1G"), "7.2", run)
+    assert r.minimum == 312 * M and r.below.size == 308 * M and r.below.outcome == "unpack-failed"
+    assert 364 * M in tried and tried[-2:] == [308 * M, 312 * M]
+
+
+def test_a_first_kernel_that_dies_is_tried_again_and_earlier_outcomes_are_reused(tmp_path):
+    died = serial(tmp_path, "[    1.7] Kernel panic - not syncing: Fatal exception in interrupt\n", "died")
+    assert classify(died, False) == ("first-failed", "the first kernel did not reach /init: Fatal exception in interrupt")
+    calls = []
+
+    def run(size):
+        calls.append(size)
+        if size == 364 * M and calls.count(size) == 1:
+            return Outcome(size, "first-failed", "", 1.0)
+        return Outcome(size, "dumped" if size >= 312 * M else "oom", "", 1.0)
+
+    first = bisect(cfg(low="64M", high="1G"), "7.2", run)
+    assert first.minimum == 312 * M and all(b.outcome != "first-failed" for b in first.boots)
+    before = len(calls)
+    again = bisect(cfg(low="64M", high="1G"), "7.2", run, first.boots)
+    assert len(calls) == before and again.minimum == 312 * M
+    # a run that tries a died boot again keeps the earlier boots on record, off its path or not
+    died = Outcome(364 * M, "first-failed", "the first kernel did not reach /init", 1.0)
+    extra = Outcome(900 * M, "dumped", "x", 1.0)
+    third = bisect(cfg(low="64M", high="1G"), "7.2", run, [*first.boots, died, extra])
+    assert died in third.boots and extra in third.boots and third.minimum == 312 * M

@@ -188,27 +188,33 @@ def oracle_boot(name, kernels, memory, machine, cpus, numa, cmdline, crashkernel
     _oracle_run([config], out, 1, allow_newer)
 
 
+def _matrix_options(out: str, jobs: str):
+    """The options the matrix-driven oracle commands share (OUT's default and what --jobs counts differ)."""
+    def wrap(func):
+        for opt in reversed([
+            click.argument("matrix_file", type=click.Path(dir_okay=False, path_type=Path)),
+            click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path(out), show_default=True),
+            click.option("--only", multiple=True, help="Only these boot names (repeatable)."),
+            click.option("--kernel", "kernels", multiple=True, help="Only these kernel series (repeatable)."),
+            click.option("--jobs", type=click.IntRange(1, 8), default=2, show_default=True, help=f"{jobs} run at once."),
+            click.option("--allow-newer", is_flag=True, help="Use the newest kernel of a series if the pinned one is gone from Debian."),
+        ]):
+            func = opt(func)
+        return func
+    return wrap
+
+
 @oracle_group.command("matrix")
-@click.argument("matrix_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("captures"), show_default=True)
-@click.option("--only", multiple=True, help="Only these boot names (repeatable).")
-@click.option("--kernel", "kernels", multiple=True, help="Only these kernel series (repeatable).")
-@click.option("--jobs", type=click.IntRange(1, 8), default=2, show_default=True, help="Boots run at once.")
-@click.option("--allow-newer", is_flag=True, help="Use the newest kernel of a series if the pinned one is gone from Debian.")
+@_matrix_options("captures", "Boots")
 def oracle_matrix(matrix_file, out, only, kernels, jobs, allow_newer) -> None:
     """Boot every configuration of a TOML matrix with every kernel it names."""
     _oracle_run(_matrix_configs(matrix_file, only, kernels), out, jobs, allow_newer)
 
 
 @oracle_group.command("sweep")
-@click.argument("matrix_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sweep"), show_default=True)
-@click.option("--only", multiple=True, help="Only these boot names (repeatable).")
-@click.option("--kernel", "kernels", multiple=True, help="Only these kernel series (repeatable).")
-@click.option("--jobs", type=click.IntRange(1, 8), default=2, show_default=True, help="Bisections run at once.")
+@_matrix_options("sweep", "Bisections")
 @click.option("--keep-all", is_flag=True, help="Keep every boot's capture (OUT/boots/), not only the two that bracket each minimum.")
-@click.option("--allow-newer", is_flag=True, help="Use the newest kernel of a series if the pinned one is gone from Debian.")
-def oracle_sweep(matrix_file, out, only, kernels, jobs, keep_all, allow_newer) -> None:
+def oracle_sweep(matrix_file, out, only, kernels, jobs, allow_newer, keep_all) -> None:
     """Bisect crashkernel= on real boots for the smallest region in which a dump completes (configurations with a sweep)."""
     from rich.console import Console
 
@@ -504,14 +510,17 @@ def check_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, fmt)
     """Will kdump work on this machine (no SOURCE), a sosreport, a system copy or a boot log?
 
     Exit status 0 ready, 1 not ready or not confirmed, 2 bad input."""
-    from earlymem.kdump.check import NextKernel, check
+    from earlymem.kdump.check import check, check_observed, next_kernel
+    from earlymem.kdump.gather import installed_builds
     from earlymem.render.kdump import check_text
 
     g = _gather(source, boot, kernel, initrd, initrd_size, append, file_load)
-    nxt = None
-    if g.installed is not None:
-        nxt = tuple(NextKernel(rel, None, "installed; not checked (its image is not read yet)") for rel, _ in g.installed)
-    result = check(g.setup, source=g.source, missing=tuple(g.missing), next_kernels=nxt, notes=tuple(g.notes))
+    if g.setup is None:
+        result = check_observed(g.source, g.observed, tuple(g.missing))
+    else:
+        nxt = None if g.installed is None else tuple(next_kernel(g.setup, rel, b) for rel, b in installed_builds(g))
+        result = check(g.setup, source=g.source, missing=tuple(g.missing), next_kernels=nxt, notes=tuple(g.notes),
+                       crash_loaded=g.crash_loaded)
     click.echo(json.dumps(result.to_json(), indent=2) if fmt == "json" else check_text(result))
     sys.exit(result.exit_status)
 
@@ -528,6 +537,9 @@ def recommend_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, 
         _note(f"missing: {m.what}: {m.changes}")
     for n in g.notes:
         _note(n)
+    if g.setup is None:
+        click.echo(f"{g.source}: no recommendation -- the source has no firmware map to place a region in")
+        sys.exit(1)
     r = recommend(g.setup)
     click.echo(json.dumps(r.to_json(), indent=2) if fmt == "json" else recommend_text(r, g.source))
     sys.exit(0 if r.size is not None else 1)

@@ -50,6 +50,7 @@ OUTCOMES = {
     "panic": "the capture kernel panicked before the dump completed",
     "dump-failed": "makedumpfile ended with an error",
     "hang": "the boot did not finish within the configuration's timeout",
+    "first-failed": "the first kernel died before its /init (not a kdump outcome: the boot is tried again)",
     "no-capture": "the capture kernel printed nothing of its /init",
 }
 
@@ -77,6 +78,9 @@ def classify(directory: Path, timed_out: bool) -> tuple[str, str]:
     """The outcome of one dump boot and its evidence line (see :data:`OUTCOMES`)."""
     cap = read_capture(directory)
     text = [line.rstrip("\r") for line in cap.serial]
+    if cap.section("first/dmesg") is None:
+        why = next((m.group(1) for ln in text for m in [_PANIC.search(ln)] if m), None)
+        return "first-failed", f"the first kernel did not reach /init" + (f": {why}" if why else "")
     size = (cap.section("first/kexec_crash_size") or ["0"])[0].strip()
     if size in ("", "0"):
         return "no-region", f"/sys/kernel/kexec_crash_size: {size or '(empty)'}"
@@ -171,25 +175,73 @@ def capture_label(config: BootConfig, key: str, size: int) -> str:
     return f"{config.name}--{key}--ck{size >> 20}M"
 
 
-def bisect(config: BootConfig, key: str, run: Callable[[int], Outcome]) -> KernelSweep:
-    """Bisect ``config``'s sweep on kernel ``key``; ``run(size)`` boots once."""
+#: tries of one size whose first kernel dies before /init (a harness failure, not an outcome)
+RETRIES = 3
+
+
+def bisect(config: BootConfig, key: str, run: Callable[[int], Outcome], known: list[Outcome] = ()) -> KernelSweep:
+    """Bisect ``config``'s sweep on kernel ``key``; ``run(size)`` boots once.  ``known``: outcomes of
+    an earlier run, not booted again (except those whose first kernel died: tried again)."""
     low, high, step = config.sweep
     result = KernelSweep(config.name, key, config.describe(), low, high, step)
-    top = run(high)
-    result.boots.append(top)
-    if not top.dumped:
+    cache = {o.size: o for o in known if o.outcome != "first-failed"}
+
+    def at(size: int) -> Outcome:
+        if size in cache:
+            o = cache[size]
+        else:
+            for _ in range(RETRIES):
+                o = run(size)
+                if o.outcome != "first-failed":
+                    break
+            cache[size] = o
+        if o not in result.boots:
+            result.boots.append(o)
+        return o
+
+    if not at(high).dumped:
         return result  # no dump even at high: the bracket is open above
-    bottom = run(low)
-    result.boots.append(bottom)
-    if bottom.dumped:
+    if at(low).dumped:
         return result  # dumps at low: the bracket is open below
     lo, hi = low // step, high // step  # lo fails, hi dumps
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        o = run(mid * step)
-        result.boots.append(o)
-        lo, hi = (lo, mid) if o.dumped else (mid, hi)
+        lo, hi = (lo, mid) if at(mid * step).dumped else (mid, hi)
+    fill_hole(result, at)
+    # an earlier run's boots off this run's path stay on record (a first kernel that died included)
+    seen = {(o.size, o.outcome, o.evidence) for o in result.boots}
+    result.boots += [o for o in known if (o.size, o.outcome, o.evidence) not in seen]
     return result
+
+
+#: failures that say nothing about the capture kernel's memory: a region not reserved at this
+#: size, or a load that does not fit there, may sit above sizes that work
+PLACEMENT = ("no-region", "load-refused")
+
+
+def fill_hole(result: KernelSweep, run: Callable[[int], Outcome]) -> bool:
+    """When the size just below the minimum failed for a placement reason (:data:`PLACEMENT`) above
+    a size that failed for want of memory, the bisection jumped over sizes it never tried: try them
+    upward, from the memory failure, until one dumps or the hole is reached.  :return: whether any
+    boot was added."""
+    below = result.below
+    if below is None or below.outcome not in PLACEMENT:
+        return False
+    under = [b for b in result.boots if not b.dumped and b.size < below.size and b.outcome not in PLACEMENT]
+    if not under:
+        return False
+    size = max(b.size for b in under) + result.step
+    tried = {b.size for b in result.boots}
+    added = False
+    while size < below.size:
+        if size not in tried:
+            o = run(size)
+            result.boots.append(o)
+            added = True
+            if o.dumped:
+                break
+        size += result.step
+    return added
 
 
 def sweep(
@@ -201,15 +253,17 @@ def sweep(
     keep_all: bool = False,
     on_boot: Callable[[str, Outcome], None] = lambda name, o: None,
 ) -> list[KernelSweep]:
-    """Run every configuration's sweep on each of its kernels (``jobs`` bisections at once)."""
+    """Run every configuration's sweep on each of its kernels (``jobs`` bisections at once).  Pairs
+    already in OUT/sweep.json are not bisected again; those whose bracket is a placement hole
+    (:func:`fill_hole`) get the boots the bisection skipped."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = read_results(out_dir / "sweep.json")
-    done = {(r.config, r.kernel, r.describe, r.low, r.high, r.step) for r in results}
+    results = [reclassify(r, out_dir) for r in read_results(out_dir / "sweep.json")]
+    done = {(r.config, r.kernel, r.describe, r.low, r.high, r.step): r for r in results}
     lock = threading.Lock()
     qemu = prepared.tools["qemu-system-x86_64"]
 
-    def one(item: tuple[BootConfig, str]) -> KernelSweep:
-        config, key = item
+    def one(item: tuple[BootConfig, str, KernelSweep | None]) -> KernelSweep:
+        config, key, earlier = item
         fetched, initrd = prepared.for_config(key, config)
         boots_dir = out_dir / "boots"
 
@@ -222,26 +276,50 @@ def sweep(
             on_boot(label, o)
             return o
 
-        result = bisect(config, key, run)
+        result = bisect(config, key, run, earlier.boots if earlier is not None else ())
         keep = {b.size for b in (result.below,) if b} | ({result.minimum} if result.minimum is not None else set())
         for b in result.boots:
             src = boots_dir / f"{config.name}--ck{b.size >> 20}M--{key}"
-            if b.size in keep:
-                dest = out_dir / capture_label(config, key, b.size)
+            dest = out_dir / capture_label(config, key, b.size)
+            if b.size in keep and src.is_dir():
                 shutil.rmtree(dest, ignore_errors=True)
                 shutil.copytree(src, dest)
+            elif b.size not in keep and earlier is not None:
+                shutil.rmtree(dest, ignore_errors=True)  # a capture kept before the hole was filled
             if not keep_all:
                 shutil.rmtree(src, ignore_errors=True)
         with lock:
+            if earlier is not None:
+                results.remove(earlier)
             results.append(result)
             write_results(results, out_dir / "sweep.json")
         return result
 
-    work = [(c, k) for c in configs if c.sweep for k in c.kernels
-            if (c.name, k, c.describe(), *c.sweep) not in done]
+    work = []
+    for c in configs:
+        for k in c.kernels if c.sweep else ():
+            earlier = done.get((c.name, k, c.describe(), *c.sweep))
+            if earlier is None:
+                work.append((c, k, None))
+            elif any(b.outcome == "first-failed" for b in earlier.boots) or \
+                    earlier.below is not None and earlier.below.outcome in PLACEMENT:
+                work.append((c, k, earlier))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(one, work))
     return results
+
+
+def reclassify(result: KernelSweep, out_dir: Path) -> KernelSweep:
+    """``result`` with the boots whose captures are kept in ``out_dir`` read again by :func:`classify`
+    (an earlier version of it may have named them otherwise)."""
+    boots = []
+    for b in result.boots:
+        d = out_dir / f"{result.config}--{result.kernel}--ck{b.size >> 20}M"
+        if (d / "serial.log").is_file():
+            outcome, evidence = classify(d, timed_out=b.outcome == "hang")
+            b = Outcome(b.size, outcome, evidence, b.seconds)
+        boots.append(b)
+    return KernelSweep(result.config, result.kernel, result.describe, result.low, result.high, result.step, boots)
 
 
 def write_results(results: list[KernelSweep], path: Path) -> None:
