@@ -431,3 +431,39 @@ def test_verify_reports_the_kaslr_place_and_groups():
     _validate(doc, "earlymem/verify/1")
     assert all(r["kaslr"]["in_slots"] for r in doc["reports"])
     assert doc["kaslr_groups"] and doc["kaslr_groups"][0]["name"] == "kaslr-pc-1g-ck256--7.2"
+
+
+# -- check and recommend -----------------------------------------------------------------------
+
+SWEEP = Path(__file__).parent / "fixtures" / "dumps" / "sweep"
+
+
+def _sweep_log(tmp_path, name: str) -> Path:
+    from earlymem.sources.capture import read_capture
+
+    log = tmp_path / f"{name}.log"
+    log.write_text("\n".join(read_capture(SWEEP / name).section("first/dmesg")) + "\n")
+    return log
+
+
+@pytest.mark.parametrize("name, ok", [("dump-pc-2g-large-file--6.1--ck240M", (0,)), ("dump-pc-2g-large-file--6.1--ck236M", (1,)),
+                                      ("dump-numa2-16g-small-load--6.12--ck92M", (1,))])
+def test_check_and_recommend_on_sweep_logs(tmp_path, name, ok):
+    log = _sweep_log(tmp_path, name)
+    args = ["--kernel", "6.1.0-50-amd64" if "6.1--" in name else "6.12.117+deb13-amd64",
+            "--initrd", str(SWEEP / ("kdump-initrd-large.lst" if "large" in name else "kdump-initrd-small.lst")),
+            "--initrd-size", "36351882" if "large" in name else "2752525",
+            "--append", "console=ttyS0 loglevel=4 irqpoll nr_cpus=1 reset_devices log_buf_len=1M panic=-1 oracle.mode=kdump nokaslr oracle.dump=1"]
+    if "file" in name:
+        args.append("--file-load")
+    doc = _json("check", str(log), *args, ok=ok)
+    _validate(doc, "earlymem/check/1")
+    assert [p["name"] for p in doc["parts"]] == ["crash region", "load", "capture kernel", "corruption risk", "next kernels"]
+    rec = _json("recommend", str(log), *args)
+    _validate(rec, "earlymem/recommend/1")
+    assert rec["size"] % (4 << 20) == 0 and any(p["stage"] == "ready" for p in rec["peers"])
+
+
+def test_check_on_an_oracle_serial_log(tmp_path):
+    doc = _json("check", str(ORACLE / "pc-4g-ck256-load-crash--6.1" / "serial.log"), ok=(1, 2))
+    _validate(doc, "earlymem/check/1")

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from earlymem.kdump.calibration import node_count  # noqa: E402
 from earlymem.kdump.memory import makedumpfile_bitmaps  # noqa: E402
 from earlymem.kernels.eras import check_known  # noqa: E402
 from earlymem.pipeline import boot  # noqa: E402
@@ -78,13 +79,14 @@ def measure(directory: Path) -> dict:
         f.flush()
         machine = machine_from_boot_log(read_boot_logs(Path(f.name))[0])
     release = machine.kernel_version.text
+    nodes = node_count(machine)
     first = boot(machine, check_known(machine.kernel_version))
     total, free, shmem, anon = (_kb(meminfo, k) for k in ("MemTotal", "MemFree", "Shmem", "AnonPages"))
     # free pages parked in the per-CPU lists (zoneinfo's "count:" of each pageset) are not in MemFree
     # but the allocator drains them before it gives up
     pcp = sum(int(m.group(1)) for ln in cap.section("kdump/zoneinfo") or [] for m in [re.match(r"\s+count:\s+(\d+)", ln)] if m) * 4096
     bitmaps = sum(makedumpfile_bitmaps(first.max_pfn, free))
-    return {"capture": directory.name, "release": release, "runtime": total - free - shmem - pcp - anon,
+    return {"capture": directory.name, "release": release, "runtime": total - free - shmem - pcp - anon, "nodes": nodes,
             "dump_own": max(0, free - least - bitmaps), "fall": free - least, "bitmaps": bitmaps}
 
 
@@ -97,10 +99,13 @@ def derive(where: Path) -> tuple[list[dict], dict]:
     used = [r for r in rows if "skip" not in r]
     for release in sorted({r["release"] for r in used}):
         mine = [r for r in used if r["release"] == release and "runtime" in r]
+        single = [r for r in mine if r["nodes"] == 1]
         low = [r for r in used if r["release"] == release and "runtime_low" in r]
         names = ", ".join(r["capture"] for r in mine + low)
-        table[release] = Calibration(release, min(r["runtime"] for r in mine), max(r["dump_own"] for r in mine),
-                                     min((r["runtime_low"] for r in low), default=None), f"tests/fixtures/dumps/calibrate: {names}")
+        base = min(r["runtime"] for r in single)
+        per_node = max([(r["runtime"] - base) // (r["nodes"] - 1) for r in mine if r["nodes"] > 1] + [0])
+        table[release] = Calibration(release, base, max(r["dump_own"] for r in mine), min((r["runtime_low"] for r in low), default=None),
+                                     per_node, f"tests/fixtures/dumps/calibrate: {names}")
     return rows, table
 
 
@@ -115,13 +120,15 @@ def main() -> None:
         elif "runtime_low" in r:
             print(f"{r['capture']:40} {r['runtime_low'] >> 10:>9}K  (at the out-of-memory report, during the unpack)")
         else:
-            print(f"{r['capture']:40} {r['runtime'] >> 10:>9}K {r['fall'] >> 10:>11}K {r['bitmaps'] >> 10:>8}K {r['dump_own'] >> 10:>8}K")
+            print(f"{r['capture']:40} {r['runtime'] >> 10:>9}K {r['fall'] >> 10:>11}K {r['bitmaps'] >> 10:>8}K {r['dump_own'] >> 10:>8}K"
+                  f"  ({r['nodes']} node{'s' if r['nodes'] > 1 else ''})")
     table = []
     for release, c in derived.items():
-        table.append(f'    "{release}": Calibration("{release}", {c.runtime}, {c.dump_own}, {c.runtime_low},\n'
+        table.append(f'    "{release}": Calibration("{release}", {c.runtime}, {c.dump_own}, {c.runtime_low}, {c.runtime_per_node},\n'
                      f'                             "{c.source}"),')
         low = f"{c.runtime_low >> 10}K" if c.runtime_low is not None else "?"
-        print(f"{release}: runtime {c.runtime >> 10}K (at the unpack: {low}), dump_own {c.dump_own >> 10}K")
+        print(f"{release}: runtime {c.runtime >> 10}K (at the unpack: {low}; per node past the first: "
+              f"{c.runtime_per_node >> 10}K), dump_own {c.dump_own >> 10}K")
     if "--write" in sys.argv:
         text = MODULE.read_text()
         start = text.index("    # @@CALIBRATIONS@@")

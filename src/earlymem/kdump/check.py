@@ -19,12 +19,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import dataclasses
+
 from earlymem.kdump.evaluate import STAGES, Evaluation, KdumpSetup, Outcome, evaluate
+from earlymem.kernels.builds import KernelBuild
+from earlymem.kernels.eras import check_known
+from earlymem.lib.errors import InputError
+from earlymem.lib.version import parse_version
 from earlymem.kdump.memory import CaptureMemory
 from earlymem.phases.crashkernel import parse_crashkernel
 from earlymem.result import BootResult, to_json_value
 
-__all__ = ["SCHEMA", "Finding", "Part", "Missing", "CheckResult", "check", "NextKernel"]
+__all__ = ["SCHEMA", "Finding", "Part", "Missing", "CheckResult", "check", "check_observed", "NextKernel", "next_kernel"]
 
 SCHEMA = "earlymem/check/1"
 MiB = 1 << 20
@@ -145,10 +151,23 @@ def _region_part(setup: KdumpSetup, ev: Evaluation) -> Part:
     return Part("crash region", "ok", tuple(findings))
 
 
-def _load_part(setup: KdumpSetup, ev: Evaluation) -> Part:
+def _load_part(setup: KdumpSetup, ev: Evaluation, crash_loaded: tuple[str, str] | None = None) -> Part:
     tried = [o for o in ev.outcomes if o.first.crash]
     if not tried:
         return Part("load", "skipped", (Finding("no-region", "No crash region: nothing to load into."),))
+    part = _placement(setup, tried)
+    if crash_loaded is not None and crash_loaded[0] == "0":
+        now = Finding("not-loaded-now", "No capture kernel is loaded now: the kdump service has not loaded one (or failed to), "
+                      "so a crash now would not be dumped.", (f"{crash_loaded[1]}: 0",),
+                      "start the kdump service (kdumpctl start, kdump-config load, systemctl start kdump) and read its log")
+        return Part("load", "fail", (now, *part.findings))
+    if crash_loaded is not None and crash_loaded[0] == "1":
+        return Part(part.name, part.status, (*part.findings, Finding("loaded-now", "A capture kernel is loaded now.",
+                                                                     (f"{crash_loaded[1]}: 1",))))
+    return part
+
+
+def _placement(setup: KdumpSetup, tried: list[Outcome]) -> Part:
     how = "kexec -s -p (kexec_file_load: the running kernel places the segments)" if setup.method == "kexec_file_load" \
         else "kexec -p (kexec-tools 2.0.25 places the segments)"
     if setup.initrd is None or setup.capture is None:
@@ -198,6 +217,13 @@ def _memory_words(m: CaptureMemory) -> list[Finding]:
                            f"a crash region at least {_mb(-m.unpack_margin)} larger"))
         return out
     out.append(Finding("unpack-ok", f"After the unpack {_mb(m.unpack_margin)} stay above the min watermarks, counting {used}.", evidence))
+    if m.dump_tmpfs_margin < 0:
+        out.append(Finding("dump-tmpfs", f"makedumpfile keeps its bitmaps in a {_mb(m.dump_file)} file under /tmp (it works in one "
+                           f"cycle on a machine this size), but rootfs has only {_mb(m.tmpfs_margin)} left beside the initramfs: "
+                           "\"Can't write the bitmap ... No space left on device\", and the dump fails.", evidence,
+                           f"a crash region at least {_mb(-2 * m.dump_tmpfs_margin)} larger (rootfs gets half of it), or "
+                           "TMPDIR on a real disk for makedumpfile"))
+        return out
     if m.dump_margin < 0:
         out.append(Finding("dump", f"makedumpfile needs {_mb(m.dump)} here; with {_mb(m.memfree_at_init)} free at /init the capture "
                            f"kernel is {_mb(-m.dump_margin)} short of its min watermarks.", evidence,
@@ -216,26 +242,48 @@ def _capture_part(ev: Evaluation) -> Part:
     if o.memory is None:
         return Part("capture kernel", "unknown", (Finding("memory-unknown", STAGES["unknown"]),))
     findings = _memory_words(o.memory)
+    tlb = sum(a.size for a in o.load.capture.allocations if a.purpose == "swiotlb")
+    if tlb:
+        findings.append(Finding("swiotlb", f"The capture kernel sets aside {_mb(tlb)} of its region for the SWIOTLB bounce "
+                                   "buffer (the SRAT names memory above 4 GiB, so pci_swiotlb_detect() asks for one); a region "
+                                   "with room for it can do worse than a smaller one that has none.",
+                                   tuple(o.load.capture.lines_of("swiotlb")),
+                                   "swiotlb=noforce on the capture kernel's command line, if its devices need no bounce buffer"))
     failure = o.memory.failure
     status = "marginal" if failure == "marginal" else "fail" if failure else "ok" if o.memory.known else "unknown"
     return Part("capture kernel", status, tuple(findings))
 
 
 def _corruption_part(ev: Evaluation) -> Part:
-    findings = []
-    for o in ev.outcomes[:1]:
-        for c in o.first.crash:
-            hits = [a for a in o.first.allocations if a.start < c.end and c.start < a.end and "crash" not in a.purpose.lower()]
-            img = o.first.kernel_image
-            if img and img[0] < c.end and c.start < img[1]:
-                hits.append(None)
-            if hits:
-                names = ", ".join("the kernel image" if a is None else f"{a.purpose} [mem {a.start:#x}-{a.end - 1:#x}]" for a in hits)
-                findings.append(Finding("overlap", f"The crash region [mem {c.start:#010x}-{c.end - 1:#010x}] overlaps memory the running "
-                                        f"kernel owns: {names}. Loading the capture kernel would overwrite it (the 2011 failure).",
-                                        _crash_lines(o.first), "report it: the kernel must not hand out reserved memory"))
-    if not ev.outcomes[0].first.crash:
+    first = ev.outcomes[0].first
+    if not first.crash:
         return Part("corruption risk", "skipped", (Finding("no-region", "No crash region."),))
+    placed = {(a.start, a.end) for a in first.allocations if a.purpose == "crashkernel"}
+    if any((c.start, c.end) not in placed for c in first.crash if not c.low):
+        where = ", ".join(f"[mem {c.start:#010x}-{c.end - 1:#010x}]" for c in first.crash)
+        if first.pipeline == "modern":
+            # reserve_crashkernel() takes the region with memblock_phys_alloc_range() (arch/x86/kernel/setup.c in
+            # 5.10-6.6, kernel/crash_reserve.c reserve_crashkernel_generic() from 6.7): from then on no early
+            # allocation can take it, and memblock_free_all() never hands a reserved page to the page allocator
+            return Part("corruption risk", "ok", (Finding(
+                "reserved-by-memblock", f"The crash region ({where}) is reserved in memblock when it is found, so nothing the "
+                "running kernel allocates later can lie in it; the bootmem-era overlap (the 2011 failure) cannot happen here. "
+                "(The source lacks the boot's log, so the early reservations themselves are not compared.)"),))
+        return Part("corruption risk", "unknown", (Finding(
+            "not-this-boot", f"The running system's crash region ({where}) is not where earlymem's prediction of this boot puts "
+            "it, so the prediction's early reservations are not this boot's and cannot be set against it (the source lacks "
+            "facts of the boot: its log).", _crash_lines(first)),))
+    findings = []
+    for c in first.crash:
+        hits = [a for a in first.allocations if a.start < c.end and c.start < a.end and a.purpose != "crashkernel"]
+        img = first.kernel_image
+        names = [f"{a.purpose} [mem {a.start:#x}-{a.end - 1:#x}] ({a.phase})" for a in hits]
+        if img and img[0] < c.end and c.start < img[1]:
+            names.insert(0, "the kernel image")
+        if names:
+            findings.append(Finding("overlap", f"The crash region [mem {c.start:#010x}-{c.end - 1:#010x}] overlaps memory the running "
+                                    f"kernel owns: {', '.join(names)}. Loading the capture kernel would overwrite it (the 2011 failure).",
+                                    _crash_lines(first), "report it: the kernel must not hand out reserved memory"))
     if findings:
         return Part("corruption risk", "fail", tuple(findings))
     return Part("corruption risk", "ok", (Finding("no-overlap", "The crash region overlaps none of the running kernel's early "
@@ -247,21 +295,96 @@ def _next_part(next_kernels: tuple[NextKernel, ...] | None) -> Part:
         return Part("next kernels", "unknown", (Finding("no-boot-listing", "The source lists no other installed kernels."),))
     if not next_kernels:
         return Part("next kernels", "ok", (Finding("none-installed", "No other kernel is installed."),))
-    findings = tuple(Finding(f"next-{k.verdict or 'unknown'}", f"{k.release}: {k.why}") for k in next_kernels)
+    findings = tuple(Finding(f"next-{k.verdict or 'unknown'}", f"{k.release}: {k.why}",
+                             fix="keep kdump's crashkernel= and initramfs for it in step, or hold the upgrade"
+                             if k.verdict == "not_ready" else None) for k in next_kernels)
     bad = any(k.verdict == "not_ready" for k in next_kernels)
     return Part("next kernels", "fail" if bad else "ok" if all(k.verdict == "ready" for k in next_kernels) else "unknown", findings)
 
 
+def check_observed(source: str, observed: list[tuple[str, str, str]], missing: tuple[Missing, ...]) -> CheckResult:
+    """What a source without a firmware map shows for itself: crashkernel= on the command line, the
+    region the running kernel reserved (kexec_crash_size), a capture kernel loaded or not."""
+    seen = {name: (value, where) for name, value, where in observed}
+    cmd = seen.get("cmdline", ("", None))[0]
+    crashkernel = next((w.split("=", 1)[1] for w in cmd.split() if w.startswith("crashkernel=")), None)
+    size = seen.get("kexec_crash_size")
+    loaded = seen.get("kexec_crash_loaded")
+    region: list[Finding] = []
+    status = "unknown"
+    if size is not None and size[0].isdigit() and int(size[0]) == 0:
+        status = "fail"
+        region.append(Finding("not-reserved", "The running kernel reserved no crash region." + (
+            "" if crashkernel else " The command line has no crashkernel=."), (f"{size[1]}: 0", f"command line: {cmd}"),
+            "add crashkernel=SIZE to the kernel command line" if not crashkernel else
+            "read the boot log's crashkernel lines for why (earlymem check on the log tells it)"))
+    elif size is not None and size[0].isdigit():
+        status = "ok"
+        region.append(Finding("reserved", f"The running kernel reserved {_mb(int(size[0]))}; where is not in the source.",
+                              (f"{size[1]}: {size[0]}",)))
+    else:
+        region.append(Finding("region-unknown", "The source does not show whether a crash region was reserved.",
+                              (f"command line: {cmd}",) if cmd else ()))
+    load: list[Finding] = []
+    load_status = "unknown"
+    if loaded is not None and loaded[0] in ("0", "1"):
+        load_status = "ok" if loaded[0] == "1" else "fail"
+        load.append(Finding("loaded-now" if loaded[0] == "1" else "not-loaded-now",
+                            "A capture kernel is loaded now." if loaded[0] == "1" else
+                            "No capture kernel is loaded now: a crash now would not be dumped.", (f"{loaded[1]}: {loaded[0]}",),
+                            None if loaded[0] == "1" else "start the kdump service and read its log"))
+    else:
+        load.append(Finding("load-unknown", "The source does not show whether a capture kernel is loaded."))
+    open_ = Finding("not-followed", "Not followed: the source has no firmware map to predict the capture kernel from.")
+    parts = (Part("crash region", status, tuple(region)), Part("load", load_status, tuple(load)),
+             Part("capture kernel", "unknown", (open_,)), Part("corruption risk", "unknown", (open_,)),
+             Part("next kernels", "unknown", (open_,)))
+    if "fail" in (status, load_status):
+        verdict = "not_ready"
+        summary = next(f.words for p in parts if p.status == "fail" for f in p.findings)
+    else:
+        verdict, summary = "unknown", "cannot be confirmed: the source has no firmware map (see missing)"
+    return CheckResult(verdict, summary, source, None, crashkernel, parts, missing)
+
+
+def next_kernel(setup: KdumpSetup, release: str, build: KernelBuild | None) -> NextKernel:
+    """``setup`` with another installed kernel as both the running and the capture kernel (its kdump
+    initramfs taken to be the current one: it is built when that kernel first runs kdump)."""
+    if build is None:
+        return NextKernel(release, None, "installed, but earlymem has no facts for this build (its image is not in the source)")
+    try:
+        version = parse_version(release)
+        profile = check_known(version)
+    except InputError as exc:
+        return NextKernel(release, None, f"not checked: {exc.message if hasattr(exc, 'message') else exc}")
+    machine = dataclasses.replace(setup.machine, kernel_version=version, kernel_banner=None, kernel_load_addr=None,
+                                  kernel_at_from=None, crash_observed=None)
+    other = dataclasses.replace(setup, machine=machine, profile=profile, running=build, capture=build)
+    ev = evaluate(other)
+    stages = sorted({o.stage for o in ev.outcomes})
+    if ev.ready:
+        return NextKernel(release, "ready", "ready with the same crashkernel= and initramfs")
+    if "marginal" in stages and all(s in ("ready", "marginal") for s in stages):
+        return NextKernel(release, "marginal", STAGES["marginal"])
+    bad = next(o for o in ev.outcomes if o.stage not in ("ready", "marginal"))
+    if bad.stage == "unknown":
+        return NextKernel(release, None, STAGES["unknown"])
+    share = "" if len(ev.outcomes) == 1 else f" on {float(1 - ev.p_ready) * 100:.3g}% of KASLR boots"
+    return NextKernel(release, "not_ready", f"would break kdump{share}: {STAGES[bad.stage]}")
+
+
 def check(setup: KdumpSetup, *, source: str, missing: tuple[Missing, ...] = (), next_kernels: tuple[NextKernel, ...] | None = None,
-          notes: tuple[str, ...] = ()) -> CheckResult:
-    """Check ``setup`` with its own crashkernel= (see the module's text)."""
+          notes: tuple[str, ...] = (), crash_loaded: tuple[str, str] | None = None) -> CheckResult:
+    """Check ``setup`` with its own crashkernel= (see the module's text); ``crash_loaded`` is
+    /sys/kernel/kexec_crash_loaded as the source shows it, and where."""
     ev = evaluate(setup)
-    parts = (_region_part(setup, ev), _load_part(setup, ev), _capture_part(ev), _corruption_part(ev), _next_part(next_kernels))
+    parts = (_region_part(setup, ev), _load_part(setup, ev, crash_loaded), _capture_part(ev), _corruption_part(ev),
+             _next_part(next_kernels))
     now = parts[:4]
     if any(p.status == "fail" for p in now):
         verdict = "not_ready"
         first_fail = next(p for p in now if p.status == "fail")
-        summary = next(f.words for f in first_fail.findings if f.fix is not None)
+        summary = next((f.words for f in first_fail.findings if f.fix is not None), first_fail.findings[-1].words)
     elif any(p.status == "marginal" for p in now):
         verdict = "marginal"
         summary = next(f.words for p in now for f in p.findings if f.code == "marginal")

@@ -8,8 +8,10 @@ A source is detected from what it is:
   past the firmware map), /boot's kernels and the kdump initramfs, and the
   kdump configuration (/etc/kdump.conf, /etc/sysconfig/kdump,
   /etc/default/kdump-tools);
-* a **sosreport** (its directory, or the archive as shipped:
-  :mod:`earlymem.sources.sosreport`);
+* a **sosreport** or an **Insights archive** (its directory, or the archive as shipped:
+  :mod:`earlymem.sources.sosreport`); an Insights archive keeps only the dmesg lines its
+  uploader's patterns match, so it usually has no firmware map: then only what it observed
+  (crashkernel=, kexec_crash_size, kexec_crash_loaded) is checked;
 * a directory holding a copy of a system's ``proc/`` and ``sys/`` files;
 * anything else: a **boot log** (with ``--kernel`` and ``--initrd`` for the capture kernel).
 
@@ -41,10 +43,10 @@ from earlymem.sources.dmesg import machine_from_boot_log, parse_boot_logs
 from earlymem.sources.initrd_listing import parse_initrd_listing
 from earlymem.sources.inputs import read_kernel
 from earlymem.sources.procfs import machine_from_proc
-from earlymem.sources.sosreport import SosReport, read_sosreport
+from earlymem.sources.sosreport import MARKERS, SosReport, read_sosreport
 from earlymem.sources.text import read_text_lines
 
-__all__ = ["Options", "Gathered", "gather", "DEFAULT_APPEND", "kdump_config"]
+__all__ = ["Options", "Gathered", "gather", "DEFAULT_APPEND", "kdump_config", "installed_builds"]
 
 #: the words every distribution's capture kernel command line holds (kdumpctl's and kdump-tools'
 #: defaults share them); used when no kdump configuration is at hand
@@ -65,12 +67,18 @@ class Options:
 
 @dataclass
 class Gathered:
-    setup: KdumpSetup
+    #: None when the source has no firmware map (an Insights archive's filtered dmesg, a wrapped
+    #: ring buffer without proc/iomem): only what it observed is checked (``observed``)
+    setup: KdumpSetup | None
     source: str
     missing: list[Missing] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     #: other installed kernels: (release, its vmlinuz path or None when only listed)
     installed: list[tuple[str, Path | None]] | None = None
+    #: /sys/kernel/kexec_crash_loaded as the source shows it ("0", "1"), and where; None: not in the source
+    crash_loaded: tuple[str, str] | None = None
+    #: what the source observed without a machine: (name, value, where) of cmdline, kexec_crash_size
+    observed: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def kdump_config(text: str | None) -> dict[str, str]:
@@ -216,12 +224,16 @@ def _finish(machine: Machine, source: str, opts: Options, *, live_root: Path | N
     return Gathered(setup, source, missing, notes, installed)
 
 
+def _is_report(d: Path) -> bool:
+    return any((d / m).is_dir() for m in MARKERS)
+
+
 def gather(source: str | None, opts: Options = Options()) -> Gathered:
     """The set-up of ``source`` (None: this machine).  :raises InputError: for bad input, naming it."""
     if source is None:
         return _live(Path("/"), opts)
     p = Path(source)
-    if p.is_dir() and ((p / "sos_commands").is_dir() or any((d / "sos_commands").is_dir() for d in p.iterdir() if d.is_dir())):
+    if p.is_dir() and (_is_report(p) or any(_is_report(d) for d in p.iterdir() if d.is_dir())):
         return _sos(read_sosreport(p), opts)
     if p.is_file() and re.search(r"\.tar(\.(xz|gz|bz2))?$|\.t[gx]z$", p.name):
         return _sos(read_sosreport(p), opts)
@@ -236,6 +248,18 @@ def gather(source: str | None, opts: Options = Options()) -> Gathered:
     return _finish(machine, str(p), opts, missing=missing, notes=[])
 
 
+def _observed(sos: SosReport, missing: list[Missing]) -> Gathered:
+    """A report without a firmware map: what it observed, nothing predicted."""
+    missing.append(Missing("the kernel's boot messages with its firmware map" + (
+        " (an Insights archive keeps only the dmesg lines its uploader's patterns match)" if sos.kind != "sosreport"
+        else " (the ring buffer wrapped, and no journal of this boot)"),
+        "nothing is predicted: not where the region lands, the load, nor the capture kernel's memory"))
+    seen = [(name, sos.text(name).strip(), sos.where(name)) for name in ("cmdline", "kexec_crash_size", "kexec_crash_loaded")
+            if sos.text(name) is not None]
+    loaded = next(((v, w) for n, v, w in seen if n == "kexec_crash_loaded"), None)
+    return Gathered(None, sos.source, missing, [], None, loaded, seen)
+
+
 def _sos(sos: SosReport, opts: Options) -> Gathered:
     missing: list[Missing] = []
     notes: list[str] = []
@@ -247,21 +271,40 @@ def _sos(sos: SosReport, opts: Options) -> Gathered:
             if machine is not None:
                 break
     if machine is None:
-        missing.append(Missing("the kernel's boot messages (the ring buffer wrapped, and no journal of this boot)",
-                               "the firmware map is read from proc/iomem instead: NUMA, the image's place and the early "
-                               "reservations are not known"))
-        raise InputError("a sosreport without the boot's messages is not handled yet (its proc/iomem alone does not give "
-                         "the firmware map)", source=sos.source)
+        return _observed(sos, missing)
     sysconfig = kdump_config(sos.text("sysconfig_kdump"))
     tools = kdump_config(sos.text("kdump_tools"))
     listing = (sos.text("kdump_initrd_listing").splitlines(), sos.where("kdump_initrd_listing")) \
-        if sos.text("kdump_initrd_listing") is not None else None
+        if sos.text("kdump_initrd_listing") is not None and sos.kind == "sosreport" else None
+    if sos.kind != "sosreport" and sos.text("kdump_initrd_listing") is not None:
+        notes.append(f"{sos.where('kdump_initrd_listing')}: an Insights archive keeps only the lsinitrd lines its uploader's "
+                     "patterns match, so the listing does not count the initramfs's files; give --initrd")
     sizes = _boot_sizes(sos.text("boot_listing"))
     if sos.text("boot_listing") is None:
-        missing.append(Missing("a /boot listing (sos_commands/boot/ls_-lanR_.boot)",
+        missing.append(Missing("a /boot listing (ls -lanR /boot)",
                                "the kdump initramfs's exact size and the other installed kernels"))
-    return _finish(machine, sos.source, opts, sysconfig=sysconfig, tools=tools, listing=listing, boot_sizes=sizes,
-                   missing=missing, notes=notes, installed=_installed_from_listing(sizes, machine))
+    g = _finish(machine, sos.source, opts, sysconfig=sysconfig, tools=tools, listing=listing, boot_sizes=sizes,
+                missing=missing, notes=notes, installed=_installed_from_listing(sizes, machine))
+    loaded = sos.text("kexec_crash_loaded")
+    g.crash_loaded = (loaded.strip(), sos.where("kexec_crash_loaded")) if loaded is not None else None
+    return g
+
+
+def installed_builds(g: "Gathered") -> list[tuple[str, KernelBuild | None]]:
+    """The other installed kernels with their builds: the image read where the source has it, else the
+    pinned build the release names, else None.  :raises InputError: for an image that cannot be read."""
+    out = []
+    for release, path in g.installed or []:
+        build = None
+        if path is not None and os.access(path, os.R_OK):
+            build = read_kernel(path)
+        elif re.match(r"^\d+\.\d+", release):
+            try:
+                build = pinned_build(parse_version(release))
+            except InputError:
+                build = None
+        out.append((release, build))
+    return out
 
 
 def _installed_from_listing(sizes: dict[str, int], machine: Machine) -> list[tuple[str, Path | None]] | None:
@@ -308,7 +351,8 @@ def _live(root: Path, opts: Options, commands: bool = True) -> Gathered:
     else:
         # the running system's own facts: where the kernel is, which regions it reserved
         machine = dataclasses.replace(machine, kernel_load_addr=proc_machine.kernel_load_addr,
-                                      kernel_at_from=proc_machine.kernel_at_from, crash_observed=proc_machine.crash_observed)
+                                      kernel_at_from=proc_machine.kernel_at_from, crash_observed=proc_machine.crash_observed,
+                                      source=str(root).rstrip("/"))
     release = machine.kernel_version.text if machine.kernel_version else None
     etc = root / "etc"
     sysconfig = kdump_config(_read(etc / "sysconfig/kdump"))
@@ -324,5 +368,8 @@ def _live(root: Path, opts: Options, commands: bool = True) -> Gathered:
     if (root / "boot").is_dir():
         installed = [(f.name[len("vmlinuz-"):], f) for f in sorted((root / "boot").glob("vmlinuz-*"))
                      if f.name != f"vmlinuz-{release}" and "rescue" not in f.name]
-    return _finish(machine, str(root) if root != Path("/") else "this machine", opts, live_root=root, sysconfig=sysconfig,
-                   tools=tools, initrd_found=initrd, missing=missing, notes=notes, installed=installed)
+    g = _finish(machine, str(root) if root != Path("/") else "this machine", opts, live_root=root, sysconfig=sysconfig,
+                tools=tools, initrd_found=initrd, missing=missing, notes=notes, installed=installed)
+    loaded = _read(root / "sys/kernel/kexec_crash_loaded")
+    g.crash_loaded = (loaded.strip(), str(root / "sys/kernel/kexec_crash_loaded")) if loaded is not None else None
+    return g

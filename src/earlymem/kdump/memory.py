@@ -160,22 +160,38 @@ class CaptureMemory:
         return self.runtime is not None and self.dump is not None
 
 
-def capture_memory(capture: BootResult, initrd: InitrdFacts, calibration: Calibration | None, crashed_max_pfn: int) -> CaptureMemory:
+def _frees(capture: BootResult, initrd: InitrdFacts, image_frees: dict[str, int]) -> tuple[int, int]:
+    """``(early, late)`` bytes the capture kernel frees after the hand-off: its predicted Frees, or
+    where they are not predicted (the possible CPUs unknown) the build's image frees and the initrd."""
+    if capture.frees is not None:
+        early = sum(f.pages for f in capture.frees if f.what in EARLY_FREES) * PAGE
+        return early, sum(f.pages for f in capture.frees) * PAGE - early
+    early = image_frees.get("smp_locks", 0)
+    late = sum(v for k, v in image_frees.items() if k != "smp_locks") + -(-initrd.size // PAGE) * PAGE
+    return early, late
+
+
+def capture_memory(capture: BootResult, initrd: InitrdFacts, calibration: Calibration | None, crashed_max_pfn: int,
+                   image_frees: dict[str, int] | None = None, nodes: int = 1) -> CaptureMemory:
     """Follow the capture kernel ``capture`` (a predicted boot) with ``initrd`` through the four steps.
 
     :param calibration: the capture build's measured runtime and dump figures (None: not measured).
     :param crashed_max_pfn: the crashed machine's max_pfn (makedumpfile's bitmaps cover it).
+    :param image_frees: the capture build's image frees (KernelBuild.image_frees), used where the
+        capture boot's frees are not predicted.
+    :param nodes: the NUMA nodes the capture kernel knows (each past the first adds to the runtime).
     """
     handoff = sum(z.managed_at_handoff or 0 for z in capture.zones) * PAGE
-    total = sum(z.managed or 0 for z in capture.zones) * PAGE
+    early, late = _frees(capture, initrd, dict(image_frees or {}))
+    total = handoff + early + late
     wmin = sum(z.min or 0 for z in capture.zones) * PAGE
-    late = sum(f.pages for f in capture.frees or () if f.what not in EARLY_FREES) * PAGE
     runtime = runtime_low = dump = None
     # MemFree as makedumpfile reads it: without the runtime when it is known, else the most it can be
-    memfree = total - initrd.unpacked_bytes - (calibration.runtime if calibration else 0)
+    extra = calibration.runtime_per_node * (nodes - 1) if calibration else 0
+    memfree = total - initrd.unpacked_bytes - (calibration.runtime + extra if calibration else 0)
     heap, file = makedumpfile_bitmaps(crashed_max_pfn, max(memfree, 0))
     if calibration is not None:
-        runtime, runtime_low = calibration.runtime, calibration.runtime_low
+        runtime, runtime_low = calibration.runtime + extra, calibration.runtime_low
         dump = calibration.dump_own + heap + file
     return CaptureMemory(handoff, total, wmin, handoff // PAGE // 2 * PAGE, initrd.unpacked_bytes, initrd.size, late, runtime,
                          runtime_low, dump, file, calibration.source if calibration else None)

@@ -113,6 +113,7 @@ def _judge(setup: KdumpSetup, size: int | None) -> tuple[str | None, str]:
 def recommend(setup: KdumpSetup) -> Recommendation:
     """The recommendation for ``setup`` (see the module's text)."""
     smallest, ev = smallest_size(setup, margin=margin_for)
+    alone, _ = smallest_size(setup)
     assumptions = [f"the capture kernel runs with --append {setup.append!r} and {setup.method.replace('_', ' ')}"]
     first = evaluate(setup, None).outcomes[0].first
     peers = _peers(setup, first)
@@ -134,6 +135,9 @@ def recommend(setup: KdumpSetup) -> Recommendation:
     why = (f"{smallest // MiB} MiB is the smallest region that places, loads and dumps, and keeps doing so up to the margin "
            f"({binding} sets it); the margin of {margin // MiB} MiB is max(8 MiB, 5 %) for what one boot does not show "
            "(boot-to-boot variation, more drivers)")
+    if alone is not None and alone < smallest:
+        why += (f". {alone // MiB} MiB works too, but a larger region fails within its margin (a cliff: the capture kernel "
+                "finds room for a bigger SWIOTLB, or the region lands elsewhere), so it is not recommended")
     if range_list:
         assumptions.append(f"the range list is for machines like this one (same kernel, initramfs and memory-map shape) with "
                            f"{lo_g}-{hi_g} GiB of RAM; it adds what makedumpfile's bitmaps grow by up to {hi_g} GiB")

@@ -32,6 +32,8 @@ SCHEMAS = {
     "bzimage": "earlymem/bzimage/1",
     "profiles": "earlymem/profiles/1",
     "kaslr": "earlymem/kaslr/1",
+    "check": "earlymem/check/1",
+    "recommend": "earlymem/recommend/1",
 }
 
 

@@ -30,29 +30,46 @@ from earlymem.lib.errors import InputError
 __all__ = ["SOS_PATHS", "SOS_PATTERNS", "SosReport", "read_sosreport", "MAX_MEMBER", "MAX_MEMBERS", "MAX_TOTAL"]
 
 #: what earlymem reads from a sosreport: a name, and the paths to try, first found wins
+#: An Insights archive (insights-client) has the same files at their own paths, the commands' output
+#: under insights_commands/ (RedHatInsights/insights-core's archive layout, falafel's tests), all of it
+#: under data/ in the newer core collection; its dmesg and lsinitrd output are *filtered* (only lines
+#: matching the uploader's patterns are kept).
+_DATA = "data/"
+
+
+def _both(*paths: str) -> tuple[str, ...]:
+    """Each path, then the same under an Insights archive's data/."""
+    return (*paths, *(_DATA + p for p in paths))
+
+
 SOS_PATHS: dict[str, tuple[str, ...]] = {
-    "cmdline": ("proc/cmdline",),
+    "cmdline": _both("proc/cmdline"),
     # kernel.py; the ring buffer may have wrapped on a large host: the journal of this boot next
-    "dmesg": ("sos_commands/kernel/dmesg", "sos_commands/kernel/dmesg_-T", "sos_commands/general/dmesg", "var/log/dmesg"),
+    "dmesg": ("sos_commands/kernel/dmesg", "sos_commands/kernel/dmesg_-T", "sos_commands/general/dmesg", "var/log/dmesg",
+              *_both("insights_commands/dmesg")),
     "journal": ("sos_commands/logs/journalctl_--no-pager_--boot", "sos_commands/logs/journalctl_--no-pager_--catalog_--boot",
                 "sos_commands/logs/journalctl_--all_--this-boot_--no-pager"),
-    "iomem": ("proc/iomem",),  # pci.py
-    "meminfo": ("proc/meminfo",),
-    "osrelease": ("proc/sys/kernel/osrelease",),
-    "uname": ("sos_commands/kernel/uname_-a", "uname"),
-    "kexec_crash_size": ("sys/kernel/kexec_crash_size",),
-    "kexec_crash_loaded": ("sys/kernel/kexec_crash_loaded",),
-    "kdump_conf": ("etc/kdump.conf",),
-    "sysconfig_kdump": ("etc/sysconfig/kdump",),
-    "kdump_tools": ("etc/default/kdump-tools",),
+    "iomem": _both("proc/iomem"),  # pci.py
+    "meminfo": _both("proc/meminfo"),
+    "osrelease": _both("proc/sys/kernel/osrelease"),
+    "uname": ("sos_commands/kernel/uname_-a", "uname", *_both("insights_commands/uname_-a")),
+    "kexec_crash_size": _both("sys/kernel/kexec_crash_size"),
+    "kexec_crash_loaded": _both("sys/kernel/kexec_crash_loaded"),
+    "kdump_conf": _both("etc/kdump.conf"),
+    "sysconfig_kdump": _both("etc/sysconfig/kdump"),
+    "kdump_tools": _both("etc/default/kdump-tools"),
     "kdumpctl_estimate": ("sos_commands/kdump/kdumpctl_estimate",),
     "boot_listing": ("sos_commands/boot/ls_-lanR_.boot", "sos_commands/boot/ls_-alZR_.boot",
-                     "sos_commands/bootloader/ls_-laR_.boot", "sos_commands/grub2/ls_-lanR_.boot"),
+                     "sos_commands/bootloader/ls_-laR_.boot", "sos_commands/grub2/ls_-lanR_.boot",
+                     *_both("insights_commands/ls_-lanR_.boot")),
 }
+#: the directory that makes a report one: a sosreport's, an Insights archive's
+MARKERS = {"sos_commands": "sosreport", "insights_commands": "Insights archive", _DATA + "insights_commands": "Insights archive"}
 #: files whose names carry a version: a name, and (prefix, a word the rest must hold); the
 #: first found in name order wins (RedHatKDump: ``lsinitrd /boot/initramfs-<uname -r>kdump.img``)
 SOS_PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "kdump_initrd_listing": (("sos_commands/kdump/lsinitrd", "kdump"), ("sos_commands/kdump/lsinitramfs", "kdump")),
+    "kdump_initrd_listing": (("sos_commands/kdump/lsinitrd", "kdump"), ("sos_commands/kdump/lsinitramfs", "kdump"),
+                             ("insights_commands/lsinitrd", "kdump"), (_DATA + "insights_commands/lsinitrd", "kdump")),
 }
 _WANTED = {p for paths in SOS_PATHS.values() for p in paths}
 
@@ -80,6 +97,8 @@ class SosReport:
 
     source: str
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    #: "sosreport" or "Insights archive"
+    kind: str = "sosreport"
 
     def text(self, name: str) -> str | None:
         found = self.files.get(name)
@@ -134,12 +153,18 @@ def read_sosreport(path: str | Path) -> SosReport:
     return _read_tar(p, source)
 
 
+def _kind(has) -> str | None:
+    return next((kind for marker, kind in MARKERS.items() if has(marker)), None)
+
+
 def _read_dir(root: Path, source: str) -> SosReport:
-    subdirs = [d for d in root.iterdir() if d.is_dir()] if not (root / "sos_commands").is_dir() else []
-    if len(subdirs) == 1 and (subdirs[0] / "sos_commands").is_dir():
-        root = subdirs[0]  # the directory an archive unpacks to, given one level up
-    if not (root / "sos_commands").is_dir():
-        raise InputError("not a sosreport: no sos_commands/ directory", source=source)
+    if _kind(lambda m: (root / m).is_dir()) is None:
+        subdirs = [d for d in root.iterdir() if d.is_dir()]
+        if len(subdirs) == 1 and _kind(lambda m: (subdirs[0] / m).is_dir()) is not None:
+            root = subdirs[0]  # the directory an archive unpacks to, given one level up
+    kind = _kind(lambda m: (root / m).is_dir())
+    if kind is None:
+        raise InputError("not a sosreport or an Insights archive: no sos_commands/ or insights_commands/ directory", source=source)
     base = root.resolve()
     found: dict[str, bytes] = {}
     patterned = [str(f.relative_to(root)) for pats in SOS_PATTERNS.values() for pre, word in pats
@@ -156,7 +181,7 @@ def _read_dir(root: Path, source: str) -> SosReport:
         if real.stat().st_size > MAX_MEMBER:
             raise InputError(f"{rel!r} is larger than {MAX_MEMBER >> 20} MiB: refused", source=source)
         found[rel] = real.read_bytes()
-    return SosReport(source, _pick(found))
+    return SosReport(source, _pick(found), kind)
 
 
 def _member(tar: tarfile.TarFile, info: tarfile.TarInfo, source: str) -> bytes:
@@ -220,6 +245,9 @@ def _read_tar(path: Path, source: str) -> SosReport:
     except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError) as exc:
         why = str(exc).split("\n")[0] or type(exc).__name__
         raise InputError(f"truncated or damaged archive ({why})", source=source) from None
-    if top is None or not any(k.startswith("sos_commands/") for k in [*members, *found, *links]):
-        raise InputError("not a sosreport: no sos_commands/ directory in the archive", source=source)
-    return SosReport(source, _pick(found))
+    names = [*members, *found, *links]
+    kind = _kind(lambda m: any(k.startswith(m + "/") for k in names))
+    if top is None or kind is None:
+        raise InputError("not a sosreport or an Insights archive: no sos_commands/ or insights_commands/ directory in the archive",
+                         source=source)
+    return SosReport(source, _pick(found), kind)
