@@ -4,6 +4,7 @@ the same boot's log with the same inputs; each missing input is named; bad sourc
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import tarfile
@@ -157,3 +158,17 @@ def test_an_insights_archive_without_a_firmware_map_checks_what_it_observed(tmp_
     assert doc["verdict"] == "not_ready" and doc["parts"][0]["findings"][0]["code"] == "not-reserved"
     assert "no crashkernel=" in doc["summary"] and "Insights archive" in doc["missing"][0]["what"]
     assert run("recommend", str(out)).returncode == 1
+
+
+@pytest.mark.parametrize("conf, code", [("nfs my.server.com:/export/tmp\ncore_collector makedumpfile -l -d 31\n", "network-target"),
+                                        ("ssh user@my.server.com\n", "network-target"),
+                                        ("ext4 /dev/mapper/luks-1\ndracut_args --add crypt\n", "luks-target")])
+def test_a_network_or_encrypted_target_leaves_the_capture_kernel_unconfirmed(tmp_path, conf, code):
+    root = write_dir(tmp_path)
+    (root / "etc/kdump.conf").write_text("# kdump.conf\n" + conf)
+    g = gather(str(root))
+    result = check(g.setup, source=g.source, crash_loaded=g.crash_loaded, targets=g.targets)
+    capture = result.parts[2]
+    assert capture.status == "unknown" and result.verdict == "unknown"
+    finding = next(f for f in capture.findings if f.code == code)
+    assert re.match(rf"{re.escape(str(root))}:etc/kdump.conf:[23]: (nfs|ssh|dracut_args) ", finding.evidence[0])

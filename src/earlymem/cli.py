@@ -520,7 +520,7 @@ def check_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, fmt)
     else:
         nxt = None if g.installed is None else tuple(next_kernel(g.setup, rel, b) for rel, b in installed_builds(g))
         result = check(g.setup, source=g.source, missing=tuple(g.missing), next_kernels=nxt, notes=tuple(g.notes),
-                       crash_loaded=g.crash_loaded)
+                       crash_loaded=g.crash_loaded, targets=g.targets)
     click.echo(json.dumps(result.to_json(), indent=2) if fmt == "json" else check_text(result))
     sys.exit(result.exit_status)
 

@@ -254,6 +254,38 @@ def _capture_part(ev: Evaluation) -> Part:
     return Part("capture kernel", status, tuple(findings))
 
 
+#: kdump.conf directives whose dump needs the network in the capture kernel
+_NETWORK = ("nfs", "ssh")
+
+
+def _with_targets(part: Part, targets) -> Part:
+    """What kdump.conf's target adds to the capture kernel's part.  The calibration's capture kernels dump
+    into a pipe; a network target also brings up drivers, DHCP and the NFS or SSH client, whose memory
+    is not measured: a capture kernel the model finds ready is then not confirmed (kdump-utils found
+    NFS dumps need at least 238 MiB with its RHEL 10 initramfs: rhkdump/kdump-utils#74)."""
+    net = [(d, v, w) for d, v, w in targets if d in _NETWORK]
+    crypt = [(d, v, w) for d, v, w in targets if d == "dracut_args" and "crypt" in v]
+    extra: list[Finding] = []
+    status = part.status
+    if net:
+        d, v, w = net[0]
+        extra.append(Finding("network-target", f"The dump goes over the network ({d} {v}): the capture kernel also brings up "
+                             "its network drivers, DHCP and the client, whose memory earlymem's calibration (a dump into a pipe) "
+                             "does not hold; kdump-utils found NFS dumps need at least 238 MiB (rhkdump/kdump-utils#74).",
+                             (f"{w}: {d} {v}",), "confirm with a test crash (echo c > /proc/sysrq-trigger on a machine that may go down)"))
+        status = "unknown" if status == "ok" else status
+    if crypt:
+        d, v, w = crypt[0]
+        extra.append(Finding("luks-target", "The kdump initramfs unlocks an encrypted device: LUKS2's Argon2 key derivation "
+                             "takes the keyslot's Memory (often 1 GiB) in the capture kernel (kdumpctl estimate adds it, plus "
+                             "20 MiB); `cryptsetup luksDump` of the dump device gives it, which the source does not hold.",
+                             (f"{w}: {d} {v}",), "a keyslot with a small Argon2 memory cost for kdump, or a crash region that holds it"))
+        status = "unknown" if status == "ok" else status
+    if not extra:
+        return part
+    return Part(part.name, status, (*part.findings, *extra))
+
+
 def _corruption_part(ev: Evaluation) -> Part:
     first = ev.outcomes[0].first
     if not first.crash:
@@ -374,12 +406,14 @@ def next_kernel(setup: KdumpSetup, release: str, build: KernelBuild | None) -> N
 
 
 def check(setup: KdumpSetup, *, source: str, missing: tuple[Missing, ...] = (), next_kernels: tuple[NextKernel, ...] | None = None,
-          notes: tuple[str, ...] = (), crash_loaded: tuple[str, str] | None = None) -> CheckResult:
+          notes: tuple[str, ...] = (), crash_loaded: tuple[str, str] | None = None,
+          targets: list[tuple[str, str, str]] = ()) -> CheckResult:
     """Check ``setup`` with its own crashkernel= (see the module's text); ``crash_loaded`` is
-    /sys/kernel/kexec_crash_loaded as the source shows it, and where."""
+    /sys/kernel/kexec_crash_loaded as the source shows it, and where; ``targets`` kdump.conf's
+    target lines (earlymem.kdump.gather.kdump_targets())."""
     ev = evaluate(setup)
-    parts = (_region_part(setup, ev), _load_part(setup, ev, crash_loaded), _capture_part(ev), _corruption_part(ev),
-             _next_part(next_kernels))
+    parts = (_region_part(setup, ev), _load_part(setup, ev, crash_loaded), _with_targets(_capture_part(ev), targets),
+             _corruption_part(ev), _next_part(next_kernels))
     now = parts[:4]
     if any(p.status == "fail" for p in now):
         verdict = "not_ready"

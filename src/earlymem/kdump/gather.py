@@ -46,7 +46,8 @@ from earlymem.sources.procfs import machine_from_proc
 from earlymem.sources.sosreport import MARKERS, SosReport, read_sosreport
 from earlymem.sources.text import read_text_lines
 
-__all__ = ["Options", "Gathered", "gather", "DEFAULT_APPEND", "kdump_config", "installed_builds"]
+__all__ = ["Options", "Gathered", "gather", "DEFAULT_APPEND", "kdump_config", "installed_builds", "kdump_targets",
+           "NETWORK_TARGETS"]
 
 #: the words every distribution's capture kernel command line holds (kdumpctl's and kdump-tools'
 #: defaults share them); used when no kdump configuration is at hand
@@ -79,6 +80,8 @@ class Gathered:
     crash_loaded: tuple[str, str] | None = None
     #: what the source observed without a machine: (name, value, where) of cmdline, kexec_crash_size
     observed: list[tuple[str, str, str]] = field(default_factory=list)
+    #: kdump.conf's target and core_collector lines (kdump_targets())
+    targets: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def kdump_config(text: str | None) -> dict[str, str]:
@@ -93,6 +96,22 @@ def kdump_config(text: str | None) -> dict[str, str]:
             except ValueError:
                 continue
             out[m.group(1)] = " ".join(words)
+    return out
+
+
+#: kdump.conf's dump targets (rhkdump/kdump-utils kdump.conf.5): the directives that name where the
+#: dump goes; "nfs" and "ssh" need the network in the capture kernel
+TARGETS = ("raw", "nfs", "ssh", "ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "virtiofs", "path")
+NETWORK_TARGETS = ("nfs", "ssh")
+
+
+def kdump_targets(text: str | None, where: str | None) -> list[tuple[str, str, str]]:
+    """``(directive, value, file:line)`` of kdump.conf's target and core_collector lines (comments skipped)."""
+    out = []
+    for lineno, line in enumerate((text or "").splitlines(), 1):
+        words = line.split("#", 1)[0].split(None, 1)
+        if words and (words[0] in TARGETS or words[0] in ("core_collector", "dracut_args")):
+            out.append((words[0], words[1].strip() if len(words) > 1 else "", f"{where}:{lineno}"))
     return out
 
 
@@ -285,6 +304,7 @@ def _sos(sos: SosReport, opts: Options) -> Gathered:
                                "the kdump initramfs's exact size and the other installed kernels"))
     g = _finish(machine, sos.source, opts, sysconfig=sysconfig, tools=tools, listing=listing, boot_sizes=sizes,
                 missing=missing, notes=notes, installed=_installed_from_listing(sizes, machine))
+    g.targets = kdump_targets(sos.text("kdump_conf"), sos.where("kdump_conf"))
     loaded = sos.text("kexec_crash_loaded")
     g.crash_loaded = (loaded.strip(), sos.where("kexec_crash_loaded")) if loaded is not None else None
     return g
@@ -370,6 +390,7 @@ def _live(root: Path, opts: Options, commands: bool = True) -> Gathered:
                      if f.name != f"vmlinuz-{release}" and "rescue" not in f.name]
     g = _finish(machine, str(root) if root != Path("/") else "this machine", opts, live_root=root, sysconfig=sysconfig,
                 tools=tools, initrd_found=initrd, missing=missing, notes=notes, installed=installed)
+    g.targets = kdump_targets(_read(etc / "kdump.conf"), str(etc / "kdump.conf"))
     loaded = _read(root / "sys/kernel/kexec_crash_loaded")
     g.crash_loaded = (loaded.strip(), str(root / "sys/kernel/kexec_crash_loaded")) if loaded is not None else None
     return g
