@@ -467,3 +467,17 @@ def test_check_and_recommend_on_sweep_logs(tmp_path, name, ok):
 def test_check_on_an_oracle_serial_log(tmp_path):
     doc = _json("check", str(ORACLE / "pc-4g-ck256-load-crash--6.1" / "serial.log"), ok=(1, 2))
     _validate(doc, "earlymem/check/1")
+
+
+def test_check_on_this_machine():
+    """`earlymem check` with no source reads the machine it runs on (issue 17: a live machine)."""
+    from earlymem.lib.errors import InputError
+    from earlymem.sources.procfs import machine_from_proc
+
+    try:
+        machine_from_proc("/")
+    except InputError as exc:
+        pytest.skip(f"this machine's /proc and /sys give no memory map: {exc}")
+    doc = _json("check", ok=(0, 1))
+    _validate(doc, "earlymem/check/1")
+    assert doc["source"] == "this machine" and doc["parts"][0]["name"] == "crash region"
