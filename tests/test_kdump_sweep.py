@@ -136,3 +136,23 @@ def test_the_swiotlb_cliff_above_the_minimum(tmp_path, name, config, kernel, ver
     result = check(g2.setup, source=g2.source)
     assert result.verdict == verdict
     assert any(f.code == "swiotlb" for f in result.parts[2].findings)
+
+
+REPEAT = Path(__file__).parent / "fixtures" / "dumps" / "repeat"
+
+
+@pytest.mark.parametrize("name, config, kernel, size", [
+    ("repeat-q35-4g-small-file-ck92", "dump-q35-4g-small-file", "6.1", 92),
+    ("repeat-q35-4g-small-file-ck88", "dump-q35-4g-small-file", "6.1", 88),
+    ("repeat-pc-1g-small-load-ck80", "dump-pc-1g-small-load", "5.10", 80),
+])
+def test_the_edge_of_the_unpack_is_deterministic(name, config, kernel, size):
+    """tests/fixtures/dumps/repeat.toml: three captures check calls marginal, booted six times each.  Every
+    repeat does what the sweep's boot did, so the edge is not a coin toss: "marginal" is the model's
+    width, not the kernel's (README, "kdump readiness")."""
+    from earlymem.oracle.sweep import classify
+
+    sweep = next(s for s in DOC["sweeps"] if s["config"] == config and s["kernel"] == kernel)
+    real = next(b["outcome"] for b in sweep["boots"] if b["size"] == size * MiB)
+    outcomes = {classify(d, False)[0] for d in sorted(REPEAT.glob(f"{name}--{kernel}--0[1-6]"))}
+    assert len(list(REPEAT.glob(f"{name}--{kernel}--0[1-6]"))) == 6 and outcomes == {real}

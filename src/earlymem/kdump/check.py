@@ -204,9 +204,9 @@ def _memory_words(m: CaptureMemory) -> list[Finding]:
     if m.unpack_margin < 0 and m.unpack_margin_low is not None and m.unpack_margin_low >= 0:
         out.append(Finding("marginal", f"The unpack ends on the edge: {_mb(-m.unpack_margin)} short of the min watermarks if the kernel "
                            f"has allocated as much as it holds at /init ({_mb(m.runtime)}), {_mb(m.unpack_margin_low)} to spare if "
-                           f"only as much as an unpack was seen to compete with ({_mb(m.runtime_low)}). On 6.x the unpack runs "
-                           "beside the device initcalls; which side a boot falls on is not predictable: it may run out of memory "
-                           "(\"System is deadlocked on memory\").", evidence + (f"calibration: {m.calibration}",),
+                           f"only as much as an unpack was seen to compete with ({_mb(m.runtime_low)}). earlymem measures what the "
+                           "kernel has allocated at those two points only, so it cannot say which side this region falls on: "
+                           "it may run out of memory (\"System is deadlocked on memory\").", evidence + (f"calibration: {m.calibration}",),
                            f"a crash region at least {_mb(-m.unpack_margin)} larger makes it certain"))
         return out
     if m.unpack_margin < 0:
