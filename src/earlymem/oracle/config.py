@@ -22,6 +22,8 @@ A matrix file::
     dump = "small"             # the kdump kernel runs makedumpfile -F -l -d 31 /proc/vmcore into a pipe;
                                # small: its initramfs holds busybox, makedumpfile and its libraries;
                                # large: the same plus 32 MiB of random bytes and 32 MiB of zeros (none: no dump)
+    pad = "8M"                 # a dump initramfs with this many more MiB of zeros (a file of them): what the
+                               # unpack can still take at a given region, for the model's calibration
     sweep = { low = "64M", high = "1G", step = "4M" }   # `oracle sweep`: bisect crashkernel=SIZE on real
                                # boots for the smallest region in which the dump completes
 
@@ -74,6 +76,7 @@ class BootConfig:
     boots: int = 1
     dump: str = "none"
     sweep: tuple[int, int, int] | None = None
+    pad: int = 0
 
     def kernel_cmdline(self) -> str:
         """The first kernel's command line: ``nokaslr`` unless the configuration asks
@@ -107,7 +110,7 @@ class BootConfig:
         if self.kaslr:
             bits.append("KASLR")
         if self.dump != "none":
-            bits.append(f"makedumpfile, {self.dump} kdump initramfs")
+            bits.append(f"makedumpfile, {self.dump} kdump initramfs" + (f" + {format_size(self.pad)} of zeros" if self.pad else ""))
         return ", ".join(bits)
 
 
@@ -141,7 +144,7 @@ def _size(value: Any, where: str, source: str) -> int:
 
 
 _KEYS = {"name", "machine", "memory", "cpus", "numa", "cmdline", "crashkernel", "kexec", "crash", "kernels", "timeout",
-         "firmware", "kaslr", "boots", "dump", "sweep"}
+         "firmware", "kaslr", "boots", "dump", "sweep", "pad"}
 FIRMWARES = ("bios", "uefi")
 DUMPS = ("none", "small", "large")
 
@@ -240,8 +243,13 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
         raise InputError("a sweep chooses crashkernel= itself; drop 'crashkernel'", source=source, field=f"{where}.crashkernel")
     if sweep and dump == "none":
         raise InputError("a sweep measures a dump; set dump = \"small\" or \"large\"", source=source, field=f"{where}.sweep")
+    pad = 0
+    if "pad" in data:
+        pad = _size(data["pad"], f"{where}.pad", source)
+        if dump == "none" or pad % (1 << 20) or pad > 256 << 20:
+            raise InputError("pad needs a dump and is whole MiB up to 256M", source=source, field=f"{where}.pad")
     return BootConfig(name, memory, machine, cpus, tuple(numa), cmdline, crashkernel, kexec, crash, tuple(kernels), timeout,
-                      firmware, kaslr, boots, dump, sweep)
+                      firmware, kaslr, boots, dump, sweep, pad)
 
 
 def _sweep(value: Any, where: str, source: str, memory: int) -> tuple[int, int, int] | None:

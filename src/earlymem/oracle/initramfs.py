@@ -96,8 +96,8 @@ def kdump_bytes_file(main: Path) -> Path:
 PADDING = (("pad/random.bin", 32 << 20, True), ("pad/zero.bin", 32 << 20, False))
 
 
-def _dump_tree(root: Path, makedumpfile: str, dump: str) -> None:
-    """Add makedumpfile, its libraries and (``large``) the padding to a kdump tree."""
+def _dump_tree(root: Path, makedumpfile: str, dump: str, pad: int = 0) -> None:
+    """Add makedumpfile, its libraries, (``large``) the padding and ``pad`` bytes of zeros to a kdump tree."""
     (root / "usr/sbin").mkdir(parents=True, exist_ok=True)
     shutil.copy2(makedumpfile, root / "usr/sbin/makedumpfile")
     _copy_libraries(makedumpfile, root)
@@ -105,6 +105,9 @@ def _dump_tree(root: Path, makedumpfile: str, dump: str) -> None:
         for name, size, random in PADDING:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(hashlib.shake_256(b"earlymem kdump padding").digest(size) if random else bytes(size))
+    if pad:
+        (root / "pad").mkdir(exist_ok=True)
+        (root / "pad/extra-zeros.bin").write_bytes(bytes(pad))
 
 
 def _copy_libraries(binary: str, root: Path) -> None:
@@ -114,7 +117,7 @@ def _copy_libraries(binary: str, root: Path) -> None:
         shutil.copy2(os.path.realpath(lib), dest)
 
 
-def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path, dump: str = "none") -> Path:
+def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path, dump: str = "none", pad: int = 0) -> Path:
     """Build (or reuse) the main initramfs for ``vmlinuz``; ``dump`` chooses the
     kdump image inside it (see the module's text).  :return: its path."""
     kexec = tools["kexec"]
@@ -129,6 +132,8 @@ def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path, dump: s
         h.update(_helper_source(name).encode())
     if dump != "none":  # the images of earlier captures keep their names
         h.update(f"dump={dump}:{PADDING}".encode())
+    if pad:
+        h.update(f"pad={pad}".encode())
     out_dir.mkdir(parents=True, exist_ok=True)
     main = out_dir / f"main-{h.hexdigest()[:16]}.img"
     if main.is_file():
@@ -137,7 +142,7 @@ def build_initramfs(vmlinuz: Path, tools: dict[str, str], out_dir: Path, dump: s
         kroot, mroot = Path(tmp) / "kdump", Path(tmp) / "main"
         _base_tree(kroot, tools["busybox"])
         if dump != "none":
-            _dump_tree(kroot, tools["makedumpfile"], dump)
+            _dump_tree(kroot, tools["makedumpfile"], dump, pad)
         kdump = Path(tmp) / "kdump-initrd.img"
         _cpio(kroot, kdump)
         # the capture kernel's initrd size is an input of every kexec

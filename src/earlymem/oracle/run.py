@@ -19,13 +19,13 @@ class Prepared:
     """Host tools, and for each kernel series its bzImage and its initramfs for
     each kdump image the configurations ask for (``dump``: none, small, large)."""
 
-    def __init__(self, tools: dict[str, str], kernels: dict[str, FetchedKernel], initrds: dict[tuple[str, str], Path]):
+    def __init__(self, tools: dict[str, str], kernels: dict[str, FetchedKernel], initrds: dict[tuple[str, str, int], Path]):
         self.tools = tools
         self.kernels = kernels
         self.initrds = initrds
 
     def for_config(self, key: str, config: BootConfig) -> tuple[FetchedKernel, Path]:
-        return self.kernels[key], self.initrds[(key, config.dump)]
+        return self.kernels[key], self.initrds[(key, config.dump, config.pad)]
 
 
 def prepare(configs: Iterable[BootConfig], *, allow_newer: bool = False, log: Callable[[str], None] = print) -> Prepared:
@@ -37,8 +37,8 @@ def prepare(configs: Iterable[BootConfig], *, allow_newer: bool = False, log: Ca
     for key in sorted(keys, key=lambda k: tuple(int(x) for x in k.split("."))):
         log(f"kernel {key}: fetching")
         kernels[key] = fetch_kernel(key, allow_newer=allow_newer, log=log)
-        for dump in sorted({c.dump for c in configs if key in c.kernels}):
-            initrds[(key, dump)] = build_initramfs(kernels[key].vmlinuz, tools, cache_dir() / "initramfs", dump)
+        for dump, pad in sorted({(c.dump, c.pad) for c in configs if key in c.kernels}):
+            initrds[(key, dump, pad)] = build_initramfs(kernels[key].vmlinuz, tools, cache_dir() / "initramfs", dump, pad)
     return Prepared(tools, kernels, initrds)
 
 
