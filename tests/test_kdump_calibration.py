@@ -31,3 +31,17 @@ def test_the_table_is_what_the_captures_give():
     # an out-of-memory report during the unpack is always below the runtime at /init
     for c in table.values():
         assert c.runtime_low is None or c.runtime_low < c.runtime
+
+
+def test_the_unpack_edge_is_bracketed_on_every_build():
+    """tests/fixtures/dumps/unpack: on each of two one-node machines every kernel's outcomes flip once as the
+    initramfs grows 1 MiB at a time; the band covers both machines' flips (6.1's lie 2 MiB apart)."""
+    rows, table = _tool().derive(ROOT / "tests/fixtures/dumps/calibrate")
+    for release, c in table.items():
+        lo, hi = c.unpack_band
+        # three pads (1 MiB of zeros each, a few KiB more in pages) at most; what the unpack meets is less than /init's runtime
+        assert 0 < hi - lo <= (3 << 20) + (64 << 10) and lo < c.runtime
+        for machine in {r["machine"] for r in rows if r.get("release") == release and "room" in r}:
+            mine = sorted((r["pad"], r["dumped"]) for r in rows if r.get("machine") == machine)
+            flips = sum(a[1] != b[1] for a, b in zip(mine, mine[1:]))
+            assert flips == 1 and mine[0][1] and not mine[-1][1], (machine, mine)

@@ -35,7 +35,7 @@ DOC = json.loads((SWEEP / "sweep.json").read_text()) if (SWEEP / "sweep.json").i
 SAME = {"dumped": {"ready"}, "oom": {"unpack", "dump"}, "unpack-failed": {"tmpfs"}, "dump-failed": {"dump-tmpfs"},
         "load-refused": {"load-refused"}, "no-region": {"not-requested", "no-free-block"}}
 #: the README's table: marginal verdicts among the bracket captures
-MARGINAL_AT_MOST = 20
+MARGINAL_AT_MOST = 15
 MiB = 1 << 20
 
 

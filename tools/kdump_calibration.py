@@ -65,8 +65,45 @@ def oom_runtime(directory: Path, cap) -> dict | None:
     return {"capture": directory.name, "release": release, "runtime_low": managed - free - pcp - shmem}
 
 
+_PAD = re.compile(r"\+ (\d+) MiB of zeros")
+
+
+def unpack_edge(directory: Path, cap) -> dict | None:
+    """A dumps/unpack boot: the small dump initramfs grown by ``pad`` MiB of zeros.  What the model puts
+    free at the end of its unpack with nothing allocated by the kernel -- MemTotal − the frees after
+    the unpack − the files − the min watermarks -- less what the kernel had allocated by then must be
+    >= 0 where the boot dumped, < 0 where it ran out of memory: the row gives that free figure."""
+    from earlymem.kdump.evaluate import KdumpSetup, evaluate
+    from earlymem.kdump.initrd import InitrdFacts
+    from earlymem.kexec.capture import LoadMethod
+    from earlymem.oracle.sweep import classify
+    from earlymem.verification import _kexec_inputs
+
+    m = _PAD.search(cap.note)
+    pad = int(m.group(1)) << 20 if m else 0
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
+        f.write("\n".join(cap.section("first/dmesg")) + "\n")
+        f.flush()
+        machine = machine_from_boot_log(read_boot_logs(Path(f.name))[0])
+    inputs = _kexec_inputs(cap, machine)
+    initrd = InitrdFacts(inputs["initrd_size"], 1440 + pad // 4096, 11 + bool(pad), "small + pad")
+    setup = KdumpSetup(machine, check_known(machine.kernel_version), None, inputs["capture"], initrd, inputs["append"],
+                       LoadMethod.KEXEC_LOAD, inputs["cpus"], 0)
+    mem = evaluate(setup).outcomes[0].memory
+    room = mem.total - mem.late_frees - mem.unpacked - mem.min_watermark
+    outcome = classify(directory, False)[0]
+    if outcome not in ("dumped", "oom"):
+        return {"capture": directory.name, "skip": f"neither dumped nor out of memory ({outcome})"}
+    if mem.tmpfs_margin < 0:
+        return {"capture": directory.name, "skip": "rootfs's limit comes first at this pad"}
+    return {"capture": directory.name, "release": machine.kernel_version.text, "pad": pad, "room": room,
+            "dumped": outcome == "dumped", "machine": directory.name.split("-pad")[0]}
+
+
 def measure(directory: Path) -> dict:
     cap = read_capture(directory)
+    if directory.name.startswith(("unpack-", "unpackq-")):
+        return unpack_edge(directory, cap)
     if cap.section("kdump/meminfo") is None:
         return oom_runtime(directory, cap) or {"capture": directory.name, "skip": "no kdump/meminfo and no out-of-memory report"}
     meminfo = cap.section("kdump/meminfo")
@@ -90,11 +127,15 @@ def measure(directory: Path) -> dict:
             "dump_own": max(0, free - least - bitmaps), "fall": free - least, "bitmaps": bitmaps}
 
 
-def derive(where: Path) -> tuple[list[dict], dict]:
-    """Every capture's row, and the table: release -> Calibration."""
+def derive(where: Path, unpack: Path | None = None) -> tuple[list[dict], dict]:
+    """Every capture's row, and the table: release -> Calibration.  ``unpack``: the dumps/unpack boots."""
     from earlymem.kdump.calibration import Calibration
 
-    rows = [measure(d) for d in sorted(where.iterdir()) if d.is_dir()]
+    dirs = sorted(d for d in where.iterdir() if d.is_dir())
+    unpack = unpack if unpack is not None else where.parent / "unpack"
+    if unpack.is_dir():
+        dirs += sorted(d for d in unpack.iterdir() if d.is_dir())
+    rows = [measure(d) for d in dirs]
     table = {}
     used = [r for r in rows if "skip" not in r]
     for release in sorted({r["release"] for r in used}):
@@ -104,8 +145,20 @@ def derive(where: Path) -> tuple[list[dict], dict]:
         names = ", ".join(r["capture"] for r in mine + low)
         base = min(r["runtime"] for r in single)
         per_node = max([(r["runtime"] - base) // (r["nodes"] - 1) for r in mine if r["nodes"] > 1] + [0])
+        edge = [r for r in used if r["release"] == release and "room" in r]
+        # per machine: dumped -> the kernel had allocated no more than that room; out of memory -> more.
+        # The band covers every machine's edge: from the lowest "more than" to the highest "no more than".
+        edges = []
+        for m in sorted({r["machine"] for r in edge}):
+            ok = [r["room"] for r in edge if r["machine"] == m and r["dumped"]]
+            bad = [r["room"] for r in edge if r["machine"] == m and not r["dumped"]]
+            if ok and bad and max(bad) < min(ok):
+                edges.append((max(bad), min(ok)))
+        unpack_band = (min(e[0] for e in edges), max(e[1] for e in edges)) if edges else None
+        if unpack_band:
+            names += ", tests/fixtures/dumps/unpack: " + ", ".join(r["capture"] for r in edge)
         table[release] = Calibration(release, base, max(r["dump_own"] for r in mine), min((r["runtime_low"] for r in low), default=None),
-                                     per_node, f"tests/fixtures/dumps/calibrate: {names}")
+                                     per_node, f"tests/fixtures/dumps/calibrate: {names}", unpack_band)
     return rows, table
 
 
@@ -117,6 +170,9 @@ def main() -> None:
     for r in rows:
         if "skip" in r:
             print(f"{r['capture']:40} not used: {r['skip']}")
+        elif "room" in r:
+            print(f"{r['capture']:40} pad {r['pad'] >> 20:>2} MiB: {'dumped' if r['dumped'] else 'out of memory'}, "
+                  f"room {r['room'] >> 10}K")
         elif "runtime_low" in r:
             print(f"{r['capture']:40} {r['runtime_low'] >> 10:>9}K  (at the out-of-memory report, during the unpack)")
         else:
@@ -125,10 +181,11 @@ def main() -> None:
     table = []
     for release, c in derived.items():
         table.append(f'    "{release}": Calibration("{release}", {c.runtime}, {c.dump_own}, {c.runtime_low}, {c.runtime_per_node},\n'
-                     f'                             "{c.source}"),')
+                     f'                             "{c.source}",\n                             {c.unpack_band}),')
         low = f"{c.runtime_low >> 10}K" if c.runtime_low is not None else "?"
+        band = f"{c.unpack_band[0] >> 10}K-{c.unpack_band[1] >> 10}K" if c.unpack_band else "?"
         print(f"{release}: runtime {c.runtime >> 10}K (at the unpack: {low}; per node past the first: "
-              f"{c.runtime_per_node >> 10}K), dump_own {c.dump_own >> 10}K")
+              f"{c.runtime_per_node >> 10}K; at the unpack's end, measured: {band}), dump_own {c.dump_own >> 10}K")
     if "--write" in sys.argv:
         text = MODULE.read_text()
         start = text.index("    # @@CALIBRATIONS@@")

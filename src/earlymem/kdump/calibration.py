@@ -65,19 +65,26 @@ class Calibration:
     #: what each NUMA node past the first adds to the runtime at /init (0: not measured)
     runtime_per_node: int
     source: str
+    #: (above, at most): what the kernel had allocated by the end of the unpack, bracketed by boots that ran out
+    #: of memory and boots that dumped as the initramfs grew 1 MiB at a time (dumps/unpack); None: not measured
+    unpack_band: tuple[int, int] | None = None
 
 
 #: written by tools/kdump_calibration.py from tests/fixtures/dumps/calibrate (do not edit by hand)
 CALIBRATIONS: dict[str, Calibration] = {
     # @@CALIBRATIONS@@
     "5.10.0-32-amd64": Calibration("5.10.0-32-amd64", 18624512, 1269760, 12374016, 81920,
-                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--5.10, cal-numa4-16g-ck256-small--5.10, cal-pc-4g-ck192-small--5.10, cal-pc-4g-ck256-small--5.10, cal-pc-4g-ck512-small--5.10, cal-q35-64g-ck512-small--5.10, cal-pc-1g-ck76-oom--5.10"),
+                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--5.10, cal-numa4-16g-ck256-small--5.10, cal-pc-4g-ck192-small--5.10, cal-pc-4g-ck256-small--5.10, cal-pc-4g-ck512-small--5.10, cal-q35-64g-ck512-small--5.10, cal-pc-1g-ck76-oom--5.10, tests/fixtures/dumps/unpack: unpack-5.10-pc-2g-ck88-pad2--5.10, unpack-5.10-pc-2g-ck88-pad3--5.10, unpack-5.10-pc-2g-ck88-pad4--5.10, unpack-5.10-pc-2g-ck88-pad5--5.10, unpack-5.10-pc-2g-ck88-pad6--5.10, unpack-5.10-pc-2g-ck88-pad7--5.10, unpack-5.10-pc-2g-ck88-pad8--5.10, unpackq-5.10-q35-2g-ck88-pad2--5.10, unpackq-5.10-q35-2g-ck88-pad3--5.10, unpackq-5.10-q35-2g-ck88-pad4--5.10, unpackq-5.10-q35-2g-ck88-pad5--5.10, unpackq-5.10-q35-2g-ck88-pad6--5.10, unpackq-5.10-q35-2g-ck88-pad7--5.10, unpackq-5.10-q35-2g-ck88-pad8--5.10",
+                             (17616896, 18665472)),
     "6.1.0-50-amd64": Calibration("6.1.0-50-amd64", 24760320, 937984, 17707008, 2162688,
-                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--6.1, cal-numa4-16g-ck256-small--6.1, cal-pc-4g-ck192-small--6.1, cal-pc-4g-ck256-small--6.1, cal-pc-4g-ck512-small--6.1, cal-q35-64g-ck512-small--6.1, cal-pc-2g-ck84-oom--6.1, cal-pc-2g-ck88-oom--6.1"),
+                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--6.1, cal-numa4-16g-ck256-small--6.1, cal-pc-4g-ck192-small--6.1, cal-pc-4g-ck256-small--6.1, cal-pc-4g-ck512-small--6.1, cal-q35-64g-ck512-small--6.1, cal-pc-2g-ck84-oom--6.1, cal-pc-2g-ck88-oom--6.1, tests/fixtures/dumps/unpack: unpack-6.1-pc-2g-ck96-pad0--6.1, unpack-6.1-pc-2g-ck96-pad1--6.1, unpack-6.1-pc-2g-ck96-pad2--6.1, unpack-6.1-pc-2g-ck96-pad3--6.1, unpack-6.1-pc-2g-ck96-pad4--6.1, unpack-6.1-pc-2g-ck96-pad5--6.1, unpack-6.1-pc-2g-ck96-pad6--6.1, unpackq-6.1-q35-2g-ck96-pad0--6.1, unpackq-6.1-q35-2g-ck96-pad1--6.1, unpackq-6.1-q35-2g-ck96-pad2--6.1, unpackq-6.1-q35-2g-ck96-pad3--6.1, unpackq-6.1-q35-2g-ck96-pad4--6.1, unpackq-6.1-q35-2g-ck96-pad5--6.1, unpackq-6.1-q35-2g-ck96-pad6--6.1",
+                             (21192704, 24342528)),
     "6.12.117+deb13-amd64": Calibration("6.12.117+deb13-amd64", 17195008, 962560, 10215424, 2170880,
-                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--6.12, cal-numa4-16g-ck256-small--6.12, cal-pc-4g-ck192-small--6.12, cal-pc-4g-ck256-small--6.12, cal-pc-4g-ck512-small--6.12, cal-q35-64g-ck512-small--6.12, cal-pc-1g-ck72-oom--6.12"),
+                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--6.12, cal-numa4-16g-ck256-small--6.12, cal-pc-4g-ck192-small--6.12, cal-pc-4g-ck256-small--6.12, cal-pc-4g-ck512-small--6.12, cal-q35-64g-ck512-small--6.12, cal-pc-1g-ck72-oom--6.12, tests/fixtures/dumps/unpack: unpack-6.12-pc-2g-ck84-pad2--6.12, unpack-6.12-pc-2g-ck84-pad3--6.12, unpack-6.12-pc-2g-ck84-pad4--6.12, unpack-6.12-pc-2g-ck84-pad5--6.12, unpack-6.12-pc-2g-ck84-pad6--6.12, unpack-6.12-pc-2g-ck84-pad7--6.12, unpack-6.12-pc-2g-ck84-pad8--6.12, unpackq-6.12-q35-2g-ck84-pad2--6.12, unpackq-6.12-q35-2g-ck84-pad3--6.12, unpackq-6.12-q35-2g-ck84-pad4--6.12, unpackq-6.12-q35-2g-ck84-pad5--6.12, unpackq-6.12-q35-2g-ck84-pad6--6.12, unpackq-6.12-q35-2g-ck84-pad7--6.12, unpackq-6.12-q35-2g-ck84-pad8--6.12",
+                             (13897728, 14954496)),
     "7.2.13+deb14-amd64": Calibration("7.2.13+deb14-amd64", 23388160, 376832, 18173952, 3366912,
-                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--7.2, cal-numa4-16g-ck256-small--7.2, cal-pc-4g-ck192-small--7.2, cal-pc-4g-ck256-small--7.2, cal-pc-4g-ck512-small--7.2, cal-q35-64g-ck512-small--7.2, cal-pc-2g-ck88-oom--7.2"),
+                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--7.2, cal-numa4-16g-ck256-small--7.2, cal-pc-4g-ck192-small--7.2, cal-pc-4g-ck256-small--7.2, cal-pc-4g-ck512-small--7.2, cal-q35-64g-ck512-small--7.2, cal-pc-2g-ck88-oom--7.2, tests/fixtures/dumps/unpack: unpack-7.2-pc-2g-ck96-pad2--7.2, unpack-7.2-pc-2g-ck96-pad3--7.2, unpack-7.2-pc-2g-ck96-pad4--7.2, unpack-7.2-pc-2g-ck96-pad5--7.2, unpack-7.2-pc-2g-ck96-pad6--7.2, unpack-7.2-pc-2g-ck96-pad7--7.2, unpack-7.2-pc-2g-ck96-pad8--7.2, unpackq-7.2-q35-2g-ck96-pad2--7.2, unpackq-7.2-q35-2g-ck96-pad3--7.2, unpackq-7.2-q35-2g-ck96-pad4--7.2, unpackq-7.2-q35-2g-ck96-pad5--7.2, unpackq-7.2-q35-2g-ck96-pad6--7.2, unpackq-7.2-q35-2g-ck96-pad7--7.2, unpackq-7.2-q35-2g-ck96-pad8--7.2",
+                             (21487616, 22540288)),
 }
 
 

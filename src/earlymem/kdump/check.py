@@ -200,13 +200,15 @@ def _memory_words(m: CaptureMemory) -> list[Finding]:
                            f"dump fit is open: {_mb(m.total - m.unpacked)} remain after the files, before the kernel's own use.",
                            evidence))
         return out
-    used = f"the build's own use after the hand-off, {_mb(m.runtime)} at /init"
-    if m.unpack_margin < 0 and m.unpack_margin_low is not None and m.unpack_margin_low >= 0:
+    used = (f"the build's own use after the hand-off, {_mb(m.unpack_runtime)} by the end of the unpack" if m.unpack_runtime is not None
+            else f"the build's own use after the hand-off, {_mb(m.runtime)} at /init")
+    if m.unpack_margin < 0 and m.unpack_margin_low is not None and m.unpack_margin_low > 0:
+        high = m.unpack_runtime if m.unpack_runtime is not None else m.runtime
         out.append(Finding("marginal", f"The unpack ends on the edge: {_mb(-m.unpack_margin)} short of the min watermarks if the kernel "
-                           f"has allocated as much as it holds at /init ({_mb(m.runtime)}), {_mb(m.unpack_margin_low)} to spare if "
-                           f"only as much as an unpack was seen to compete with ({_mb(m.runtime_low)}). earlymem measures what the "
-                           "kernel has allocated at those two points only, so it cannot say which side this region falls on: "
-                           "it may run out of memory (\"System is deadlocked on memory\").", evidence + (f"calibration: {m.calibration}",),
+                           f"has allocated {_mb(high)} by then, {_mb(m.unpack_margin_low)} to spare if only {_mb(m.runtime_low)}; "
+                           "earlymem's calibration brackets what it allocates by the end of the unpack no closer than that, so it "
+                           "cannot say which side this region falls on: it may run out of memory (\"System is deadlocked on memory\").",
+                           evidence + (f"calibration: {m.calibration}",),
                            f"a crash region at least {_mb(-m.unpack_margin)} larger makes it certain"))
         return out
     if m.unpack_margin < 0:
@@ -224,7 +226,12 @@ def _memory_words(m: CaptureMemory) -> list[Finding]:
                            f"a crash region at least {_mb(-2 * m.dump_tmpfs_margin)} larger (rootfs gets half of it), or "
                            "TMPDIR on a real disk for makedumpfile"))
         return out
-    if m.dump_margin < 0:
+    if m.dump_margin < 0 and m.dump_margin_low >= 0:
+        out.append(Finding("marginal", f"makedumpfile needs {_mb(m.dump - m.dump_own)} for its bitmaps and up to {_mb(m.dump_own)} more "
+                           f"of its own; with {_mb(m.memfree_at_init)} free at /init the capture kernel is on the edge: "
+                           f"{_mb(-m.dump_margin)} short at most, {_mb(m.dump_margin_low)} to spare at least.", evidence,
+                           f"a crash region at least {_mb(-m.dump_margin)} larger makes it certain"))
+    elif m.dump_margin < 0:
         out.append(Finding("dump", f"makedumpfile needs {_mb(m.dump)} here; with {_mb(m.memfree_at_init)} free at /init the capture "
                            f"kernel is {_mb(-m.dump_margin)} short of its min watermarks.", evidence,
                            f"a crash region at least {_mb(-m.dump_margin)} larger"))

@@ -38,10 +38,12 @@ too small (the sweep of tests/fixtures/dumps saw each of them):
    measured with the calibration machine's bitmaps taken out).  It must not
    bring MemFree below the min watermarks.
 
-Step 2 is a band, not a line.  What the unpack competes with lies between
-what the kernel had allocated when an unpack ran out of memory
-(:attr:`Calibration.runtime_low`) and what it holds at /init
-(:attr:`Calibration.runtime`): on 6.x the unpack runs beside the device
+Step 2 is a band, not a line.  What the unpack competes with at its end is
+measured where boots grew the initramfs 1 MiB at a time until it ran out of
+memory (:attr:`Calibration.unpack_band`, tests/fixtures/dumps/unpack); where
+that is not measured, it lies between what the kernel had allocated when an
+unpack ran out of memory (:attr:`Calibration.runtime_low`) and what it holds at
+/init (:attr:`Calibration.runtime`): on 6.x the unpack runs beside the device
 initcalls (``initramfs_async``) and a 2 MiB watermark boost may come and go.
 A region whose margin is negative at the low end fails; positive at the high
 end, it passes; in between the outcome is **marginal** -- the real boots of the
@@ -107,6 +109,10 @@ class CaptureMemory:
     dump: int | None
     dump_file: int
     calibration: str | None
+    #: what the unpack competes with at its end, at most (None: the runtime at /init stands for it)
+    unpack_runtime: int | None = None
+    #: makedumpfile's own working set, beside its bitmaps (the part of ``dump`` measured, not derived)
+    dump_own: int = 0
 
     @property
     def tmpfs_margin(self) -> int:
@@ -118,7 +124,8 @@ class CaptureMemory:
         (the pessimistic end of the band)."""
         if self.runtime is None:
             return None
-        return self.total - self.late_frees - self.runtime - self.unpacked - self.min_watermark
+        used = self.unpack_runtime if self.unpack_runtime is not None else self.runtime
+        return self.total - self.late_frees - used - self.unpacked - self.min_watermark
 
     @property
     def unpack_margin_low(self) -> int | None:
@@ -138,6 +145,14 @@ class CaptureMemory:
         return self.memfree_at_init - self.dump - self.min_watermark
 
     @property
+    def dump_margin_low(self) -> int | None:
+        """The dump's margin with makedumpfile's own working set left out: its bitmaps alone (the
+        optimistic end; the own working set varied from 0 to about 1 MiB over the calibration boots)."""
+        if self.dump_margin is None:
+            return None
+        return self.dump_margin + self.dump_own
+
+    @property
     def dump_tmpfs_margin(self) -> int:
         """What rootfs has left once makedumpfile's bitmap file is written."""
         return self.tmpfs_limit - self.unpacked - self.dump_file
@@ -150,11 +165,11 @@ class CaptureMemory:
             return "tmpfs"
         if self.unpack_margin is not None and self.unpack_margin < 0:
             low = self.unpack_margin_low
-            return "unpack" if low is None or low < 0 else "marginal"
+            return "unpack" if low is None or low <= 0 else "marginal"
         if self.dump_tmpfs_margin < 0:
             return "dump-tmpfs"
         if self.dump_margin is not None and self.dump_margin < 0:
-            return "dump"
+            return "dump" if self.dump_margin_low < 0 else "marginal"
         return None
 
     @property
@@ -188,13 +203,21 @@ def capture_memory(capture: BootResult, initrd: InitrdFacts, calibration: Calibr
     early, late = _frees(capture, initrd, dict(image_frees or {}))
     total = handoff + early + late
     wmin = sum(z.min or 0 for z in capture.zones) * PAGE
-    runtime = runtime_low = dump = None
+    runtime = runtime_low = dump = unpack_runtime = None
     # MemFree as makedumpfile reads it: without the runtime when it is known, else the most it can be
     extra = calibration.runtime_per_node * (nodes - 1) if calibration else 0
     memfree = total - initrd.unpacked_bytes - (calibration.runtime + extra if calibration else 0)
     heap, file = makedumpfile_bitmaps(crashed_max_pfn, max(memfree, 0))
     if calibration is not None:
         runtime, runtime_low = calibration.runtime + extra, calibration.runtime_low
+        if calibration.unpack_band is not None:
+            # measured at the unpack's end on one-node machines: (above, at most).  On a NUMA machine each
+            # node's part is added at the pessimistic end, and the optimistic end falls back to the
+            # out-of-memory reports' figure: the measured edge is a one-node machine's
+            unpack_runtime = calibration.unpack_band[1] + extra
+            if nodes == 1 or calibration.runtime_low is None:
+                runtime_low = calibration.unpack_band[0]
         dump = calibration.dump_own + heap + file
     return CaptureMemory(handoff, total, wmin, handoff // PAGE // 2 * PAGE, initrd.unpacked_bytes, initrd.size, late, runtime,
-                         runtime_low, dump, file, calibration.source if calibration else None)
+                         runtime_low, dump, file, calibration.source if calibration else None, unpack_runtime,
+                         calibration.dump_own if calibration else 0)
