@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from earlymem.kdump.check import CheckResult
 from earlymem.kdump.recommend import Recommendation
 
@@ -14,7 +16,7 @@ _VERDICT = {"ready": "READY", "not_ready": "NOT READY", "marginal": "MARGINAL", 
 def check_text(r: CheckResult) -> str:
     out = [f"kdump on {r.source}: {_VERDICT[r.verdict]} -- {r.summary}",
            f"kernel {r.kernel or 'unknown'}, crashkernel={r.crashkernel or '(none)'}"
-           + (f", ready on {float(eval(r.p_ready)) * 100:.4g}% of KASLR boots (exactly {r.p_ready})" if r.p_ready else ""), ""]
+           + (f", ready on {float(Fraction(r.p_ready)) * 100:.4g}% of KASLR boots (exactly {r.p_ready})" if r.p_ready else ""), ""]
     for i, part in enumerate(r.parts, 1):
         out.append(f"{i}. {part.name} [{_MARK[part.status]}]")
         for f in part.findings:
