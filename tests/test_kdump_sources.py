@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+from fractions import Fraction
 import sys
 import tarfile
 from pathlib import Path
@@ -172,3 +173,17 @@ def test_a_network_or_encrypted_target_leaves_the_capture_kernel_unconfirmed(tmp
     assert capture.status == "unknown" and result.verdict == "unknown"
     finding = next(f for f in capture.findings if f.code == code)
     assert re.match(rf"{re.escape(str(root))}:etc/kdump.conf:[23]: (nfs|ssh|dracut_args) ", finding.evidence[0])
+
+
+def test_a_kaslr_boot_is_checked_over_every_place_the_kernel_can_take(tmp_path):
+    """No nokaslr: the first kernel's place is drawn at boot; check follows every crash-region outcome
+    with its exact share of the slots (earlymem.kaslr) and says on how many boots kdump is ready."""
+    from earlymem.render.kdump import check_text
+
+    cap = read_capture(Path(__file__).parent / "fixtures" / "kaslr" / "kaslr-numa2-1g1g-ck192--5.10--01")
+    log = tmp_path / "first.log"
+    log.write_text("\n".join(cap.section("first/dmesg")) + "\n")
+    g = gather(str(log), Options(initrd=str(SWEEP / "kdump-initrd-small.lst"), initrd_size="2752525"))
+    result = check(g.setup, source=g.source)
+    assert result.p_ready is not None and 0 < Fraction(result.p_ready) <= 1
+    assert f"(exactly {result.p_ready})" in check_text(result).splitlines()[1]
