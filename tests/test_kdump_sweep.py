@@ -142,6 +142,8 @@ REPEAT = Path(__file__).parent / "fixtures" / "dumps" / "repeat"
 
 
 @pytest.mark.parametrize("name, config, kernel, size", [
+    ("repeat-numa2-16g-small-load-ck92", "dump-numa2-16g-small-load", "6.12", 92),  # repeat-numa.toml
+    ("repeat-numa2-16g-small-load-ck88", "dump-numa2-16g-small-load", "6.12", 88),
     ("repeat-q35-4g-small-file-ck92", "dump-q35-4g-small-file", "6.1", 92),
     ("repeat-q35-4g-small-file-ck88", "dump-q35-4g-small-file", "6.1", 88),
     ("repeat-pc-1g-small-load-ck80", "dump-pc-1g-small-load", "5.10", 80),

@@ -135,3 +135,12 @@ def test_a_first_kernel_that_dies_is_tried_again_and_earlier_outcomes_are_reused
     extra = Outcome(900 * M, "dumped", "x", 1.0)
     third = bisect(cfg(low="64M", high="1G"), "7.2", run, [*first.boots, died, extra])
     assert died in third.boots and extra in third.boots and third.minimum == 312 * M
+
+
+def test_a_garbled_crash_marker_falls_back_to_the_sysrq_panic(tmp_path):
+    """The console may interleave init.sh's @@@@CRASH marker with the kernel's lines: the sysrq panic marks
+    where the capture kernel's output begins (tests/fixtures/dumps/repeat, numa2 6.12 at 88M, boot 01)."""
+    text = (sec("first/dmesg", "x") + sec("first/kexec_crash_size", "92274688") + sec("first/kexec_crash_loaded_after", "1")
+            + "@@@@CR[    4.7] Kernel panic - not syncing: sysrq triggered crash\n"
+            + "[    1.4] Kernel panic - not syncing: System is deadlocked on memory\n")
+    assert classify(serial(tmp_path, text, "garbled"), False) == ("oom", "System is deadlocked on memory")

@@ -89,7 +89,10 @@ def classify(directory: Path, timed_out: bool) -> tuple[str, str]:
         load = cap.section("first/kexec_load_debug") or cap.section("first/kexec_file_debug") or []
         last = next((ln for ln in reversed(load) if ln.strip()), "kexec_crash_loaded stayed 0")
         return "load-refused", last.strip()
-    crash = next((i for i, ln in enumerate(text) if "@@@@CRASH first@@@@" in ln), len(text))
+    # the marker init.sh prints before it crashes; the console may interleave it with the kernel's own
+    # lines, so the sysrq panic stands for it when it is not found whole
+    crash = next((i for i, ln in enumerate(text) if "@@@@CRASH first@@@@" in ln),
+                 next((i for i, ln in enumerate(text) if "sysrq triggered crash" in ln), len(text)))
     after = text[crash + 1:]
     # the first kernel's own panic is the sysrq crash; what follows it is the capture kernel's
     panics = [m.group(1) for ln in after for m in [_PANIC.search(ln)] if m and "sysrq" not in m.group(1)]
