@@ -353,9 +353,34 @@ def sosreport_seeds(seen: dict) -> None:
 
     _put("sosreport", tar("w"), seen)
     _put("sosreport", tar("w", "../evil"), seen)
+    # an Insights archive's layout: data/ and insights_commands/
+    files = {"data/insights_commands/dmesg": b"[    0.000000] NUMA: Initialized distance table, cnt=2\n",
+             "data/proc/cmdline": b"ro\n", "data/sys/kernel/kexec_crash_size": b"0\n"}
+    top = "insights-h-20261205101010"
+    _put("sosreport", gzip.compress(tar("w"), mtime=0), seen)
+    files = {"proc/cmdline": b"ro crashkernel=auto\n", "sos_commands/kernel/dmesg": b"[    0.000000] Linux version 4.18.0-305.el8.x86_64\n",
+             "sys/kernel/kexec_crash_size": b"0\n", "etc/kdump.conf": b"path /var/crash\n"}
+    top = "sosreport-h-2026-12-05-x"
     plain = tar("w")
     _put("sosreport", gzip.compress(plain, mtime=0), seen)
     _put("sosreport", lzma.compress(plain), seen)
+
+
+def kdump_text_seeds(seen: dict) -> None:
+    """An lsinitrd listing (header, device node, symlink), a cpio -itv one, kdump-tools and sysconfig
+    files (one with quotes that do not close), and a kdump.conf with network and crypt targets."""
+    seeds = [
+        "Image: /boot/initramfs-5.14.0-284.el9.x86_64kdump.img: 26M\n" + "=" * 72 + "\nVersion: dracut-057\n\ndracut modules:\nbash\n"
+        + "=" * 72 + "\ncrw-r--r--   1 root     root       5,   1 Feb 14 09:12 dev/console\n"
+        "lrwxrwxrwx   1 root     root            7 Feb 14 09:12 bin -> usr/bin\n"
+        "-rwxr-xr-x   1 root     root      1396520 Jan 24  2023 usr/bin/bash\n",
+        "drwxr-xr-x  12 root     root            0 Dec 05 2026 .\n-rwxr-xr-x   1 root     root      1982256 May 07 2026 bin/busybox\n",
+        'KDUMP_CMDLINE_APPEND="reset_devices nr_cpus=1 irqpoll"\nKDUMP_KEXEC_ARGS="-s"\n',
+        'KDUMP_COMMANDLINE_REMOVE="hugepages hugepagesz"\nKDUMP_COMMANDLINE_APPEND="irqpoll nr_cpus=1\n',
+        "# kdump.conf\nnfs my.server.com:/export/tmp\ncore_collector makedumpfile -l -d 31\ndracut_args --add crypt\n",
+    ]
+    for text in seeds:
+        _put("kdump_text", text.encode(), seen)
 
 
 def main() -> None:
@@ -366,6 +391,7 @@ def main() -> None:
     toml_seeds(seen)
     binary_seeds(seen)
     sosreport_seeds(seen)
+    kdump_text_seeds(seen)
     total = 0
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())

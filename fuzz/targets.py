@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from earlymem.kdump.gather import kdump_config, kdump_targets
 from earlymem.lib.errors import InputError
 from earlymem.oracle.config import read_matrix
 from earlymem.scenario.replay import load_scenario
@@ -38,6 +39,7 @@ from earlymem.sources import image_cache as _image_cache
 from earlymem.sources.btf import struct_sizes
 from earlymem.sources.capture import read_capture
 from earlymem.sources.cpio import read_cpio
+from earlymem.sources.initrd_listing import parse_initrd_listing
 from earlymem.sources.dmesg import (
     crash_cpu,
     machine_from_boot_log,
@@ -257,6 +259,17 @@ def t_sosreport(data: bytes) -> object:
     """sources/sosreport.py: an archive as shipped (tar, tar.gz, tar.xz), read into memory only."""
     sos = read_sosreport(_file(data, "sosreport.tar.xz"))
     return {name: sos.text(name) for name in sos.files}
+
+
+def t_kdump_text(data: bytes) -> object:
+    """kdump's text readers: sources/initrd_listing.py parse_initrd_listing (lsinitrd, lsinitramfs -l,
+    cpio -itv), kdump/gather.py kdump_config (sysconfig, kdump-tools) and kdump_targets (kdump.conf)."""
+    path = _file(data, "kdump.txt")
+    lines = read_text_lines(path)
+    text = "\n".join(lines)
+    _each(lambda: parse_initrd_listing(lines, str(path)), lambda: kdump_config(text, str(path)),
+          lambda: kdump_targets(text, str(path)))
+    return None
 
 
 def t_image_cache(data: bytes) -> object:

@@ -187,3 +187,11 @@ def test_a_kaslr_boot_is_checked_over_every_place_the_kernel_can_take(tmp_path):
     result = check(g.setup, source=g.source)
     assert result.p_ready is not None and 0 < Fraction(result.p_ready) <= 1
     assert f"(exactly {result.p_ready})" in check_text(result).splitlines()[1]
+
+
+def test_a_kdump_configuration_whose_quotes_do_not_close_names_its_line(tmp_path):
+    root = write_dir(tmp_path)
+    (root / "etc/sysconfig/kdump").write_text('KDUMP_COMMANDLINE_REMOVE="hugepages"\nKDUMP_COMMANDLINE_APPEND="irqpoll nr_cpus=1\n')
+    proc = run("check", str(root))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert f"{root}:etc/sysconfig/kdump:2: KDUMP_COMMANDLINE_APPEND: its quotes do not close" in proc.stderr

@@ -84,17 +84,19 @@ class Gathered:
     targets: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def kdump_config(text: str | None) -> dict[str, str]:
+def kdump_config(text: str | None, source: str | None = None) -> dict[str, str]:
     """``KEY=value`` lines of /etc/sysconfig/kdump or /etc/default/kdump-tools (shell quoting undone;
-    comments and other lines skipped)."""
+    comments and other lines skipped).  :raises InputError: naming ``source`` and the line, for a value
+    whose quotes do not close (the shell that sources the file stops there too)."""
     out = {}
-    for line in (text or "").splitlines():
+    for lineno, line in enumerate((text or "").splitlines(), 1):
         m = re.match(r"\s*([A-Z_][A-Z0-9_]*)=(.*)$", line)
         if m:
             try:
                 words = shlex.split(m.group(2), comments=True)
             except ValueError:
-                continue
+                raise InputError(f"{m.group(1)}: its quotes do not close", source=source or "kdump configuration",
+                                 line=lineno) from None
             out[m.group(1)] = " ".join(words)
     return out
 
@@ -291,8 +293,8 @@ def _sos(sos: SosReport, opts: Options) -> Gathered:
                 break
     if machine is None:
         return _observed(sos, missing)
-    sysconfig = kdump_config(sos.text("sysconfig_kdump"))
-    tools = kdump_config(sos.text("kdump_tools"))
+    sysconfig = kdump_config(sos.text("sysconfig_kdump"), sos.where("sysconfig_kdump"))
+    tools = kdump_config(sos.text("kdump_tools"), sos.where("kdump_tools"))
     listing = (sos.text("kdump_initrd_listing").splitlines(), sos.where("kdump_initrd_listing")) \
         if sos.text("kdump_initrd_listing") is not None and sos.kind == "sosreport" else None
     if sos.kind != "sosreport" and sos.text("kdump_initrd_listing") is not None:
@@ -375,8 +377,8 @@ def _live(root: Path, opts: Options, commands: bool = True) -> Gathered:
                                       source=str(root).rstrip("/"))
     release = machine.kernel_version.text if machine.kernel_version else None
     etc = root / "etc"
-    sysconfig = kdump_config(_read(etc / "sysconfig/kdump"))
-    tools = kdump_config(_read(etc / "default/kdump-tools"))
+    sysconfig = kdump_config(_read(etc / "sysconfig/kdump"), str(etc / "sysconfig/kdump"))
+    tools = kdump_config(_read(etc / "default/kdump-tools"), str(etc / "default/kdump-tools"))
     initrd = None
     if release:
         for cand in (root / "boot" / f"initramfs-{release}kdump.img", root / "var/lib/kdump" / f"initrd.img-{release}",
