@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from fuzz.run import LONG_RUNS, MAX_LEN
 
-SECONDS = 7  # per target: 19 targets, each also takes about a second to start
+SECONDS = 7  # per target: 18 targets, each also takes about a second to start
 
 
 def test_every_reader_has_a_target_a_seed_corpus_and_a_long_run_share():
