@@ -30,7 +30,8 @@ from earlymem.kdump.memory import CaptureMemory
 from earlymem.phases.crashkernel import parse_crashkernel
 from earlymem.result import BootResult, to_json_value
 
-__all__ = ["SCHEMA", "Finding", "Part", "Missing", "CheckResult", "check", "check_observed", "NextKernel", "next_kernel"]
+__all__ = ["SCHEMA", "Finding", "Part", "Missing", "CheckResult", "check", "check_observed", "NextKernel", "next_kernel",
+           "NETWORK_TARGETS"]
 
 SCHEMA = "earlymem/check/1"
 MiB = 1 << 20
@@ -156,15 +157,24 @@ def _load_part(setup: KdumpSetup, ev: Evaluation, crash_loaded: tuple[str, str] 
     if not tried:
         return Part("load", "skipped", (Finding("no-region", "No crash region: nothing to load into."),))
     part = _placement(setup, tried)
-    if crash_loaded is not None and crash_loaded[0] == "0":
-        now = Finding("not-loaded-now", "No capture kernel is loaded now: the kdump service has not loaded one (or failed to), "
-                      "so a crash now would not be dumped.", (f"{crash_loaded[1]}: 0",),
-                      "start the kdump service (kdumpctl start, kdump-config load, systemctl start kdump) and read its log")
+    now = _loaded_now(crash_loaded)
+    if now is None:
+        return part
+    if now.code == "not-loaded-now":
         return Part("load", "fail", (now, *part.findings))
-    if crash_loaded is not None and crash_loaded[0] == "1":
-        return Part(part.name, part.status, (*part.findings, Finding("loaded-now", "A capture kernel is loaded now.",
-                                                                     (f"{crash_loaded[1]}: 1",))))
-    return part
+    return Part(part.name, part.status, (*part.findings, now))
+
+
+def _loaded_now(crash_loaded: tuple[str, str] | None) -> Finding | None:
+    """What /sys/kernel/kexec_crash_loaded says ("0" or "1", and where), None when the source does not show it."""
+    if crash_loaded is None or crash_loaded[0] not in ("0", "1"):
+        return None
+    value, where = crash_loaded
+    if value == "1":
+        return Finding("loaded-now", "A capture kernel is loaded now.", (f"{where}: 1",))
+    return Finding("not-loaded-now", "No capture kernel is loaded now: the kdump service has not loaded one (or failed to), "
+                   "so a crash now would not be dumped.", (f"{where}: 0",),
+                   "start the kdump service (kdumpctl start, kdump-config load, systemctl start kdump) and read its log")
 
 
 def _placement(setup: KdumpSetup, tried: list[Outcome]) -> Part:
@@ -261,8 +271,8 @@ def _capture_part(ev: Evaluation) -> Part:
     return Part("capture kernel", status, tuple(findings))
 
 
-#: kdump.conf directives whose dump needs the network in the capture kernel
-_NETWORK = ("nfs", "ssh")
+#: kdump.conf directives whose dump needs the network in the capture kernel (rhkdump/kdump-utils kdump.conf.5)
+NETWORK_TARGETS = ("nfs", "ssh")
 
 
 def _with_targets(part: Part, targets) -> Part:
@@ -270,7 +280,7 @@ def _with_targets(part: Part, targets) -> Part:
     into a pipe; a network target also brings up drivers, DHCP and the NFS or SSH client, whose memory
     is not measured: a capture kernel the model finds ready is then not confirmed (kdump-utils found
     NFS dumps need at least 238 MiB with its RHEL 10 initramfs: rhkdump/kdump-utils#74)."""
-    net = [(d, v, w) for d, v, w in targets if d in _NETWORK]
+    net = [(d, v, w) for d, v, w in targets if d in NETWORK_TARGETS]
     crypt = [(d, v, w) for d, v, w in targets if d == "dracut_args" and "crypt" in v]
     extra: list[Finding] = []
     status = part.status
@@ -364,16 +374,9 @@ def check_observed(source: str, observed: list[tuple[str, str, str]], missing: t
     else:
         region.append(Finding("region-unknown", "The source does not show whether a crash region was reserved.",
                               (f"command line: {cmd}",) if cmd else ()))
-    load: list[Finding] = []
-    load_status = "unknown"
-    if loaded is not None and loaded[0] in ("0", "1"):
-        load_status = "ok" if loaded[0] == "1" else "fail"
-        load.append(Finding("loaded-now" if loaded[0] == "1" else "not-loaded-now",
-                            "A capture kernel is loaded now." if loaded[0] == "1" else
-                            "No capture kernel is loaded now: a crash now would not be dumped.", (f"{loaded[1]}: {loaded[0]}",),
-                            None if loaded[0] == "1" else "start the kdump service and read its log"))
-    else:
-        load.append(Finding("load-unknown", "The source does not show whether a capture kernel is loaded."))
+    now = _loaded_now(loaded)
+    load_status = "unknown" if now is None else "ok" if now.code == "loaded-now" else "fail"
+    load = [now or Finding("load-unknown", "The source does not show whether a capture kernel is loaded.")]
     open_ = Finding("not-followed", "Not followed: the source has no firmware map to predict the capture kernel from.")
     parts = (Part("crash region", status, tuple(region)), Part("load", load_status, tuple(load)),
              Part("capture kernel", "unknown", (open_,)), Part("corruption risk", "unknown", (open_,)),

@@ -162,19 +162,22 @@ def ready_sizes(setup: KdumpSetup, *, step: int = 4 << 20, low: int = 16 << 20, 
 
 
 def smallest_size(setup: KdumpSetup, *, step: int = 4 << 20, low: int = 16 << 20, high: int | None = None,
-                  margin: Callable[[int], int] = lambda size: 0) -> tuple[int | None, Evaluation | None]:
-    """The smallest multiple of ``step`` whose ``crashkernel=SIZE`` is ready on every outcome, and
-    stays ready for every step up to SIZE + ``margin(SIZE)``; its evaluation.  (None, None) if none
-    is, up to ``high`` (default: half the RAM)."""
+                  margin: Callable[[int], int] = lambda size: 0) -> tuple[int | None, Evaluation | None, int | None]:
+    """The smallest multiple of ``step`` whose ``crashkernel=SIZE`` is ready on every outcome, and stays
+    ready for every step up to SIZE + ``margin(SIZE)``; its evaluation; and the smallest ready size of
+    all (a smaller one, when a cliff lies inside its margin).  (None, None, ...) if none is, up to
+    ``high`` (default: half the RAM).  One scan serves both."""
     run_start: list[int | None] = [None]
     found: list[tuple[int, Evaluation]] = []
     evals: dict[int, Evaluation] = {}
+    first: list[int] = []
 
     def until(size: int, ev: Evaluation) -> bool:
         evals[size] = ev
         if not ev.ready:
             run_start[0] = None
             return False
+        first[:] = first or [size]
         if run_start[0] is None:
             run_start[0] = size
         start = run_start[0]
@@ -184,4 +187,5 @@ def smallest_size(setup: KdumpSetup, *, step: int = 4 << 20, low: int = 16 << 20
         return False
 
     ready_sizes(setup, step=step, low=low, high=high, until=until)
-    return found[0] if found else (None, None)
+    alone = first[0] if first else None
+    return (*found[0], alone) if found else (None, None, alone)

@@ -46,8 +46,7 @@ from earlymem.sources.procfs import machine_from_proc
 from earlymem.sources.sosreport import MARKERS, SosReport, read_sosreport
 from earlymem.sources.text import read_text_lines
 
-__all__ = ["Options", "Gathered", "gather", "DEFAULT_APPEND", "kdump_config", "installed_builds", "kdump_targets",
-           "NETWORK_TARGETS"]
+__all__ = ["Options", "Gathered", "gather", "DEFAULT_APPEND", "kdump_config", "installed_builds", "kdump_targets"]
 
 #: the words every distribution's capture kernel command line holds (kdumpctl's and kdump-tools'
 #: defaults share them); used when no kdump configuration is at hand
@@ -102,9 +101,8 @@ def kdump_config(text: str | None, source: str | None = None) -> dict[str, str]:
 
 
 #: kdump.conf's dump targets (rhkdump/kdump-utils kdump.conf.5): the directives that name where the
-#: dump goes; "nfs" and "ssh" need the network in the capture kernel
+#: dump goes (earlymem.kdump.check.NETWORK_TARGETS need the network in the capture kernel)
 TARGETS = ("raw", "nfs", "ssh", "ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "virtiofs", "path")
-NETWORK_TARGETS = ("nfs", "ssh")
 
 
 def kdump_targets(text: str | None, where: str | None) -> list[tuple[str, str, str]]:
@@ -210,7 +208,7 @@ def _boot_sizes(listing: str | None) -> dict[str, int]:
     return out
 
 
-def _log_machine(lines: list[str], source: str, boot: int, missing: list[Missing]) -> Machine | None:
+def _log_machine(lines: list[str], source: str, boot: int) -> Machine | None:
     """The machine of a kernel log, None when its firmware map is gone (the ring buffer wrapped)."""
     try:
         boots = parse_boot_logs(lines, source)
@@ -262,7 +260,7 @@ def gather(source: str | None, opts: Options = Options()) -> Gathered:
         return _live(p, opts, commands=False)
     lines = read_text_lines(p)
     missing: list[Missing] = []
-    machine = _log_machine(lines, str(p), opts.boot, missing)
+    machine = _log_machine(lines, str(p), opts.boot)
     if machine is None:
         parse_boot_logs(lines, str(p))  # raises the reader's own one-line error
         raise InputError("no 'BIOS-provided physical RAM map' (BIOS-e820 lines) in this boot", source=str(p))
@@ -288,7 +286,7 @@ def _sos(sos: SosReport, opts: Options) -> Gathered:
     for name in ("dmesg", "journal"):
         text = sos.text(name)
         if text is not None:
-            machine = _log_machine(text.splitlines(), sos.where(name), opts.boot, missing)
+            machine = _log_machine(text.splitlines(), sos.where(name), opts.boot)
             if machine is not None:
                 break
     if machine is None:
@@ -363,7 +361,7 @@ def _live(root: Path, opts: Options, commands: bool = True) -> Gathered:
     notes: list[str] = []
     proc_machine = machine_from_proc(root)
     log = _kernel_log(commands)
-    machine = _log_machine(*log, opts.boot, missing) if log else None
+    machine = _log_machine(*log, opts.boot) if log else None
     if machine is None:
         machine = proc_machine
         missing.append(Missing("the kernel's boot messages (dmesg has wrapped past the firmware map, or cannot be read; "

@@ -112,8 +112,7 @@ def _judge(setup: KdumpSetup, size: int | None) -> tuple[str | None, str]:
 
 def recommend(setup: KdumpSetup) -> Recommendation:
     """The recommendation for ``setup`` (see the module's text)."""
-    smallest, ev = smallest_size(setup, margin=margin_for)
-    alone, _ = smallest_size(setup)
+    smallest, ev, alone = smallest_size(setup, margin=margin_for)
     assumptions = [f"the capture kernel runs with --append {setup.append!r} and {setup.method.replace('_', ' ')}"]
     first = evaluate(setup, None).outcomes[0].first
     peers = _peers(setup, first)
