@@ -65,7 +65,7 @@ def oom_runtime(directory: Path, cap) -> dict | None:
     return {"capture": directory.name, "release": release, "runtime_low": managed - free - pcp - shmem}
 
 
-_PAD = re.compile(r"\+ (\d+) MiB of zeros")
+_PAD = re.compile(r"\+ ([\d.]+) (MiB|KiB) of zeros")
 
 
 def unpack_edge(directory: Path, cap) -> dict | None:
@@ -80,7 +80,7 @@ def unpack_edge(directory: Path, cap) -> dict | None:
     from earlymem.verification import _kexec_inputs
 
     m = _PAD.search(cap.note)
-    pad = int(m.group(1)) << 20 if m else 0
+    pad = round(float(m.group(1)) * (1 << (20 if m.group(2) == "MiB" else 10))) if m else 0
     with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
         f.write("\n".join(cap.section("first/dmesg")) + "\n")
         f.flush()

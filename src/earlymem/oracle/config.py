@@ -22,8 +22,8 @@ A matrix file::
     dump = "small"             # the kdump kernel runs makedumpfile -F -l -d 31 /proc/vmcore into a pipe;
                                # small: its initramfs holds busybox, makedumpfile and its libraries;
                                # large: the same plus 32 MiB of random bytes and 32 MiB of zeros (none: no dump)
-    pad = "8M"                 # a dump initramfs with this many more MiB of zeros (a file of them): what the
-                               # unpack can still take at a given region, for the model's calibration
+    pad = "8M"                 # a dump initramfs with this much more zeros (a file of them; whole 4 KiB pages):
+                               # what the unpack can still take at a given region, for the model's calibration
     sweep = { low = "64M", high = "1G", step = "4M" }   # `oracle sweep`: bisect crashkernel=SIZE on real
                                # boots for the smallest region in which the dump completes
 
@@ -246,8 +246,8 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
     pad = 0
     if "pad" in data:
         pad = _size(data["pad"], f"{where}.pad", source)
-        if dump == "none" or pad % (1 << 20) or pad > 256 << 20:
-            raise InputError("pad needs a dump and is whole MiB up to 256M", source=source, field=f"{where}.pad")
+        if dump == "none" or pad % 4096 or pad > 256 << 20:
+            raise InputError("pad needs a dump and is whole 4 KiB pages up to 256M", source=source, field=f"{where}.pad")
     return BootConfig(name, memory, machine, cpus, tuple(numa), cmdline, crashkernel, kexec, crash, tuple(kernels), timeout,
                       firmware, kaslr, boots, dump, sweep, pad)
 
