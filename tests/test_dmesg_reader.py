@@ -139,3 +139,18 @@ def test_ioapics_and_possible_cpus_are_input_facts():
     assert machine_from_boot_log(log).cpus == []
     with pytest.raises(InputError, match="t.log:3: 9000 possible CPUs: more than NR_CPUS"):
         parse(head + "[    0.000000] smpboot: Allowing 9000 CPUs, 0 hotplug CPUs\n")
+
+
+def test_the_dmi_system_name():
+    """dmi_format_ids()'s "DMI: <system>, BIOS ..." line names the platform (the unpack's calibration is
+    per platform); 7.x's other "DMI: " lines (SMBIOS, memory slots) are not it."""
+    head = ("[    0.000000] Linux version 7.2.13+deb14-amd64 (x) #1 SMP\n"
+            "[    0.000000] BIOS-provided physical RAM map:\n"
+            "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n")
+    log = parse(head + "[    0.000000] DMI: SMBIOS 2.8 present.\n"
+                "[    0.000000] DMI: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014\n"
+                "[    0.000000] DMI: Memory slots populated: 1/1\n")[0]
+    assert machine_from_boot_log(log).dmi == "QEMU Standard PC (i440FX + PIIX, 1996)"
+    log = parse(head + "[    0.000000] DMI: Dell Inc. PowerEdge R640/0W23H8, BIOS 2.1.8 04/30/2019\n")[0]
+    assert machine_from_boot_log(log).dmi == "Dell Inc. PowerEdge R640/0W23H8"
+    assert machine_from_boot_log(parse(head)[0]).dmi is None

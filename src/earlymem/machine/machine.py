@@ -109,6 +109,9 @@ class Machine:
     efi_mmio_removed: tuple[Range, ...] = ()
     #: where an early efi_mem_reserve() (efi_esrt_init(): ``esrt: Reserving ESRT space``) shows
     efi_early_reserve_at: tuple[str | None, int | None, str] | None = None
+    #: the system's DMI name as the kernel printed it (``QEMU Standard PC (i440FX + PIIX, 1996)``);
+    #: None: not known.  The capture kernel probes the same devices, beside its unpack
+    dmi: str | None = None
     #: the crash regions a running system's /proc/iomem shows (``Crash kernel``),
     #: None when the input has no /proc/iomem; facts kexec-tools itself reads
     crash_observed: tuple[Range, ...] | None = None

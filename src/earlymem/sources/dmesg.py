@@ -179,6 +179,8 @@ class BootLog:
     acpi_tables: list[str] = field(default_factory=list)
     #: the I/O APICs the MADT listed (``IOAPIC[n]: apic_id ...`` lines), by index.
     ioapics: set[int] = field(default_factory=set)
+    #: the system DMI names (``DMI: QEMU Standard PC (i440FX + PIIX, 1996), BIOS ...``), without the BIOS
+    dmi: str | None = None
     #: num_possible_cpus() as prefill_possible_map() / topology_init_possible_cpus() print it.
     possible_cpus: int | None = None
     ramdisk: Range | None = None
@@ -270,6 +272,9 @@ _ACPI_TABLE_RE = re.compile(r"^ACPI: (?P<sig>[A-Z0-9_]{4}) +(?:0x[0-9a-fA-F]+ [0
 MAX_POSSIBLE_CPUS = NR_CPUS
 _ALLOWING_RE = re.compile(r"^(?:smpboot: Allowing (?P<n>\d+) CPUs, \d+ hotplug CPUs"
                           r"|CPU topo: Allowing (?P<present>\d+) present CPUs plus (?P<hotplug>\d+) hotplug CPUs)$")
+#: dmi_setup() → dmi_format_ids(): "DMI: <vendor> <product>/<board>, BIOS <version> <date>" (drivers/firmware/
+#: dmi_scan.c); the other "DMI: " lines (7.x's "SMBIOS 2.8 present.", "Memory slots populated") have no BIOS part
+_DMI_RE = re.compile(r"^DMI: (?P<system>.+?), BIOS .*$")
 _IOAPIC_RE = re.compile(r"^IOAPIC\[(?P<idx>\d+)\]: apic_id \d+, version \d+, address 0x[0-9a-fA-F]+, GSI \d+-\d+$")
 _CRASH_CPU_RE = re.compile(r"^CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: \d+ Comm: .* Kdump: loaded\b")
 #: kernel/early_res.c early_res_to_bootmem() (2.6.3x): "  #%d [%010llx - %010llx] %16s" (and " ==> [...]")
@@ -500,6 +505,11 @@ def parse_boot_logs(lines: list[str], source: str) -> list[BootLog]:
         if m:
             cur.ioapics.add(int(m["idx"]))
             continue
+        if cur.dmi is None and msg.startswith("DMI: "):
+            m = _DMI_RE.match(msg)
+            if m:
+                cur.dmi = m["system"]
+                continue
         m = _ALLOWING_RE.match(msg)
         if m:
             n = int(m["n"]) if m["n"] else int(m["present"]) + int(m["hotplug"])
@@ -675,6 +685,7 @@ def machine_from_boot_log(log: BootLog) -> Machine:
         boot_apic=cpus[0].apic if cpus else None,
         acpi_tables=tuple(log.acpi_tables) or None,
         ioapics=len(log.ioapics) or None,
+        dmi=log.dmi,
         # the BIOS-e820 lines of a log were printed after sanitizing
         e820_printed=True,
         e820_who=fw.who,
