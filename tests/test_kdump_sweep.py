@@ -11,8 +11,10 @@ give them:
 * recommend's size is never below the minimum and at most 15 % or 32 MiB above it, whichever
   is larger.
 
-"Marginal" is the model's band for the unpack (earlymem.kdump.memory): the test counts them and
-fails if there are more than the README's table says.
+"Marginal" is the model's band (earlymem.kdump.memory).  Where real boots of a capture's configuration
+did both (the sweep's boot and its repeats, tests/fixtures/dumps/repeat), marginal *is* the verdict they
+showed, and check must say it; elsewhere the test counts the marginal verdicts and fails if there are
+more than the README says.
 """
 
 from __future__ import annotations
@@ -34,9 +36,20 @@ DOC = json.loads((SWEEP / "sweep.json").read_text()) if (SWEEP / "sweep.json").i
 #: real outcome -> the stages of the model that say the same
 SAME = {"dumped": {"ready"}, "oom": {"unpack", "dump"}, "unpack-failed": {"tmpfs"}, "dump-failed": {"dump-tmpfs"},
         "load-refused": {"load-refused"}, "no-region": {"not-requested", "no-free-block"}}
-#: the README's table: marginal verdicts among the bracket captures
-MARGINAL_AT_MOST = 15
+#: the README's table: marginal verdicts among the bracket captures whose real boots all did the same
+MARGINAL_AT_MOST = 2
 MiB = 1 << 20
+REPEAT = Path(__file__).parent / "fixtures" / "dumps" / "repeat"
+
+
+def _real_outcomes(sweep: dict, size: int, real: str) -> set[str]:
+    """What every real boot of this configuration and size did: the sweep's, and the repeats'
+    (tests/fixtures/dumps/repeat, named ``repeat[irr]-<configuration>-ck<MiB>--<kernel>--NN``)."""
+    from earlymem.oracle.sweep import classify
+
+    short = sweep["config"].removeprefix("dump-")
+    runs = [d for pre in ("repeat", "repeatirr") for d in REPEAT.glob(f"{pre}-{short}-ck{size >> 20}--{sweep['kernel']}--[0-9][0-9]")]
+    return {real} | {classify(d, False)[0] for d in runs}
 
 
 def _inputs(tmp_path: Path, sweep: dict, size: int):
@@ -74,6 +87,10 @@ MARGINAL: list[str] = []
 def test_check_says_what_the_real_boot_did(tmp_path, sweep, size, real):
     g = _inputs(tmp_path, sweep, size)
     result = check(g.setup, source=g.source)
+    outcomes = _real_outcomes(sweep, size, real)
+    if "dumped" in outcomes and len(outcomes) > 1:
+        assert result.verdict == "marginal", result.summary  # the real boots did both
+        return
     if result.verdict == "marginal":
         MARGINAL.append(f"{sweep['config']} {sweep['kernel']} {size >> 20}M")
         return
@@ -110,12 +127,14 @@ def test_recommend_is_above_the_measured_minimum_and_close_to_it(tmp_path, sweep
 
 
 CLIFF = Path(__file__).parent / "fixtures" / "dumps" / "cliff"
-#: tests/fixtures/dumps/cliff.toml: the predictions written there before the boots ran, and what they did
+#: tests/fixtures/dumps/cliff.toml: the verdicts check gives (the predictions written there before the boots
+#: ran were not ready, not ready, not ready and marginal; the 148M one is not ready since the unpack's edge is
+#: measured on a four-node machine too, as the real boot did: it ran out of memory)
 CLIFF_CASES = [
     ("cliff-numa2-16g-small-load-ck136--5.10", "dump-numa2-16g-small-load", "5.10", "not_ready"),
     ("cliff-numa2-16g-small-load-ck144--5.10", "dump-numa2-16g-small-load", "5.10", "not_ready"),
     ("cliff-numa4-64g-small-file-ck136--6.12", "dump-numa4-64g-small-file", "6.12", "not_ready"),
-    ("cliff-numa4-64g-small-file-ck148--6.12", "dump-numa4-64g-small-file", "6.12", "marginal"),
+    ("cliff-numa4-64g-small-file-ck148--6.12", "dump-numa4-64g-small-file", "6.12", "not_ready"),
 ]
 
 
@@ -136,9 +155,6 @@ def test_the_swiotlb_cliff_above_the_minimum(tmp_path, name, config, kernel, ver
     result = check(g2.setup, source=g2.source)
     assert result.verdict == verdict
     assert any(f.code == "swiotlb" for f in result.parts[2].findings)
-
-
-REPEAT = Path(__file__).parent / "fixtures" / "dumps" / "repeat"
 
 
 @pytest.mark.parametrize("name, config, kernel, size", [

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from earlymem.kdump.calibration import node_count  # noqa: E402
+from earlymem.kdump.calibration import UnpackEdge, node_count, platform_key  # noqa: E402
 from earlymem.kdump.memory import makedumpfile_bitmaps  # noqa: E402
 from earlymem.kernels.eras import check_known  # noqa: E402
 from earlymem.pipeline import boot  # noqa: E402
@@ -79,6 +79,8 @@ def unpack_edge(directory: Path, cap) -> dict | None:
     from earlymem.oracle.sweep import classify
     from earlymem.verification import _kexec_inputs
 
+    if cap.section("first/dmesg") is None:
+        return {"capture": directory.name, "skip": "the first kernel left no log"}
     m = _PAD.search(cap.note)
     pad = round(float(m.group(1)) * (1 << (20 if m.group(2) == "MiB" else 10))) if m else 0
     with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
@@ -97,16 +99,12 @@ def unpack_edge(directory: Path, cap) -> dict | None:
     if mem.tmpfs_margin < 0:
         return {"capture": directory.name, "skip": "rootfs's limit comes first at this pad"}
     return {"capture": directory.name, "release": machine.kernel_version.text, "pad": pad, "room": room,
-            "dumped": outcome == "dumped", "machine": directory.name.split("-pad")[0]}
+            "dumped": outcome == "dumped", "platform": platform_key(machine.dmi), "nodes": node_count(machine)}
 
 
 def measure(directory: Path) -> dict:
     cap = read_capture(directory)
-    if directory.name.startswith("unpacknuma"):
-        # dumps/unpack-numa.toml: on NUMA machines the outcomes are not monotone in the pad (6.12 on two
-        # nodes dumped at +2 and +6 MiB, ran out of memory at +3 to +5), so no band is taken from them
-        return {"capture": directory.name, "skip": "a NUMA edge boot: not monotone in the pad, not used"}
-    if directory.name.startswith(("unpack-", "unpackq-")):
+    if directory.name.startswith("unpack"):
         return unpack_edge(directory, cap)
     if cap.section("kdump/meminfo") is None:
         return oom_runtime(directory, cap) or {"capture": directory.name, "skip": "no kdump/meminfo and no out-of-memory report"}
@@ -131,6 +129,26 @@ def measure(directory: Path) -> dict:
             "dump_own": max(0, free - least - bitmaps), "fall": free - least, "bitmaps": bitmaps}
 
 
+def unpack_edges(rows: list[dict]) -> tuple[UnpackEdge, ...]:
+    """One build's unpack-edge boots, per machine (platform and node count): a boot that dumped says the
+    kernel had allocated no more than its room by the end of the unpack; one that ran out of memory, more.
+    Regular: every failure had less room than every dump, and the edge lies between the two nearest.
+    Irregular (a dump with less room than a failure): the band runs from the most room of a failure
+    below every dump to the least room of a dump above every failure."""
+    out = []
+    for platform, nodes in sorted({(r["platform"], r["nodes"]) for r in rows}, key=lambda k: (k[0] or "", k[1])):
+        mine = [r for r in rows if (r["platform"], r["nodes"]) == (platform, nodes)]
+        bad = [r["room"] for r in mine if not r["dumped"]]
+        ok = [r["room"] for r in mine if r["dumped"]]
+        if platform is None or not bad:
+            continue  # not a calibration platform, or no failure: nothing bounds the edge from below
+        least_ok = min(ok, default=None)
+        above = max(bad) if least_ok is None else max((b for b in bad if b < least_ok), default=None)
+        out.append(UnpackEdge(platform, nodes, above, min((o for o in ok if o > max(bad)), default=None),
+                              least_ok is None or max(bad) < least_ok))
+    return tuple(out)
+
+
 def derive(where: Path, unpack: Path | None = None) -> tuple[list[dict], dict]:
     """Every capture's row, and the table: release -> Calibration.  ``unpack``: the dumps/unpack boots."""
     from earlymem.kdump.calibration import Calibration
@@ -146,23 +164,16 @@ def derive(where: Path, unpack: Path | None = None) -> tuple[list[dict], dict]:
         mine = [r for r in used if r["release"] == release and "runtime" in r]
         single = [r for r in mine if r["nodes"] == 1]
         low = [r for r in used if r["release"] == release and "runtime_low" in r]
-        names = ", ".join(r["capture"] for r in mine + low)
+        # where the figures come from, as a user reads it in check's evidence (this tool lists every boot)
+        names = f"tests/fixtures/dumps/calibrate ({len(mine + low)} boots of {release})"
         base = min(r["runtime"] for r in single)
         per_node = max([(r["runtime"] - base) // (r["nodes"] - 1) for r in mine if r["nodes"] > 1] + [0])
         edge = [r for r in used if r["release"] == release and "room" in r]
-        # per machine: dumped -> the kernel had allocated no more than that room; out of memory -> more.
-        # The band covers every machine's edge: from the lowest "more than" to the highest "no more than".
-        edges = []
-        for m in sorted({r["machine"] for r in edge}):
-            ok = [r["room"] for r in edge if r["machine"] == m and r["dumped"]]
-            bad = [r["room"] for r in edge if r["machine"] == m and not r["dumped"]]
-            if ok and bad and max(bad) < min(ok):
-                edges.append((max(bad), min(ok)))
-        unpack_band = (min(e[0] for e in edges), max(e[1] for e in edges)) if edges else None
-        if unpack_band:
-            names += ", tests/fixtures/dumps/unpack: " + ", ".join(r["capture"] for r in edge)
+        edges = unpack_edges(edge)
+        if edges:
+            names += f", tests/fixtures/dumps/unpack ({len(edge)} boots)"
         table[release] = Calibration(release, base, max(r["dump_own"] for r in mine), min((r["runtime_low"] for r in low), default=None),
-                                     per_node, f"tests/fixtures/dumps/calibrate: {names}", unpack_band)
+                                     per_node, names, edges)
     return rows, table
 
 
@@ -175,8 +186,8 @@ def main() -> None:
         if "skip" in r:
             print(f"{r['capture']:40} not used: {r['skip']}")
         elif "room" in r:
-            print(f"{r['capture']:40} pad {r['pad'] >> 20:>2} MiB: {'dumped' if r['dumped'] else 'out of memory'}, "
-                  f"room {r['room'] >> 10}K")
+            print(f"{r['capture']:44} pad {r['pad'] / (1 << 20):5.2f} MiB: {'dumped' if r['dumped'] else 'out of memory'}, "
+                  f"room {r['room'] >> 10}K ({r['platform']}, {r['nodes']} node{'s' if r['nodes'] > 1 else ''})")
         elif "runtime_low" in r:
             print(f"{r['capture']:40} {r['runtime_low'] >> 10:>9}K  (at the out-of-memory report, during the unpack)")
         else:
@@ -184,12 +195,14 @@ def main() -> None:
                   f"  ({r['nodes']} node{'s' if r['nodes'] > 1 else ''})")
     table = []
     for release, c in derived.items():
+        edges = ",\n                              ".join(repr(e) for e in c.unpack_edges)
         table.append(f'    "{release}": Calibration("{release}", {c.runtime}, {c.dump_own}, {c.runtime_low}, {c.runtime_per_node},\n'
-                     f'                             "{c.source}",\n                             {c.unpack_band}),')
+                     f'                             "{c.source}",\n                             ({edges}{"," if len(c.unpack_edges) == 1 else ""})),')
         low = f"{c.runtime_low >> 10}K" if c.runtime_low is not None else "?"
-        band = f"{c.unpack_band[0] >> 10}K-{c.unpack_band[1] >> 10}K" if c.unpack_band else "?"
+        bands = "; ".join(f"{e.platform} {e.nodes}n {'?' if e.above is None else e.above >> 10}K-{'?' if e.at_most is None else e.at_most >> 10}K"
+                          f"{'' if e.regular else ' irregular'}" for e in c.unpack_edges) or "?"
         print(f"{release}: runtime {c.runtime >> 10}K (at the unpack: {low}; per node past the first: "
-              f"{c.runtime_per_node >> 10}K; at the unpack's end, measured: {band}), dump_own {c.dump_own >> 10}K")
+              f"{c.runtime_per_node >> 10}K; at the unpack's end, measured: {bands}), dump_own {c.dump_own >> 10}K")
     if "--write" in sys.argv:
         text = MODULE.read_text()
         start = text.index("    # @@CALIBRATIONS@@")

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from earlymem.kdump.check import check  # noqa: E402
 from earlymem.kdump.recommend import recommend  # noqa: E402
-from test_kdump_sweep import _bracketed, _inputs  # noqa: E402
+from test_kdump_sweep import REPEAT, _bracketed, _inputs  # noqa: E402
 
 SHORT = {"ready": "ready", "not_ready": "not ready", "marginal": "marginal", "unknown": "?"}
 PEERS = ("kdump-utils default (Fedora, RHEL 10)", "Ubuntu 24.10+ kdump-tools", "Ubuntu 20.04/22.04 kdump-tools")
@@ -51,10 +51,23 @@ def main() -> None:
                 return "none"
             return f"{p.size >> 20}M {'works' if p.stage == 'ready' else 'marginal' if p.stage == 'marginal' else 'fails'}"
 
+        def real(size: int, outcome: str) -> str:
+            """The sweep's outcome, and the repeats' (tests/fixtures/dumps/repeat) where there are some."""
+            from earlymem.oracle.sweep import classify
+
+            short = s["config"].removeprefix("dump-")
+            runs = [classify(d, False)[0] for pre in ("repeat", "repeatirr")
+                    for d in REPEAT.glob(f"{pre}-{short}-ck{size >> 20}--{s['kernel']}--[0-9][0-9]")]
+            if not runs:
+                return f"{size >> 20}M {outcome}" if outcome != "dumped" else f"{size >> 20}M"
+            same = sum(o == outcome for o in runs)
+            return (f"{size >> 20}M {outcome if outcome != 'dumped' else ''}".rstrip()
+                    + f" (repeats: {same} of {len(runs)} the same)")
+
         ok = r.size is not None and low <= r.size <= low + max(low * 15 // 100, 32 << 20)
         rec = f"{r.size >> 20}M" + ("" if ok else " (outside the bound)") if r.size else "none"
-        print(f"| {s['config'].removeprefix('dump-')} | {s['kernel']} | {low >> 20}M | "
-              f"{(str(below['size'] >> 20) + 'M ' + below['outcome']) if below else '-'} | {SHORT[at_min]} / {at_below} | {rec} | "
+        print(f"| {s['config'].removeprefix('dump-')} | {s['kernel']} | {real(low, 'dumped')} | "
+              f"{real(below['size'], below['outcome']) if below else '-'} | {SHORT[at_min]} / {at_below} | {rec} | "
               + " | ".join(peer(n) for n in PEERS) + " |")
 
 

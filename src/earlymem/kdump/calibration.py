@@ -33,8 +33,23 @@ everything the build's initcalls, drivers and first process allocate:
   per-node structures (slab caches' node parts, per-node kthreads, vmstat)
   for every node it names, memory or not: what each node past the first adds
   to the runtime at /init, from the NUMA calibration boots (2 and 4 nodes).
-  Whether it is allocated before the unpack is not known, so it widens the
-  band: it is added at the pessimistic end only.
+
+* **unpack_edges**: what the kernel had allocated by the end of its unpack,
+  bracketed on each calibration machine (tests/fixtures/dumps/unpack) by a
+  boot that ran out of memory and one that dumped as the initramfs grew, in
+  steps of 1 MiB and then 256 KiB.  The edge depends on the machine as well
+  as the build: the device initcalls run beside the unpack on 6.x
+  (``initramfs_async``), and each platform probes its own devices (6.1's edge
+  lies 1.5 MiB further on QEMU's i440FX machine than on its Q35 one, with the
+  same region); and on NUMA each node's structures are allocated by then, by
+  an amount that is not the same per node (2.3-2.7 MiB a node on 6.1's four
+  nodes, 0-0.4 MiB on 5.10's).  So each edge is kept with its platform (the
+  DMI system name the first kernel prints) and node count, and
+  :meth:`Calibration.unpack_band` picks the machine's own, or bounds it from
+  the others where it is not measured.  Where a machine's outcomes did not
+  flip once as the initramfs grew (6.12 on the two-node machine dumped with
+  less room than it had run out of memory with), the edge is *irregular*: its
+  band reaches down to ``runtime_low``.
 
 The runtime is the least over the build's calibration boots
 (tests/fixtures/dumps/calibrate: regions of 192, 256 and 512 MiB on 4 GiB,
@@ -50,7 +65,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Calibration", "CALIBRATIONS", "calibration_for", "node_count"]
+__all__ = ["Calibration", "CALIBRATIONS", "UnpackEdge", "calibration_for", "node_count", "platform_key"]
+
+#: the calibration machines' platforms: how the DMI system name the kernel prints starts, and its key
+PLATFORMS = (("QEMU Standard PC (i440FX + PIIX", "qemu-pc"), ("QEMU Standard PC (Q35 + ICH9", "qemu-q35"))
+
+
+def platform_key(dmi: str | None) -> str | None:
+    """The calibration key of a machine's DMI system name (None: not a calibration platform, or unknown)."""
+    return next((key for start, key in PLATFORMS if dmi and dmi.startswith(start)), None)
+
+
+@dataclass(frozen=True)
+class UnpackEdge:
+    """What the kernel had allocated by the end of its unpack on one calibration machine (bytes of the
+    model's room: MemTotal − the frees after the unpack − the files − the min watermarks)."""
+
+    platform: str
+    nodes: int
+    #: the most room in which a boot ran out of memory below every boot that dumped (None: none did;
+    #: the band then reaches down to runtime_low)
+    above: int | None
+    #: the least room in which a boot dumped above every boot that ran out of memory (None: none did)
+    at_most: int | None
+    #: the outcomes flipped once as the initramfs grew (False: a boot dumped with less room than one that
+    #: failed; the band then spans every room where the outcome went both ways)
+    regular: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,26 +105,70 @@ class Calibration:
     #: what each NUMA node past the first adds to the runtime at /init (0: not measured)
     runtime_per_node: int
     source: str
-    #: (above, at most): what the kernel had allocated by the end of the unpack, bracketed by boots that ran out
-    #: of memory and boots that dumped as the initramfs grew 1 MiB at a time (dumps/unpack); None: not measured
-    unpack_band: tuple[int, int] | None = None
+    #: the unpack's edge on each calibration machine (dumps/unpack); (): not measured
+    unpack_edges: tuple[UnpackEdge, ...] = ()
+
+    def unpack_band(self, platform: str | None, nodes: int) -> tuple[int, int] | None:
+        """``(above, at most)``: what the kernel has allocated by the end of its unpack on a machine of
+        ``platform`` (:func:`platform_key`; None or unmeasured: any calibration platform) with ``nodes``
+        NUMA nodes.  A machine measured gives its own edge; for a node count not measured, the band runs from ``runtime_low`` (more nodes
+        have been seen to leave less allocated, 6.12 on two) to every measured edge below it plus
+        ``runtime_per_node`` for each node more (the largest, over the edges below it).  None: no edge measured."""
+        edges = [e for e in self.unpack_edges if e.platform == platform] or list(self.unpack_edges)
+        if not edges:
+            return None
+        lows = [e.above for e in edges if e.above is not None]
+        floor = self.runtime_low if self.runtime_low is not None else min(lows)
+        same = [e for e in edges if e.nodes == nodes]
+        lo = min(floor if e.above is None else e.above for e in same) if same else min(floor, *lows)
+        highs = [e.at_most for e in same]
+        if same and None not in highs:
+            return lo, max(highs)
+        grown = [e.at_most + self.runtime_per_node * (nodes - e.nodes) for e in edges if e.nodes < nodes and e.at_most is not None]
+        return lo, max(grown + [lo])
+
+    def unpack_basis(self, platform: str | None, nodes: int) -> str:
+        """Where :meth:`unpack_band` comes from, in words."""
+        mine = [e for e in self.unpack_edges if e.platform == platform]
+        edges = mine or list(self.unpack_edges)
+        same = [e for e in edges if e.nodes == nodes]
+        where = f"{platform} machines" if mine else "every calibration platform (this machine's is not one)"
+        plural = "s" if nodes > 1 else ""
+        if not same:
+            return f"bounded from {where}: {nodes} node{plural} not measured"
+        words = f"measured on {where} with {nodes} node{plural}"
+        if not all(e.regular for e in same):
+            words += "; irregular there: boots dumped with less room than others ran out of memory with"
+        return words
 
 
 #: written by tools/kdump_calibration.py from tests/fixtures/dumps/calibrate (do not edit by hand)
 CALIBRATIONS: dict[str, Calibration] = {
     # @@CALIBRATIONS@@
     "5.10.0-32-amd64": Calibration("5.10.0-32-amd64", 18624512, 1269760, 12374016, 81920,
-                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--5.10, cal-numa4-16g-ck256-small--5.10, cal-pc-4g-ck192-small--5.10, cal-pc-4g-ck256-small--5.10, cal-pc-4g-ck512-small--5.10, cal-q35-64g-ck512-small--5.10, cal-pc-1g-ck76-oom--5.10, tests/fixtures/dumps/unpack: unpack-5.10-pc-2g-ck88-pad2--5.10, unpack-5.10-pc-2g-ck88-pad3--5.10, unpack-5.10-pc-2g-ck88-pad4--5.10, unpack-5.10-pc-2g-ck88-pad5--5.10, unpack-5.10-pc-2g-ck88-pad6--5.10, unpack-5.10-pc-2g-ck88-pad7--5.10, unpack-5.10-pc-2g-ck88-pad8--5.10, unpackq-5.10-q35-2g-ck88-pad2--5.10, unpackq-5.10-q35-2g-ck88-pad3--5.10, unpackq-5.10-q35-2g-ck88-pad4--5.10, unpackq-5.10-q35-2g-ck88-pad5--5.10, unpackq-5.10-q35-2g-ck88-pad6--5.10, unpackq-5.10-q35-2g-ck88-pad7--5.10, unpackq-5.10-q35-2g-ck88-pad8--5.10",
-                             (17616896, 18665472)),
+                             "tests/fixtures/dumps/calibrate (7 boots of 5.10.0-32-amd64), tests/fixtures/dumps/unpack (40 boots)",
+                             (UnpackEdge(platform='qemu-pc', nodes=1, above=18403328, at_most=18665472, regular=True),
+                              UnpackEdge(platform='qemu-pc', nodes=2, above=18456576, at_most=18718720, regular=True),
+                              UnpackEdge(platform='qemu-q35', nodes=1, above=17616896, at_most=17879040, regular=True),
+                              UnpackEdge(platform='qemu-q35', nodes=4, above=18456576, at_most=18718720, regular=True))),
     "6.1.0-50-amd64": Calibration("6.1.0-50-amd64", 24760320, 937984, 17707008, 2162688,
-                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--6.1, cal-numa4-16g-ck256-small--6.1, cal-pc-4g-ck192-small--6.1, cal-pc-4g-ck256-small--6.1, cal-pc-4g-ck512-small--6.1, cal-q35-64g-ck512-small--6.1, cal-pc-2g-ck84-oom--6.1, cal-pc-2g-ck88-oom--6.1, tests/fixtures/dumps/unpack: unpack-6.1-pc-2g-ck96-pad0--6.1, unpack-6.1-pc-2g-ck96-pad1--6.1, unpack-6.1-pc-2g-ck96-pad2--6.1, unpack-6.1-pc-2g-ck96-pad3--6.1, unpack-6.1-pc-2g-ck96-pad4--6.1, unpack-6.1-pc-2g-ck96-pad5--6.1, unpack-6.1-pc-2g-ck96-pad6--6.1, unpackq-6.1-q35-2g-ck96-pad0--6.1, unpackq-6.1-q35-2g-ck96-pad1--6.1, unpackq-6.1-q35-2g-ck96-pad2--6.1, unpackq-6.1-q35-2g-ck96-pad3--6.1, unpackq-6.1-q35-2g-ck96-pad4--6.1, unpackq-6.1-q35-2g-ck96-pad5--6.1, unpackq-6.1-q35-2g-ck96-pad6--6.1",
-                             (21192704, 24342528)),
+                             "tests/fixtures/dumps/calibrate (8 boots of 6.1.0-50-amd64), tests/fixtures/dumps/unpack (49 boots)",
+                             (UnpackEdge(platform='qemu-pc', nodes=1, above=23293952, at_most=23556096, regular=True),
+                              UnpackEdge(platform='qemu-pc', nodes=2, above=24612864, at_most=24875008, regular=True),
+                              UnpackEdge(platform='qemu-q35', nodes=1, above=21716992, at_most=21979136, regular=True),
+                              UnpackEdge(platform='qemu-q35', nodes=4, above=29073408, at_most=30121984, regular=False))),
     "6.12.117+deb13-amd64": Calibration("6.12.117+deb13-amd64", 17195008, 962560, 10215424, 2170880,
-                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--6.12, cal-numa4-16g-ck256-small--6.12, cal-pc-4g-ck192-small--6.12, cal-pc-4g-ck256-small--6.12, cal-pc-4g-ck512-small--6.12, cal-q35-64g-ck512-small--6.12, cal-pc-1g-ck72-oom--6.12, tests/fixtures/dumps/unpack: unpack-6.12-pc-2g-ck84-pad2--6.12, unpack-6.12-pc-2g-ck84-pad3--6.12, unpack-6.12-pc-2g-ck84-pad4--6.12, unpack-6.12-pc-2g-ck84-pad5--6.12, unpack-6.12-pc-2g-ck84-pad6--6.12, unpack-6.12-pc-2g-ck84-pad7--6.12, unpack-6.12-pc-2g-ck84-pad8--6.12, unpackq-6.12-q35-2g-ck84-pad2--6.12, unpackq-6.12-q35-2g-ck84-pad3--6.12, unpackq-6.12-q35-2g-ck84-pad4--6.12, unpackq-6.12-q35-2g-ck84-pad5--6.12, unpackq-6.12-q35-2g-ck84-pad6--6.12, unpackq-6.12-q35-2g-ck84-pad7--6.12, unpackq-6.12-q35-2g-ck84-pad8--6.12",
-                             (13897728, 14954496)),
+                             "tests/fixtures/dumps/calibrate (7 boots of 6.12.117+deb13-amd64), tests/fixtures/dumps/unpack (35 boots)",
+                             (UnpackEdge(platform='qemu-pc', nodes=1, above=14426112, at_most=14688256, regular=True),
+                              UnpackEdge(platform='qemu-pc', nodes=2, above=None, at_most=17518592, regular=False),
+                              UnpackEdge(platform='qemu-q35', nodes=1, above=14684160, at_most=14950400, regular=True),
+                              UnpackEdge(platform='qemu-q35', nodes=4, above=21057536, at_most=21319680, regular=True))),
     "7.2.13+deb14-amd64": Calibration("7.2.13+deb14-amd64", 23388160, 376832, 18173952, 3366912,
-                             "tests/fixtures/dumps/calibrate: cal-numa2-8g-ck256-small--7.2, cal-numa4-16g-ck256-small--7.2, cal-pc-4g-ck192-small--7.2, cal-pc-4g-ck256-small--7.2, cal-pc-4g-ck512-small--7.2, cal-q35-64g-ck512-small--7.2, cal-pc-2g-ck88-oom--7.2, tests/fixtures/dumps/unpack: unpack-7.2-pc-2g-ck96-pad2--7.2, unpack-7.2-pc-2g-ck96-pad3--7.2, unpack-7.2-pc-2g-ck96-pad4--7.2, unpack-7.2-pc-2g-ck96-pad5--7.2, unpack-7.2-pc-2g-ck96-pad6--7.2, unpack-7.2-pc-2g-ck96-pad7--7.2, unpack-7.2-pc-2g-ck96-pad8--7.2, unpackq-7.2-q35-2g-ck96-pad2--7.2, unpackq-7.2-q35-2g-ck96-pad3--7.2, unpackq-7.2-q35-2g-ck96-pad4--7.2, unpackq-7.2-q35-2g-ck96-pad5--7.2, unpackq-7.2-q35-2g-ck96-pad6--7.2, unpackq-7.2-q35-2g-ck96-pad7--7.2, unpackq-7.2-q35-2g-ck96-pad8--7.2",
-                             (21487616, 22540288)),
+                             "tests/fixtures/dumps/calibrate (7 boots of 7.2.13+deb14-amd64), tests/fixtures/dumps/unpack (51 boots)",
+                             (UnpackEdge(platform='qemu-pc', nodes=1, above=22011904, at_most=22274048, regular=True),
+                              UnpackEdge(platform='qemu-pc', nodes=2, above=24027136, at_most=27029504, regular=False),
+                              UnpackEdge(platform='qemu-q35', nodes=1, above=22011904, at_most=22274048, regular=True),
+                              UnpackEdge(platform='qemu-q35', nodes=4, above=28864512, at_most=29392896, regular=True))),
 }
 
 

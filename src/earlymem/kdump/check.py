@@ -218,7 +218,7 @@ def _memory_words(m: CaptureMemory) -> list[Finding]:
                            f"has allocated {_mb(high)} by then, {_mb(m.unpack_margin_low)} to spare if only {_mb(m.runtime_low)}; "
                            "earlymem's calibration brackets what it allocates by the end of the unpack no closer than that, so it "
                            "cannot say which side this region falls on: it may run out of memory (\"System is deadlocked on memory\").",
-                           evidence + (f"calibration: {m.calibration}",),
+                           evidence + ((f"the band: {m.unpack_basis}",) if m.unpack_basis else ()) + (f"calibration: {m.calibration}",),
                            f"a crash region at least {_mb(-m.unpack_margin)} larger makes it certain"))
         return out
     if m.unpack_margin < 0:

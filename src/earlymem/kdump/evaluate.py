@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
-from earlymem.kdump.calibration import Calibration, calibration_for, node_count
+from earlymem.kdump.calibration import Calibration, calibration_for, node_count, platform_key
 from earlymem.kdump.initrd import InitrdFacts
 from earlymem.kdump.memory import CaptureMemory, capture_memory
 from earlymem.kernels.builds import KernelBuild
@@ -135,7 +135,8 @@ def _follow(setup: KdumpSetup, machine: Machine, first: BootResult, p: Fraction)
         return Outcome(p, first, "unknown", load)
     numa_off = load.capture.command_line and "numa=off" in load.capture.command_line.split()
     nodes = 1 if numa_off else node_count(setup.machine)
-    mem = capture_memory(load.capture, setup.initrd, setup.calibration, first.max_pfn or 0, setup.capture.image_frees, nodes)
+    mem = capture_memory(load.capture, setup.initrd, setup.calibration, first.max_pfn or 0, setup.capture.image_frees, nodes,
+                         platform_key(setup.machine.dmi))
     stage = mem.failure or ("ready" if mem.known else "unknown")
     return Outcome(p, first, stage, load, mem)
 

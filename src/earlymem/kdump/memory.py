@@ -39,18 +39,17 @@ too small (the sweep of tests/fixtures/dumps saw each of them):
    bring MemFree below the min watermarks.
 
 Step 2 is a band, not a line.  What the unpack competes with at its end is
-measured where boots grew the initramfs 1 MiB at a time until it ran out of
-memory (:attr:`Calibration.unpack_band`, tests/fixtures/dumps/unpack); where
-that is not measured, it lies between what the kernel had allocated when an
-unpack ran out of memory (:attr:`Calibration.runtime_low`) and what it holds at
-/init (:attr:`Calibration.runtime`): on 6.x the unpack runs beside the device
-initcalls (``initramfs_async``) and a 2 MiB watermark boost may come and go.
-A region whose margin is negative at the low end fails; positive at the high
-end, it passes; in between the outcome is **marginal** -- the real boots of the
-sweep fall on both sides there -- and earlymem says so rather than guess.  The
-real edge is deterministic (tests/fixtures/dumps/repeat: six boots of each of
-three marginal captures did the same every time): the band is this model's
-width, not the kernel's.
+measured on calibration machines, where boots grew the initramfs until it ran
+out of memory (:meth:`Calibration.unpack_band`, tests/fixtures/dumps/unpack):
+to 256 KiB on the machine's own platform and node count; wider where the
+machine is not one measured, or where its edge was irregular; where nothing is
+measured, it lies between what the kernel had allocated when an unpack ran out
+of memory (:attr:`Calibration.runtime_low`) and what it holds at /init
+(:attr:`Calibration.runtime`).  A region whose margin is negative at the low
+end fails; positive at the high end, it passes; in between the outcome is
+**marginal**, and earlymem says so rather than guess.  The real edge is
+deterministic on one-node machines (tests/fixtures/dumps/repeat: six boots of
+each of three once-marginal captures did the same every time).
 """
 
 from __future__ import annotations
@@ -113,6 +112,8 @@ class CaptureMemory:
     unpack_runtime: int | None = None
     #: makedumpfile's own working set, beside its bitmaps (the part of ``dump`` measured, not derived)
     dump_own: int = 0
+    #: where the unpack's band comes from, in words (None: no edge measured for this build)
+    unpack_basis: str | None = None
 
     @property
     def tmpfs_margin(self) -> int:
@@ -190,7 +191,7 @@ def _frees(capture: BootResult, initrd: InitrdFacts, image_frees: dict[str, int]
 
 
 def capture_memory(capture: BootResult, initrd: InitrdFacts, calibration: Calibration | None, crashed_max_pfn: int,
-                   image_frees: dict[str, int] | None = None, nodes: int = 1) -> CaptureMemory:
+                   image_frees: dict[str, int] | None = None, nodes: int = 1, platform: str | None = None) -> CaptureMemory:
     """Follow the capture kernel ``capture`` (a predicted boot) with ``initrd`` through the four steps.
 
     :param calibration: the capture build's measured runtime and dump figures (None: not measured).
@@ -198,26 +199,25 @@ def capture_memory(capture: BootResult, initrd: InitrdFacts, calibration: Calibr
     :param image_frees: the capture build's image frees (KernelBuild.image_frees), used where the
         capture boot's frees are not predicted.
     :param nodes: the NUMA nodes the capture kernel knows (each past the first adds to the runtime).
+    :param platform: the machine's calibration platform (:func:`~earlymem.kdump.calibration.platform_key`;
+        None: not one measured): the unpack's edge is the platform's own where it is measured.
     """
     handoff = sum(z.managed_at_handoff or 0 for z in capture.zones) * PAGE
     early, late = _frees(capture, initrd, dict(image_frees or {}))
     total = handoff + early + late
     wmin = sum(z.min or 0 for z in capture.zones) * PAGE
-    runtime = runtime_low = dump = unpack_runtime = None
+    runtime = runtime_low = dump = unpack_runtime = basis = None
     # MemFree as makedumpfile reads it: without the runtime when it is known, else the most it can be
     extra = calibration.runtime_per_node * (nodes - 1) if calibration else 0
     memfree = total - initrd.unpacked_bytes - (calibration.runtime + extra if calibration else 0)
     heap, file = makedumpfile_bitmaps(crashed_max_pfn, max(memfree, 0))
     if calibration is not None:
         runtime, runtime_low = calibration.runtime + extra, calibration.runtime_low
-        if calibration.unpack_band is not None:
-            # measured at the unpack's end on one-node machines: (above, at most).  On a NUMA machine each
-            # node's part is added at the pessimistic end, and the optimistic end falls back to the
-            # out-of-memory reports' figure: the measured edge is a one-node machine's
-            unpack_runtime = calibration.unpack_band[1] + extra
-            if nodes == 1 or calibration.runtime_low is None:
-                runtime_low = calibration.unpack_band[0]
+        band = calibration.unpack_band(platform, nodes)
+        if band is not None:  # the edge measured on calibration machines: (above, at most)
+            runtime_low, unpack_runtime = band
+            basis = calibration.unpack_basis(platform, nodes)
         dump = calibration.dump_own + heap + file
     return CaptureMemory(handoff, total, wmin, handoff // PAGE // 2 * PAGE, initrd.unpacked_bytes, initrd.size, late, runtime,
                          runtime_low, dump, file, calibration.source if calibration else None, unpack_runtime,
-                         calibration.dump_own if calibration else 0)
+                         calibration.dump_own if calibration else 0, basis)
