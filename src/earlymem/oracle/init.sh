@@ -98,11 +98,36 @@ dump_vmcore_watched() {
     return $rc
 }
 
+# oracle.memcg=1: the same dump in a memory cgroup of its own, and the most memory charged to it
+# (memory.peak, cgroup v2, 5.19+; memory.max_usage_in_bytes of cgroup v1 before): makedumpfile's
+# anonymous memory, its page tables and kernel objects, the pipe and the bitmap file in /tmp, at
+# their peak -- exactly, where polling MemFree can miss the peak and adds its own forks.
+dump_vmcore_memcg() {
+    mkdir -p /sys/fs/cgroup
+    case "$(uname -r)" in
+        [1-4].*|5.[0-9].*|5.1[0-8].*)
+            mount -t cgroup -o memory none /sys/fs/cgroup || return 1
+            peak=memory.max_usage_in_bytes ;;
+        *)
+            mount -t cgroup2 none /sys/fs/cgroup || return 1
+            echo +memory > /sys/fs/cgroup/cgroup.subtree_control || return 1
+            peak=memory.peak ;;
+    esac
+    mkdir /sys/fs/cgroup/dump || return 1
+    sh -c 'echo $$ > /sys/fs/cgroup/dump/cgroup.procs && { makedumpfile -F -l -d 31 --message-level 6 /proc/vmcore; echo "makedumpfile exit status $?" >&2; } | wc -c'
+    rc=$?
+    echo "memcg peak: $(($(cat /sys/fs/cgroup/dump/$peak) / 1024)) kB ($peak)"
+    grep -E '^(anon|file|shmem|kernel|kernel_stack|pagetables|sock|slab|percpu|rss|cache|mapped_file) ' /sys/fs/cgroup/dump/memory.stat
+    return $rc
+}
+
 if [ "$mode" = kdump ]; then
     section vmcore_size stat -c %s /proc/vmcore
     if [ "$(getarg oracle.dump)" = 1 ]; then
         before=$(dmesg | wc -l)
-        if [ "$(getarg oracle.calibrate)" = 1 ]; then
+        if [ "$(getarg oracle.memcg)" = 1 ]; then
+            section makedumpfile dump_vmcore_memcg
+        elif [ "$(getarg oracle.calibrate)" = 1 ]; then
             section makedumpfile dump_vmcore_watched
         else
             section makedumpfile dump_vmcore
@@ -117,7 +142,7 @@ fi
 # and a quiet console keeps captures small; the level changes no memory decision.
 KAPPEND="console=ttyS0 loglevel=4 irqpoll nr_cpus=1 reset_devices log_buf_len=1M panic=-1 oracle.mode=kdump"
 for w in $(cat /proc/cmdline); do
-    case "$w" in nokaslr|oracle.dump=1|oracle.calibrate=1) KAPPEND="$KAPPEND $w";; esac
+    case "$w" in nokaslr|oracle.dump=1|oracle.calibrate=1|oracle.memcg=1) KAPPEND="$KAPPEND $w";; esac
     # oracle.oomreport=1: the capture kernel prints every level on the console, so that an
     # out-of-memory report (its Mem-Info) is captured even when the capture kernel dies
     [ "$w" = oracle.oomreport=1 ] && KAPPEND="$KAPPEND ignore_loglevel"
