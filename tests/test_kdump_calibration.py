@@ -24,13 +24,24 @@ def test_the_table_is_what_the_captures_give():
     # on one node; each NUMA node past the first adds to it (and the table's per-node figure covers them)
     for release, c in table.items():
         single = [r["runtime"] for r in rows if r.get("release") == release and r.get("nodes") == 1 and "runtime" in r]
-        assert len(single) == 4 and max(single) - min(single) < 600 << 10
+        assert len(single) == 8 and max(single) - min(single) < 600 << 10  # calibrate.toml's 4, calibrate-memcg.toml's 4
         numa = [r for r in rows if r.get("release") == release and r.get("nodes", 1) > 1 and "runtime" in r]
         assert {r["nodes"] for r in numa} == {2, 4}
         assert all(r["runtime"] <= c.runtime + c.runtime_per_node * (r["nodes"] - 1) for r in numa)
     # an out-of-memory report during the unpack is always below the runtime at /init
     for c in table.values():
         assert c.runtime_low is None or c.runtime_low < c.runtime
+
+
+def test_makedumpfile_s_own_working_set_is_one_figure_per_build():
+    """calibrate-memcg.toml: the dump's memory cgroup's peak charge less the bitmaps is within 64 KiB per
+    build over 4-64 GiB, one to four nodes, and both bitmap modes (a file in /tmp, one heap buffer) --
+    which also shows the heap mode holds one 4 MiB buffer at a time, not two."""
+    rows, table = _tool().derive(ROOT / "tests/fixtures/dumps/calibrate")
+    for release, c in table.items():
+        exact = [r for r in rows if r.get("release") == release and r.get("memcg")]
+        assert len(exact) == 6 and {r["heap"] for r in exact} == {True, False}
+        assert c.dump_own - c.dump_own_low < 64 << 10 and 900 << 10 < c.dump_own_low
 
 
 def test_the_unpack_edge_is_bracketed_on_every_build():

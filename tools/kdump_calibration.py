@@ -111,7 +111,9 @@ def measure(directory: Path) -> dict:
     meminfo = cap.section("kdump/meminfo")
     dump = cap.section("kdump/makedumpfile") or []
     least = next((int(m.group(1)) << 10 for ln in dump for m in [re.search(r"least MemFree: (\d+) kB", ln)] if m), None)
-    if least is None:  # an oracle.oomreport=1 boot whose region was large enough after all
+    # oracle.memcg=1: the dump's own memory cgroup's peak charge (exact; polling MemFree is not)
+    peak = next((int(m.group(1)) << 10 for ln in dump for m in [re.search(r"memcg peak: (\d+) kB", ln)] if m), None)
+    if least is None and peak is None:  # an oracle.oomreport=1 boot whose region was large enough after all
         return {"capture": directory.name, "skip": "the capture kernel did not run out of memory (and its dump was not watched)"}
     with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
         f.write("\n".join(cap.section("first/dmesg")) + "\n")
@@ -125,8 +127,11 @@ def measure(directory: Path) -> dict:
     # but the allocator drains them before it gives up
     pcp = sum(int(m.group(1)) for ln in cap.section("kdump/zoneinfo") or [] for m in [re.match(r"\s+count:\s+(\d+)", ln)] if m) * 4096
     bitmaps = sum(makedumpfile_bitmaps(first.max_pfn, free))
+    heap = makedumpfile_bitmaps(first.max_pfn, free)[1] == 0
+    fall = peak if peak is not None else free - least
     return {"capture": directory.name, "release": release, "runtime": total - free - shmem - pcp - anon, "nodes": nodes,
-            "dump_own": max(0, free - least - bitmaps), "fall": free - least, "bitmaps": bitmaps}
+            "dump_own": max(0, fall - bitmaps), "fall": fall, "bitmaps": bitmaps, "memcg": peak is not None,
+            "heap": heap}
 
 
 def unpack_edges(rows: list[dict]) -> tuple[UnpackEdge, ...]:
@@ -172,8 +177,12 @@ def derive(where: Path, unpack: Path | None = None) -> tuple[list[dict], dict]:
         edges = unpack_edges(edge)
         if edges:
             names += f", tests/fixtures/dumps/unpack ({len(edge)} boots)"
-        table[release] = Calibration(release, base, max(r["dump_own"] for r in mine), min((r["runtime_low"] for r in low), default=None),
-                                     per_node, names, edges)
+        # makedumpfile's own working set: from the memory cgroup's peak where boots measured it so (exact),
+        # else from polled MemFree (0 to the most seen)
+        exact = [r["dump_own"] for r in mine if r["memcg"]]
+        own, own_low = (max(exact), min(exact)) if exact else (max(r["dump_own"] for r in mine), 0)
+        table[release] = Calibration(release, base, own, min((r["runtime_low"] for r in low), default=None),
+                                     per_node, names, edges, own_low)
     return rows, table
 
 
@@ -197,12 +206,13 @@ def main() -> None:
     for release, c in derived.items():
         edges = ",\n                              ".join(repr(e) for e in c.unpack_edges)
         table.append(f'    "{release}": Calibration("{release}", {c.runtime}, {c.dump_own}, {c.runtime_low}, {c.runtime_per_node},\n'
-                     f'                             "{c.source}",\n                             ({edges}{"," if len(c.unpack_edges) == 1 else ""})),')
+                     f'                             "{c.source}",\n                             ({edges}{"," if len(c.unpack_edges) == 1 else ""}),\n'
+                     f'                             dump_own_low={c.dump_own_low}),')
         low = f"{c.runtime_low >> 10}K" if c.runtime_low is not None else "?"
         bands = "; ".join(f"{e.platform} {e.nodes}n {'?' if e.above is None else e.above >> 10}K-{'?' if e.at_most is None else e.at_most >> 10}K"
                           f"{'' if e.regular else ' irregular'}" for e in c.unpack_edges) or "?"
         print(f"{release}: runtime {c.runtime >> 10}K (at the unpack: {low}; per node past the first: "
-              f"{c.runtime_per_node >> 10}K; at the unpack's end, measured: {bands}), dump_own {c.dump_own >> 10}K")
+              f"{c.runtime_per_node >> 10}K; at the unpack's end, measured: {bands}), dump_own {c.dump_own_low >> 10}K-{c.dump_own >> 10}K")
     if "--write" in sys.argv:
         text = MODULE.read_text()
         start = text.index("    # @@CALIBRATIONS@@")

@@ -197,13 +197,17 @@ def _placement(setup: KdumpSetup, tried: list[Outcome]) -> Part:
 def _memory_words(m: CaptureMemory) -> list[Finding]:
     out = []
     evidence = (f"managed at the hand-off {_mb(m.handoff)}, MemTotal {_mb(m.total)}, min watermarks {_mb(m.min_watermark)}",)
-    if m.tmpfs_margin < 0:
+    if m.failure == "tmpfs":
         out.append(Finding("tmpfs", f"The initramfs unpacks to {_mb(m.unpacked)}, but rootfs (a tmpfs) may hold only half of the "
                            f"capture kernel's {_mb(m.handoff)}: {_mb(m.tmpfs_limit)}. Unpacking stops with \"Initramfs unpacking "
                            "failed: write error\" and /init is incomplete.", evidence,
                            f"a crash region at least {_mb(-2 * m.tmpfs_margin)} larger, or a smaller initramfs"))
         return out
-    out.append(Finding("tmpfs-ok", f"The initramfs unpacks to {_mb(m.unpacked)}; rootfs may hold {_mb(m.tmpfs_limit)}.", evidence))
+    if m.tmpfs_margin < 0:
+        out.append(Finding("tmpfs-late", f"The initramfs unpacks to {_mb(m.unpacked)} and rootfs may hold only {_mb(m.tmpfs_limit)}, "
+                           "but the capture kernel's memory runs out before rootfs is full.", evidence))
+    else:
+        out.append(Finding("tmpfs-ok", f"The initramfs unpacks to {_mb(m.unpacked)}; rootfs may hold {_mb(m.tmpfs_limit)}.", evidence))
     if m.runtime is None:
         out.append(Finding("runtime-unmeasured", "This capture kernel build's own memory use after the hand-off is not measured "
                            "(earlymem knows it for the builds in tests/fixtures/dumps/calibrate), so whether the unpack and the "
@@ -237,8 +241,8 @@ def _memory_words(m: CaptureMemory) -> list[Finding]:
                            "TMPDIR on a real disk for makedumpfile"))
         return out
     if m.dump_margin < 0 and m.dump_margin_low >= 0:
-        out.append(Finding("marginal", f"makedumpfile needs {_mb(m.dump - m.dump_own)} for its bitmaps and up to {_mb(m.dump_own)} more "
-                           f"of its own; with {_mb(m.memfree_at_init)} free at /init the capture kernel is on the edge: "
+        out.append(Finding("marginal", f"makedumpfile needs {_mb(m.dump - m.dump_own)} for its bitmaps and {_mb(m.dump_own_low)} to "
+                           f"{_mb(m.dump_own)} more of its own; with {_mb(m.memfree_at_init)} free at /init the capture kernel is on the edge: "
                            f"{_mb(-m.dump_margin)} short at most, {_mb(m.dump_margin_low)} to spare at least.", evidence,
                            f"a crash region at least {_mb(-m.dump_margin)} larger makes it certain"))
     elif m.dump_margin < 0:

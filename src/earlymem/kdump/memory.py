@@ -33,10 +33,16 @@ too small (the sweep of tests/fixtures/dumps saw each of them):
    the bitmap rounded up to a page, ``prepare_bitmap2_buffer()``), which is
    rootfs: the file must fit under the tmpfs limit too ("Can't write the
    bitmap ... No space left on device", as the sweep's 8 GiB boots show);
-   otherwise it mallocs two buffers of that size (``prepare_bitmap1_buffer()``).
-   Beside them it needs its own working set (the build's *dump* figure,
-   measured with the calibration machine's bitmaps taken out).  It must not
-   bring MemFree below the min watermarks.
+   otherwise it works in cycles through a heap buffer of that size, one bitmap
+   at a time: for the kdump-compressed format ``create_dump_bitmap()`` frees
+   the 2nd bitmap's buffer once it has counted the dumpable pages, and
+   ``write_kdump_pages_and_bitmap_cyclic()`` frees the 1st bitmap's before it
+   allocates the 2nd's (``prepare_bitmap1_buffer()``,
+   ``prepare_bitmap2_buffer()``; 64 GiB calibration boots peak at 4 MiB plus
+   the working set, not 8).  Beside them it needs its own working set (the
+   build's *dump_own*, the dump's memory cgroup's peak charge less the
+   bitmaps on the calibration machines).  It must not bring MemFree below the
+   min watermarks.
 
 Step 2 is a band, not a line.  What the unpack competes with at its end is
 measured on calibration machines, where boots grew the initramfs until it ran
@@ -72,13 +78,15 @@ MAKEDUMPFILE_BITMAP_MAX = 4 << 20
 
 
 def makedumpfile_bitmaps(max_mapnr: int, memfree: int) -> tuple[int, int]:
-    """``(heap, file)``: the bytes makedumpfile 1.7.2's bitmaps take in its heap and in its bitmap
-    file under /tmp, for a crashed machine of ``max_mapnr`` page frames and ``memfree`` free."""
+    """``(heap, file)``: the bytes makedumpfile 1.7.2's bitmaps take at their peak in its heap and in
+    its bitmap file under /tmp, for a crashed machine of ``max_mapnr`` page frames and ``memfree``
+    free, writing the kdump-compressed format (``-c``/``-l``/``-p``/``-z``; not ``-E``)."""
     buf = min(int(memfree * 0.6), MAKEDUMPFILE_BITMAP_MAX, max_mapnr * 2 // 8)
     if buf * 8 >= max_mapnr * 2:  # one cycle: the bitmap file, read through a BUFSIZE_BITMAP buffer each
         per = -(-(-(-max_mapnr // 8)) // PAGE) * PAGE
         return 2 * PAGE, 2 * per
-    return 2 * buf, 0
+    # cyclic: one bufsize_cyclic buffer at a time (create_dump_bitmap(), write_kdump_pages_and_bitmap_cyclic())
+    return buf, 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,8 @@ class CaptureMemory:
     unpack_runtime: int | None = None
     #: makedumpfile's own working set, beside its bitmaps (the part of ``dump`` measured, not derived)
     dump_own: int = 0
+    #: the least own working set the calibration boots showed (the optimistic end of the dump's band)
+    dump_own_low: int = 0
     #: where the unpack's band comes from, in words (None: no edge measured for this build)
     unpack_basis: str | None = None
 
@@ -147,11 +157,11 @@ class CaptureMemory:
 
     @property
     def dump_margin_low(self) -> int | None:
-        """The dump's margin with makedumpfile's own working set left out: its bitmaps alone (the
-        optimistic end; the own working set varied from 0 to about 1 MiB over the calibration boots)."""
+        """The dump's margin with the least own working set the calibration boots showed (the
+        optimistic end)."""
         if self.dump_margin is None:
             return None
-        return self.dump_margin + self.dump_own
+        return self.dump_margin + self.dump_own - self.dump_own_low
 
     @property
     def dump_tmpfs_margin(self) -> int:
@@ -161,12 +171,17 @@ class CaptureMemory:
     @property
     def failure(self) -> str | None:
         """The first step that fails or may fail: "tmpfs", "unpack", "marginal" (the unpack lies in
-        the band), "dump-tmpfs", "dump"; None when all pass or are unknown."""
-        if self.tmpfs_margin < 0:
+        the band), "dump-tmpfs", "dump"; None when all pass or are unknown.
+
+        The unpack writes files until rootfs is full or memory runs out, whichever comes first: rootfs's
+        limit is the failure when the memory left for files at the pessimistic end is at least the
+        limit; otherwise the memory runs out first (the SWIOTLB cliff's small hand-offs), and a region
+        the files overflow either way fails by running out of memory or by filling rootfs."""
+        if self.tmpfs_margin < 0 and (self.unpack_margin is None or self.tmpfs_limit <= self.unpacked + self.unpack_margin):
             return "tmpfs"
         if self.unpack_margin is not None and self.unpack_margin < 0:
             low = self.unpack_margin_low
-            return "unpack" if low is None or low <= 0 else "marginal"
+            return "unpack" if low is None or low <= 0 or self.tmpfs_margin < 0 else "marginal"
         if self.dump_tmpfs_margin < 0:
             return "dump-tmpfs"
         if self.dump_margin is not None and self.dump_margin < 0:
@@ -220,4 +235,5 @@ def capture_memory(capture: BootResult, initrd: InitrdFacts, calibration: Calibr
         dump = calibration.dump_own + heap + file
     return CaptureMemory(handoff, total, wmin, handoff // PAGE // 2 * PAGE, initrd.unpacked_bytes, initrd.size, late, runtime,
                          runtime_low, dump, file, calibration.source if calibration else None, unpack_runtime,
-                         calibration.dump_own if calibration else 0, basis)
+                         dump_own=calibration.dump_own if calibration else 0,
+                         dump_own_low=calibration.dump_own_low if calibration else 0, unpack_basis=basis)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from earlymem.kdump.evaluate import STAGES, KdumpSetup, evaluate, smallest_size
+from earlymem.kdump.evaluate import STAGES, KdumpSetup, evaluate, ready_sizes, smallest_size
 from earlymem.kdump.memory import makedumpfile_bitmaps
 from earlymem.lib.units import parse_size
 from earlymem.phases.crashkernel import parse_crashkernel
@@ -48,6 +48,10 @@ PEER_TABLES = {
 }
 #: kdumpctl do_estimate(): the runtime term
 ESTIMATE_RUNTIME = 16 * MiB
+#: how far above the recommended size recommend looks for sizes that fail again: a cliff comes from the
+#: capture kernel finding room for something it sizes from its region (the SWIOTLB, 64 MiB at most
+#: by default: kernel/dma/swiotlb.c IO_TLB_DEFAULT_SIZE), so it ends within that much
+CLIFF_LOOKAHEAD = 64 * MiB
 
 
 def margin_for(size: int) -> int:
@@ -137,6 +141,12 @@ def recommend(setup: KdumpSetup) -> Recommendation:
     if alone is not None and alone < smallest:
         why += (f". {alone // MiB} MiB works too, but a larger region fails within its margin (a cliff: the capture kernel "
                 "finds room for a bigger SWIOTLB, or the region lands elsewhere), so it is not recommended")
+    above = [(sz, e) for sz, e in ready_sizes(setup, low=size + STEP, high=size + CLIFF_LOOKAHEAD) if not e.ready]
+    if above:
+        stage = next(o.stage for o in above[0][1].outcomes if not o.ready)
+        why += (f". Do not grow it to {above[0][0] // MiB}-{above[-1][0] // MiB} MiB: there some sizes fail again "
+                f"({STAGES[stage]}), as a larger region can leave the capture kernel less (it finds room for a bigger "
+                "SWIOTLB, or the region lands elsewhere)")
     if range_list:
         assumptions.append(f"the range list is for machines like this one (same kernel, initramfs and memory-map shape) with "
                            f"{lo_g}-{hi_g} GiB of RAM; it adds what makedumpfile's bitmaps grow by up to {hi_g} GiB")
