@@ -20,7 +20,6 @@ more than the README says.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -28,8 +27,8 @@ import pytest
 from earlymem.kdump.check import check
 from earlymem.kdump.gather import Options, gather
 from earlymem.kdump.recommend import recommend
+from earlymem.oracle.dumps import bracketed, repeat_outcomes, sweep_inputs
 from earlymem.sources.capture import read_capture
-from earlymem.verification import _oracle_kappend
 
 SWEEP = Path(__file__).parent / "fixtures" / "dumps" / "sweep"
 DOC = json.loads((SWEEP / "sweep.json").read_text()) if (SWEEP / "sweep.json").is_file() else {"sweeps": []}
@@ -43,33 +42,15 @@ REPEAT = Path(__file__).parent / "fixtures" / "dumps" / "repeat"
 
 
 def _real_outcomes(sweep: dict, size: int, real: str) -> set[str]:
-    """What every real boot of this configuration and size did: the sweep's, and the repeats'
-    (tests/fixtures/dumps/repeat, named ``repeat[irr]-<configuration>-ck<MiB>--<kernel>--NN``)."""
-    from earlymem.oracle.sweep import classify
-
-    short = sweep["config"].removeprefix("dump-")
-    runs = [d for pre in ("repeat", "repeatirr") for d in REPEAT.glob(f"{pre}-{short}-ck{size >> 20}--{sweep['kernel']}--[0-9][0-9]")]
-    return {real} | {classify(d, False)[0] for d in runs}
+    """What every real boot of this configuration and size did: the sweep's, and the repeats'."""
+    return {real, *repeat_outcomes(REPEAT, sweep, size)}
 
 
 def _inputs(tmp_path: Path, sweep: dict, size: int):
-    d = SWEEP / f"{sweep['config']}--{sweep['kernel']}--ck{size >> 20}M"
-    cap = read_capture(d)
-    log = tmp_path / f"{d.name}.log"
-    log.write_text("\n".join(cap.section("first/dmesg")) + "\n")
-    release = next(m.group(1) for ln in cap.section("first/dmesg") for m in [re.search(r"Linux version (\S+)", ln)] if m)
-    initrd_bytes = re.search(r"kdump initrd: (\d+) bytes", cap.note).group(1)
-    flavour = "large" if "large kdump initramfs" in sweep["describe"] else "small"
-    append = " ".join([_oracle_kappend(), "nokaslr", "oracle.dump=1"])
-    opts = Options(kernel=release, initrd=str(SWEEP / f"kdump-initrd-{flavour}.lst"), initrd_size=initrd_bytes, append=append,
-                   file_load="kexec file" in sweep["describe"])
-    return gather(str(log), opts)
+    return sweep_inputs(SWEEP, sweep, size, tmp_path)
 
 
-def _bracketed(s: dict) -> bool:
-    """A minimum the sweep has bracketed: a dump, and below it a boot that says something about kdump
-    (a first kernel that died before /init says nothing: `earlymem oracle sweep` tries it again)."""
-    return s["minimum"] is not None and (s["below"] is None or s["below"]["outcome"] != "first-failed")
+_bracketed = bracketed
 
 
 def _cases():

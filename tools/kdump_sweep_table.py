@@ -16,11 +16,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from earlymem.kdump.check import check  # noqa: E402
 from earlymem.kdump.recommend import recommend  # noqa: E402
-from test_kdump_sweep import REPEAT, _bracketed, _inputs  # noqa: E402
+from earlymem.oracle.dumps import bracketed, repeat_outcomes, sweep_inputs  # noqa: E402
+
+REPEAT = ROOT / "tests/fixtures/dumps/repeat"
 
 SHORT = {"ready": "ready", "not_ready": "not ready", "marginal": "marginal", "unknown": "?"}
 PEERS = ("kdump-utils default (Fedora, RHEL 10)", "Ubuntu 24.10+ kdump-tools", "Ubuntu 20.04/22.04 kdump-tools")
@@ -34,35 +35,28 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     tmp = Path(tempfile.mkdtemp())
     for s in doc["sweeps"]:
-        if not _bracketed(s):
+        if not bracketed(s):
             print(f"| {s['config']} | {s['kernel']} | (not bracketed yet) | | | | | | |")
             continue
         low = s["minimum"]
-        g = _inputs(tmp, s, low)
+        g = sweep_inputs(where, s, low, tmp)
         at_min = check(g.setup, source="").verdict
         below = s["below"]
-        at_below = SHORT[check(_inputs(tmp, s, below["size"]).setup, source="").verdict] if below else "-"
+        at_below = SHORT[check(sweep_inputs(where, s, below["size"], tmp).setup, source="").verdict] if below else "-"
         r = recommend(g.setup)
         peers = {p.name: p for p in r.peers}
 
-        def peer(name: str) -> str:
+        def peer(name: str, peers: dict = peers) -> str:
             p = peers[name]
             if not p.size:
                 return "none"
             return f"{p.size >> 20}M {'works' if p.stage == 'ready' else 'marginal' if p.stage == 'marginal' else 'fails'}"
 
-        def real(size: int, outcome: str) -> str:
+        def real(size: int, outcome: str, s: dict = s) -> str:
             """The sweep's outcome, and the repeats' (tests/fixtures/dumps/repeat) where there are some."""
-            from earlymem.oracle.sweep import classify
-
-            short = s["config"].removeprefix("dump-")
-            runs = [classify(d, False)[0] for pre in ("repeat", "repeatirr")
-                    for d in REPEAT.glob(f"{pre}-{short}-ck{size >> 20}--{s['kernel']}--[0-9][0-9]")]
-            if not runs:
-                return f"{size >> 20}M {outcome}" if outcome != "dumped" else f"{size >> 20}M"
-            same = sum(o == outcome for o in runs)
-            return (f"{size >> 20}M {outcome if outcome != 'dumped' else ''}".rstrip()
-                    + f" (repeats: {same} of {len(runs)} the same)")
+            runs = repeat_outcomes(REPEAT, s, size)
+            said = f"{size >> 20}M {outcome if outcome != 'dumped' else ''}".rstrip()
+            return said + (f" (repeats: {sum(o == outcome for o in runs)} of {len(runs)} the same)" if runs else "")
 
         ok = r.size is not None and low <= r.size <= low + max(low * 15 // 100, 32 << 20)
         rec = f"{r.size >> 20}M" + ("" if ok else " (outside the bound)") if r.size else "none"
