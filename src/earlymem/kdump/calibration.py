@@ -52,9 +52,15 @@ everything the build's initcalls, drivers and first process allocate:
   DMI system name the first kernel prints) and node count, and
   :meth:`Calibration.unpack_band` picks the machine's own, or bounds it from
   the others where it is not measured.  Where a machine's outcomes did not
-  flip once as the initramfs grew (6.12 on the two-node machine dumped with
-  less room than it had run out of memory with), the edge is *irregular*: its
-  band reaches down to ``runtime_low``.
+  flip once as the initramfs grew (7.2 on the two-node machine alternated
+  between dumping and running out of memory 256 KiB apart, and repeated, the
+  same boots went both ways), the edge is *irregular*: its band spans every
+  room where the outcome went both ways -- from the most room of a failure
+  below every dump (``runtime_low`` where none is: 6.12 on two nodes dumped
+  with less room than any of its failures) to the least room of a dump above
+  every failure.  Even a regular edge is not sharp everywhere: the hold-out's
+  pc 3 GiB machine on 7.2 dumped once 0.45 MiB below the pc 2 GiB machine's
+  edge, and ran out of memory the four times it was booted again.
 
 The runtime is the least over the build's calibration boots
 (tests/fixtures/dumps/calibrate: regions of 192, 256 and 512 MiB on 4 GiB,
@@ -118,9 +124,10 @@ class Calibration:
     def unpack_band(self, platform: str | None, nodes: int) -> tuple[int, int] | None:
         """``(above, at most)``: what the kernel has allocated by the end of its unpack on a machine of
         ``platform`` (:func:`platform_key`; None or unmeasured: any calibration platform) with ``nodes``
-        NUMA nodes.  A machine measured gives its own edge; for a node count not measured, the band runs from ``runtime_low`` (more nodes
-        have been seen to leave less allocated, 6.12 on two) to every measured edge below it plus
-        ``runtime_per_node`` for each node more (the largest, over the edges below it).  None: no edge measured."""
+        NUMA nodes.  A machine measured gives its own edge.  For a node count not measured the band
+        runs from ``runtime_low`` (more nodes have been seen to leave less allocated: 6.12 on two) to
+        the largest of the measured edges below it, each grown by ``runtime_per_node`` for every
+        node more.  None: no edge measured."""
         edges = [e for e in self.unpack_edges if e.platform == platform] or list(self.unpack_edges)
         if not edges:
             return None

@@ -141,7 +141,8 @@ def recommend(setup: KdumpSetup) -> Recommendation:
     if alone is not None and alone < smallest:
         why += (f". {alone // MiB} MiB works too, but a larger region fails within its margin (a cliff: the capture kernel "
                 "finds room for a bigger SWIOTLB, or the region lands elsewhere), so it is not recommended")
-    above = [(sz, e) for sz, e in ready_sizes(setup, low=size + STEP, high=size + CLIFF_LOOKAHEAD) if not e.ready]
+    top = min(size + CLIFF_LOOKAHEAD, sum(e.size for e in setup.machine.e820 if int(e.type) == 1) // 2)  # as far as sizes are scanned
+    above = [(sz, e) for sz, e in ready_sizes(setup, low=size + STEP, high=top) if not e.ready] if top > size else []
     if above:
         stage = next(o.stage for o in above[0][1].outcomes if not o.ready)
         why += (f". Do not grow it to {above[0][0] // MiB}-{above[-1][0] // MiB} MiB: there some sizes fail again "
