@@ -155,3 +155,23 @@ def test_the_edge_of_the_unpack_is_deterministic(name, config, kernel, size):
     real = next(b["outcome"] for b in sweep["boots"] if b["size"] == size * MiB)
     outcomes = {classify(d, False)[0] for d in sorted(REPEAT.glob(f"{name}--{kernel}--0[1-6]"))}
     assert len(list(REPEAT.glob(f"{name}--{kernel}--0[1-6]"))) == 6 and outcomes == {real}
+
+
+def test_a_machine_that_is_not_a_calibration_platform_is_told_so(tmp_path):
+    """The build's own memory use is QEMU's: check says so when the first kernel's DMI name is another
+    machine's (and uses the band over every calibration platform)."""
+    sweep = next(s for s in DOC["sweeps"] if s["config"] == "dump-q35-4g-small-file" and s["kernel"] == "6.1")
+    own = check(_inputs(tmp_path, sweep, sweep["minimum"]).setup, source="")
+    assert not any(f.code == "calibrated-elsewhere" for p in own.parts for f in p.findings)
+    g = _inputs(tmp_path, sweep, sweep["minimum"])
+    log = tmp_path / "dell.log"
+    text = (tmp_path / f"{sweep['config']}--{sweep['kernel']}--ck{sweep['minimum'] >> 20}M.log").read_text()
+    log.write_text(text.replace("DMI: QEMU Standard PC (Q35 + ICH9, 2009)", "DMI: Dell Inc. PowerEdge R640/0W23H8"))
+    other = gather(str(log), Options(kernel=g.setup.capture.release, initrd=g.setup.initrd.source, initrd_size=str(g.setup.initrd.size),
+                                     append=g.setup.append, file_load=g.setup.method == "kexec_file_load"))
+    assert other.setup.machine.dmi == "Dell Inc. PowerEdge R640/0W23H8"
+    result = check(other.setup, source="")
+    assert any(f.code == "calibrated-elsewhere" for p in result.parts for f in p.findings)
+    # with the band over both QEMU platforms (6.1's lie 1.5 MiB apart) this region is no longer certain
+    assert own.verdict == "ready" and result.verdict == "marginal"
+    assert any("every calibration platform" in e for p in result.parts for f in p.findings for e in f.evidence)

@@ -270,6 +270,11 @@ def _capture_part(ev: Evaluation) -> Part:
                                    "with room for it can do worse than a smaller one that has none.",
                                    tuple(o.load.capture.lines_of("swiotlb")),
                                    "swiotlb=noforce on the capture kernel's command line, if its devices need no bounce buffer"))
+    if o.memory.known and o.memory.platform is None:
+        findings.append(Finding("calibrated-elsewhere", "The build's own memory use after the hand-off was measured on QEMU's pc "
+                                "and q35 machines (tests/fixtures/dumps/calibrate); this machine is neither, and its capture kernel "
+                                "probes its own devices, which may take more or less than theirs: the margins above carry that "
+                                "uncertainty, and a margin of a few MiB is no more than a good sign.", ()))
     failure = o.memory.failure
     status = "marginal" if failure == "marginal" else "fail" if failure else "ok" if o.memory.known else "unknown"
     return Part("capture kernel", status, tuple(findings))

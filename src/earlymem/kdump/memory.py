@@ -124,6 +124,8 @@ class CaptureMemory:
     dump_own_low: int = 0
     #: where the unpack's band comes from, in words (None: no edge measured for this build)
     unpack_basis: str | None = None
+    #: the machine's calibration platform (earlymem.kdump.calibration.platform_key; None: not one measured)
+    platform: str | None = None
 
     @property
     def tmpfs_margin(self) -> int:
@@ -236,4 +238,4 @@ def capture_memory(capture: BootResult, initrd: InitrdFacts, calibration: Calibr
     return CaptureMemory(handoff, total, wmin, handoff // PAGE // 2 * PAGE, initrd.unpacked_bytes, initrd.size, late, runtime,
                          runtime_low, dump, file, calibration.source if calibration else None, unpack_runtime,
                          dump_own=calibration.dump_own if calibration else 0,
-                         dump_own_low=calibration.dump_own_low if calibration else 0, unpack_basis=basis)
+                         dump_own_low=calibration.dump_own_low if calibration else 0, unpack_basis=basis, platform=platform)
