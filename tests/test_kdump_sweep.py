@@ -53,6 +53,12 @@ def _inputs(tmp_path: Path, sweep: dict, size: int):
 _bracketed = bracketed
 
 
+def _with_log(log: Path, g):
+    """`check`'s inputs for another first-kernel log with the capture kernel, initramfs and load of ``g``."""
+    return gather(str(log), Options(kernel=g.setup.capture.release, initrd=g.setup.initrd.source, initrd_size=str(g.setup.initrd.size),
+                                    append=g.setup.append, file_load=g.setup.method == "kexec_file_load"))
+
+
 def _cases():
     for s in filter(_bracketed, DOC["sweeps"]):
         if s["minimum"] is not None:
@@ -129,8 +135,7 @@ def test_the_swiotlb_cliff_above_the_minimum(tmp_path, name, config, kernel, ver
     log = tmp_path / "first.log"
     log.write_text("\n".join(cap.section("first/dmesg")) + "\n")
     g = _inputs(tmp_path, sweep, sweep["minimum"])
-    g2 = gather(str(log), Options(kernel=g.setup.capture.release, initrd=g.setup.initrd.source, initrd_size=str(g.setup.initrd.size),
-                                  append=g.setup.append, file_load=g.setup.method == "kexec_file_load"))
+    g2 = _with_log(log, g)
     result = check(g2.setup, source=g2.source)
     assert result.verdict == verdict
     assert any(f.code == "swiotlb" for f in result.parts[2].findings)
@@ -167,8 +172,7 @@ def test_a_machine_that_is_not_a_calibration_platform_is_told_so(tmp_path):
     log = tmp_path / "dell.log"
     text = (tmp_path / f"{sweep['config']}--{sweep['kernel']}--ck{sweep['minimum'] >> 20}M.log").read_text()
     log.write_text(text.replace("DMI: QEMU Standard PC (Q35 + ICH9, 2009)", "DMI: Dell Inc. PowerEdge R640/0W23H8"))
-    other = gather(str(log), Options(kernel=g.setup.capture.release, initrd=g.setup.initrd.source, initrd_size=str(g.setup.initrd.size),
-                                     append=g.setup.append, file_load=g.setup.method == "kexec_file_load"))
+    other = _with_log(log, g)
     assert other.setup.machine.dmi == "Dell Inc. PowerEdge R640/0W23H8"
     result = check(other.setup, source="")
     assert any(f.code == "calibrated-elsewhere" for p in result.parts for f in p.findings)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,9 +26,14 @@ from earlymem.kdump.memory import makedumpfile_bitmaps  # noqa: E402
 from earlymem.kernels.eras import check_known  # noqa: E402
 from earlymem.pipeline import boot  # noqa: E402
 from earlymem.sources.capture import read_capture  # noqa: E402
-from earlymem.sources.dmesg import machine_from_boot_log, read_boot_logs  # noqa: E402
+from earlymem.sources.dmesg import machine_from_boot_log, parse_boot_logs  # noqa: E402
 
 MODULE = ROOT / "src/earlymem/kdump/calibration.py"
+
+
+def _first_machine(directory: Path, cap):
+    """The first kernel's machine, from the capture's first/dmesg section."""
+    return machine_from_boot_log(parse_boot_logs(cap.section("first/dmesg"), f"{directory.name}/first/dmesg")[0])
 
 
 def _kb(lines: list[str], key: str) -> int:
@@ -58,10 +62,7 @@ def oom_runtime(directory: Path, cap) -> dict | None:
     kb = lambda key, lines: sum(int(m.group(1)) for ln in lines for m in [re.search(rf"\b{key}:(\d+)kB", ln)] if m) << 10
     node = [ln for ln in report if re.search(r"Node \d+ active_anon:", ln)]
     managed, free, pcp, shmem = kb("managed", zones), kb("free", zones), kb("free_pcp", zones), kb("shmem", node)
-    with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
-        f.write("\n".join(cap.section("first/dmesg")) + "\n")
-        f.flush()
-        release = machine_from_boot_log(read_boot_logs(Path(f.name))[0]).kernel_version.text
+    release = _first_machine(directory, cap).kernel_version.text
     return {"capture": directory.name, "release": release, "runtime_low": managed - free - pcp - shmem}
 
 
@@ -83,10 +84,7 @@ def unpack_edge(directory: Path, cap) -> dict | None:
         return {"capture": directory.name, "skip": "the first kernel left no log"}
     m = _PAD.search(cap.note)
     pad = round(float(m.group(1)) * (1 << (20 if m.group(2) == "MiB" else 10))) if m else 0
-    with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
-        f.write("\n".join(cap.section("first/dmesg")) + "\n")
-        f.flush()
-        machine = machine_from_boot_log(read_boot_logs(Path(f.name))[0])
+    machine = _first_machine(directory, cap)
     inputs = _kexec_inputs(cap, machine)
     initrd = InitrdFacts(inputs["initrd_size"], 1440 + pad // 4096, 11 + bool(pad), "small + pad")
     setup = KdumpSetup(machine, check_known(machine.kernel_version), None, inputs["capture"], initrd, inputs["append"],
@@ -115,10 +113,7 @@ def measure(directory: Path) -> dict:
     peak = next((int(m.group(1)) << 10 for ln in dump for m in [re.search(r"memcg peak: (\d+) kB", ln)] if m), None)
     if least is None and peak is None:  # an oracle.oomreport=1 boot whose region was large enough after all
         return {"capture": directory.name, "skip": "the capture kernel did not run out of memory (and its dump was not watched)"}
-    with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
-        f.write("\n".join(cap.section("first/dmesg")) + "\n")
-        f.flush()
-        machine = machine_from_boot_log(read_boot_logs(Path(f.name))[0])
+    machine = _first_machine(directory, cap)
     release = machine.kernel_version.text
     nodes = node_count(machine)
     first = boot(machine, check_known(machine.kernel_version))

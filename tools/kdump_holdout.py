@@ -39,8 +39,7 @@ def setup_for(capture: Path, flavour: str, method: str, initrd_size: int | None 
 
 
 def stage(setup, size_mib: int) -> str:
-    ev = evaluate(setup, f"{size_mib}M")
-    return "ready" if ev.ready else next(o.stage for o in ev.outcomes if not o.ready)
+    return evaluate(setup, f"{size_mib}M").stage
 
 
 def predict(where: Path) -> None:

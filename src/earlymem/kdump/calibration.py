@@ -121,6 +121,12 @@ class Calibration:
     #: the least own working set of makedumpfile the calibration boots showed (dump_own is the most)
     dump_own_low: int = 0
 
+    def _edges(self, platform: str | None, nodes: int) -> tuple[list[UnpackEdge], list[UnpackEdge], list[UnpackEdge]]:
+        """``(the platform's edges, the edges that bound it: its own or else every one, those with nodes)``."""
+        mine = [e for e in self.unpack_edges if e.platform == platform]
+        edges = mine or list(self.unpack_edges)
+        return mine, edges, [e for e in edges if e.nodes == nodes]
+
     def unpack_band(self, platform: str | None, nodes: int) -> tuple[int, int] | None:
         """``(above, at most)``: what the kernel has allocated by the end of its unpack on a machine of
         ``platform`` (:func:`platform_key`; None or unmeasured: any calibration platform) with ``nodes``
@@ -128,12 +134,11 @@ class Calibration:
         runs from ``runtime_low`` (more nodes have been seen to leave less allocated: 6.12 on two) to
         the largest of the measured edges below it, each grown by ``runtime_per_node`` for every
         node more.  None: no edge measured."""
-        edges = [e for e in self.unpack_edges if e.platform == platform] or list(self.unpack_edges)
+        _, edges, same = self._edges(platform, nodes)
         if not edges:
             return None
         lows = [e.above for e in edges if e.above is not None]
         floor = self.runtime_low if self.runtime_low is not None else min(lows)
-        same = [e for e in edges if e.nodes == nodes]
         lo = min(floor if e.above is None else e.above for e in same) if same else min(floor, *lows)
         highs = [e.at_most for e in same]
         if same and None not in highs:
@@ -143,9 +148,7 @@ class Calibration:
 
     def unpack_basis(self, platform: str | None, nodes: int) -> str:
         """Where :meth:`unpack_band` comes from, in words."""
-        mine = [e for e in self.unpack_edges if e.platform == platform]
-        edges = mine or list(self.unpack_edges)
-        same = [e for e in edges if e.nodes == nodes]
+        mine, _, same = self._edges(platform, nodes)
         where = f"{platform} machines" if mine else "every calibration platform (this machine's is not one)"
         plural = "s" if nodes > 1 else ""
         if not same:

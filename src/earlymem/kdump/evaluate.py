@@ -28,7 +28,7 @@ from earlymem.lib.cmdline import CommandLine
 from earlymem.machine import Machine
 from earlymem.result import BootResult
 
-__all__ = ["KdumpSetup", "Outcome", "Evaluation", "evaluate", "smallest_size", "ready_sizes", "with_crashkernel", "STAGES"]
+__all__ = ["KdumpSetup", "Outcome", "Evaluation", "evaluate", "smallest_size", "ready_sizes", "scan_top", "with_crashkernel", "STAGES"]
 
 #: how far a set-up gets, in order; the last is success
 STAGES = {
@@ -100,6 +100,16 @@ class Evaluation:
     def ready(self) -> bool:
         return all(o.ready for o in self.outcomes)
 
+    @property
+    def stage(self) -> str:
+        """"ready" when every outcome is, else the first outcome's stage that is not."""
+        return next((o.stage for o in self.outcomes if not o.ready), "ready")
+
+
+def scan_top(setup: KdumpSetup) -> int:
+    """How far sizes are scanned by default: half the RAM the firmware map gives."""
+    return sum(e.size for e in setup.machine.e820 if int(e.type) == 1) // 2
+
 
 def with_crashkernel(machine: Machine, value: str | None) -> Machine:
     """``machine`` with its crashkernel= words replaced by ``crashkernel=value`` (None: none);
@@ -151,8 +161,7 @@ def ready_sizes(setup: KdumpSetup, *, step: int = 4 << 20, low: int = 16 << 20, 
     SWIOTLB whenever its region has room for one (pci_swiotlb_detect(): max_possible_pfn is
     above 4 GiB), so crashkernel=136M can fail where 84M works (tests/fixtures/dumps,
     dump-numa2-16g-small-load)."""
-    ram = sum(e.size for e in setup.machine.e820 if int(e.type) == 1)
-    top = (high or ram // 2) // step
+    top = (high or scan_top(setup)) // step
     out = []
     for k in range(max(1, low // step), top + 1):
         ev = evaluate(setup, f"{k * step >> 20}M")

@@ -83,7 +83,8 @@ def makedumpfile_bitmaps(max_mapnr: int, memfree: int) -> tuple[int, int]:
     free, writing the kdump-compressed format (``-c``/``-l``/``-p``/``-z``; not ``-E``)."""
     buf = min(int(memfree * 0.6), MAKEDUMPFILE_BITMAP_MAX, max_mapnr * 2 // 8)
     if buf * 8 >= max_mapnr * 2:  # one cycle: the bitmap file, read through a BUFSIZE_BITMAP buffer each
-        per = -(-(-(-max_mapnr // 8)) // PAGE) * PAGE
+        bitmap = -(-max_mapnr // 8)  # prepare_bitmap2_buffer(): divideup(max_mapnr, BITPERBYTE) bytes,
+        per = -(-bitmap // PAGE) * PAGE  # rounded up to the page size
         return 2 * PAGE, 2 * per
     # cyclic: one bufsize_cyclic buffer at a time (create_dump_bitmap(), write_kdump_pages_and_bitmap_cyclic())
     return buf, 0

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from earlymem.kdump.evaluate import STAGES, KdumpSetup, evaluate, ready_sizes, smallest_size
+from earlymem.kdump.evaluate import STAGES, KdumpSetup, evaluate, ready_sizes, scan_top, smallest_size
 from earlymem.kdump.memory import makedumpfile_bitmaps
 from earlymem.lib.units import parse_size
 from earlymem.phases.crashkernel import parse_crashkernel
@@ -109,8 +109,7 @@ def _table_pick(table: str, gb: int) -> int | None:
 def _judge(setup: KdumpSetup, size: int | None) -> tuple[str | None, str]:
     if size is None or size == 0:
         return None, "reserves nothing on this machine"
-    ev = evaluate(setup, f"{size // MiB}M")
-    stage = "ready" if ev.ready else next(o.stage for o in ev.outcomes if not o.ready)
+    stage = evaluate(setup, f"{size // MiB}M").stage
     return stage, STAGES[stage]
 
 
@@ -141,10 +140,10 @@ def recommend(setup: KdumpSetup) -> Recommendation:
     if alone is not None and alone < smallest:
         why += (f". {alone // MiB} MiB works too, but a larger region fails within its margin (a cliff: the capture kernel "
                 "finds room for a bigger SWIOTLB, or the region lands elsewhere), so it is not recommended")
-    top = min(size + CLIFF_LOOKAHEAD, sum(e.size for e in setup.machine.e820 if int(e.type) == 1) // 2)  # as far as sizes are scanned
+    top = min(size + CLIFF_LOOKAHEAD, scan_top(setup))
     above = [(sz, e) for sz, e in ready_sizes(setup, low=size + STEP, high=top) if not e.ready] if top > size else []
     if above:
-        stage = next(o.stage for o in above[0][1].outcomes if not o.ready)
+        stage = above[0][1].stage
         why += (f". Do not grow it to {above[0][0] // MiB}-{above[-1][0] // MiB} MiB: there some sizes fail again "
                 f"({STAGES[stage]}), as a larger region can leave the capture kernel less (it finds room for a bigger "
                 "SWIOTLB, or the region lands elsewhere)")
