@@ -118,6 +118,12 @@ def text_seeds(seen: dict) -> None:
         lines = gzip.decompress(cap.read_bytes()).split(b"\n")
         body = b"\n".join(ln for ln in lines if efi.search(ln.decode("latin-1")))
         _put("dmesg", body[: body.rfind(b"\n", 0, MAX_LEN["dmesg"]) + 1], seen)
+    # the DMI lines: dmi_format_ids()'s system name (the unpack's calibration platform) and 7.x's other "DMI:" lines
+    _put("dmesg", b"[    0.000000] Linux version 7.2.13+deb14-amd64 (x) #1 SMP\n"
+         b"[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+         b"[    0.000000] DMI: SMBIOS 2.8 present.\n"
+         b"[    0.000000] DMI: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014\n"
+         b"[    0.000000] DMI: Memory slots populated: 1/1\n", seen)
     # a capture's setup_data chain (setup_data_chain.c's lines, first/setup_data), read by verify
     chain = ["setup_data 0x7c5c6018 3 39984", "setup_data 0x7c4ca018 3 249904"]
     for body in (chain, chain[:1] + ["setup_data 0x7c5c6018 3 39984"]):
