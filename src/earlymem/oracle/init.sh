@@ -146,6 +146,9 @@ for w in $(cat /proc/cmdline); do
     # oracle.oomreport=1: the capture kernel prints every level on the console, so that an
     # out-of-memory report (its Mem-Info) is captured even when the capture kernel dies
     [ "$w" = oracle.oomreport=1 ] && KAPPEND="$KAPPEND ignore_loglevel"
+    # oracle.kdumparg=WORD: WORD is added to the capture kernel's command line (a diagnostic knob,
+    # e.g. oracle.kdumparg=initramfs_async=0)
+    case "$w" in oracle.kdumparg=*) KAPPEND="$KAPPEND ${w#oracle.kdumparg=}";; esac
 done
 
 kexec_load() {
