@@ -123,6 +123,14 @@ dump_vmcore_memcg() {
 
 if [ "$mode" = kdump ]; then
     section vmcore_size stat -c %s /proc/vmcore
+    # oracle.detail=1: what the capture kernel did before /init, in its counters (diagnostic)
+    if [ "$(getarg oracle.detail)" = 1 ]; then
+        section vmstat cat /proc/vmstat
+        section stat cat /proc/stat
+        section meminfo_full cat /proc/meminfo
+        section vmallocinfo cat /proc/vmallocinfo
+        section slabinfo cat /proc/slabinfo
+    fi
     if [ "$(getarg oracle.dump)" = 1 ]; then
         before=$(dmesg | wc -l)
         if [ "$(getarg oracle.memcg)" = 1 ]; then
@@ -142,7 +150,7 @@ fi
 # and a quiet console keeps captures small; the level changes no memory decision.
 KAPPEND="console=ttyS0 loglevel=4 irqpoll nr_cpus=1 reset_devices log_buf_len=1M panic=-1 oracle.mode=kdump"
 for w in $(cat /proc/cmdline); do
-    case "$w" in nokaslr|oracle.dump=1|oracle.calibrate=1|oracle.memcg=1) KAPPEND="$KAPPEND $w";; esac
+    case "$w" in nokaslr|oracle.dump=1|oracle.calibrate=1|oracle.memcg=1|oracle.detail=1) KAPPEND="$KAPPEND $w";; esac
     # oracle.oomreport=1: the capture kernel prints every level on the console, so that an
     # out-of-memory report (its Mem-Info) is captured even when the capture kernel dies
     [ "$w" = oracle.oomreport=1 ] && KAPPEND="$KAPPEND ignore_loglevel"
