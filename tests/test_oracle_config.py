@@ -98,6 +98,17 @@ def test_qemu_command_for_numa_and_large_guests():
     small = qemu_argv(cfg(memory="1G"), "qemu", Path("v"), Path("i"))
     assert not any("memory-backend" in a for a in small)
     assert small[-2:] == ["-append", cfg(memory="1G").kernel_cmdline()]
+    assert small[1:3] == ["-accel", "tcg,thread=multi"] and "-icount" not in small
+
+
+def test_icount_runs_the_guest_at_another_speed():
+    c = cfg(memory="1G", icount=3)
+    assert qemu_argv(c, "qemu", Path("v"), Path("i"))[1:5] == ["-accel", "tcg,thread=single", "-icount", "shift=3"]
+    assert c.describe().endswith("icount shift=3") and "icount" not in cfg(memory="1G").describe()
+    for bad in (11, -1, True, "3"):
+        with pytest.raises(InputError) as exc:
+            cfg(memory="1G", icount=bad)
+        assert exc.value.field == "boot[0].icount"
 
 
 def test_missing_qemu_that_cannot_be_installed(monkeypatch):

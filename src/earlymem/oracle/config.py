@@ -26,6 +26,9 @@ A matrix file::
                                # what the unpack can still take at a given region, for the model's calibration
     sweep = { low = "64M", high = "1G", step = "4M" }   # `oracle sweep`: bisect crashkernel=SIZE on real
                                # boots for the smallest region in which the dump completes
+    icount = 3                 # QEMU's -icount shift=N (single-threaded TCG, one guest instruction each
+                               # 2^N ns of virtual time): the same guest at another speed against its
+                               # timers, for outcomes that depend on timing; default: none (multi-threaded TCG)
 
 Every error names the file and the field (``matrix.toml: boot[3].numa: ...``).
 """
@@ -77,6 +80,7 @@ class BootConfig:
     dump: str = "none"
     sweep: tuple[int, int, int] | None = None
     pad: int = 0
+    icount: int | None = None
 
     def kernel_cmdline(self) -> str:
         """The first kernel's command line: ``nokaslr`` unless the configuration asks
@@ -111,6 +115,8 @@ class BootConfig:
             bits.append("KASLR")
         if self.dump != "none":
             bits.append(f"makedumpfile, {self.dump} kdump initramfs" + (f" + {format_size(self.pad)} of zeros" if self.pad else ""))
+        if self.icount is not None:
+            bits.append(f"icount shift={self.icount}")
         return ", ".join(bits)
 
 
@@ -144,7 +150,7 @@ def _size(value: Any, where: str, source: str) -> int:
 
 
 _KEYS = {"name", "machine", "memory", "cpus", "numa", "cmdline", "crashkernel", "kexec", "crash", "kernels", "timeout",
-         "firmware", "kaslr", "boots", "dump", "sweep", "pad"}
+         "firmware", "kaslr", "boots", "dump", "sweep", "pad", "icount"}
 FIRMWARES = ("bios", "uefi")
 DUMPS = ("none", "small", "large")
 
@@ -248,8 +254,11 @@ def make_config(data: dict, where: str, source: str, defaults: dict | None = Non
         pad = _size(data["pad"], f"{where}.pad", source)
         if dump == "none" or pad % 4096 or pad > 256 << 20:
             raise InputError("pad needs a dump and is whole 4 KiB pages up to 256M", source=source, field=f"{where}.pad")
+    icount = data.get("icount")
+    if icount is not None and (not isinstance(icount, int) or isinstance(icount, bool) or not 0 <= icount <= 10):
+        raise InputError("icount must be a shift from 0 to 10", source=source, field=f"{where}.icount")
     return BootConfig(name, memory, machine, cpus, tuple(numa), cmdline, crashkernel, kexec, crash, tuple(kernels), timeout,
-                      firmware, kaslr, boots, dump, sweep, pad)
+                      firmware, kaslr, boots, dump, sweep, pad, icount)
 
 
 def _sweep(value: Any, where: str, source: str, memory: int) -> tuple[int, int, int] | None:

@@ -46,6 +46,8 @@ def qemu_argv(config: BootConfig, qemu: str, vmlinuz: Path, initrd: Path, vars_f
     ``vars_fd``, a fresh copy of the variable store for this boot."""
     machine = config.machine
     argv = [qemu, "-accel", "tcg,thread=multi"]
+    if config.icount is not None:  # instruction counting needs single-threaded TCG
+        argv = [qemu, "-accel", "tcg,thread=single", "-icount", f"shift={config.icount}"]
     if config.firmware == "uefi":
         argv += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
                  "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}"]
