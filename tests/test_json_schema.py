@@ -446,11 +446,16 @@ def _sweep_log(tmp_path, name: str) -> Path:
     return log
 
 
+RELEASES = {"6.1": "6.1.0-50-amd64", "6.12": "6.12.117+deb13-amd64", "7.2": "7.2.13+deb14-amd64"}
+
+
+# ready, not ready, ready with the percpu chunk waiting (6.12, two nodes), marginal (7.2, two nodes)
 @pytest.mark.parametrize("name, ok", [("dump-pc-2g-large-file--6.1--ck240M", (0,)), ("dump-pc-2g-large-file--6.1--ck236M", (1,)),
-                                      ("dump-numa2-16g-small-load--6.12--ck92M", (1,))])
+                                      ("dump-numa2-16g-small-load--6.12--ck92M", (0,)),
+                                      ("dump-numa2-16g-small-load--7.2--ck160M", (1,))])
 def test_check_and_recommend_on_sweep_logs(tmp_path, name, ok):
     log = _sweep_log(tmp_path, name)
-    args = ["--kernel", "6.1.0-50-amd64" if "6.1--" in name else "6.12.117+deb13-amd64",
+    args = ["--kernel", RELEASES[name.split("--")[1]],
             "--initrd", str(SWEEP / ("kdump-initrd-large.lst" if "large" in name else "kdump-initrd-small.lst")),
             "--initrd-size", "36351882" if "large" in name else "2752525",
             "--append", "console=ttyS0 loglevel=4 irqpoll nr_cpus=1 reset_devices log_buf_len=1M panic=-1 oracle.mode=kdump nokaslr oracle.dump=1"]
@@ -459,6 +464,8 @@ def test_check_and_recommend_on_sweep_logs(tmp_path, name, ok):
     doc = _json("check", str(log), *args, ok=ok)
     _validate(doc, "earlymem/check/1")
     assert [p["name"] for p in doc["parts"]] == ["crash region", "load", "capture kernel", "corruption risk", "next kernels"]
+    codes = {f["code"] for p in doc["parts"] for f in p["findings"]}
+    assert ("unpack-chunk-waits" in codes) == ("6.12--ck92M" in name) and (doc["verdict"] == "marginal") == ("7.2--" in name)
     rec = _json("recommend", str(log), *args)
     _validate(rec, "earlymem/recommend/1")
     assert rec["size"] % (4 << 20) == 0 and any(p["stage"] == "ready" for p in rec["peers"])

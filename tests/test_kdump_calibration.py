@@ -85,3 +85,58 @@ def test_the_band_is_the_machines_own_or_bounded_from_the_others():
     assert c.unpack_band("qemu-q35", 3) == (10 * M, 13 * M + 2 * 2 * M)
     assert c.unpack_band(None, 8) == (10 * M, 18 * M + 6 * 2 * M)  # the largest of every edge grown to 8 nodes
     assert Calibration("t", 20 * M, M, 10 * M, 2 * M, "t").unpack_band("qemu-pc", 1) is None
+
+
+def test_the_percpu_chunk_and_the_bpf_pack_are_what_the_capture_kernel_allocated():
+    """The two things the module text names, against a capture kernel's own /proc/vmallocinfo (6.12 on the
+    two-node pc machine, oracle.detail=1): the second percpu chunk's five areas add up to
+    percpu_chunk_bytes(), and the BPF program pack is 2 MiB for each of the two possible nodes."""
+    import re
+
+    from earlymem.kdump.calibration import percpu_chunk_bytes
+    from earlymem.sources.capture import read_capture
+
+    cap = read_capture(ROOT / "tests/fixtures/dumps/diag/diagdetail-numa2-6.12-ck116-pad0K--6.12")
+    areas = [ln for ln in cap.section("kdump/vmallocinfo") if "pages=" in ln]
+    pages = lambda caller: [int(re.search(r"pages=(\d+)", ln).group(1)) for ln in areas if f" {caller}+" in ln]  # noqa: E731
+    assert sum(pages("pcpu_create_chunk")) * 4096 == percpu_chunk_bytes() == 4252 << 10
+    assert max(pages("bpf_prog_pack_alloc")) * 4096 == 2 * (2 << 20)
+    # a page-based first chunk (percpu_alloc=page: 256 KiB units) makes a chunk of an eighth the array
+    page = read_capture(ROOT / "tests/fixtures/dumps/diag/diagpcpu-numa2-6.12-ck116-pad5M--6.12")
+    small = [int(re.search(r"pages=(\d+)", ln).group(1)) for ln in page.section("kdump/vmallocinfo") if " pcpu_create_chunk+" in ln]
+    assert max(small) * 4096 == (256 << 10) // 4 * 8
+
+
+def test_a_deferral_is_two_regular_edges_a_chunk_apart():
+    """tools/kdump_calibration.py's rule: the dumps below the failures are where the percpu chunk waited
+    only if they are one run, with failures above them, and the regimes' needs lie a chunk apart."""
+    from earlymem.kdump.calibration import ChunkDeferral
+
+    deferral = _tool().deferral
+    M = 1 << 20
+    # 6.12's two-node pc machine, in MiB of room: out of memory at 11.8, dumped 12.3-13.2, out of memory
+    # 13.7-15.7, dumped from 16.2
+    bad, ok = [11.79, 13.70, 14.20, 15.70], [12.29, 12.70, 13.20, 16.20, 16.71]
+    d = deferral([int(b * M) for b in bad], [int(o * M) for o in ok])
+    assert d == ChunkDeferral(int(11.79 * M), int(12.29 * M), int(13.20 * M), int(13.70 * M))
+    assert deferral([int(b * M) for b in bad + [12.9]], [int(o * M) for o in ok]) is None  # a failure inside the run
+    # 6.1's four-node q35 machine: dumped, failed, dumped, failed 256 KiB apart: not a chunk apart
+    assert deferral([27.73 * M, 28.48 * M], [27.98 * M, 28.23 * M, 28.73 * M]) is None
+    assert deferral([14.0 * M], [14.5 * M]) is None  # regular
+
+
+def test_a_region_where_the_chunk_waited_passes_the_unpack():
+    from earlymem.kdump.calibration import ChunkDeferral
+    from earlymem.kdump.memory import CaptureMemory
+
+    M = 1 << 20
+    d = ChunkDeferral(12 * M, 12 * M + M // 2, 13 * M, 14 * M)
+
+    def mem(room):  # nothing unpacked, freed late or kept by watermarks: the room is MemTotal; the edge's band 16-16.5 MiB
+        return CaptureMemory(room, room, 0, room, 0, 0, 0, 5 * M, 16 * M, 2 * M, 0, "t", 16 * M + M // 2,
+                             dump_own=M, dump_own_low=M, deferral=d)
+
+    assert [mem(int(r * M)).chunk_waits for r in (11.5, 12.25, 12.5, 13.0, 13.5, 14.0, 15.0, 17.0)] == \
+        [None, "maybe", "yes", "yes", "maybe", None, None, None]
+    assert [mem(int(r * M)).failure for r in (11.5, 12.25, 12.5, 13.0, 13.5, 14.0, 15.0, 17.0)] == \
+        ["unpack", "marginal", None, None, "marginal", "unpack", "unpack", None]

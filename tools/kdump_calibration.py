@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from earlymem.kdump.calibration import UnpackEdge, node_count, platform_key  # noqa: E402
+from earlymem.kdump.calibration import ChunkDeferral, UnpackEdge, node_count, percpu_chunk_bytes, platform_key  # noqa: E402
 from earlymem.kdump.memory import makedumpfile_bitmaps  # noqa: E402
 from earlymem.kernels.eras import check_known  # noqa: E402
 from earlymem.pipeline import boot  # noqa: E402
@@ -102,7 +102,7 @@ def unpack_edge(directory: Path, cap) -> dict | None:
 
 def measure(directory: Path) -> dict:
     cap = read_capture(directory)
-    if directory.name.startswith("unpack"):
+    if directory.name.startswith(("unpack",) + DIAG_EDGE):
         return unpack_edge(directory, cap)
     if cap.section("kdump/meminfo") is None:
         return oom_runtime(directory, cap) or {"capture": directory.name, "skip": "no kdump/meminfo and no out-of-memory report"}
@@ -129,12 +129,32 @@ def measure(directory: Path) -> dict:
             "heap": heap}
 
 
+def deferral(bad: list[int], ok: list[int]) -> ChunkDeferral | None:
+    """The dumps below the most room of a failure, if they are where the percpu chunk waited
+    (calibration.py's **deferral**): one run with no failure among them, failures above, and the two
+    regimes' needs apart by what the chunk takes (:func:`percpu_chunk_bytes`) -- the regime above needs
+    more than the most room of any failure and no more than the least dump above it; the run's, no more
+    than its least dump and more than the failure below it.  Else None."""
+    low = sorted(o for o in ok if o < max(bad))
+    if not low or any(low[0] < b < low[-1] for b in bad):
+        return None
+    below = max((b for b in bad if b < low[0]), default=None)
+    at_most = min((o for o in ok if o > max(bad)), default=None)
+    apart = (max(bad) - low[0], None if at_most is None or below is None else at_most - below)
+    chunk = percpu_chunk_bytes()
+    if not (apart[0] < chunk and (apart[1] is None or chunk < apart[1])):
+        return None
+    return ChunkDeferral(below, low[0], low[-1], min(b for b in bad if b > low[-1]))
+
+
 def unpack_edges(rows: list[dict]) -> tuple[UnpackEdge, ...]:
     """One build's unpack-edge boots, per machine (platform and node count): a boot that dumped says the
     kernel had allocated no more than its room by the end of the unpack; one that ran out of memory, more.
     Regular: every failure had less room than every dump, and the edge lies between the two nearest.
-    Irregular (a dump with less room than a failure): the band runs from the most room of a failure
-    below every dump to the least room of a dump above every failure."""
+    Irregular (a dump with less room than a failure): where the dumps below the failures are one run
+    (:func:`deferral`), the edge is the regime above them -- from the most room of any failure to the
+    least room of a dump above it -- and the run is kept; otherwise the band runs from the most room of
+    a failure below every dump to the least room of a dump above every failure."""
     out = []
     for platform, nodes in sorted({(r["platform"], r["nodes"]) for r in rows}, key=lambda k: (k[0] or "", k[1])):
         mine = [r for r in rows if (r["platform"], r["nodes"]) == (platform, nodes)]
@@ -143,10 +163,20 @@ def unpack_edges(rows: list[dict]) -> tuple[UnpackEdge, ...]:
         if platform is None or not bad:
             continue  # not a calibration platform, or no failure: nothing bounds the edge from below
         least_ok = min(ok, default=None)
-        above = max(bad) if least_ok is None else max((b for b in bad if b < least_ok), default=None)
-        out.append(UnpackEdge(platform, nodes, above, min((o for o in ok if o > max(bad)), default=None),
-                              least_ok is None or max(bad) < least_ok))
+        at_most = min((o for o in ok if o > max(bad)), default=None)
+        regular = least_ok is None or max(bad) < least_ok
+        waited = None if regular else deferral(bad, ok)
+        if regular or waited is not None:
+            above = max(bad)
+        else:
+            above = max((b for b in bad if b < least_ok), default=None)
+        out.append(UnpackEdge(platform, nodes, above, at_most, regular, waited))
     return tuple(out)
+
+
+#: diagnostic boots (dumps/diag) that are unpack-edge boots as well: the calibration machine, the small
+#: initramfs with or without zeros, nothing added to the capture kernel's command line
+DIAG_EDGE = ("diagmap-", "diagsteps-")
 
 
 def derive(where: Path, unpack: Path | None = None) -> tuple[list[dict], dict]:
@@ -157,6 +187,9 @@ def derive(where: Path, unpack: Path | None = None) -> tuple[list[dict], dict]:
     unpack = unpack if unpack is not None else where.parent / "unpack"
     if unpack.is_dir():
         dirs += sorted(d for d in unpack.iterdir() if d.is_dir())
+    diag = unpack.parent / "diag"
+    if diag.is_dir():
+        dirs += sorted(d for d in diag.iterdir() if d.is_dir() and d.name.startswith(DIAG_EDGE) and "oomreport" not in d.name)
     rows = [measure(d) for d in dirs]
     table = {}
     used = [r for r in rows if "skip" not in r]
@@ -171,7 +204,8 @@ def derive(where: Path, unpack: Path | None = None) -> tuple[list[dict], dict]:
         edge = [r for r in used if r["release"] == release and "room" in r]
         edges = unpack_edges(edge)
         if edges:
-            names += f", tests/fixtures/dumps/unpack ({len(edge)} boots)"
+            diag = sum(r["capture"].startswith(DIAG_EDGE) for r in edge)
+            names += f", tests/fixtures/dumps/unpack ({len(edge) - diag} boots)" + (f", tests/fixtures/dumps/diag ({diag})" if diag else "")
         # makedumpfile's own working set: from the memory cgroup's peak where boots measured it so (exact),
         # else from polled MemFree (0 to the most seen)
         exact = [r["dump_own"] for r in mine if r["memcg"]]
@@ -205,7 +239,9 @@ def main() -> None:
                      f'                             dump_own_low={c.dump_own_low}),')
         low = f"{c.runtime_low >> 10}K" if c.runtime_low is not None else "?"
         bands = "; ".join(f"{e.platform} {e.nodes}n {'?' if e.above is None else e.above >> 10}K-{'?' if e.at_most is None else e.at_most >> 10}K"
-                          f"{'' if e.regular else ' irregular'}" for e in c.unpack_edges) or "?"
+                          f"{'' if e.regular else ' irregular'}"
+                          f"{'' if e.deferral is None else f' (chunk waited: dumped {e.deferral.at_most >> 10}K-{e.deferral.up_to >> 10}K)'}"
+                          for e in c.unpack_edges) or "?"
         print(f"{release}: runtime {c.runtime >> 10}K (at the unpack: {low}; per node past the first: "
               f"{c.runtime_per_node >> 10}K; at the unpack's end, measured: {bands}), dump_own {c.dump_own_low >> 10}K-{c.dump_own >> 10}K")
     if "--write" in sys.argv:

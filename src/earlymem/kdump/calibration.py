@@ -34,10 +34,16 @@ everything the build's initcalls, drivers and first process allocate:
   a 2 MiB watermark boost may come and go, so where in that band the edge
   falls is not something a model can know.
 
-* **runtime_per_node**: the capture kernel parses the SRAT again and keeps
-  per-node structures (slab caches' node parts, per-node kthreads, vmstat)
-  for every node it names, memory or not: what each node past the first adds
-  to the runtime at /init, from the NUMA calibration boots (2 and 4 nodes).
+* **runtime_per_node**: what each NUMA node past the first adds to the runtime
+  at /init, from the NUMA calibration boots (2 and 4 nodes).  The capture
+  kernel parses the SRAT again and sizes some things by the nodes it names,
+  memory or not.  Most of the figure is one of them: the BPF program pack,
+  ``BPF_PROG_PACK_SIZE`` = 2 MiB × ``num_possible_nodes()``
+  (kernel/bpf/core.c, the pack allocator since 5.18), taken when the boot
+  JITs its first BPF program -- 4 MiB on two nodes in the capture kernel's
+  /proc/vmallocinfo (tests/fixtures/dumps/diag, ``diagdetail-*``).  So 6.1
+  and 6.12 measure 2.1 MiB a node, 5.10 (no pack) 0.1 MiB; 7.2's 3.2 MiB
+  holds more that is not accounted for here.
 
 * **unpack_edges**: what the kernel had allocated by the end of its unpack,
   bracketed on each calibration machine (tests/fixtures/dumps/unpack) by a
@@ -56,11 +62,32 @@ everything the build's initcalls, drivers and first process allocate:
   between dumping and running out of memory 256 KiB apart, and repeated, the
   same boots went both ways), the edge is *irregular*: its band spans every
   room where the outcome went both ways -- from the most room of a failure
-  below every dump (``runtime_low`` where none is: 6.12 on two nodes dumped
-  with less room than any of its failures) to the least room of a dump above
-  every failure.  Even a regular edge is not sharp everywhere: the hold-out's
-  pc 3 GiB machine on 7.2 dumped once 0.45 MiB below the pc 2 GiB machine's
-  edge, and ran out of memory the four times it was booted again.
+  below every dump (``runtime_low`` where none is) to the least room of a dump
+  above every failure.  Even a regular edge is not sharp everywhere: the
+  hold-out's pc 3 GiB machine on 7.2 dumped once 0.45 MiB below the pc 2 GiB
+  machine's edge, and ran out of memory the four times it was booted again.
+
+* **deferral** (:class:`ChunkDeferral`): one irregular edge is two regular
+  ones, and the kernel says why.  The percpu allocator keeps a few free
+  populated pages ahead of atomic allocations; when the first chunk runs
+  short, ``pcpu_balance_populated()`` (mm/percpu.c) makes a second chunk
+  with ``GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN``.  With 2 MiB units (x86_64
+  embeds the first chunk with PMD-sized atoms) that chunk's memcg array
+  (``pcpu_alloc_chunk()``: ``obj_exts``, 8 bytes for each 4-byte slot) is
+  4 MiB, 4.15 MiB with its maps.  Where memory is plentiful when it is made,
+  the kernel holds it through the unpack and needs the edge's room; where
+  memory is already short then, the attempt fails quietly and the chunk is
+  made after the late frees, so the kernel needs some 4 MiB less.  On 6.12's
+  two-node pc machine (dumps/unpack and the diagnostic map, ``diagmap-*``,
+  ``diagsteps-*``): below 13.2-13.7 MiB of room the chunk waited and boots
+  dumped down to 12.3 MiB; above it they needed 15.7-16.2 MiB.  With a
+  page-based first chunk (``percpu_alloc=page``, ``diagpcpu-*``) the boots
+  that ran out of memory dumped.  The threshold is where, in the boot's
+  order of allocations, the attempt falls, so it is measured, like the edge;
+  QEMU at seven CPU speeds (``-icount``, tests/fixtures/dumps/timing) kept the
+  sweep's two-node minimum on the deferred side every time.  A machine with
+  such an edge dumps where the chunk waited and the room is at least the
+  least such dump; between the regimes' measured ends the outcome is marginal.
 
 The runtime is the least over the build's calibration boots
 (tests/fixtures/dumps/calibrate: regions of 192, 256 and 512 MiB on 4 GiB,
@@ -76,7 +103,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Calibration", "CALIBRATIONS", "UnpackEdge", "calibration_for", "node_count", "platform_key"]
+__all__ = ["Calibration", "CALIBRATIONS", "ChunkDeferral", "UnpackEdge", "calibration_for", "node_count", "percpu_chunk_bytes",
+           "platform_key"]
 
 #: the calibration machines' platforms: how the DMI system name the kernel prints starts, and its key
 PLATFORMS = (("QEMU Standard PC (i440FX + PIIX", "qemu-pc"), ("QEMU Standard PC (Q35 + ICH9", "qemu-q35"))
@@ -85,6 +113,22 @@ PLATFORMS = (("QEMU Standard PC (i440FX + PIIX", "qemu-pc"), ("QEMU Standard PC 
 def platform_key(dmi: str | None) -> str | None:
     """The calibration key of a machine's DMI system name (None: not a calibration platform, or unknown)."""
     return next((key for start, key in PLATFORMS if dmi and dmi.startswith(start)), None)
+
+
+@dataclass(frozen=True)
+class ChunkDeferral:
+    """Where, on one calibration machine, the percpu allocator's second chunk waited for the late frees
+    (see the module's **deferral**; bytes of the model's room, as :class:`UnpackEdge`)."""
+
+    #: the most room of a boot that ran out of memory below the boots that dumped with the chunk waiting
+    #: (None: none did; the band then reaches down to runtime_low)
+    above: int | None
+    #: the least room of a boot that dumped with the chunk waiting
+    at_most: int
+    #: the most room of a boot that dumped with the chunk waiting: up to it the chunk was seen to wait
+    up_to: int
+    #: the least room of a boot above those that ran out of memory: from it up the chunk was made early
+    made_from: int
 
 
 @dataclass(frozen=True)
@@ -102,6 +146,9 @@ class UnpackEdge:
     #: the outcomes flipped once as the initramfs grew (False: a boot dumped with less room than one that
     #: failed; the band then spans every room where the outcome went both ways)
     regular: bool = True
+    #: an irregular edge that is two regular ones: the dumps below the failures are where the percpu chunk
+    #: waited (``above`` is then the most room of any failure); None: not seen, or not two clean regimes
+    deferral: ChunkDeferral | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +193,11 @@ class Calibration:
         grown = [e.at_most + self.runtime_per_node * (nodes - e.nodes) for e in edges if e.nodes < nodes and e.at_most is not None]
         return lo, max(grown + [lo])
 
+    def unpack_deferral(self, platform: str | None, nodes: int) -> ChunkDeferral | None:
+        """The deferral measured on this machine's own platform and node count (None: not seen there)."""
+        mine, _, same = self._edges(platform, nodes)
+        return same[0].deferral if mine and len(same) == 1 else None
+
     def unpack_basis(self, platform: str | None, nodes: int) -> str:
         """Where :meth:`unpack_band` comes from, in words."""
         mine, _, same = self._edges(platform, nodes)
@@ -154,7 +206,12 @@ class Calibration:
         if not same:
             return f"bounded from {where}: {nodes} node{plural} not measured"
         words = f"measured on {where} with {nodes} node{plural}"
-        if not all(e.regular for e in same):
+        d = self.unpack_deferral(platform, nodes)
+        if d is not None:
+            words += (f"; there, with {_mib(d.up_to)} of room or less at the unpack's end, the percpu allocator's second "
+                      "chunk waited for the late frees (its __GFP_NORETRY attempt in pcpu_balance_populated() failed) and "
+                      f"boots dumped with {_mib(d.at_most)} and more; from {_mib(d.made_from)} up it was made early")
+        elif not all(e.regular for e in same):
             words += "; irregular there: boots dumped with less room than others ran out of memory with"
         return words
 
@@ -164,33 +221,56 @@ CALIBRATIONS: dict[str, Calibration] = {
     # @@CALIBRATIONS@@
     "5.10.0-32-amd64": Calibration("5.10.0-32-amd64", 18624512, 1060864, 12374016, 86016,
                              "tests/fixtures/dumps/calibrate (13 boots of 5.10.0-32-amd64), tests/fixtures/dumps/unpack (40 boots)",
-                             (UnpackEdge(platform='qemu-pc', nodes=1, above=18403328, at_most=18665472, regular=True),
-                              UnpackEdge(platform='qemu-pc', nodes=2, above=18456576, at_most=18718720, regular=True),
-                              UnpackEdge(platform='qemu-q35', nodes=1, above=17616896, at_most=17879040, regular=True),
-                              UnpackEdge(platform='qemu-q35', nodes=4, above=18456576, at_most=18718720, regular=True)),
+                             (UnpackEdge(platform='qemu-pc', nodes=1, above=18403328, at_most=18665472, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-pc', nodes=2, above=18456576, at_most=18718720, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-q35', nodes=1, above=17616896, at_most=17879040, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-q35', nodes=4, above=18456576, at_most=18718720, regular=True, deferral=None)),
                              dump_own_low=1048576),
     "6.1.0-50-amd64": Calibration("6.1.0-50-amd64", 24760320, 1208320, 17707008, 2162688,
                              "tests/fixtures/dumps/calibrate (14 boots of 6.1.0-50-amd64), tests/fixtures/dumps/unpack (49 boots)",
-                             (UnpackEdge(platform='qemu-pc', nodes=1, above=23293952, at_most=23556096, regular=True),
-                              UnpackEdge(platform='qemu-pc', nodes=2, above=24612864, at_most=24875008, regular=True),
-                              UnpackEdge(platform='qemu-q35', nodes=1, above=21716992, at_most=21979136, regular=True),
-                              UnpackEdge(platform='qemu-q35', nodes=4, above=29073408, at_most=30121984, regular=False)),
+                             (UnpackEdge(platform='qemu-pc', nodes=1, above=23293952, at_most=23556096, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-pc', nodes=2, above=24612864, at_most=24875008, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-q35', nodes=1, above=21716992, at_most=21979136, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-q35', nodes=4, above=29073408, at_most=30121984, regular=False, deferral=None)),
                              dump_own_low=1183744),
     "6.12.117+deb13-amd64": Calibration("6.12.117+deb13-amd64", 17195008, 1232896, 10215424, 2236416,
-                             "tests/fixtures/dumps/calibrate (13 boots of 6.12.117+deb13-amd64), tests/fixtures/dumps/unpack (35 boots)",
-                             (UnpackEdge(platform='qemu-pc', nodes=1, above=14426112, at_most=14688256, regular=True),
-                              UnpackEdge(platform='qemu-pc', nodes=2, above=None, at_most=17518592, regular=False),
-                              UnpackEdge(platform='qemu-q35', nodes=1, above=14684160, at_most=14950400, regular=True),
-                              UnpackEdge(platform='qemu-q35', nodes=4, above=21057536, at_most=21319680, regular=True)),
+                             "tests/fixtures/dumps/calibrate (13 boots of 6.12.117+deb13-amd64), tests/fixtures/dumps/unpack (35 boots), tests/fixtures/dumps/diag (27)",
+                             (UnpackEdge(platform='qemu-pc', nodes=1, above=14426112, at_most=14688256, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-pc', nodes=2, above=16470016, at_most=16990208, regular=False, deferral=ChunkDeferral(above=12361728, at_most=12886016, up_to=13844480, made_from=14368768)),
+                              UnpackEdge(platform='qemu-q35', nodes=1, above=14684160, at_most=14950400, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-q35', nodes=4, above=21057536, at_most=21319680, regular=True, deferral=None)),
                              dump_own_low=1187840),
     "7.2.13+deb14-amd64": Calibration("7.2.13+deb14-amd64", 23388160, 1253376, 18173952, 3366912,
                              "tests/fixtures/dumps/calibrate (13 boots of 7.2.13+deb14-amd64), tests/fixtures/dumps/unpack (51 boots)",
-                             (UnpackEdge(platform='qemu-pc', nodes=1, above=22011904, at_most=22274048, regular=True),
-                              UnpackEdge(platform='qemu-pc', nodes=2, above=24027136, at_most=27029504, regular=False),
-                              UnpackEdge(platform='qemu-q35', nodes=1, above=22011904, at_most=22274048, regular=True),
-                              UnpackEdge(platform='qemu-q35', nodes=4, above=28864512, at_most=29392896, regular=True)),
+                             (UnpackEdge(platform='qemu-pc', nodes=1, above=22011904, at_most=22274048, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-pc', nodes=2, above=24027136, at_most=27029504, regular=False, deferral=None),
+                              UnpackEdge(platform='qemu-q35', nodes=1, above=22011904, at_most=22274048, regular=True, deferral=None),
+                              UnpackEdge(platform='qemu-q35', nodes=4, above=28864512, at_most=29392896, regular=True, deferral=None)),
                              dump_own_low=1228800),
 }
+
+
+#: mm/percpu-internal.h: one bit of a chunk's allocation map per PCPU_MIN_ALLOC_SIZE (4) bytes; one
+#: struct pcpu_block_md (8 ints) per PCPU_BITMAP_BLOCK_SIZE (PAGE_SIZE) of the unit
+PCPU_MIN_ALLOC_SIZE, PCPU_BLOCK_MD = 4, 32
+
+
+def percpu_chunk_bytes(unit_size: int = 2 << 20) -> int:
+    """What making a percpu chunk of ``unit_size`` units takes besides its populated pages (mm/percpu.c
+    ``pcpu_alloc_chunk()``, 5.9 to 7.2): the memcg array, 8 bytes a slot (``obj_cgroups``, ``obj_exts``
+    from 6.10) with its vmalloc page array, the allocation and boundary maps and the block metadata --
+    each from ``pcpu_mem_zalloc()``, a vmalloc of whole pages above a page.  2 MiB units: 4252 KiB, the
+    five areas /proc/vmallocinfo shows for ``pcpu_create_chunk`` (tests/fixtures/dumps/diag, diagdetail-*)."""
+    page = 4096
+    bits = unit_size // PCPU_MIN_ALLOC_SIZE
+    whole = lambda n: -(-n // page) * page  # noqa: E731
+    memcg = bits * 8
+    return (whole(memcg) + whole(memcg // page * 8) + whole(-(-bits // 64) * 8) + whole(-(-(bits + 1) // 64) * 8)
+            + whole(unit_size // page * PCPU_BLOCK_MD))
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
 
 
 def node_count(machine) -> int:

@@ -26,6 +26,7 @@ from earlymem.kernels.builds import KernelBuild
 from earlymem.kernels.eras import check_known
 from earlymem.lib.errors import InputError
 from earlymem.lib.version import parse_version
+from earlymem.kdump.calibration import percpu_chunk_bytes
 from earlymem.kdump.memory import CaptureMemory
 from earlymem.phases.crashkernel import parse_crashkernel
 from earlymem.result import BootResult, to_json_value
@@ -216,23 +217,43 @@ def _memory_words(m: CaptureMemory) -> list[Finding]:
         return out
     used = (f"the build's own use after the hand-off, {_mb(m.unpack_runtime)} by the end of the unpack" if m.unpack_runtime is not None
             else f"the build's own use after the hand-off, {_mb(m.runtime)} at /init")
-    if m.unpack_margin < 0 and m.unpack_margin_low is not None and m.unpack_margin_low > 0:
+    chunk = (f"the percpu allocator's second chunk ({_mb(percpu_chunk_bytes())}, made by pcpu_balance_populated() with "
+             "__GFP_NORETRY)")
+    basis = evidence + ((f"the band: {m.unpack_basis}",) if m.unpack_basis else ()) + (f"calibration: {m.calibration}",)
+    waits = m.chunk_waits
+    if waits == "yes":
+        out.append(Finding("unpack-chunk-waits", f"The unpack ends with {_mb(m.room)} free above the min watermarks before the "
+                           f"kernel's own use: too little for all of it ({_mb(m.unpack_runtime)}), but so little that {chunk} "
+                           "cannot be made before the unpack's end and waits for the init sections' frees, as it did on the "
+                           f"calibration machine with {_mb(m.deferral.at_most)} to {_mb(m.deferral.up_to)}: the unpack completes.",
+                           basis, f"a region whose unpack ends with {_mb(m.unpack_runtime)} free does not depend on the chunk "
+                           "waiting (earlymem recommend finds the smallest; a region only a little larger can fail)"))
+    elif waits == "maybe":
+        out.append(Finding("marginal", f"The unpack ends with {_mb(m.room)} free above the min watermarks before the kernel's own "
+                           f"use. On the calibration machine {chunk} waited for the init sections' frees, and boots dumped, with "
+                           f"{_mb(m.deferral.at_most)} to {_mb(m.deferral.up_to)}; it was made early, and they ran out of memory, "
+                           f"from {_mb(m.deferral.made_from)} up; this region lies where neither was measured, so it may run out "
+                           "of memory (\"System is deadlocked on memory\").", basis,
+                           f"a crash region at least {_mb(-m.unpack_margin)} larger makes it certain"))
+        return out
+    if waits is None and m.unpack_margin < 0 and m.unpack_margin_low is not None and m.unpack_margin_low > 0:
         high = m.unpack_runtime if m.unpack_runtime is not None else m.runtime
         out.append(Finding("marginal", f"The unpack ends on the edge: {_mb(-m.unpack_margin)} short of the min watermarks if the kernel "
                            f"has allocated {_mb(high)} by then, {_mb(m.unpack_margin_low)} to spare if only {_mb(m.runtime_low)}; "
                            "earlymem's calibration brackets what it allocates by the end of the unpack no closer than that, so it "
                            "cannot say which side this region falls on: it may run out of memory (\"System is deadlocked on memory\").",
-                           evidence + ((f"the band: {m.unpack_basis}",) if m.unpack_basis else ()) + (f"calibration: {m.calibration}",),
+                           basis,
                            f"a crash region at least {_mb(-m.unpack_margin)} larger makes it certain"))
         return out
-    if m.unpack_margin < 0:
+    if waits is None and m.unpack_margin < 0:
         out.append(Finding("unpack", f"While it unpacks the initramfs (the compressed {_mb(m.initrd)} still held, the image's init "
                            f"sections not yet freed) the capture kernel is {_mb(-m.unpack_margin)} short of its min watermarks, "
                            f"counting {used}: it runs out of memory (\"System is deadlocked on memory\").",
                            evidence + (f"calibration: {m.calibration}",),
                            f"a crash region at least {_mb(-m.unpack_margin)} larger"))
         return out
-    out.append(Finding("unpack-ok", f"After the unpack {_mb(m.unpack_margin)} stay above the min watermarks, counting {used}.", evidence))
+    if waits is None:
+        out.append(Finding("unpack-ok", f"After the unpack {_mb(m.unpack_margin)} stay above the min watermarks, counting {used}.", evidence))
     if m.dump_tmpfs_margin < 0:
         out.append(Finding("dump-tmpfs", f"makedumpfile keeps its bitmaps in a {_mb(m.dump_file)} file under /tmp (it works in one "
                            f"cycle on a machine this size), but rootfs has only {_mb(m.tmpfs_margin)} left beside the initramfs: "

@@ -55,14 +55,19 @@ of memory (:attr:`Calibration.runtime_low`) and what it holds at /init
 end fails; positive at the high end, it passes; in between the outcome is
 **marginal**, and earlymem says so rather than guess.  The real edge is
 deterministic on one-node machines (tests/fixtures/dumps/repeat: six boots of
-each of three once-marginal captures did the same every time).
+each of three once-marginal captures did the same every time).  Where a
+calibration machine showed the percpu allocator's second chunk waiting for the
+late frees (:class:`~earlymem.kdump.calibration.ChunkDeferral`: its
+``__GFP_NORETRY`` attempt fails when memory is already short), a region whose
+room lies in the run of boots that dumped that way passes the unpack, and one
+between that run and the failures above it is marginal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from earlymem.kdump.calibration import Calibration
+from earlymem.kdump.calibration import Calibration, ChunkDeferral
 from earlymem.kdump.initrd import InitrdFacts
 from earlymem.result import BootResult
 
@@ -127,6 +132,28 @@ class CaptureMemory:
     unpack_basis: str | None = None
     #: the machine's calibration platform (earlymem.kdump.calibration.platform_key; None: not one measured)
     platform: str | None = None
+    #: where the percpu chunk was seen to wait on the machine's own calibration machine (None: not seen)
+    deferral: ChunkDeferral | None = None
+
+    @property
+    def room(self) -> int:
+        """Free memory at the unpack's end above the min watermarks before the kernel's own use."""
+        return self.total - self.late_frees - self.unpacked - self.min_watermark
+
+    @property
+    def chunk_waits(self) -> str | None:
+        """For a region short at the band's top: "yes" where its room lies in the run of calibration boots
+        that dumped with the percpu chunk waiting, "maybe" between that run and the failures on either
+        side of it, None where the deferral says nothing (not seen, the room is where boots failed, below
+        the run with no failure measured under it, or the files overflow rootfs anyway)."""
+        d = self.deferral
+        if d is None or self.unpack_margin is None or self.unpack_margin >= 0 or self.tmpfs_margin < 0:
+            return None
+        if d.at_most <= self.room <= d.up_to:
+            return "yes"
+        if d.up_to < self.room < d.made_from or (d.above is not None and d.above < self.room < d.at_most):
+            return "maybe"
+        return None
 
     @property
     def tmpfs_margin(self) -> int:
@@ -182,7 +209,9 @@ class CaptureMemory:
         the files overflow either way fails by running out of memory or by filling rootfs."""
         if self.tmpfs_margin < 0 and (self.unpack_margin is None or self.tmpfs_limit <= self.unpacked + self.unpack_margin):
             return "tmpfs"
-        if self.unpack_margin is not None and self.unpack_margin < 0:
+        if self.unpack_margin is not None and self.unpack_margin < 0 and self.chunk_waits != "yes":
+            if self.chunk_waits == "maybe":
+                return "marginal"
             low = self.unpack_margin_low
             return "unpack" if low is None or low <= 0 or self.tmpfs_margin < 0 else "marginal"
         if self.dump_tmpfs_margin < 0:
@@ -239,4 +268,5 @@ def capture_memory(capture: BootResult, initrd: InitrdFacts, calibration: Calibr
     return CaptureMemory(handoff, total, wmin, handoff // PAGE // 2 * PAGE, initrd.unpacked_bytes, initrd.size, late, runtime,
                          runtime_low, dump, file, calibration.source if calibration else None, unpack_runtime,
                          dump_own=calibration.dump_own if calibration else 0,
-                         dump_own_low=calibration.dump_own_low if calibration else 0, unpack_basis=basis, platform=platform)
+                         dump_own_low=calibration.dump_own_low if calibration else 0, unpack_basis=basis, platform=platform,
+                         deferral=calibration.unpack_deferral(platform, nodes) if calibration else None)

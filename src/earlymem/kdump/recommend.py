@@ -138,8 +138,11 @@ def recommend(setup: KdumpSetup) -> Recommendation:
            f"({binding} sets it); the margin of {margin // MiB} MiB is max(8 MiB, 5 %) for what one boot does not show "
            "(boot-to-boot variation, more drivers)")
     if alone is not None and alone < smallest:
-        why += (f". {alone // MiB} MiB works too, but a larger region fails within its margin (a cliff: the capture kernel "
-                "finds room for a bigger SWIOTLB, or the region lands elsewhere), so it is not recommended")
+        m_alone = evaluate(setup, f"{alone // MiB}M").outcomes[0].memory
+        cliff = ("its unpack fits only because the percpu allocator's second chunk waits for the late frees, and with "
+                 "more room the chunk is made early and the kernel needs more" if m_alone is not None and m_alone.chunk_waits == "yes"
+                 else "the capture kernel finds room for a bigger SWIOTLB, or the region lands elsewhere")
+        why += f". {alone // MiB} MiB works too, but a larger region fails within its margin (a cliff: {cliff}), so it is not recommended"
     top = min(size + CLIFF_LOOKAHEAD, scan_top(setup))
     above = [(sz, e) for sz, e in ready_sizes(setup, low=size + STEP, high=top) if not e.ready] if top > size else []
     if above:
