@@ -506,7 +506,11 @@ def _gather(source, boot, kernel, initrd, initrd_size, append, file_load):
 
 @cli.command("check")
 @_kdump_options
-def check_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, fmt) -> None:
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.html",
+              help="Also draw the machine's memory map, the kdump load and the capture kernel's map as one self-contained page.")
+@click.option("--png", "png_out", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.png",
+              help="With --html: also save what headless Chromium shows of the page, opened on the kdump load.")
+def check_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, fmt, html_out, png_out) -> None:
     """Will kdump work on this machine (no SOURCE), a sosreport, a system copy or a boot log?
 
     Exit status 0 ready, 1 not ready or not confirmed, 2 bad input."""
@@ -514,13 +518,29 @@ def check_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, fmt)
     from earlymem.kdump.gather import installed_builds
     from earlymem.render.kdump import check_text
 
+    if png_out is not None and html_out is None:
+        raise InputError("--png draws the --html page: give both", field="--png")
     g = _gather(source, boot, kernel, initrd, initrd_size, append, file_load)
     if g.setup is None:
+        if html_out is not None:
+            raise InputError("the source has no memory map to draw", source=g.source, field="--html")
         result = check_observed(g.source, g.observed, tuple(g.missing))
     else:
         nxt = None if g.installed is None else tuple(next_kernel(g.setup, rel, b) for rel, b in installed_builds(g))
         result = check(g.setup, source=g.source, missing=tuple(g.missing), next_kernels=nxt, notes=tuple(g.notes),
                        crash_loaded=g.crash_loaded, targets=g.targets)
+        if html_out is not None:
+            from earlymem.kdump.evaluate import evaluate
+            from earlymem.render import memmap
+
+            o = evaluate(g.setup).outcomes[0]
+            html_out.write_text(memmap.to_html([memmap.memory_map(o.first, load=o.load)]))
+            _note(f"wrote {html_out}")
+            if png_out is not None:
+                from earlymem.render.browser import screenshot
+
+                screenshot(html_out, png_out, phase="kdump-load" if o.load is not None else None)
+                _note(f"wrote {png_out}")
     click.echo(json.dumps(result.to_json(), indent=2) if fmt == "json" else check_text(result))
     sys.exit(result.exit_status)
 
@@ -554,7 +574,11 @@ def recommend_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, 
 @click.option("--kdump-kernel", "kdump_kernel", type=click.Path(dir_okay=False), default=None,
               help="A real bzImage to load with kexec -p instead of the scenario's [kdump] header values.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.html",
+              help="Also draw the story as a self-contained page (two versions: side by side, the differences marked).")
+@click.option("--png", "png_out", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.png",
+              help="With --html: also save what headless Chromium shows of the page, opened on the kdump load.")
+def replay_cmd(scenario, version, brief, kdump_kernel, fmt, html_out, png_out) -> None:
     """Replay a scenario (default: the 2011 report, seed-2011) from the firmware map
     to a loaded kdump kernel: the early allocator's placements, the hand-off to
     the page allocator, the running system's allocations, and where kexec -p
@@ -566,6 +590,20 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
     if not versions:
         raise InputError("no kernel version given", source="--kernel-version")
     results = [replay(scenario, v, kdump_image=kdump_kernel) for v in versions]
+    if html_out is not None:
+        from earlymem.render import memmap
+
+        if len(results) > 2:
+            raise InputError("the page compares two versions at most", source="--kernel-version")
+        html_out.write_text(memmap.to_html([memmap.replay_map(r) for r in results], [r.version for r in results]))
+        _note(f"wrote {html_out}")
+        if png_out is not None:
+            from earlymem.render.browser import screenshot
+
+            screenshot(html_out, png_out, phase="kdump-load")
+            _note(f"wrote {png_out}")
+    elif png_out is not None:
+        raise InputError("--png draws the --html page: give both", field="--png")
     if fmt == "json":
         out = [text.replay_json(scenario, r) for r in results]
         click.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2))
@@ -577,6 +615,73 @@ def replay_cmd(scenario, version, brief, kdump_kernel, fmt) -> None:
     click.echo("\n".join(lines[:-1]))
     _assumed(notes)
     click.echo(lines[-1])
+
+
+@cli.command("map")
+@_input_options
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.html",
+              help="Write the map as one self-contained page (no network): a phase stepper, details on hover, a legend.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: a scaled map of one phase in the terminal; json: every phase's regions (schema earlymem/map/1).")
+@click.option("--phase", default="memblock", show_default=True,
+              help="The phase the terminal view shows (firmware, user, memblock, numa, handoff, after), and the one --png opens on.")
+@click.option("--png", "png_out", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.png",
+              help="With --html: also save what headless Chromium shows of the page at --phase.")
+@click.option("--vs-kernel-version", "vs_version", metavar="RELEASE",
+              help="Compare mode: the same machine under another kernel (the HTML page puts them side by side).")
+@click.option("--vs-append", "vs_append", metavar="PARAMS",
+              help="Compare mode: the same machine and kernel with these parameters appended instead.")
+def map_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era, html_out, fmt, phase,
+            png_out, vs_version, vs_append) -> None:
+    """Draw the physical memory map, phase by phase: the firmware's map, mem=/memmap=, memblock's early
+    reservations in kernel order, NUMA nodes and zones, the hand-off, and what is given back after boot."""
+    from earlymem.pipeline import boot as run_boot
+    from earlymem.render import memmap
+
+    loaded = _load(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel_image, assume_era)
+    result = run_boot(loaded.machine, loaded.profile, loaded.kernel)
+    maps, names = [memmap.memory_map(result)], [f"{result.kernel_version or result.era}" + (f" + {append}" if append else "")]
+    if vs_version or vs_append:
+        other_append = " ".join(a for a in (append, vs_append) if a) or None
+        other = _load(dmesg, machine_file, proc_root, other_append, boot, vs_version or kernel_version,
+                      None if vs_version else kernel_image, assume_era)
+        vs = run_boot(other.machine, other.profile, other.kernel)
+        maps.append(memmap.memory_map(vs))
+        names.append(f"{vs.kernel_version or vs.era}" + (f" + {other_append}" if other_append else ""))
+    for note in loaded.notes:
+        _note(note)
+    _assumed([*loaded.assumed, *result.assumptions])
+    if png_out is not None and html_out is None:
+        raise InputError("--png draws the --html page: give both", field="--png")
+    if html_out is not None:
+        html_out.write_text(memmap.to_html(maps, names))
+        _note(f"wrote {html_out} ({len(maps)} map{'s' if len(maps) > 1 else ''}, {len(maps[0].phases)} phases)")
+        if png_out is not None:
+            from earlymem.render.browser import screenshot
+
+            screenshot(html_out, png_out, phase=phase)
+            _note(f"wrote {png_out}")
+    if fmt == "json":
+        docs = [memmap.describe(m) for m in maps]
+        if len(docs) == 2:
+            diff = memmap.compare(*maps)
+            docs = {"schema": memmap.SCHEMA, "maps": docs, "differ": {k: [sorted(map(list, a)), sorted(map(list, b))]
+                                                                      for k, (a, b) in diff.items()}}
+        click.echo(json.dumps(docs[0] if isinstance(docs, list) else docs, indent=2))
+        return
+    if html_out is not None:
+        return
+    if maps[0].phase(phase) is None:
+        raise InputError(f"no phase {phase!r} in this boot (it has {', '.join(p.key for p in maps[0].phases)})", source="--phase")
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    console.print(Text(f"{maps[0].title}: {memmap.PHASES[phase][0]}", style="bold"))
+    for rng, label, kind in memmap.terminal_lines(maps[0], phase):
+        colour = memmap.KINDS[kind][1] if kind in memmap.KINDS else None
+        bar = Text("  ", style=f"on {colour}" if colour else "dim")
+        console.print(Text(f"{rng} ") + bar + Text(f" {label}", style="dim" if kind == "hole" else ""))
 
 
 @cli.command("profiles")

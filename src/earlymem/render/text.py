@@ -34,6 +34,7 @@ SCHEMAS = {
     "kaslr": "earlymem/kaslr/1",
     "check": "earlymem/check/1",
     "recommend": "earlymem/recommend/1",
+    "map": "earlymem/map/1",
 }
 
 
