@@ -45,19 +45,19 @@ def _open(driver, tmp_path: Path, maps, names):
 
 
 def _shown(driver):
-    """Per column: the regions drawn, as (start, end, kind, label, marked)."""
+    """Per column: the regions drawn, as (start, end, kind, label, outlined as differing, marked new)."""
     from selenium.webdriver.common.by import By
 
     out = []
     for col in driver.find_elements(By.CSS_SELECTOR, "#cols .col"):
         out.append([(g.get_attribute("data-start"), g.get_attribute("data-end"), g.get_attribute("data-kind"),
-                     g.get_attribute("data-label"), g.get_attribute("data-diff") == "true")
+                     g.get_attribute("data-label"), g.get_attribute("data-diff") == "true", g.get_attribute("data-new") == "true")
                     for g in col.find_elements(By.CSS_SELECTOR, "g.region")])
     return out
 
 
 def _expected(data, key):
-    return [[(r[0], r[1], r[2], r[3], r[8]) for r in m["phases"][key]["regions"] if r[4] >= 0] if key in m["phases"] else []
+    return [[(r[0], r[1], r[2], r[3], r[8], r[9]) for r in m["phases"][key]["regions"] if r[4] >= 0] if key in m["phases"] else []
             for m in data["maps"]]
 
 
@@ -79,7 +79,7 @@ def test_the_2011_story_side_by_side(browser, tmp_path):
         assert shown == _expected(data, key), key
         # compare mode: the outlined regions are exactly the ones the other boot does not have
         for n in (0, 1):
-            marked = {(int(s, 16), int(e, 16), k, label) for s, e, k, label, d in shown[n] if d}
+            marked = {(int(s, 16), int(e, 16), k, label) for s, e, k, label, d, _ in shown[n] if d}
             assert marked == diff[key][n], key
         assert browser.find_element(By.ID, "note").text.startswith(memmap.PHASES.get(key, (key,))[0].split(":")[0])
     browser.save_screenshot(str(tmp_path / "2011-kdump-load.png"))
@@ -119,10 +119,10 @@ def test_a_numa_kdump_case(browser, tmp_path):
         browser.find_element(By.CSS_SELECTOR, f'#steps button[data-key="{key}"]').click()
         assert _shown(browser) == _expected(data, key), key
         if key == "numa":
-            nodes = {label for *_, label, _ in _shown(browser)[0] if label.startswith("node ") and " " not in label[5:]}
+            nodes = {label for _, _, _, label, *_ in _shown(browser)[0] if label.startswith("node ") and " " not in label[5:]}
             assert nodes == {"node 0", "node 1"}
         if key == "kdump-load":
-            segs = [label for _, _, kind, label, _ in _shown(browser)[0] if kind == "kexec"]
+            segs = [label for _, _, kind, label, *_ in _shown(browser)[0] if kind == "kexec"]
             assert segs == [sg.name for sg in o.load.segments]
             # focus: the same regions, the axis this phase does not draw on collapsed
             tall = int(browser.find_element(By.CSS_SELECTOR, "#cols svg").get_attribute("height"))
@@ -131,6 +131,6 @@ def test_a_numa_kdump_case(browser, tmp_path):
             assert int(browser.find_element(By.CSS_SELECTOR, "#cols svg").get_attribute("height")) < tall
             browser.find_element(By.ID, "focus").click()
         if key == "capture":
-            zones = [label for _, _, kind, label, _ in _shown(browser)[0] if kind == "zone"]
+            zones = [label for _, _, kind, label, *_ in _shown(browser)[0] if kind == "zone"]
             assert zones == [f"node {z.nid} {z.name}" for z in o.load.capture.zones if z.spanned]
     browser.save_screenshot(str(tmp_path / "numa-kdump.png"))

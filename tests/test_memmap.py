@@ -38,8 +38,14 @@ def test_every_phase_draws_the_boot_result():
     buddy = next(p for p in r.ledger if p.name == "buddy")
     free = sum(x.end - x.start for x in m.phase("handoff").regions if x.kind == "free") >> 12
     assert free == sum(e - s for s, e, o in buddy.owners if o.startswith("free"))
-    # each firmware range names the kernel line that printed it
+    # each firmware range names the kernel line that printed it, and so does an allocation the kernel announces
     assert all(any(k == "kernel line" and "BIOS-e820" in v for k, v in x.detail) for x in m.phase("firmware").regions)
+    node_data = next(x for x in early if x.label == "NODE_DATA(0)")
+    assert dict(node_data.detail)["kernel line"].startswith("NODE_DATA(0) allocated [mem ")
+    # what each phase changed: marked where the phase before did not have the region
+    data = memmap._page_data([m], ["t"])["maps"][0]["phases"]
+    assert not any(r[9] for r in data["firmware"]["regions"])
+    assert {r[3] for r in data["memblock"]["regions"] if r[9]} >= {a.purpose for a in r.allocations}
 
 
 def test_one_geometry_for_every_phase():
@@ -55,7 +61,7 @@ def test_one_geometry_for_every_phase():
     # a 73-byte allocation is as visible as any: at least MIN_H pixels
     data = memmap._page_data([m], ["t"])
     hpet = next(r for r in data["maps"][0]["phases"]["memblock"]["regions"] if r[3] == "hpet_res")
-    assert sum(a[4] for a in data["axis"][hpet[4]:hpet[5] + 1]) >= memmap.MIN_H and hpet[6] == "73 bytes"
+    assert sum(a[4] for a in data["axis"][hpet[4]:hpet[5] + 1]) >= memmap.MIN_H and hpet[6] == "73 B"
     # the page stays small: the 6.1 demo machine's six phases
     assert len(memmap.to_html([m])) < 100_000
 
@@ -115,7 +121,7 @@ def test_the_cli(tmp_path):
                                *args], capture_output=True, text=True)
 
     out = run("map", "--dmesg", str(DEMO), "--phase", "firmware")
-    assert out.returncode == 0 and "hole, 1007 GiB" in out.stdout and "usable (3.0 GiB)" in out.stdout
+    assert out.returncode == 0 and "hole, 1007 GiB" in out.stdout and "usable (3.00 GiB)" in out.stdout
     bad = run("map", "--dmesg", str(DEMO), "--phase", "nonsense")
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("earlymem: error:") and "Traceback" not in bad.stderr
     page = tmp_path / "m.html"

@@ -29,8 +29,10 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
+from earlymem.lib.units import format_size
 from earlymem.result import BootResult
 
 __all__ = ["Region", "Phase", "MemoryMap", "memory_map", "replay_map", "describe", "compare", "axis", "to_html", "terminal_lines", "KINDS"]
@@ -121,18 +123,11 @@ def _hex(n: int) -> str:
     return f"{n:#x}"
 
 
-def size_words(n: int) -> str:
-    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift:
-            v = n / (1 << shift)
-            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
-    return f"{n} bytes"
-
-
 def _line_for(result: BootResult, start: int, end: int, family: str | None = None) -> str | None:
-    """The first kernel line that names ``[start, end)`` (inclusive end, as the kernel prints it)."""
-    a, b = f"{start:#018x}", f"{end - 1:#018x}"
-    return next((ln.text for ln in result.lines if (family is None or ln.family == family) and a in ln.text and b in ln.text), None)
+    """The first kernel line that names ``[start, end)`` as ``[mem START-END]`` (inclusive end, with or
+    without zero padding, as %pa and %#010Lx print it)."""
+    mem = re.compile(rf"\[mem 0x0*{start:x}-0x0*{end - 1:x}\]")
+    return next((ln.text for ln in result.lines if (family is None or ln.family == family) and mem.search(ln.text)), None)
 
 
 #: e820 types in words the same for every era (the era's own printed label is in the details, so that two
@@ -170,9 +165,10 @@ def memory_map(result: BootResult, *, title: str | None = None, load=None) -> Me
            for m in result.memory] or [r for r in _e820_regions(result, table, "firmware") if r.kind == "ram"]
     allocs = []
     for i, a in enumerate(result.allocations, 1):
+        line = _line_for(result, a.start, a.end)
         allocs.append(Region(a.start, a.end, _alloc_kind(a.purpose), a.purpose,
                              (("order", f"#{i} in kernel order"), ("made by", a.phase),
-                              ("source", _SOURCE.get(a.phase, a.phase)))))
+                              ("source", _SOURCE.get(a.phase, a.phase))) + ((("kernel line", line),) if line else ())))
     for c in result.crash:
         line = next((ln.text for ln in result.lines if ln.family == "crashkernel" and "reserv" in ln.text.lower()), None)
         allocs.append(Region(c.start, c.end, "crash", "crash region (low)" if c.low else "crash region",
@@ -218,7 +214,7 @@ def memory_map(result: BootResult, *, title: str | None = None, load=None) -> Me
         # the RAM memblock managed, for where the crash region sits, then the region and what kexec put in it
         context = [r for p in phases if p.key == "memblock" for r in p.regions if r.kind in ("ram", "crash")]
         phases.append(Phase("kdump-load", *PHASES["kdump-load"], tuple(context + segs),
-                            ", ".join(f"{s.name} {size_words(s.memsz)}" for s in load.segments)))
+                            ", ".join(f"{s.name} {format_size(s.memsz)}" for s in load.segments)))
         cap = load.capture
         if cap is not None:
             regs = _e820_regions(cap, cap.e820 or cap.firmware_e820, "firmware")
@@ -333,9 +329,9 @@ def terminal_lines(m: MemoryMap, phase: str) -> list[tuple[str, str, str]]:
     for iv in axis(MemoryMap(m.title, (p,))):
         top = next((r for r in reversed(p.regions) if r.start <= iv.start and iv.end <= r.end), None)
         if top is None:
-            rows.append((f"{iv.start:#014x}-{iv.end - 1:#014x}", f"hole, {size_words(iv.end - iv.start)}", "hole"))
+            rows.append((f"{iv.start:#014x}-{iv.end - 1:#014x}", f"hole, {format_size(iv.end - iv.start)}", "hole"))
         else:
-            rows.append((f"{iv.start:#014x}-{iv.end - 1:#014x}", f"{top.label} ({size_words(iv.end - iv.start)})", top.kind))
+            rows.append((f"{iv.start:#014x}-{iv.end - 1:#014x}", f"{top.label} ({format_size(iv.end - iv.start)})", top.kind))
     return rows
 
 
@@ -347,20 +343,22 @@ def _page_data(maps: list[MemoryMap], names: list[str]) -> dict:
     data = {"schema": SCHEMA, "names": names, "keys": keys,
             "titles": {k: PHASES[k][0] for k in keys},
             "kinds": {k: list(v) for k, v in KINDS.items()},
-            "axis": [[_hex(iv.start), _hex(iv.end), iv.hole, iv.y, iv.h, size_words(iv.end - iv.start), iv.end - iv.start]
+            "axis": [[_hex(iv.start), _hex(iv.end), iv.hole, iv.y, iv.h, format_size(iv.end - iv.start), iv.end - iv.start]
                      for iv in intervals],
             "hole_h": HOLE_H, "min_h": MIN_H, "per_doubling": PER_DOUBLING,
             "height": intervals[-1].y + intervals[-1].h if intervals else 0, "maps": []}
     for n, m in enumerate(maps):
         phases = {}
+        before: set = set()
         for p in m.phases:
             only = diff.get(p.key, (set(), set()))[n] if diff else set()
             regs = []
             for r in p.regions:
                 first, last = place(r)
-                regs.append([_hex(r.start), _hex(r.end), r.kind, r.label, first, last, size_words(r.end - r.start),
-                             [list(d) for d in r.detail], r.key() in only])
+                regs.append([_hex(r.start), _hex(r.end), r.kind, r.label, first, last, format_size(r.end - r.start),
+                             [list(d) for d in r.detail], r.key() in only, bool(before) and r.key() not in before])
             phases[p.key] = {"source": p.source, "note": p.note, "regions": regs}
+            before = {r.key() for r in p.regions}
         data["maps"].append({"title": m.title, "phases": phases})
     return data
 
@@ -392,6 +390,7 @@ svg text{font:11px system-ui,sans-serif}
 #legend span{display:inline-block;margin:0 10px 2px 0}
 #legend i{display:inline-block;width:12px;height:12px;border:1px solid #333;vertical-align:middle;margin-right:4px}
 .diff{stroke:#d00;stroke-width:3}
+.new{fill:#009E73;stroke:#000;stroke-width:0.5}
 </style></head><body>
 <header><h1>earlymem map: @@TITLE@@</h1><div id="steps" role="toolbar" aria-label="boot phases"></div>
 <label><input type="checkbox" id="focus"> only this phase's ranges (collapse the rest)</label>
@@ -445,6 +444,7 @@ function show(r, mapName) {
   const lines = [mapName, r[3], "[" + r[0] + ", " + r[1] + ")  " + r[6], "owner: " + D.kinds[r[2]][0]];
   for (const [k, v] of r[7]) lines.push(k + ": " + v);
   if (r[8]) lines.push("differs from the other map");
+  if (r[9]) lines.push("new in this phase");
   tip.textContent = lines.join("\\n"); tip.style.display = "block";
 }
 function draw() {
@@ -472,10 +472,11 @@ function draw() {
       if (r[4] < 0) continue;
       const k = D.kinds[r[2]];
       const ry = L.top[r[4]], rh = L.foot[r[5]] - ry;
-      const g = el("g", {class: "region", "data-start": r[0], "data-end": r[1], "data-kind": r[2], "data-label": r[3], "data-diff": r[8], tabindex: 0}, svg);
+      const g = el("g", {class: "region", "data-start": r[0], "data-end": r[1], "data-kind": r[2], "data-label": r[3], "data-diff": r[8], "data-new": r[9], tabindex: 0}, svg);
       el("rect", {x: AXIS_W, y: ry, width: BAR_W, height: rh, fill: k[1], stroke: "#222", "stroke-width": 0.5}, g);
       if (k[2]) el("rect", {x: AXIS_W, y: ry, width: BAR_W, height: rh, fill: "url(#p-" + k[2] + ")", opacity: 0.35}, g);
       if (r[8]) el("rect", {x: AXIS_W + 1.5, y: ry + 1.5, width: BAR_W - 3, height: Math.max(rh - 3, 1), fill: "none", class: "diff"}, g);
+      if (r[9]) el("path", {d: "M" + (AXIS_W - 9) + "," + (ry + Math.min(rh, 12) / 2 - 5) + " l8,5 l-8,5 z", class: "new"}, g);
       if (rh >= 11) { const t = el("text", {x: AXIS_W + 4, y: ry + Math.min(rh, 12) - 2, fill: k[1] === "#000000" || k[1] === "#0072B2" || k[1] === "#882255" ? "#fff" : "#000"}, g); t.textContent = r[3] + " (" + r[6] + ")"; }
       el("title", {}, g).textContent = r[3] + " [" + r[0] + ", " + r[1] + ") " + r[6];
       g.addEventListener("mouseenter", () => show(r, D.names[n]));
@@ -499,6 +500,8 @@ const box = document.getElementById("focus");
 box.checked = focus;
 box.addEventListener("change", () => { focus = box.checked; draw(); });
 const legend = document.getElementById("legend");
+{ const s = document.createElement("span"); s.innerHTML = "<i style=\\"background:#009E73;border-radius:0 6px 6px 0\\"></i>"; s.appendChild(document.createTextNode("(at the left) new in this phase")); legend.appendChild(s); }
+{ const s = document.createElement("span"); s.innerHTML = "<i style=\\"background:#fff;border:3px solid #d00\\"></i>"; s.appendChild(document.createTextNode("(outlined) differs from the other map")); legend.appendChild(s); }
 for (const k in D.kinds) { const s = document.createElement("span"); s.dataset.kind = k; s.innerHTML = "<i style=\\"background:" + D.kinds[k][1] + "\\"></i>"; s.appendChild(document.createTextNode(D.kinds[k][0])); legend.appendChild(s); }
 draw();
 </script></body></html>
