@@ -684,6 +684,61 @@ def map_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel
         console.print(Text(f"{rng} ") + bar + Text(f" {label}", style="dim" if kind == "hole" else ""))
 
 
+@cli.command("fleet")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--kernel", "kernel", help="The capture kernel every host is checked with (default: each host's running kernel).")
+@click.option("--initrd", "initrd", type=click.Path(dir_okay=False, path_type=Path),
+              help="The kdump initramfs (image or listing) for hosts whose input has none.")
+@click.option("--initrd-size", "initrd_size", help="Its size in bytes (with a listing).")
+@click.option("--append", default=None, help="The capture kernel's command line (default: each host's kdump configuration).")
+@click.option("--what-if", "what_if", metavar="RELEASE", help="Check every host again with this kernel (running and capture).")
+@click.option("--what-if-cmdline", "what_if_cmdline", metavar="'crashkernel=...'", help="... or with this crashkernel=.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), metavar="RESULTS.jsonl|.csv",
+              help="One row per host, appended as each host is done; a re-run skips the hosts already there.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@click.option("--no-recommend", "no_recommend", is_flag=True, help="Skip recommend's size (the costliest part of a row).")
+def fleet_cmd(inputs, kernel, initrd, initrd_size, append, what_if, what_if_cmdline, out, jobs, no_recommend) -> None:
+    """Check kdump readiness on many hosts: directories or globs of sosreports, system copies and boot logs.
+
+    One row per host (a bad input is a row with its error); on the terminal, the verdicts and reasons
+    counted, and with a what-if the hosts whose verdict it changes."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from earlymem.fleet.hosts import discover
+    from earlymem.fleet.job import FleetOptions
+    from earlymem.fleet.run import run_fleet, summarize
+
+    if what_if and what_if_cmdline:
+        raise InputError("one what-if at a time", field="--what-if-cmdline")
+    if what_if_cmdline and not what_if_cmdline.startswith("crashkernel="):
+        raise InputError("give the whole parameter: 'crashkernel=SIZE'", field="--what-if-cmdline")
+    hosts = discover(list(inputs))
+    if not hosts:
+        raise InputError("no host in the inputs", field="INPUTS")
+    opts = FleetOptions(kernel, str(initrd) if initrd else None, initrd_size, append, what_if, what_if_cmdline, not no_recommend)
+    err = Console(stderr=True)
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("checking", total=None)
+
+        def step(done, total):
+            bar.update(task, completed=done, total=total)
+        rows, skipped = run_fleet(hosts, opts, out, jobs=jobs, progress=step)
+    s = summarize(rows)
+    con = Console(highlight=False)
+    con.print(f"{s.hosts} host(s)" + (f", {skipped} already in {out}" if skipped else "") + (f"; rows in {out}" if out else ""))
+    for verdict, n in s.verdicts.most_common():
+        con.print(f"  {verdict:12} {n}")
+    if s.reasons:
+        con.print("reasons (hosts):")
+        for code, n in s.reasons.most_common():
+            con.print(f"  {code:24} {n}")
+    if what_if or what_if_cmdline:
+        con.print(f"with {what_if or what_if_cmdline}: {len(s.changed)} host(s) change verdict")
+        for host, now, then in s.changed:
+            con.print(f"  {host}: {now} -> {then}")
+
+
 @cli.command("profiles")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: every profile's rules by subsystem, with their sources (schema earlymem/profiles/1).")

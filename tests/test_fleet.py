@@ -1,0 +1,133 @@
+"""`earlymem fleet` (issue 19), with the local process pool: the pool gives the rows one process gives,
+a bad input is a row with its error, a re-run skips what is done and redoes what changed or was cut
+short, and a what-if lists exactly the hosts whose verdict `check` itself gives differently."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from earlymem.fleet.generate import generate_fleet
+from earlymem.fleet.hosts import discover
+from earlymem.fleet.job import FleetOptions, check_host
+from earlymem.fleet.run import read_rows, run_fleet, summarize
+from earlymem.lib.errors import InputError
+
+ROOT = Path(__file__).parents[1]
+SWEEP = ROOT / "tests/fixtures/dumps/sweep"
+OPTS = FleetOptions(initrd=str(SWEEP / "kdump-initrd-small.lst"), initrd_size="2752032", recommend=False)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    where = tmp_path_factory.mktemp("fleet")
+    generate_fleet(where, 40, seed=7, bad_every=13)
+    return where
+
+
+def _key(rows):
+    return sorted((json.dumps(r, sort_keys=True) for r in rows))
+
+
+def test_the_pool_gives_the_rows_one_process_gives(fleet, tmp_path):
+    hosts = discover([str(fleet)])
+    assert len(hosts) == 40
+    pooled, _ = run_fleet(hosts, OPTS, tmp_path / "a.jsonl", jobs=2)
+    alone, _ = run_fleet(hosts, OPTS, None, jobs=1)
+    assert _key(pooled) == _key(alone) and len(pooled) == 40
+    assert _key(read_rows(tmp_path / "a.jsonl")) == _key(pooled)
+    verdicts = {r["verdict"] for r in pooled if not r["error"]}
+    assert {"ready", "not_ready"} <= verdicts  # the generated fleet is varied
+
+
+def test_a_bad_input_is_a_row_with_its_error(fleet):
+    rows = [check_host(h, OPTS) for h in discover([str(fleet)]) if h.id in ("host-00013.log", "host-00026.log", "host-00039.log")]
+    assert len(rows) == 3
+    for r in rows:
+        assert r["error"] and r["verdict"] is None and "\n" not in r["error"] and r["input"] in r["error"]
+
+
+def test_a_rerun_skips_what_is_done_and_redoes_what_changed(fleet, tmp_path):
+    hosts = discover([str(fleet)])[:8]
+    out = tmp_path / "r.csv"
+    first, skipped = run_fleet(hosts, OPTS, out, jobs=2)
+    assert skipped == 0 and len(read_rows(out)) == 8
+    again, skipped = run_fleet(hosts, OPTS, out, jobs=2)
+    assert skipped == 8 and _key(again) == _key(first) and len(read_rows(out)) == 8
+    # one input changes: only it is checked again, and the summary counts it once
+    changed = Path(hosts[0].path)
+    changed.write_text(changed.read_text().replace("Command line: console=ttyS0", "Command line: console=ttyS0 quiet"))
+    try:
+        rows, skipped = run_fleet(hosts, OPTS, out, jobs=1)
+        assert skipped == 7 and len(rows) == 8 and summarize(rows).hosts == 8
+    finally:
+        changed.write_text(changed.read_text().replace(" quiet", ""))
+    # a driver that died mid-line: the cut row is dropped and its host checked again
+    jl = tmp_path / "r.jsonl"
+    run_fleet(hosts[:3], OPTS, jl, jobs=1)
+    text = jl.read_text()
+    jl.write_text(text[: text.rindex("\n", 0, len(text) - 1) + 1] + text.splitlines()[-1][:40])
+    rows, skipped = run_fleet(hosts[:3], OPTS, jl, jobs=1)
+    assert skipped == 2 and len(rows) == 3 and len(read_rows(jl)) == 3
+
+
+def test_a_what_if_kernel_lists_exactly_the_hosts_check_says_change(fleet):
+    """Against `check` itself: each host's log with the 6.12 build's banner, checked with 6.12 as the capture
+    kernel, gives the what-if's verdict; the hosts listed are exactly those whose verdict differs."""
+    from earlymem.kdump.check import check
+    from earlymem.kdump.gather import Options, gather
+    from earlymem.sources.capture import read_capture
+
+    banner = next(ln for ln in read_capture(SWEEP / "dump-pc-1g-small-load--6.12--ck80M").section("first/dmesg")
+                  if "Linux version" in ln)
+    banner = banner[banner.index("Linux version"):]
+    hosts = [h for h in discover([str(fleet)])][:20]
+    rows, _ = run_fleet(hosts, FleetOptions(OPTS.kernel, OPTS.initrd, OPTS.initrd_size, what_if="6.12", recommend=False), None, jobs=2)
+    by_host = {r["host"]: r for r in rows}
+    expected = []
+    for h in hosts:
+        r = by_host[h.id]
+        if r["error"]:
+            continue
+        text = Path(h.path).read_text()
+        other = Path(h.path + ".612")
+        other.write_text(re.sub(r"Linux version .*", lambda m: banner, text, count=1))
+        try:
+            g = gather(str(other), Options(1, "6.12.117+deb13-amd64", OPTS.initrd, OPTS.initrd_size, None, None))
+            verdict = check(g.setup, source=g.source).verdict
+        finally:
+            other.unlink()
+        assert verdict == r["whatif_verdict"], (h.id, verdict, r["whatif_why"])
+        if verdict != r["verdict"]:
+            expected.append((h.id, r["verdict"], verdict))
+    assert summarize(rows).changed == sorted(expected)
+
+
+def test_bad_output_files_are_named(tmp_path):
+    bad = tmp_path / "x.jsonl"
+    bad.write_text('{"host": "a", "input_hash": "1"}\nnot json\n{"host": "b", "input_hash": "2"}\n')
+    with pytest.raises(InputError) as exc:
+        read_rows(bad)
+    assert exc.value.field == "line 2"
+    with pytest.raises(InputError):
+        run_fleet([], OPTS, tmp_path / "x.parquet")
+
+
+def test_the_cli(fleet, tmp_path):
+    import subprocess
+
+    exe = str(ROOT / ".venv/bin/earlymem") if (ROOT / ".venv/bin/earlymem").exists() else "earlymem"
+    hosts = [str(p) for p in sorted(fleet.glob("host-0000[1-9].log"))]
+    out = tmp_path / "f.csv"
+    proc = subprocess.run([exe, "fleet", *hosts, "--initrd", OPTS.initrd, "--initrd-size", OPTS.initrd_size, "--out", str(out),
+                           "--what-if-cmdline", "crashkernel=64M", "--jobs", "2", "--no-recommend"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("9 host(s)") and "with crashkernel=64M:" in proc.stdout
+    assert len(read_rows(out)) == 9
+    for args, field in ((["--what-if", "6.12", "--what-if-cmdline", "crashkernel=1G"], "--what-if-cmdline"),
+                        (["--what-if-cmdline", "256M"], "--what-if-cmdline"), (["--out", str(tmp_path / "f.txt")], "--out")):
+        bad = subprocess.run([exe, "fleet", hosts[0], *args], capture_output=True, text=True)
+        assert bad.returncode == 2 and field in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    none = subprocess.run([exe, "fleet", str(tmp_path / "nothing-*.log")], capture_output=True, text=True)
+    assert none.returncode == 2 and "no host" in none.stderr
