@@ -56,6 +56,7 @@ MAX_LEN = {
     "btf": 4096, "bzimage": 16384, "capture": 8192, "cpio": 8192, "dmesg": 8192, "elf": 16384,
     "image_cache": 4096, "inputs": 8192, "iomem": 4096, "memblock": 8192, "memmap": 4096, "proc": 4096,
     "purgatory": 4096, "realmode": 12288, "sosreport": 8192, "kdump_text": 4096, "text": 4096, "toml": 4096,
+    "fleet_rows": 4096,
 }
 
 #: inputs per target in the long run (README, "Fuzzing"): far more than 10^6 in all,
@@ -65,6 +66,7 @@ LONG_RUNS = {
     "btf": 3_000_000, "bzimage": 250_000, "capture": 900_000, "cpio": 1_000_000, "dmesg": 400_000, "elf": 180_000,
     "image_cache": 1_500_000, "inputs": 180_000, "iomem": 1_000_000, "memblock": 350_000, "memmap": 200_000,
     "proc": 200_000, "purgatory": 700_000, "realmode": 1_500_000, "sosreport": 300_000, "kdump_text": 1_500_000, "text": 1_500_000, "toml": 150_000,
+    "fleet_rows": 1_000_000,
 }
 LONG_SECONDS = 270
 

@@ -272,6 +272,14 @@ def t_kdump_text(data: bytes) -> object:
     return None
 
 
+def t_fleet_rows(data: bytes) -> object:
+    """fleet/run.py read_rows: a fleet's own output as a re-run reads it (the first byte picks JSON lines
+    or CSV)."""
+    from earlymem.fleet.run import read_rows
+
+    return read_rows(_file(data[1:], "rows.csv" if data[:1] == b"c" else "rows.jsonl"))
+
+
 def t_image_cache(data: bytes) -> object:
     """sources/image_cache.py: a cache file is either trusted facts or None (never an exception)."""
     digest = "0" * 64

@@ -32,7 +32,7 @@ def _key(rows):
 
 def test_the_pool_gives_the_rows_one_process_gives(fleet, tmp_path):
     hosts = discover([str(fleet)])
-    assert len(hosts) == 40
+    assert len(hosts) == 40 and {h.kind for h in hosts} == {"log", "toml"}
     pooled, _ = run_fleet(hosts, OPTS, tmp_path / "a.jsonl", jobs=2)
     alone, _ = run_fleet(hosts, OPTS, None, jobs=1)
     assert _key(pooled) == _key(alone) and len(pooled) == 40
@@ -91,8 +91,12 @@ def test_a_what_if_kernel_lists_exactly_the_hosts_check_says_change(fleet):
         if r["error"]:
             continue
         text = Path(h.path).read_text()
-        other = Path(h.path + ".612")
-        other.write_text(re.sub(r"Linux version .*", lambda m: banner, text, count=1))
+        if h.kind == "toml":  # a machine description names its kernel
+            other = Path(h.path[: -len(".toml")] + "-612.toml")
+            other.write_text(re.sub(r'kernel_version = ".*"', 'kernel_version = "6.12.117+deb13-amd64"', text, count=1))
+        else:
+            other = Path(h.path + ".612")
+            other.write_text(re.sub(r"Linux version .*", lambda m: banner, text, count=1))
         try:
             g = gather(str(other), Options(1, "6.12.117+deb13-amd64", OPTS.initrd, OPTS.initrd_size, None, None))
             verdict = check(g.setup, source=g.source).verdict
@@ -105,13 +109,20 @@ def test_a_what_if_kernel_lists_exactly_the_hosts_check_says_change(fleet):
 
 
 def test_bad_output_files_are_named(tmp_path):
+    from earlymem.fleet.job import COLUMNS
+
+    good = json.dumps(dict.fromkeys(COLUMNS) | {"host": "a", "input_hash": "1", "reasons": ""})
     bad = tmp_path / "x.jsonl"
-    bad.write_text('{"host": "a", "input_hash": "1"}\nnot json\n{"host": "b", "input_hash": "2"}\n')
-    with pytest.raises(InputError) as exc:
-        read_rows(bad)
-    assert exc.value.field == "line 2"
+    for body, line in ((f"{good}\nnot json\n{good}\n", "line 2"), (f"{good}\n{{\"host\": \"b\"}}\n", "line 2"),
+                       (f"{good}\n" + good.replace('"host":"a"', '"host":["a"]').replace('"host": "a"', '"host": ["a"]') + "\n", "line 2")):
+        bad.write_text(body)
+        with pytest.raises(InputError) as exc:
+            read_rows(bad)
+        assert exc.value.field == line
+    bad.write_text(f"{good}\n{good[:20]}")  # cut short by a dead driver: dropped
+    assert len(read_rows(bad)) == 1
     with pytest.raises(InputError):
-        run_fleet([], OPTS, tmp_path / "x.parquet")
+        run_fleet([], OPTS, tmp_path / "x.xlsx")
 
 
 def test_the_cli(fleet, tmp_path):
@@ -131,3 +142,58 @@ def test_the_cli(fleet, tmp_path):
         assert bad.returncode == 2 and field in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
     none = subprocess.run([exe, "fleet", str(tmp_path / "nothing-*.log")], capture_output=True, text=True)
     assert none.returncode == 2 and "no host" in none.stderr
+
+
+# -- Dask: a real local cluster -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def big_fleet(tmp_path_factory):
+    where = tmp_path_factory.mktemp("big")
+    generate_fleet(where, 300, seed=11, bad_every=37)
+    return where
+
+
+def test_a_dask_cluster_gives_the_rows_the_local_pool_gives(cluster, big_fleet, tmp_path):
+    hosts = discover([str(big_fleet)])
+    assert len(hosts) == 300
+    on_dask, _ = run_fleet(hosts, OPTS, tmp_path / "d.parquet", dask=cluster.scheduler_address)
+    local, _ = run_fleet(hosts, OPTS, None, jobs=2)
+    assert _key(on_dask) == _key(local)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "d.parquet").to_pylist()
+    assert _key(table) == _key(local) and sum(1 for r in table if r["error"]) == 8
+
+
+def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(cluster, big_fleet, tmp_path):
+    import os
+    import signal
+    import threading
+    import time
+
+    from distributed import Client
+
+    hosts = discover([str(big_fleet)])
+    out = tmp_path / "k.jsonl"
+    done: dict = {}
+    runner = threading.Thread(target=lambda: done.setdefault("rows", run_fleet(hosts, OPTS, out, dask=cluster.scheduler_address)))
+    runner.start()
+    while not out.exists() or len(out.read_text().splitlines()) < 30:
+        time.sleep(0.05)
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    os.kill(victim, signal.SIGKILL)
+    runner.join(timeout=600)
+    assert not runner.is_alive()
+    rows = read_rows(out)
+    assert len(rows) == 300 and len({r["host"] for r in rows}) == 300
+    assert _key(rows) == _key(done["rows"][0])

@@ -16,7 +16,7 @@ SRC = Path(__file__).parents[1] / "src" / "earlymem"
 
 #: layers, earliest first: a module may import its own layer and the ones before it
 LAYERS = ["lib", "machine", "allocators", "kernels", "sources", "phases", "mm", "result", "pipeline", "kaslr", "kexec", "kdump", "render",
-          "scenario", "verification", "oracle", "__init__", "cli", "__main__"]
+          "scenario", "verification", "oracle", "fleet", "__init__", "cli", "__main__"]
 #: phases in the order the kernel runs them (arch/x86/kernel/setup.c setup_arch(),
 #: init/main.c start_kernel() and kernel_init()); the two old eras' own boots and the middle eras' crash search beside them
 PHASES = ["kaslr", "e820_print_table", "e820", "image", "efi", "numa_init", "setup_arch", "crashkernel", "paging_init", "free_area_init", "start_kernel",
@@ -143,7 +143,7 @@ def test_cli_only_parses_calls_and_renders():
     # and formats no addresses itself
     allowed = ("earlymem.lib.errors", "earlymem.lib.version", "earlymem.kernels", "earlymem.sources.inputs", "earlymem.pipeline", "earlymem.kaslr",
                "earlymem.kexec.capture", "earlymem.kdump", "earlymem.render", "earlymem.scenario", "earlymem.verification", "earlymem.oracle",
-               "earlymem.sources.bzimage")
+               "earlymem.sources.bzimage", "earlymem.fleet")
     src = (SRC / "cli.py").read_text()
     for line, target, _ in _imports(SRC / "cli.py"):
         assert target.startswith(allowed), f"cli.py:{line}: imports {target}"

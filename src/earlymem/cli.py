@@ -693,11 +693,13 @@ def map_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel
 @click.option("--append", default=None, help="The capture kernel's command line (default: each host's kdump configuration).")
 @click.option("--what-if", "what_if", metavar="RELEASE", help="Check every host again with this kernel (running and capture).")
 @click.option("--what-if-cmdline", "what_if_cmdline", metavar="'crashkernel=...'", help="... or with this crashkernel=.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), metavar="RESULTS.jsonl|.csv",
-              help="One row per host, appended as each host is done; a re-run skips the hosts already there.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), metavar="RESULTS.jsonl|.csv|.parquet",
+              help="One row per host, appended as each host is done (Parquet: to a .jsonl journal beside it, then written); a re-run skips the hosts already there.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@click.option("--dask", "dask", metavar="tcp://SCHEDULER:8786", envvar="DASK_SCHEDULER_ADDRESS",
+              help="Run on this Dask cluster (default: $DASK_SCHEDULER_ADDRESS; unset: the local pool); its workers must see the inputs.")
 @click.option("--no-recommend", "no_recommend", is_flag=True, help="Skip recommend's size (the costliest part of a row).")
-def fleet_cmd(inputs, kernel, initrd, initrd_size, append, what_if, what_if_cmdline, out, jobs, no_recommend) -> None:
+def fleet_cmd(inputs, kernel, initrd, initrd_size, append, what_if, what_if_cmdline, out, jobs, dask, no_recommend) -> None:
     """Check kdump readiness on many hosts: directories or globs of sosreports, system copies and boot logs.
 
     One row per host (a bad input is a row with its error); on the terminal, the verdicts and reasons
@@ -723,7 +725,10 @@ def fleet_cmd(inputs, kernel, initrd, initrd_size, append, what_if, what_if_cmdl
 
         def step(done, total):
             bar.update(task, completed=done, total=total)
-        rows, skipped = run_fleet(hosts, opts, out, jobs=jobs, progress=step)
+        try:
+            rows, skipped = run_fleet(hosts, opts, out, jobs=jobs, progress=step, dask=dask or None)
+        except OSError as exc:  # the scheduler cannot be reached
+            raise InputError(f"the Dask scheduler cannot be reached: {exc}", source=dask, field="--dask") from None
     s = summarize(rows)
     con = Console(highlight=False)
     con.print(f"{s.hosts} host(s)" + (f", {skipped} already in {out}" if skipped else "") + (f"; rows in {out}" if out else ""))

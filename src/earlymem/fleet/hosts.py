@@ -3,7 +3,7 @@
 A directory that is a sosreport, an Insights archive or a copy of a system's files is one host
 (earlymem.kdump.gather decides as `check` does); any other directory is searched, one level at a
 time, for such directories and for files: sosreport and Insights tarballs (``.tar.xz``, ``.tar.gz``,
-``.tgz``, ...) and boot logs (any other regular file).  A host's id is its input's name (a second input
+``.tgz``, ...), machine descriptions (``.toml``) and boot logs (any other regular file).  A host's id is its input's name (a second input
 of the same name gets ``#2``); its input hash identifies the content, so a re-run skips what is done
 and redoes what changed: a file's SHA-256, a directory's SHA-256 over its files' relative paths, sizes
 and modification times.
@@ -28,7 +28,8 @@ _TARBALL = (".tar.xz", ".tar.gz", ".tar.bz2", ".tar", ".tgz", ".txz")
 class Host:
     id: str
     path: str
-    #: "report" (a sosreport, an Insights archive or a system copy: directory or tarball) or "log"
+    #: "report" (a sosreport, an Insights archive or a system copy: directory or tarball), "toml" (a machine
+    #: description) or "log"
     kind: str
 
 
@@ -71,7 +72,7 @@ def discover(inputs: list[str]) -> list[Host]:
                 break
         seen[name] = seen.get(name, 0) + 1
         hid = name if seen[name] == 1 else f"{name}#{seen[name]}"
-        kind = "report" if p.is_dir() or p.name.endswith(_TARBALL) else "log"
+        kind = "report" if p.is_dir() or p.name.endswith(_TARBALL) else "toml" if p.suffix == ".toml" else "log"
         hosts.append(Host(hid, str(p), kind))
     return hosts
 

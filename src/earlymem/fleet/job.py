@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from earlymem.fleet.hosts import Host, input_hash
+from earlymem.kdump.calibration import node_count
+from earlymem.kdump.check import check, next_kernel
+from earlymem.kdump.evaluate import evaluate
+from earlymem.kdump.gather import Options, gather
+from earlymem.kdump.recommend import recommend
+from earlymem.kernels.builds import pinned_build
 from earlymem.lib.errors import InputError
+from earlymem.lib.version import parse_version
 
 __all__ = ["FleetOptions", "check_host", "COLUMNS"]
 
@@ -42,14 +49,6 @@ def _row(host: Host, digest: str) -> dict:
 
 def check_host(host: Host, opts: FleetOptions = FleetOptions()) -> dict:
     """The row of ``host``."""
-    from earlymem.kdump.calibration import node_count
-    from earlymem.kdump.check import check, next_kernel
-    from earlymem.kdump.evaluate import evaluate
-    from earlymem.kdump.gather import Options, gather
-    from earlymem.kdump.recommend import recommend
-    from earlymem.kernels.builds import pinned_build
-    from earlymem.lib.version import parse_version
-
     try:
         digest = input_hash(host.path)
     except OSError as exc:

@@ -1,10 +1,14 @@
-"""Run a fleet: every host's row, by a local process pool, streamed to the output as it comes.
+"""Run a fleet: every host's row, by a local process pool or a Dask cluster, streamed to the output as
+it comes.
 
 The output is JSON lines (``.jsonl``) or CSV (``.csv``), appended one row at a time and flushed, so a
 driver that dies loses nothing already written; a re-run reads what is there and skips every host whose
-(host id, input hash) already has a row -- a host whose input changed is checked again.  The pool
-(concurrent.futures, all cores unless told) hands each worker one host at a time: rows arrive in the
-order hosts finish, and the summary does not depend on it.
+(host id, input hash) already has a row -- a host whose input changed is checked again.  Parquet
+(``.parquet``) is written at the end from a JSON-lines journal beside it (``OUT.parquet.jsonl``), which
+is what streams and what a re-run reads.  The pool (concurrent.futures, all cores unless told) hands
+each worker one host at a time; on Dask (dask.distributed, an existing scheduler's address) each host is
+one task keyed by its id and input hash, and the scheduler runs again on another worker the tasks of a
+worker that died.  Rows arrive in the order hosts finish; the summary does not depend on it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Callable, Iterable
 from earlymem.fleet.hosts import Host, input_hash
 from earlymem.fleet.job import COLUMNS, FleetOptions, check_host
 from earlymem.lib.errors import InputError
+from earlymem.sources.text import read_text_lines
 
 __all__ = ["Summary", "run_fleet", "read_rows", "summarize"]
 
@@ -35,40 +40,68 @@ def _typed(key: str, value: str):
     return int(value) if key in _INTEGER else value
 
 
+def journal(out: Path) -> Path:
+    """Where rows stream: the output itself, or for Parquet the JSON-lines journal beside it."""
+    return out.with_name(out.name + ".jsonl") if out.suffix == ".parquet" else out
+
+
+def _valid(row, out: Path, i: int) -> dict:
+    """A row as this tool writes it: every column, host and input hash as text, the verdict and the
+    reasons text or null.  :raises InputError: naming the line."""
+    if not isinstance(row, dict) or set(COLUMNS) - set(row):
+        raise InputError("not an earlymem fleet row", source=str(out), field=f"line {i}")
+    if not isinstance(row["host"], str) or not isinstance(row["input_hash"], str) or \
+            any(row[k] is not None and not isinstance(row[k], str) for k in ("verdict", "reasons", "error", "whatif", "whatif_verdict")):
+        raise InputError("not an earlymem fleet row (a column of the wrong type)", source=str(out), field=f"line {i}")
+    return row
+
+
 def read_rows(out: Path) -> list[dict]:
-    """The rows already in ``out`` (none if it does not exist); a last line cut short by a dead driver is
-    dropped.  :raises InputError: naming the line, for a file that is not this tool's output."""
-    if not out.exists():
+    """The rows already in ``out`` (none if it does not exist or is empty); a last line cut short by a
+    dead driver is dropped.  :raises InputError: naming the file and line, for anything that is not this
+    tool's output."""
+    out = journal(out)
+    if not out.exists() or out.stat().st_size == 0:
         return []
+    cut = not out.read_bytes().endswith(b"\n")
+    lines = read_text_lines(out)
+    while lines and not lines[-1]:  # the end of the last line, as the reader gives it
+        lines.pop()
     rows = []
     if out.suffix == ".csv":
-        with open(out, newline="") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames is not None and list(reader.fieldnames) != list(COLUMNS):
+        try:
+            reader = csv.reader(lines)
+            header = next(reader, None)
+            if header != list(COLUMNS):
                 raise InputError("not an earlymem fleet CSV (its header differs)", source=str(out), field="line 1")
-            for row in reader:
-                if None in row.values() or None in row:  # a row cut short
-                    continue
-                rows.append({k: _typed(k, v) for k, v in row.items()})
+            for i, values in enumerate(reader, 2):
+                if len(values) != len(COLUMNS):
+                    if cut and i == len(lines):
+                        continue  # cut short as the driver died
+                    raise InputError(f"{len(values)} columns, not {len(COLUMNS)}", source=str(out), field=f"line {i}")
+                rows.append(_valid({k: _typed(k, v) for k, v in zip(COLUMNS, values)}, out, i))
+        except csv.Error as exc:
+            raise InputError(f"not CSV: {exc}", source=str(out), field=f"line {reader.line_num}") from None
+        except ValueError:
+            raise InputError("a number column that is not a number", source=str(out), field=f"line {reader.line_num}") from None
         return rows
-    lines = out.read_text().splitlines()
     for i, line in enumerate(lines, 1):
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
-            if i == len(lines):
+        except (ValueError, RecursionError):
+            if cut and i == len(lines):
                 continue  # cut short as the driver died
             raise InputError("not a JSON line", source=str(out), field=f"line {i}") from None
-        if not isinstance(row, dict) or "host" not in row or "input_hash" not in row:
-            raise InputError("not an earlymem fleet row", source=str(out), field=f"line {i}")
-        rows.append(row)
+        rows.append(_valid(row, out, i))
     return rows
 
 
 class _Writer:
     def __init__(self, out: Path) -> None:
-        if out.suffix not in (".jsonl", ".csv"):
-            raise InputError("the output is .jsonl or .csv", source=str(out), field="--out")
+        if out.suffix not in (".jsonl", ".csv", ".parquet"):
+            raise InputError("the output is .jsonl, .csv or .parquet", source=str(out), field="--out")
+        self.parquet = out if out.suffix == ".parquet" else None
+        out = journal(out)
         self.out = out
         # a line cut short by a dead driver is cut off before more are appended (read_rows() dropped it)
         if out.exists() and out.stat().st_size:
@@ -92,6 +125,24 @@ class _Writer:
 
     def close(self) -> None:
         self.fh.close()
+        if self.parquet is not None:
+            write_parquet(read_rows(self.parquet), self.parquet)
+
+
+def write_parquet(rows: list[dict], out: Path) -> None:
+    """The rows as one Parquet table (pyarrow), columns in COLUMNS' order."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("pyarrow is not installed (pip install 'earlymem[fleet]'); the rows are in the journal",
+                         source=str(journal(out)), field="--out") from None
+
+    types = {"ram": pa.int64(), "nodes": pa.int32()}
+    table = pa.table({c: pa.array([r.get(c) for r in rows], type=types.get(c, pa.string())) for c in COLUMNS})
+    tmp = out.with_name(out.name + ".tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(out)
 
 
 @dataclass
@@ -123,8 +174,10 @@ def summarize(rows: Iterable[dict]) -> Summary:
 
 
 def run_fleet(hosts: list[Host], opts: FleetOptions, out: Path | None, *, jobs: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], int]:
-    """Every host's row (the ones already in ``out`` included), and how many were skipped as done."""
+              progress: Callable[[int, int], None] | None = None, dask: str | None = None) -> tuple[list[dict], int]:
+    """Every host's row (the ones already in ``out`` included), and how many were skipped as done.
+    ``dask``: a scheduler's address (the job then runs on that cluster; the inputs must be where its
+    workers can read them)."""
     done = read_rows(out) if out is not None else []
     have = {(r["host"], r["input_hash"]) for r in done}
     current = {}
@@ -138,25 +191,33 @@ def run_fleet(hosts: list[Host], opts: FleetOptions, out: Path | None, *, jobs: 
     writer = _Writer(out) if out is not None else None
     # the rows already written for these hosts as their inputs are now (the last of each: the file is a journal)
     rows = list({r["host"]: r for r in done if current.get(r["host"]) == r["input_hash"]}.values())
+    def take(i: int, row: dict) -> None:
+        rows.append(row)
+        if writer:
+            writer.write(row)
+        if progress:
+            progress(i, len(todo))
+
     try:
-        if jobs == 1 or len(todo) <= 1:
+        if dask is not None:
+            try:
+                from distributed import Client, as_completed as dask_completed
+            except ImportError:
+                raise InputError("dask.distributed is not installed (pip install 'earlymem[fleet]')", field="--dask") from None
+
+            with Client(dask) as client:
+                keys = [f"earlymem-fleet-{h.id}-{current[h.id]}" for h in todo]
+                futures = [client.submit(check_host, h, opts, key=k, pure=False, retries=2) for h, k in zip(todo, keys)]
+                for i, fut in enumerate(dask_completed(futures), 1):
+                    take(i, fut.result())
+        elif jobs == 1 or len(todo) <= 1:
             for i, h in enumerate(todo, 1):
-                row = check_host(h, opts)
-                rows.append(row)
-                if writer:
-                    writer.write(row)
-                if progress:
-                    progress(i, len(todo))
+                take(i, check_host(h, opts))
         else:
             with ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
                 futures = [pool.submit(check_host, h, opts) for h in todo]
                 for i, fut in enumerate(as_completed(futures), 1):
-                    row = fut.result()
-                    rows.append(row)
-                    if writer:
-                        writer.write(row)
-                    if progress:
-                        progress(i, len(todo))
+                    take(i, fut.result())
     finally:
         if writer:
             writer.close()

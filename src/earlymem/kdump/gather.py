@@ -13,6 +13,7 @@ A source is detected from what it is:
   uploader's patterns match, so it usually has no firmware map: then only what it observed
   (crashkernel=, kexec_crash_size, kexec_crash_loaded) is checked;
 * a directory holding a copy of a system's ``proc/`` and ``sys/`` files;
+* a ``.toml`` file: a **machine description** (docs/machine-toml.md), with ``--kernel`` and ``--initrd``;
 * anything else: a **boot log** (with ``--kernel`` and ``--initrd`` for the capture kernel).
 
 What a source lacks is listed (:class:`~earlymem.kdump.check.Missing`) with what
@@ -44,6 +45,7 @@ from earlymem.sources.initrd_listing import parse_initrd_listing
 from earlymem.sources.inputs import read_kernel
 from earlymem.sources.procfs import machine_from_proc
 from earlymem.sources.sosreport import MARKERS, SosReport, read_sosreport
+from earlymem.sources.toml import machine_from_toml
 from earlymem.sources.text import read_text_lines
 
 __all__ = ["Options", "Gathered", "gather", "DEFAULT_APPEND", "kdump_config", "installed_builds", "kdump_targets"]
@@ -258,6 +260,8 @@ def gather(source: str | None, opts: Options = Options()) -> Gathered:
         return _sos(read_sosreport(p), opts)
     if p.is_dir():
         return _live(p, opts, commands=False)
+    if p.suffix == ".toml":  # a machine description (docs/machine-toml.md): its map, command line and kernel
+        return _finish(machine_from_toml(p), str(p), opts, missing=[], notes=[])
     lines = read_text_lines(p)
     missing: list[Missing] = []
     machine = _log_machine(lines, str(p), opts.boot)
