@@ -25,21 +25,14 @@ from earlymem.kernels import profile_for  # noqa: E402
 from earlymem.lib.version import parse_version  # noqa: E402
 from earlymem.pipeline import boot  # noqa: E402
 from earlymem.render import memmap  # noqa: E402
-from earlymem.render.browser import find_chromium  # noqa: E402
+from earlymem.render.browser import find_chromium, webdriver  # noqa: E402
 
 
 def _driver():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     found = find_chromium()
     if found is None:
         raise SystemExit("bench_map: needs chromium and chromium-driver (Debian: apt-get install chromium chromium-driver)")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = found[0]
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800"):
-        opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(found[1]), options=opts)
+    return webdriver(found)
 
 
 def run(driver, total: int, nodes: int, version: str, where: Path) -> tuple[int, float, float, float]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from earlymem.render import memmap
-from earlymem.render.browser import find_chromium
+from earlymem.render.browser import find_chromium, webdriver
 from earlymem.scenario import replay
 
 ROOT = Path(__file__).parents[1]
@@ -25,14 +25,7 @@ def browser():
     if found is None:
         pytest.skip("headless Chromium is not installed here and cannot be (Debian: apt-get install chromium chromium-driver, "
                     "as root; .ci/run sets EARLYMEM_BROWSER_TEST=1 to have this test install it)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = found[0]
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(found[1]), options=opts)
+    driver = webdriver(found)
     yield driver
     driver.quit()
 

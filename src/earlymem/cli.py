@@ -526,14 +526,16 @@ def check_cmd(source, boot, kernel, initrd, initrd_size, append, file_load, fmt,
             raise InputError("the source has no memory map to draw", source=g.source, field="--html")
         result = check_observed(g.source, g.observed, tuple(g.missing))
     else:
+        from earlymem.kdump.evaluate import evaluate
+
+        ev = evaluate(g.setup)
         nxt = None if g.installed is None else tuple(next_kernel(g.setup, rel, b) for rel, b in installed_builds(g))
         result = check(g.setup, source=g.source, missing=tuple(g.missing), next_kernels=nxt, notes=tuple(g.notes),
-                       crash_loaded=g.crash_loaded, targets=g.targets)
+                       crash_loaded=g.crash_loaded, targets=g.targets, evaluation=ev)
         if html_out is not None:
-            from earlymem.kdump.evaluate import evaluate
             from earlymem.render import memmap
 
-            o = evaluate(g.setup).outcomes[0]
+            o = ev.outcomes[0]
             html_out.write_text(memmap.to_html([memmap.memory_map(o.first, load=o.load)]))
             _note(f"wrote {html_out}")
             if png_out is not None:

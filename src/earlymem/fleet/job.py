@@ -59,8 +59,9 @@ def check_host(host: Host, opts: FleetOptions = FleetOptions()) -> dict:
         if g.setup is None:
             return row | {"error": f"{host.path}: no memory map in this input (" + "; ".join(m.what for m in g.missing[:2]) + ")"}
         setup = g.setup
-        result = check(setup, source=g.source, missing=tuple(g.missing))
-        first = evaluate(setup).outcomes[0].first
+        ev = evaluate(setup)
+        result = check(setup, source=g.source, missing=tuple(g.missing), evaluation=ev)
+        first = ev.outcomes[0].first
         row.update(kernel=result.kernel, crashkernel=result.crashkernel, verdict=result.verdict,
                    ram=sum(e.end - e.start for e in first.e820 if e.type == 1), nodes=node_count(setup.machine),
                    crash_region=" ".join(f"{c.start:#x}-{c.end - 1:#x}" for c in first.crash) or None,

@@ -447,11 +447,12 @@ def next_kernel(setup: KdumpSetup, release: str, build: KernelBuild | None) -> N
 
 def check(setup: KdumpSetup, *, source: str, missing: tuple[Missing, ...] = (), next_kernels: tuple[NextKernel, ...] | None = None,
           notes: tuple[str, ...] = (), crash_loaded: tuple[str, str] | None = None,
-          targets: list[tuple[str, str, str]] = ()) -> CheckResult:
+          targets: list[tuple[str, str, str]] = (), evaluation: Evaluation | None = None) -> CheckResult:
     """Check ``setup`` with its own crashkernel= (see the module's text); ``crash_loaded`` is
     /sys/kernel/kexec_crash_loaded as the source shows it, and where; ``targets`` kdump.conf's
-    target lines (earlymem.kdump.gather.kdump_targets())."""
-    ev = evaluate(setup)
+    target lines (earlymem.kdump.gather.kdump_targets()); ``evaluation``: ``evaluate(setup)`` where the
+    caller has it already."""
+    ev = evaluation if evaluation is not None else evaluate(setup)
     parts = (_region_part(setup, ev), _load_part(setup, ev, crash_loaded), _with_targets(_capture_part(ev), targets),
              _corruption_part(ev), _next_part(next_kernels))
     now = parts[:4]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from earlymem.lib.errors import InputError
 
-__all__ = ["find_chromium", "screenshot", "PACKAGES"]
+__all__ = ["find_chromium", "screenshot", "webdriver", "PACKAGES"]
 
 #: Debian's packages: the browser and the WebDriver that drives it
 PACKAGES = ("chromium", "chromium-driver")
@@ -49,3 +49,15 @@ def screenshot(page: Path, png: Path, *, phase: str | None = None, width: int = 
         raise InputError("headless Chromium took over 120 s to draw the page", source=str(page), field="--png") from None
     if proc.returncode != 0 or not png.is_file():
         raise InputError(f"headless Chromium failed (exit {proc.returncode})", source=str(page), field="--png")
+
+
+def webdriver(found: tuple[str, str], *, width: int = 1400, height: int = 1800):
+    """A Selenium WebDriver for headless Chromium (``found``: :func:`find_chromium`'s paths)."""
+    from selenium import webdriver as wd
+    from selenium.webdriver.chrome.service import Service
+
+    opts = wd.ChromeOptions()
+    opts.binary_location = found[0]
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}"):
+        opts.add_argument(arg)
+    return wd.Chrome(service=Service(found[1]), options=opts)
