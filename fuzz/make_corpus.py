@@ -393,12 +393,12 @@ def fleet_rows_seeds(seen: dict) -> None:
     """earlymem fleet's own output, as a re-run reads it: JSON lines (one cut short) and CSV (the first
     byte picks: b"j" or b"c")."""
     row = ('{"host":"h1","input":"/f/h1.log","input_hash":"0123456789abcdef","kernel":"6.1.0-50-amd64","ram":4294967296,'
-           '"nodes":1,"crashkernel":"256M","crash_region":"0xaf000000-0xbeffffff","verdict":"ready","reasons":"",'
+           '"nodes":1,"crashkernel":"256M","crash_region":"0xaf000000-0xbeffffff","verdict":"ready","p_ready":null,"reasons":"",'
            '"recommended":"crashkernel=100M","whatif":null,"whatif_verdict":null,"whatif_why":null,"error":null}')
     _put("fleet_rows", b"j" + (row + "\n" + row.replace("h1", "h2")[:60]).encode(), seen)
-    header = "host,input,input_hash,kernel,ram,nodes,crashkernel,crash_region,verdict,reasons,recommended,whatif,whatif_verdict,whatif_why,error"
-    _put("fleet_rows", b"c" + (header + "\nh1,/f/h1.log,0123,6.1.0-50-amd64,4294967296,1,256M,,ready,,,,,,\n"
-                                "h2,/f/h2.log,4567,,,,,,,,,,,,/f/h2.log:1: binary data\n").encode(), seen)
+    header = "host,input,input_hash,kernel,ram,nodes,crashkernel,crash_region,verdict,p_ready,reasons,recommended,whatif,whatif_verdict,whatif_why,error"
+    _put("fleet_rows", b"c" + (header + "\nh1,/f/h1.log,0123,6.1.0-50-amd64,4294967296,1,256M,,ready,1/3,,,,,,\n"
+                                "h2,/f/h2.log,4567,,,,,,,,,,,,,/f/h2.log:1: binary data\n").encode(), seen)
 
 
 def main() -> None:

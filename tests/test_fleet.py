@@ -197,3 +197,21 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(cluster, big_
     rows = read_rows(out)
     assert len(rows) == 300 and len({r["host"] for r in rows}) == 300
     assert _key(rows) == _key(done["rows"][0])
+
+
+def test_under_kaslr_a_row_gives_the_exact_probability_not_one_place(fleet, tmp_path):
+    """A host booted without nokaslr: KASLR draws the kernel's place, so the row's p_ready is check's exact
+    fraction, and the crash region is given only if every place gives the same one."""
+    from fractions import Fraction
+
+    from earlymem.fleet.hosts import Host
+    from earlymem.kdump.evaluate import evaluate
+    from earlymem.kdump.gather import Options, gather
+
+    log = tmp_path / "kaslr.log"
+    log.write_text((fleet / "host-00001.log").read_text().replace(" nokaslr", ""))
+    row = check_host(Host("kaslr", str(log), "log"), OPTS)
+    assert row["error"] is None and row["p_ready"] is not None and 0 <= Fraction(row["p_ready"]) <= 1
+    ev = evaluate(gather(str(log), Options(1, None, OPTS.initrd, OPTS.initrd_size, None, None)).setup)
+    places = {tuple((c.start, c.end) for c in o.first.crash) for o in ev.outcomes}
+    assert len(ev.outcomes) > 1 and (row["crash_region"] is None) == (len(places) > 1)

@@ -1,7 +1,8 @@
 """One host of a fleet: its input in, one row out (a pure function: the same input gives the same row).
 
-The row is what `check` says of the host -- its kernel, RAM, NUMA nodes, crash region, verdict and the
-reasons (the codes of the findings that fail or hang in the balance), and `recommend`'s size -- and,
+The row is what `check` says of the host -- its kernel, RAM, NUMA nodes, crash region (where KASLR
+could move it, only if every place of the kernel gives the same one), verdict, the exact probability
+that kdump works where KASLR rolls dice (``p_ready``), the reasons (the codes of the findings that fail or hang in the balance), and `recommend`'s size -- and,
 with a what-if, the verdict with another kernel (running and capture, as `check` checks the other
 installed kernels: earlymem.kdump.check.next_kernel()) or another crashkernel=.  A bad input is a row
 whose ``error`` says what and where, never an exception.
@@ -24,7 +25,7 @@ from earlymem.lib.version import parse_version
 __all__ = ["FleetOptions", "check_host", "COLUMNS"]
 
 #: the row's columns, in order
-COLUMNS = ("host", "input", "input_hash", "kernel", "ram", "nodes", "crashkernel", "crash_region", "verdict", "reasons",
+COLUMNS = ("host", "input", "input_hash", "kernel", "ram", "nodes", "crashkernel", "crash_region", "verdict", "p_ready", "reasons",
            "recommended", "whatif", "whatif_verdict", "whatif_why", "error")
 
 
@@ -62,9 +63,12 @@ def check_host(host: Host, opts: FleetOptions = FleetOptions()) -> dict:
         ev = evaluate(setup)
         result = check(setup, source=g.source, missing=tuple(g.missing), evaluation=ev)
         first = ev.outcomes[0].first
+        regions = {" ".join(f"{c.start:#x}-{c.end - 1:#x}" for c in o.first.crash) or None for o in ev.outcomes}
         row.update(kernel=result.kernel, crashkernel=result.crashkernel, verdict=result.verdict,
                    ram=sum(e.end - e.start for e in first.e820 if e.type == 1), nodes=node_count(setup.machine),
-                   crash_region=" ".join(f"{c.start:#x}-{c.end - 1:#x}" for c in first.crash) or None,
+                   # under KASLR the region may differ between the kernel's places: given only where all agree,
+                   # and p_ready is then the exact share of places that dump
+                   crash_region=regions.pop() if len(regions) == 1 else None, p_ready=result.p_ready,
                    reasons=" ".join(sorted({f.code for p in result.parts if p.status in ("fail", "marginal") for f in p.findings})))
         if opts.recommend:
             row["recommended"] = recommend(setup).plain

@@ -51,7 +51,7 @@ def _valid(row, out: Path, i: int) -> dict:
     if not isinstance(row, dict) or set(COLUMNS) - set(row):
         raise InputError("not an earlymem fleet row", source=str(out), field=f"line {i}")
     if not isinstance(row["host"], str) or not isinstance(row["input_hash"], str) or \
-            any(row[k] is not None and not isinstance(row[k], str) for k in ("verdict", "reasons", "error", "whatif", "whatif_verdict")):
+            any(row[k] is not None and not isinstance(row[k], str) for k in ("verdict", "p_ready", "reasons", "error", "whatif", "whatif_verdict")):
         raise InputError("not an earlymem fleet row (a column of the wrong type)", source=str(out), field=f"line {i}")
     return row
 
