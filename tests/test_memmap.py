@@ -149,3 +149,14 @@ def test_the_schema_s_closed_sets_are_the_code_s():
     schema = json.loads((ROOT / "docs/schemas/earlymem-map-1.json").read_text())
     assert schema["$defs"]["region"]["properties"]["kind"]["enum"] == list(memmap.KINDS)
     assert set(schema["$defs"]["phase"]["properties"]["key"]["enum"]) == set(memmap.PHASES)
+
+
+def test_what_the_boot_cannot_place_is_named_not_drawn(tmp_path):
+    """Without nokaslr the kernel's place is KASLR's draw: the map draws no kernel image and says why."""
+    log = tmp_path / "kaslr.log"
+    log.write_text(DEMO.read_text(errors="replace").replace(" nokaslr", ""))
+    loaded = load_input(dmesg=log, machine_file=None, proc_root=None, boot=1, kernel_version=None, append=None)
+    m = memmap.memory_map(boot(loaded.machine, loaded.profile, loaded.kernel))
+    assert not [r for p in m.phases for r in p.regions if r.kind == "kernel"]
+    assert any(n.startswith("not drawn:") for n in m.notes)
+    assert memmap._page_data([m], ["t"])["maps"][0]["notes"] == list(m.notes)

@@ -684,6 +684,9 @@ def map_cmd(dmesg, machine_file, proc_root, append, boot, kernel_version, kernel
         colour = memmap.KINDS[kind][1] if kind in memmap.KINDS else None
         bar = Text("  ", style=f"on {colour}" if colour else "dim")
         console.print(Text(f"{rng} ") + bar + Text(f" {label}", style="dim" if kind == "hole" else ""))
+    for note in maps[0].notes:
+        if note.startswith("not drawn:"):
+            _note(note)
 
 
 @cli.command("fleet")

@@ -222,7 +222,10 @@ def memory_map(result: BootResult, *, title: str | None = None, load=None) -> Me
                             (("present pages", str(z.present)),) + ((("managed pages", str(z.managed)),) if z.managed is not None else ()))
                      for z in cap.zones if z.spanned]
             phases.append(Phase("capture", *PHASES["capture"], tuple(regs), "the map kexec gives the capture kernel"))
-    return MemoryMap(title or f"{result.kernel_version or result.era} on {result.source}", tuple(phases), tuple(result.assumptions))
+    # what the boot could not place is not drawn (the kernel's place under KASLR, an unknown build's
+    # allocations): the map says so beside it, rather than draw a guess
+    notes = tuple(result.assumptions) + tuple(f"not drawn: {n.what}: {n.reason}" for n in result.not_predicted)
+    return MemoryMap(title or f"{result.kernel_version or result.era} on {result.source}", tuple(phases), notes)
 
 
 @dataclass(frozen=True)
@@ -359,7 +362,7 @@ def _page_data(maps: list[MemoryMap], names: list[str]) -> dict:
                              [list(d) for d in r.detail], r.key() in only, bool(before) and r.key() not in before])
             phases[p.key] = {"source": p.source, "note": p.note, "regions": regs}
             before = {r.key() for r in p.regions}
-        data["maps"].append({"title": m.title, "phases": phases})
+        data["maps"].append({"title": m.title, "phases": phases, "notes": list(m.notes)})
     return data
 
 
@@ -394,7 +397,7 @@ svg text{font:11px system-ui,sans-serif}
 </style></head><body>
 <header><h1>earlymem map: @@TITLE@@</h1><div id="steps" role="toolbar" aria-label="boot phases"></div>
 <label><input type="checkbox" id="focus"> only this phase's ranges (collapse the rest)</label>
-<div id="note"></div><div id="legend"></div></header>
+<div id="note"></div><ul id="notes"></ul><div id="legend"></div></header>
 <main id="cols"></main><div id="tip" role="status"></div>
 <script id="data" type="application/json">@@DATA@@</script>
 <script>
@@ -496,6 +499,7 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "ArrowRight" && i < D.keys.length - 1) { current = D.keys[i + 1]; draw(); }
   if (e.key === "ArrowLeft" && i > 0) { current = D.keys[i - 1]; draw(); }
 });
+D.maps.forEach((m, n) => { for (const t of m.notes) { const li = document.createElement("li"); li.textContent = (D.maps.length > 1 ? D.names[n] + ": " : "") + t; document.getElementById("notes").appendChild(li); } });
 const box = document.getElementById("focus");
 box.checked = focus;
 box.addEventListener("change", () => { focus = box.checked; draw(); });
